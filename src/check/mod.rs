@@ -1,0 +1,231 @@
+//! The check stage: table contracts.
+//!
+//! Every table has a contract in `schemas/<table>.toml` (compiled into the binary): its columns in
+//! order, their types and whether they may be null. [`Contract::check_frame`] runs before a table
+//! is written and [`Contract::check_parquet`] after, reading the file back with the independent
+//! arrow-rs Parquet reader, so that what lands on disk is what the contract says. A mismatch is an
+//! error (exit 4), never a warning.
+
+use std::path::Path;
+
+use arrow_schema::{DataType as ArrowType, TimeUnit as ArrowUnit};
+use polars::prelude::{DataFrame, DataType, TimeUnit};
+use serde::Deserialize;
+
+use crate::error::InternalError;
+
+/// The contract of one table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contract {
+    /// Table name.
+    pub table: String,
+    /// Version, written to `mittari.schema_version`.
+    pub schema_version: u32,
+    /// What the table holds.
+    pub description: String,
+    /// Columns in order.
+    pub columns: Vec<ColumnContract>,
+}
+
+/// One column of a contract.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnContract {
+    /// Column name.
+    pub name: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: ColumnType,
+    /// Whether nulls are allowed.
+    pub nullable: bool,
+    /// What the column means.
+    pub description: String,
+}
+
+/// Column types a contract can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    /// UTF-8 text.
+    String,
+    /// 16-bit integer.
+    Int16,
+    /// 64-bit integer.
+    Int64,
+    /// 64-bit float.
+    Float64,
+    /// Boolean.
+    Boolean,
+    /// Calendar date.
+    Date,
+    /// Timestamp in microseconds, UTC.
+    TimestampUsUtc,
+}
+
+impl ColumnType {
+    fn matches_polars(self, dt: &DataType) -> bool {
+        match self {
+            ColumnType::String => matches!(dt, DataType::String),
+            ColumnType::Int16 => matches!(dt, DataType::Int16),
+            ColumnType::Int64 => matches!(dt, DataType::Int64),
+            ColumnType::Float64 => matches!(dt, DataType::Float64),
+            ColumnType::Boolean => matches!(dt, DataType::Boolean),
+            ColumnType::Date => matches!(dt, DataType::Date),
+            ColumnType::TimestampUsUtc => {
+                matches!(dt, DataType::Datetime(TimeUnit::Microseconds, Some(tz)) if tz.as_str() == "UTC")
+            }
+        }
+    }
+
+    fn matches_arrow(self, dt: &ArrowType) -> bool {
+        match self {
+            ColumnType::String => {
+                matches!(dt, ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View)
+            }
+            ColumnType::Int16 => matches!(dt, ArrowType::Int16),
+            ColumnType::Int64 => matches!(dt, ArrowType::Int64),
+            ColumnType::Float64 => matches!(dt, ArrowType::Float64),
+            ColumnType::Boolean => matches!(dt, ArrowType::Boolean),
+            ColumnType::Date => matches!(dt, ArrowType::Date32),
+            ColumnType::TimestampUsUtc => {
+                matches!(dt, ArrowType::Timestamp(ArrowUnit::Microsecond, Some(tz)) if tz.as_ref() == "UTC")
+            }
+        }
+    }
+}
+
+const CONTRACTS: [(&str, &str); 4] = [
+    ("observations", include_str!("../../schemas/observations.toml")),
+    ("regions", include_str!("../../schemas/regions.toml")),
+    ("indicators", include_str!("../../schemas/indicators.toml")),
+    ("quarantine", include_str!("../../schemas/quarantine.toml")),
+];
+
+impl Contract {
+    /// The contract of a table.
+    pub fn for_table(table: &str) -> Result<Contract, InternalError> {
+        let (_, text) = CONTRACTS
+            .iter()
+            .find(|(t, _)| *t == table)
+            .ok_or_else(|| InternalError::Invariant(format!("no contract for table `{table}`")))?;
+        let c: Contract = toml::from_str(text)
+            .map_err(|e| InternalError::Invariant(format!("schemas/{table}.toml: {e}")))?;
+        if c.table != table {
+            return Err(InternalError::Invariant(format!(
+                "schemas/{table}.toml names table `{}`",
+                c.table
+            )));
+        }
+        Ok(c)
+    }
+
+    fn violation(&self, message: String) -> InternalError {
+        InternalError::Contract {
+            table: self.table.clone(),
+            message,
+        }
+    }
+
+    /// Checks a frame before it is written: column names and order, types, nulls.
+    pub fn check_frame(&self, df: &DataFrame) -> Result<(), InternalError> {
+        let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
+        let expected: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+        if names != expected {
+            return Err(self.violation(format!(
+                "columns are [{}], contract says [{}]",
+                names.join(", "),
+                expected.join(", ")
+            )));
+        }
+        for c in &self.columns {
+            let col = df
+                .column(&c.name)
+                .map_err(|e| self.violation(format!("column `{}`: {e}", c.name)))?;
+            if !c.kind.matches_polars(col.dtype()) {
+                return Err(self.violation(format!(
+                    "column `{}` has type {}, contract says {:?}",
+                    c.name,
+                    col.dtype(),
+                    c.kind
+                )));
+            }
+            if !c.nullable && col.null_count() > 0 {
+                return Err(self.violation(format!(
+                    "column `{}` has {} nulls but is not nullable",
+                    c.name,
+                    col.null_count()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a written Parquet file with arrow-rs: schema, row count and key-value metadata.
+    pub fn check_parquet(&self, path: &Path, rows: usize, run_id: &str) -> Result<(), InternalError> {
+        let meta = crate::publish::read_parquet_metadata(path)?;
+        let names: Vec<&str> = meta.schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let expected: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+        let at = |m: String| self.violation(format!("{}: {m}", path.display()));
+        if names != expected {
+            return Err(at(format!("file columns are [{}]", names.join(", "))));
+        }
+        for (c, f) in self.columns.iter().zip(meta.schema.fields()) {
+            if !c.kind.matches_arrow(f.data_type()) {
+                return Err(at(format!("column `{}` is {} in the file", c.name, f.data_type())));
+            }
+        }
+        if meta.rows != rows {
+            return Err(at(format!("file has {} rows, {rows} were written", meta.rows)));
+        }
+        let kv = |k: &str| meta.key_value.get(k).map(String::as_str);
+        let version = self.schema_version.to_string();
+        for (key, want) in [
+            ("mittari.table", self.table.as_str()),
+            ("mittari.schema_version", version.as_str()),
+            ("mittari.run_id", run_id),
+        ] {
+            if kv(key) != Some(want) {
+                return Err(at(format!("metadata `{key}` is {:?}, expected {want:?}", kv(key))));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::*;
+
+    #[test]
+    fn every_contract_loads() {
+        for (t, _) in CONTRACTS {
+            let c = Contract::for_table(t).unwrap();
+            assert!(!c.columns.is_empty());
+        }
+    }
+
+    #[test]
+    fn wrong_type_and_nulls_are_violations() {
+        let c = Contract {
+            table: "t".into(),
+            schema_version: 1,
+            description: String::new(),
+            columns: vec![ColumnContract {
+                name: "a".into(),
+                kind: ColumnType::Int16,
+                nullable: false,
+                description: String::new(),
+            }],
+        };
+        let ok = df!("a" => [1i16, 2]).unwrap();
+        c.check_frame(&ok).unwrap();
+        let wrong_type = df!("a" => [1i32, 2]).unwrap();
+        assert!(c.check_frame(&wrong_type).unwrap_err().to_string().contains("has type i32"));
+        let nulls = df!("a" => [Some(1i16), None]).unwrap();
+        assert!(c.check_frame(&nulls).unwrap_err().to_string().contains("1 nulls"));
+        let renamed = df!("b" => [1i16]).unwrap();
+        assert!(c.check_frame(&renamed).unwrap_err().to_string().contains("contract says [a]"));
+    }
+}

@@ -1,0 +1,553 @@
+//! Pipeline files: TOML, parsed with serde and `deny_unknown_fields`.
+//!
+//! A pipeline names its sources, its regions of interest, its years, its indicator definitions
+//! and its outputs. Every error names the file, line and column: syntax and unknown keys through
+//! the TOML parser's span, semantic problems (an unknown source id, a dataset no source provides)
+//! through the span of the offending value, which is why references are kept as
+//! [`toml::Spanned`].
+//!
+//! Relative paths inside a pipeline file are resolved against the pipeline file's own folder, so
+//! a pipeline runs the same from any working directory.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::ConfigError;
+
+/// A parsed and checked pipeline file.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// sha256 of the file's bytes, recorded in the run manifest.
+    pub sha256: String,
+    /// The parsed content.
+    pub file: PipelineFile,
+    /// The file's text, kept to point at spans in later errors.
+    pub text: String,
+}
+
+/// The content of a pipeline file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    /// Name, reference year and years.
+    pub pipeline: PipelineMeta,
+    /// Regions of interest.
+    pub regions: RegionsConfig,
+    /// Where the data comes from.
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    /// Indicator definitions.
+    #[serde(default)]
+    pub indicators: Vec<IndicatorConfig>,
+    /// Output settings.
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+/// `[pipeline]`: identity and time frame.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineMeta {
+    /// Short name, written to every output's `mittari.pipeline` metadata.
+    pub name: String,
+    /// What the pipeline is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The year whose regional division (municipalities, counties) all data is conformed to.
+    pub reference_year: Spanned<i16>,
+    /// Years for which indicators are derived.
+    pub years: Spanned<Vec<i16>>,
+}
+
+/// `[regions]`: the regions the pipeline is about.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionsConfig {
+    /// Canonical codes of the regions of interest (e.g. `HVA12`); each must be in the registry.
+    pub focus: Vec<Spanned<String>>,
+}
+
+/// The payload formats a source can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceFormat {
+    /// THL Sotkanet `/rest/1.1/json` data rows.
+    SotkanetJson,
+    /// THL Sotkanet `/rest/1.1/csv` data rows.
+    SotkanetCsv,
+    /// THL Sotkanet `/rest/1.1/regions`: resolves Sotkanet region ids for other sources.
+    SotkanetRegions,
+    /// A JSON-stat 2.0 dataset (Statistics Finland PxWeb, THL cubes, ...).
+    Jsonstat,
+}
+
+impl SourceFormat {
+    /// The name used in pipeline files and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceFormat::SotkanetJson => "sotkanet-json",
+            SourceFormat::SotkanetCsv => "sotkanet-csv",
+            SourceFormat::SotkanetRegions => "sotkanet-regions",
+            SourceFormat::Jsonstat => "jsonstat",
+        }
+    }
+
+    /// Whether the source yields observations (as opposed to reference data).
+    pub fn has_observations(self) -> bool {
+        self != SourceFormat::SotkanetRegions
+    }
+}
+
+/// `[[sources]]`: one input payload.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Unique id within the pipeline.
+    pub id: Spanned<String>,
+    /// Payload format.
+    pub format: SourceFormat,
+    /// The file, relative to the pipeline file.
+    pub path: PathBuf,
+    /// Dataset id written to `observations.dataset`, e.g. `sotkanet:171` or `statfin:11s5`.
+    /// Required for sources with observations.
+    #[serde(default)]
+    pub dataset: Option<Spanned<String>>,
+    /// Unit written to `observations.unit` where the payload does not carry one.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Sotkanet data: id of a `sotkanet-regions` source through which region ids are resolved.
+    /// Without it, ids are resolved through the built-in region registry.
+    #[serde(default)]
+    pub regions: Option<Spanned<String>>,
+    /// JSON-stat: which dimension is which. Unnamed dimensions go to `breakdown`.
+    #[serde(default)]
+    pub dimensions: Option<DimensionMap>,
+    /// JSON-stat: category id of the sex dimension -> `total`, `male` or `female`.
+    /// Default: Statistics Finland's `SSS`, `1`, `2`.
+    #[serde(default)]
+    pub sex_codes: Option<BTreeMap<String, String>>,
+    /// Marks a source whose data is synthetic (recorded in the run manifest).
+    #[serde(default)]
+    pub synthetic: bool,
+}
+
+/// Which JSON-stat dimension holds what.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DimensionMap {
+    /// Region dimension (default: the single `geo` role dimension).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Region code of every cell of a dataset without a region dimension (e.g. `SSS`).
+    #[serde(default)]
+    pub region_code: Option<String>,
+    /// Time dimension (default: the single `time` role dimension).
+    #[serde(default)]
+    pub time: Option<String>,
+    /// Measure dimension (default: the single `metric` role dimension).
+    #[serde(default)]
+    pub measure: Option<String>,
+    /// Sex dimension.
+    #[serde(default)]
+    pub sex: Option<String>,
+    /// Age dimension.
+    #[serde(default)]
+    pub age: Option<String>,
+}
+
+/// How an indicator is aggregated from municipalities to counties and the country.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregation {
+    /// Sum of the municipal values.
+    Count,
+    /// Sum of numerators over sum of denominators, times the scale.
+    Ratio,
+}
+
+/// Which value column of `observations` a measure reference reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueField {
+    /// `value`: the primary value as published.
+    #[default]
+    Value,
+    /// `abs_value`: Sotkanet's absolute value (e.g. the count behind a percentage).
+    AbsValue,
+}
+
+impl ValueField {
+    /// The `observations` column name.
+    pub fn column(self) -> &'static str {
+        match self {
+            ValueField::Value => "value",
+            ValueField::AbsValue => "abs_value",
+        }
+    }
+}
+
+/// A reference to a measure in `observations`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureRef {
+    /// Dataset id, e.g. `sotkanet:171`.
+    pub dataset: Spanned<String>,
+    /// Measure id inside the dataset, e.g. `171` or `vaesto_kuukausi`.
+    pub measure: String,
+    /// Which value column to read.
+    #[serde(default)]
+    pub field: ValueField,
+    /// Sex filter.
+    #[serde(default = "total")]
+    pub sex: String,
+    /// Age filter.
+    #[serde(default = "total")]
+    pub age: String,
+}
+
+fn total() -> String {
+    "total".to_owned()
+}
+
+/// `[[indicators]]`: a derived indicator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndicatorConfig {
+    /// Unique id, written to `indicators.indicator`.
+    pub id: Spanned<String>,
+    /// Finnish title.
+    pub title_fi: String,
+    /// English title.
+    pub title_en: String,
+    /// Swedish title.
+    #[serde(default)]
+    pub title_sv: Option<String>,
+    /// Unit of the derived value, e.g. `%` or `persons`.
+    pub unit: String,
+    /// Aggregation rule.
+    pub aggregation: Spanned<Aggregation>,
+    /// The numerator (for `count`, the value itself).
+    pub numerator: MeasureRef,
+    /// The denominator, required for `ratio`.
+    #[serde(default)]
+    pub denominator: Option<MeasureRef>,
+    /// Multiplier applied to numerator / denominator (100 for %, 1000 for per 1 000).
+    #[serde(default = "one")]
+    pub scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Default output folder, relative to the pipeline file.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// Whether to write CSV twins under `csv/`.
+    #[serde(default = "yes")]
+    pub csv: bool,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            dir: None,
+            csv: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+const SEXES: [&str; 3] = ["total", "male", "female"];
+
+impl Pipeline {
+    /// Reads, parses and checks a pipeline file.
+    pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
+        let text = fs_err::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Pipeline::parse(path, &text)
+    }
+
+    /// Parses and checks pipeline text that was read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Pipeline, ConfigError> {
+        let file: PipelineFile = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            let (line, column) = line_column(text, offset);
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        let pipeline = Pipeline {
+            path: path.to_path_buf(),
+            sha256: crate::hash::sha256_hex(text.as_bytes()),
+            file,
+            text: text.to_owned(),
+        };
+        pipeline.check(text)?;
+        Ok(pipeline)
+    }
+
+    /// A configuration error pointing at a span of the pipeline file.
+    pub fn error_at(&self, span: std::ops::Range<usize>, message: String) -> ConfigError {
+        let (line, column) = line_column(&self.text, span.start);
+        ConfigError::Parse {
+            path: self.path.clone(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    /// The folder relative paths are resolved against.
+    pub fn base_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// Resolves a path written in the pipeline file.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir().join(path)
+        }
+    }
+
+    /// The source with this id.
+    pub fn source(&self, id: &str) -> Option<&SourceConfig> {
+        self.file.sources.iter().find(|s| s.id.get_ref() == id)
+    }
+
+    /// Checks what serde cannot: references between sections, required fields per format.
+    fn check(&self, text: &str) -> Result<(), ConfigError> {
+        let at = |span: std::ops::Range<usize>, message: String| {
+            let (line, column) = line_column(text, span.start);
+            ConfigError::Parse {
+                path: self.path.clone(),
+                line,
+                column,
+                message,
+            }
+        };
+        let f = &self.file;
+        let years = f.pipeline.years.get_ref();
+        if years.is_empty() {
+            return Err(at(
+                f.pipeline.years.span(),
+                "`pipeline.years` is empty: name at least one year".to_owned(),
+            ));
+        }
+        if let Some(y) = years.iter().find(|y| !(1900..=2100).contains(*y)) {
+            return Err(at(
+                f.pipeline.years.span(),
+                format!("`pipeline.years` has {y}, outside 1900..=2100"),
+            ));
+        }
+
+        let mut ids = BTreeSet::new();
+        let mut datasets = BTreeSet::new();
+        for s in &f.sources {
+            let id = s.id.get_ref();
+            if !ids.insert(id.as_str()) {
+                return Err(at(s.id.span(), format!("source id `{id}` is used twice")));
+            }
+            if s.format.has_observations() {
+                match &s.dataset {
+                    Some(d) => {
+                        datasets.insert(d.get_ref().as_str());
+                    }
+                    None => {
+                        return Err(at(
+                            s.id.span(),
+                            format!(
+                                "source `{id}` ({}) needs a `dataset`, e.g. `sotkanet:171`",
+                                s.format.name()
+                            ),
+                        ));
+                    }
+                }
+            }
+            if let Some(r) = &s.regions {
+                let ok = matches!(s.format, SourceFormat::SotkanetJson | SourceFormat::SotkanetCsv)
+                    && f.sources.iter().any(|o| {
+                        o.id.get_ref() == r.get_ref() && o.format == SourceFormat::SotkanetRegions
+                    });
+                if !ok {
+                    return Err(at(
+                        r.span(),
+                        format!(
+                            "source `{id}`: `regions` must name a `sotkanet-regions` source, \
+                             and only Sotkanet data sources take it; `{}` is not one",
+                            r.get_ref()
+                        ),
+                    ));
+                }
+            }
+            if (s.dimensions.is_some() || s.sex_codes.is_some())
+                && s.format != SourceFormat::Jsonstat
+            {
+                return Err(at(
+                    s.id.span(),
+                    format!("source `{id}`: `dimensions` and `sex_codes` apply to `jsonstat` only"),
+                ));
+            }
+            if let Some(codes) = &s.sex_codes
+                && let Some((k, v)) = codes.iter().find(|(_, v)| !SEXES.contains(&v.as_str()))
+            {
+                return Err(at(
+                    s.id.span(),
+                    format!(
+                        "source `{id}`: `sex_codes.{k}` is `{v}`; use total, male or female"
+                    ),
+                ));
+            }
+        }
+
+        let mut indicator_ids = BTreeSet::new();
+        for ind in &f.indicators {
+            let id = ind.id.get_ref();
+            if !indicator_ids.insert(id.as_str()) {
+                return Err(at(ind.id.span(), format!("indicator id `{id}` is used twice")));
+            }
+            let refs = std::iter::once(&ind.numerator).chain(ind.denominator.as_ref());
+            for r in refs {
+                let ds = r.dataset.get_ref();
+                if !datasets.contains(ds.as_str()) {
+                    return Err(at(
+                        r.dataset.span(),
+                        format!("indicator `{id}`: no source provides dataset `{ds}`"),
+                    ));
+                }
+                if !SEXES.contains(&r.sex.as_str()) {
+                    return Err(at(
+                        r.dataset.span(),
+                        format!("indicator `{id}`: sex `{}` is not total, male or female", r.sex),
+                    ));
+                }
+            }
+            match (ind.aggregation.get_ref(), &ind.denominator) {
+                (Aggregation::Ratio, None) => {
+                    return Err(at(
+                        ind.aggregation.span(),
+                        format!("indicator `{id}`: aggregation `ratio` needs a `denominator`"),
+                    ));
+                }
+                (Aggregation::Count, Some(_)) => {
+                    return Err(at(
+                        ind.aggregation.span(),
+                        format!(
+                            "indicator `{id}`: aggregation `count` takes no `denominator`; \
+                             use `ratio`"
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+            if !ind.scale.is_finite() || ind.scale <= 0.0 {
+                return Err(at(
+                    ind.id.span(),
+                    format!("indicator `{id}`: `scale` must be a positive number"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line and column of a byte offset (columns count characters, as editors do).
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..offset].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[pipeline]
+name = "t"
+reference_year = 2025
+years = [2024]
+
+[regions]
+focus = ["HVA12"]
+
+[[sources]]
+id = "pop"
+format = "jsonstat"
+path = "pop.json"
+dataset = "statfin:11s5"
+
+[[indicators]]
+id = "population"
+title_fi = "Väestö"
+title_en = "Population"
+unit = "persons"
+aggregation = "count"
+numerator = { dataset = "statfin:11s5", measure = "vaesto" }
+"#;
+
+    #[test]
+    fn minimal_pipeline_parses() {
+        let p = Pipeline::parse(Path::new("x/p.toml"), MINIMAL).unwrap();
+        assert_eq!(p.file.pipeline.name, "t");
+        assert_eq!(*p.file.pipeline.reference_year.get_ref(), 2025);
+        assert_eq!(p.resolve(Path::new("a.json")), Path::new("x/a.json"));
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        let text = MINIMAL.replace("unit = \"persons\"", "unit = \"persons\"\ncolour = \"red\"");
+        let err = Pipeline::parse(Path::new("p.toml"), &text).unwrap_err();
+        let ConfigError::Parse { line, column, message, .. } = err else { panic!("{err}") };
+        assert_eq!((line, column), (21, 1), "{message}");
+        assert!(message.contains("colour"), "{message}");
+    }
+
+    #[test]
+    fn dataset_without_source_is_pointed_at() {
+        let text = MINIMAL.replace(
+            "numerator = { dataset = \"statfin:11s5\"",
+            "numerator = { dataset = \"statfin:99zz\"",
+        );
+        let err = Pipeline::parse(Path::new("p.toml"), &text).unwrap_err();
+        let ConfigError::Parse { line, column, message, .. } = err else { panic!("{err}") };
+        assert_eq!(line, 22);
+        assert_eq!(column, 25);
+        assert!(message.contains("statfin:99zz"), "{message}");
+    }
+
+    #[test]
+    fn ratio_needs_denominator() {
+        let text = MINIMAL.replace("\"count\"", "\"ratio\"");
+        let err = Pipeline::parse(Path::new("p.toml"), &text).unwrap_err();
+        assert!(err.to_string().contains("needs a `denominator`"), "{err}");
+    }
+
+    #[test]
+    fn line_column_counts_characters() {
+        let text = "ä = 1\nöö = x";
+        assert_eq!(line_column(text, text.find('x').unwrap()), (2, 6));
+    }
+}

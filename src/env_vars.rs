@@ -1,0 +1,10 @@
+//! Every environment variable mittari reads, in one place.
+
+/// Output folder of `mittari run` (same as `--out`).
+pub const MITTARI_OUT: &str = "MITTARI_OUT";
+/// Raw payload archive folder (same as `--cache`).
+pub const MITTARI_CACHE: &str = "MITTARI_CACHE";
+/// Log filter override, e.g. `mittari=debug` (takes precedence over `-v`/`-q`).
+pub const MITTARI_LOG: &str = "MITTARI_LOG";
+/// Disables colour when set to any non-empty value (<https://no-color.org>).
+pub const NO_COLOR: &str = "NO_COLOR";

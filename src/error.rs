@@ -1,0 +1,203 @@
+//! Errors per area and the one place where an error becomes an exit code.
+//!
+//! Library code returns typed errors that carry what went wrong and where (file, line, column,
+//! JSON pointer, table, column). Only `main` turns them into text and an exit code, using
+//! [`Error::exit_code`], so the mapping documented in the README lives here and nowhere else:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | a check of error severity failed; nothing was published |
+//! | 2 | usage or configuration error (pipeline file, CLI arguments) |
+//! | 3 | source error: an input is missing, unreadable or malformed |
+//! | 4 | internal error: a bug, an output contract violated, an output that could not be written |
+
+use std::path::PathBuf;
+
+/// Any error that ends a mittari command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The pipeline file or the command line is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A source payload is missing, unreadable or malformed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A check of error severity failed.
+    #[error(transparent)]
+    Check(#[from] CheckError),
+    /// Something that should not happen: a bug or an environment failure while writing outputs.
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+}
+
+/// The process exit status of a command, in one enum so that every code has one meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitStatus {
+    /// The command did what it was asked.
+    Success = 0,
+    /// A check of error severity failed; nothing was published.
+    CheckFailed = 1,
+    /// Usage or configuration error.
+    Config = 2,
+    /// Source or network error.
+    Source = 3,
+    /// Internal error.
+    Internal = 4,
+}
+
+impl Error {
+    /// The exit status this error ends the process with.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            Error::Config(_) => ExitStatus::Config,
+            Error::Source(_) => ExitStatus::Source,
+            Error::Check(_) => ExitStatus::CheckFailed,
+            Error::Internal(_) => ExitStatus::Internal,
+        }
+    }
+
+    /// A line of advice printed after the error, where there is one to give.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Config(ConfigError::Parse { .. } | ConfigError::Invalid { .. }) => Some(
+                "the pipeline file format is described in `README.md` (section `Pipeline files`)"
+                    .to_owned(),
+            ),
+            Error::Source(SourceError::Missing { .. }) => Some(
+                "paths in a pipeline file are relative to the pipeline file's own folder"
+                    .to_owned(),
+            ),
+            Error::Internal(InternalError::Contract { .. }) => {
+                Some("this is a bug in mittari: please report it with the run's log".to_owned())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The pipeline file or the command line is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The pipeline file could not be read.
+    #[error("cannot read pipeline file `{}`", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The pipeline file is not valid TOML or does not match the pipeline format.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the offending key or value.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// The pipeline file parses but says something inconsistent.
+    #[error("{}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// A command-line argument is wrong.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// A source payload is missing, unreadable or malformed.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// An input file does not exist or cannot be read.
+    #[error("source `{source_id}`: cannot read `{}`", path.display())]
+    Missing {
+        /// The pipeline's id for the source.
+        source_id: String,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A payload cannot be decoded as a whole (truncated JSON, wrong structure, bad header).
+    #[error("{}: {location}: {message}", path.display())]
+    Malformed {
+        /// The file the payload came from.
+        path: PathBuf,
+        /// Where: `line L, column C` or a JSON pointer.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A check of error severity failed.
+#[derive(Debug, thiserror::Error)]
+#[error("check `{check}` failed: {message}")]
+pub struct CheckError {
+    /// The check's name.
+    pub check: String,
+    /// What failed, and where to look.
+    pub message: String,
+}
+
+/// Something that should not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum InternalError {
+    /// A table about to be written does not match its contract in `schemas/`.
+    #[error("table `{table}` violates its contract: {message}")]
+    Contract {
+        /// The table.
+        table: String,
+        /// Which column and how.
+        message: String,
+    },
+    /// polars failed while computing a stage.
+    #[error("{context}")]
+    Polars {
+        /// What mittari was doing.
+        context: String,
+        /// The polars error.
+        #[source]
+        source: polars::error::PolarsError,
+    },
+    /// An output could not be written or read back.
+    #[error("cannot write `{}`", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Any other invariant that failed.
+    #[error("{0}")]
+    Invariant(String),
+}
+
+/// Shorthand used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Adds context to polars errors, which otherwise say what failed but not in which stage.
+pub trait PolarsContext<T> {
+    /// Wraps the error with a sentence saying what mittari was doing.
+    fn context(self, context: impl Into<String>) -> Result<T, InternalError>;
+}
+
+impl<T> PolarsContext<T> for polars::error::PolarsResult<T> {
+    fn context(self, context: impl Into<String>) -> Result<T, InternalError> {
+        self.map_err(|source| InternalError::Polars {
+            context: context.into(),
+            source,
+        })
+    }
+}

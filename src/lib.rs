@@ -1,0 +1,87 @@
+//! mittari: a data pipeline for knowledge-based management (tiedolla johtaminen) in Finnish
+//! social and health care.
+//!
+//! It turns THL Sotkanet, Statistics Finland StatFin (JSON-stat) and region-supplied files into
+//! canonical Parquet tables, conforms every figure to today's wellbeing services counties and
+//! derives indicators per region, recomputing county and country rates from summed numerators
+//! and denominators. The stages, one module each, follow `architecture.md`:
+//!
+//! - [`extract`]: read payloads and archive them by sha256;
+//! - [`normalize`]: decode payloads into `observations` rows, quarantining what cannot be used;
+//! - [`regions`]: the region registry and the conform stage;
+//! - [`derive`]: indicators per region and year;
+//! - [`check`]: table contracts;
+//! - [`publish`]: atomic outputs and the run manifest.
+//!
+//! [`pipeline`] sequences them; [`cli`] and `main` are the thin edge.
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod convert;
+pub mod derive;
+pub mod env_vars;
+pub mod error;
+pub mod extract;
+pub mod hash;
+pub mod inspect;
+pub mod logging;
+pub mod normalize;
+pub mod output;
+pub mod pipeline;
+pub mod publish;
+pub mod regions;
+
+use tracing::info;
+
+use cli::{Cli, Command};
+use error::{Error, InternalError};
+
+/// Runs one command. `main` maps the result to an exit code.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Run(args) => {
+            let summary = pipeline::run(&pipeline::RunOptions {
+                pipeline: args.pipeline,
+                out: args.out,
+                cache: args.cache,
+            })?;
+            let tables = summary
+                .rows
+                .iter()
+                .map(|(t, n)| format!("{t}={n}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            info!(
+                run_id = %summary.run_id,
+                out = %summary.out.display(),
+                manifest = %summary.manifest.display(),
+                quarantined = summary.quarantined,
+                "Run succeeded: {tables}"
+            );
+            Ok(())
+        }
+        Command::Validate(args) => print(pipeline::validate(&args.pipeline)?),
+        Command::Convert(args) => {
+            let done = convert::convert(&args)?;
+            print([format!(
+                "wrote {} rows to {}{}",
+                done.rows,
+                args.output.display(),
+                done.quarantine_path
+                    .map(|q| format!("; {} rows quarantined to {}", done.quarantined, q.display()))
+                    .unwrap_or_default()
+            )])
+        }
+        Command::Inspect(args) => print(inspect::inspect(&args.file, args.rows)?),
+    }
+}
+
+fn print<I: IntoIterator<Item = S>, S: AsRef<str>>(lines: I) -> Result<(), Error> {
+    output::print_lines(lines).map_err(|e| {
+        Error::Internal(InternalError::Write {
+            path: "<stdout>".into(),
+            source: e.into(),
+        })
+    })
+}

@@ -1,0 +1,469 @@
+//! Runs a pipeline through its stages: extract, normalize, conform, derive, publish.
+//!
+//! Each stage is a plain function in its own module; this module only sequences them, times them
+//! and collects what the manifest reports. Nothing is written to the output folder until every
+//! stage has succeeded (see [`crate::publish`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::Utc;
+use polars::prelude::*;
+use tracing::{info, warn};
+
+use crate::check::Contract;
+use crate::config::{Pipeline, SourceConfig, SourceFormat};
+use crate::derive::{DeriveInput, derive};
+use crate::error::{Error, InternalError, PolarsContext};
+use crate::extract::{Archive, Payload, read_file};
+use crate::normalize::jsonstat::{self, DimensionRoles};
+use crate::normalize::sotkanet::{self, SotkanetRegion};
+use crate::normalize::{DecodeContext, Decoded, QuarantineEntry};
+use crate::publish::Publisher;
+use crate::publish::manifest::{IndicatorSummary, InputRecord, QuarantineCount, RunManifest};
+use crate::regions::conform::{ObservationColumns, Provenance, RegionResolver};
+use crate::regions::{Crosswalk, Registry};
+
+/// Options of `mittari run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The pipeline file.
+    pub pipeline: PathBuf,
+    /// Output folder override.
+    pub out: Option<PathBuf>,
+    /// Archive folder override.
+    pub cache: Option<PathBuf>,
+}
+
+/// What a finished run reports.
+#[derive(Debug)]
+pub struct RunSummary {
+    /// Run id.
+    pub run_id: String,
+    /// Output folder.
+    pub out: PathBuf,
+    /// The manifest written.
+    pub manifest: PathBuf,
+    /// Rows per output table.
+    pub rows: BTreeMap<String, usize>,
+    /// Rows quarantined.
+    pub quarantined: usize,
+}
+
+/// A pipeline checked against the registry, ready to run.
+pub struct Prepared {
+    /// The pipeline.
+    pub pipeline: Pipeline,
+    /// The registry.
+    pub registry: Registry,
+    /// The reference year's crosswalk.
+    pub crosswalk: Crosswalk,
+}
+
+/// Loads a pipeline and checks what needs the registry: reference year and focus regions.
+pub fn prepare(path: &Path) -> Result<Prepared, Error> {
+    let pipeline = Pipeline::load(path)?;
+    let registry = Registry::builtin()?;
+    let meta = &pipeline.file.pipeline;
+    let crosswalk = registry
+        .crosswalk(*meta.reference_year.get_ref())
+        .map_err(|m| pipeline.error_at(meta.reference_year.span(), format!("`pipeline.reference_year`: {m}")))?;
+    for f in &pipeline.file.regions.focus {
+        if registry.get(f.get_ref()).is_none() {
+            return Err(pipeline
+                .error_at(
+                    f.span(),
+                    format!("focus region `{}` is not in the region registry (codes look like `HVA12`, `KU740`, `SSS`)", f.get_ref()),
+                )
+                .into());
+        }
+    }
+    Ok(Prepared {
+        pipeline,
+        registry,
+        crosswalk,
+    })
+}
+
+/// A decoded source.
+struct SourceResult<'a> {
+    config: &'a SourceConfig,
+    path: PathBuf,
+    payload: Payload,
+    decoded: Option<Decoded>,
+}
+
+/// Reads and decodes every source; `/regions` payloads are returned separately.
+fn read_and_decode<'a>(
+    p: &'a Prepared,
+    archive: Option<&Archive>,
+) -> Result<(Vec<SourceResult<'a>>, HashMap<String, HashMap<i64, SotkanetRegion>>), Error> {
+    let mut results = Vec::new();
+    let mut region_payloads = HashMap::new();
+    for s in &p.pipeline.file.sources {
+        let id = s.id.get_ref();
+        let path = p.pipeline.resolve(&s.path);
+        let payload = read_file(id, &path)?;
+        if let Some(a) = archive {
+            a.store(&format!("file://{}", absolute(&path).display()), &payload)?;
+        }
+        let file = path.display().to_string();
+        let decoded = match s.format {
+            SourceFormat::SotkanetRegions => {
+                region_payloads.insert(id.clone(), sotkanet::decode_regions(&payload.bytes, &file)?);
+                None
+            }
+            format => {
+                let ctx = DecodeContext {
+                    source_id: id.clone(),
+                    dataset: s.dataset.as_ref().map(|d| d.get_ref().clone()).unwrap_or_default(),
+                    file,
+                    raw_sha256: payload.sha256.clone(),
+                    unit: s.unit.clone(),
+                };
+                Some(decode(format, &payload.bytes, s, &ctx)?)
+            }
+        };
+        results.push(SourceResult {
+            config: s,
+            path,
+            payload,
+            decoded,
+        });
+    }
+    Ok((results, region_payloads))
+}
+
+fn decode(format: SourceFormat, bytes: &[u8], s: &SourceConfig, ctx: &DecodeContext) -> Result<Decoded, Error> {
+    Ok(match format {
+        SourceFormat::SotkanetJson => sotkanet::decode_json(bytes, ctx)?,
+        SourceFormat::SotkanetCsv => sotkanet::decode_csv(bytes, ctx)?,
+        SourceFormat::Jsonstat => {
+            let d = s.dimensions.clone().unwrap_or_default();
+            let roles = DimensionRoles {
+                region: d.region,
+                region_code: d.region_code,
+                time: d.time,
+                measure: d.measure,
+                sex: d.sex,
+                age: d.age,
+                sex_codes: s.sex_codes.clone(),
+            };
+            jsonstat::decode(bytes, &roles, ctx)?
+        }
+        SourceFormat::SotkanetRegions => {
+            return Err(InternalError::Invariant("`/regions` payloads have no observations".into()).into());
+        }
+    })
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The output folder of a run.
+pub fn output_dir(p: &Pipeline, explicit: Option<&Path>) -> PathBuf {
+    match (explicit, &p.file.output.dir) {
+        (Some(out), _) => out.to_path_buf(),
+        (None, Some(dir)) => p.resolve(dir),
+        (None, None) => PathBuf::from("out").join(&p.file.pipeline.name),
+    }
+}
+
+/// A new run id: UTC time to the second plus a short random-enough suffix.
+fn new_run_id() -> String {
+    let now = Utc::now();
+    let salt = crate::hash::sha256_hex(format!("{}-{}", now.timestamp_nanos_opt().unwrap_or_default(), std::process::id()).as_bytes());
+    format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &salt[..6])
+}
+
+/// Runs a pipeline.
+pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
+    let started_at = Utc::now();
+    let run_id = new_run_id();
+    let mut timings: Vec<(String, u128)> = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &str, timings: &mut Vec<(String, u128)>| {
+        timings.push((name.to_owned(), clock.elapsed().as_millis()));
+        clock = Instant::now();
+    };
+
+    let p = prepare(&opts.pipeline)?;
+    let meta = &p.pipeline.file.pipeline;
+    let out = output_dir(&p.pipeline, opts.out.as_deref());
+    let cache = opts.cache.clone().unwrap_or_else(|| out.join("_cache"));
+    info!(pipeline = %meta.name, run_id = %run_id, out = %out.display(), "Starting run");
+
+    let archive = Archive::new(&cache);
+    let (sources, region_payloads) = read_and_decode(&p, Some(&archive))?;
+    lap("extract+normalize", &mut timings);
+
+    let mut columns = ObservationColumns::default();
+    let mut quarantine_obs: Vec<QuarantineEntry> = Vec::new();
+    let mut inputs = Vec::new();
+    for s in sources {
+        let id = s.config.id.get_ref();
+        let (rows, quarantined) = match s.decoded {
+            Some(decoded) => {
+                let before_q = quarantine_obs.len();
+                let before_rows = columns.len();
+                quarantine_obs.extend(decoded.quarantine);
+                let resolver = RegionResolver {
+                    registry: &p.registry,
+                    sotkanet_regions: s.config.regions.as_ref().and_then(|r| {
+                        let name = r.get_ref();
+                        region_payloads.get(name).map(|m| (name.as_str(), m))
+                    }),
+                };
+                let provenance = Provenance {
+                    source_id: id,
+                    raw_sha256: &s.payload.sha256,
+                    retrieved_at: s.payload.retrieved_at,
+                };
+                columns.push_resolved(decoded.rows, &resolver, &provenance, &mut quarantine_obs);
+                (columns.len() - before_rows, quarantine_obs.len() - before_q)
+            }
+            None => (0, 0),
+        };
+        if quarantined > 0 {
+            warn!(source = %id, rows = quarantined, "Quarantined rows");
+        }
+        info!(source = %id, rows, "Decoded source");
+        inputs.push(InputRecord {
+            source: id.clone(),
+            format: s.config.format.name().to_owned(),
+            dataset: s.config.dataset.as_ref().map(|d| d.get_ref().clone()),
+            path: s.path.display().to_string(),
+            sha256: s.payload.sha256.clone(),
+            bytes: s.payload.bytes.len() as u64,
+            synthetic: s.config.synthetic,
+            rows,
+            quarantined,
+        });
+    }
+    let mut observations = columns.into_frame()?;
+    lap("conform", &mut timings);
+
+    let derived = derive(&DeriveInput {
+        observations: &observations,
+        crosswalk: &p.crosswalk,
+        indicators: &p.pipeline.file.indicators,
+        years: meta.years.get_ref(),
+    })?;
+    let mut indicators = derived.indicators;
+    lap("derive", &mut timings);
+
+    let mut regions = regions_frame(&p.registry, &p.crosswalk)?;
+    let mut q_obs = quarantine_frame(&quarantine_obs, &run_id)?;
+    let mut q_ind = quarantine_frame(&derived.quarantine, &run_id)?;
+    let mut publisher = Publisher::new(&out, &run_id, &meta.name, p.pipeline.file.output.csv)?;
+    publisher.stage(&Contract::for_table("observations")?, "observations", &mut observations)?;
+    publisher.stage(&Contract::for_table("regions")?, "regions", &mut regions)?;
+    publisher.stage(&Contract::for_table("indicators")?, "indicators", &mut indicators)?;
+    let qc = Contract::for_table("quarantine")?;
+    publisher.stage(&qc, "quarantine/observations", &mut q_obs)?;
+    publisher.stage(&qc, "quarantine/indicators", &mut q_ind)?;
+    lap("stage", &mut timings);
+
+    let mut rows = BTreeMap::new();
+    for o in publisher.outputs().iter().filter(|o| o.format == "parquet") {
+        rows.insert(o.path.trim_end_matches(".parquet").to_owned(), o.rows);
+    }
+    let all_quarantine: Vec<&QuarantineEntry> = quarantine_obs.iter().chain(&derived.quarantine).collect();
+    let manifest = RunManifest {
+        run_id: run_id.clone(),
+        mittari_version: env!("CARGO_PKG_VERSION").to_owned(),
+        pipeline: meta.name.clone(),
+        pipeline_path: p.pipeline.path.display().to_string(),
+        pipeline_sha256: p.pipeline.sha256.clone(),
+        reference_year: *meta.reference_year.get_ref(),
+        years: meta.years.get_ref().clone(),
+        focus_regions: p.pipeline.file.regions.focus.iter().map(|f| f.get_ref().clone()).collect(),
+        started_at,
+        finished_at: Utc::now(),
+        status: "success".to_owned(),
+        inputs,
+        outputs: publisher.outputs().to_vec(),
+        quarantine: quarantine_counts(&all_quarantine),
+        indicators: indicator_summaries(&indicators)?,
+        timings_ms: timings,
+    };
+    let manifest_path = publisher.commit(&manifest)?;
+    Ok(RunSummary {
+        run_id,
+        out,
+        manifest: manifest_path,
+        rows,
+        quarantined: all_quarantine.len(),
+    })
+}
+
+fn quarantine_counts(entries: &[&QuarantineEntry]) -> Vec<QuarantineCount> {
+    let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for e in entries {
+        *counts.entry((e.stage, e.rule)).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|((stage, rule), rows)| QuarantineCount {
+            stage: stage.to_owned(),
+            rule: rule.to_owned(),
+            rows,
+        })
+        .collect()
+}
+
+fn indicator_summaries(indicators: &DataFrame) -> Result<Vec<IndicatorSummary>, InternalError> {
+    let summary = indicators
+        .clone()
+        .lazy()
+        .group_by([col("indicator")])
+        .agg([col("value").len().alias("rows"), col("value").count().alias("with_value")])
+        .sort(["indicator"], SortMultipleOptions::default())
+        .collect()
+        .context("summarising indicators")?;
+    let ids = summary.column("indicator").and_then(|c| c.str().cloned()).context("summarising indicators")?;
+    let rows = summary.column("rows").and_then(|c| c.cast(&DataType::UInt64)).context("summarising indicators")?;
+    let with = summary.column("with_value").and_then(|c| c.cast(&DataType::UInt64)).context("summarising indicators")?;
+    let (rows, with) = (rows.u64().context("summary")?, with.u64().context("summary")?);
+    Ok((0..summary.height())
+        .map(|i| {
+            let r = usize::try_from(rows.get(i).unwrap_or_default()).unwrap_or_default();
+            let w = usize::try_from(with.get(i).unwrap_or_default()).unwrap_or_default();
+            IndicatorSummary {
+                indicator: ids.get(i).unwrap_or_default().to_owned(),
+                rows: r,
+                with_value: w,
+                without_value: r - w,
+            }
+        })
+        .collect())
+}
+
+/// The `regions` table.
+pub fn regions_frame(registry: &Registry, cw: &Crosswalk) -> Result<DataFrame, InternalError> {
+    let regions: Vec<_> = registry.regions().collect();
+    // Polars dates are days since 1970-01-01.
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let days = |d: Option<chrono::NaiveDate>| {
+        d.and_then(|d| i32::try_from((d - epoch).num_days()).ok())
+    };
+    let date_col = |name: &str, values: Vec<Option<i32>>| -> Result<Column, InternalError> {
+        Ok(Series::new(name.into(), values)
+            .cast(&DataType::Date)
+            .context("building region dates")?
+            .into())
+    };
+    let parent: Vec<Option<&str>> = regions
+        .iter()
+        .map(|r| match r.level {
+            crate::regions::Level::Municipality => cw.successor(&r.code).and_then(|s| cw.county_of(s)),
+            _ => None,
+        })
+        .collect();
+    let columns = vec![
+        Series::new("region".into(), regions.iter().map(|r| r.code.as_str()).collect::<Vec<_>>()).into(),
+        Series::new("region_level".into(), regions.iter().map(|r| r.level.as_str()).collect::<Vec<_>>()).into(),
+        Series::new("name_fi".into(), regions.iter().map(|r| r.name_fi.as_str()).collect::<Vec<_>>()).into(),
+        Series::new("name_sv".into(), regions.iter().map(|r| r.name_sv.as_str()).collect::<Vec<_>>()).into(),
+        Series::new("name_en".into(), regions.iter().map(|r| r.name_en.as_str()).collect::<Vec<_>>()).into(),
+        Series::new("parent_county".into(), parent).into(),
+        date_col("valid_from", regions.iter().map(|r| days(r.valid_from)).collect())?,
+        date_col("valid_to", regions.iter().map(|r| days(r.valid_to)).collect())?,
+        Series::new("sotkanet_id".into(), regions.iter().map(|r| r.sotkanet_id).collect::<Vec<_>>()).into(),
+    ];
+    DataFrame::new(regions.len(), columns).context("building `regions`")
+}
+
+/// A `quarantine` table from entries.
+pub fn quarantine_frame(entries: &[QuarantineEntry], run_id: &str) -> Result<DataFrame, InternalError> {
+    fn s<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> Column {
+        Series::new(name.into(), values.collect::<Vec<_>>()).into()
+    }
+    let e = entries;
+    DataFrame::new(
+        e.len(),
+        vec![
+            s("stage", e.iter().map(|e| e.stage)),
+            s("source", e.iter().map(|e| e.source.as_str())),
+            s("raw_sha256", e.iter().map(|e| e.raw_sha256.as_str())),
+            s("location", e.iter().map(|e| e.location.as_str())),
+            s("rule", e.iter().map(|e| e.rule)),
+            s("reason", e.iter().map(|e| e.reason.as_str())),
+            s("record", e.iter().map(|e| e.record.as_str())),
+            s("run_id", e.iter().map(|_| run_id)),
+        ],
+    )
+    .context("building `quarantine`")
+}
+
+/// The plan `mittari validate` prints.
+pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
+    let p = prepare(path)?;
+    let f = &p.pipeline.file;
+    let meta = &f.pipeline;
+    let (sources, region_payloads) = read_and_decode(&p, None)?;
+    let mut lines = vec![
+        format!("pipeline `{}` ({}, sha256 {})", meta.name, p.pipeline.path.display(), &p.pipeline.sha256[..12]),
+        format!(
+            "reference year {}: {} municipalities in {} counties",
+            meta.reference_year.get_ref(),
+            p.crosswalk.municipality_count(),
+            p.crosswalk.members().len()
+        ),
+        format!(
+            "years: {}",
+            meta.years.get_ref().iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        ),
+        "focus regions:".to_owned(),
+    ];
+    for code in &f.regions.focus {
+        if let Some(r) = p.registry.get(code.get_ref()) {
+            lines.push(format!("  {} {} ({})", r.code, r.name_fi, r.name_en));
+        }
+    }
+    lines.push("sources:".to_owned());
+    for s in &sources {
+        let detail = match &s.decoded {
+            Some(d) => format!("{} rows, {} quarantined", d.rows.len(), d.quarantine.len()),
+            None => format!("{} regions", region_payloads.get(s.config.id.get_ref()).map_or(0, HashMap::len)),
+        };
+        lines.push(format!(
+            "  {} [{}{}] {} ({} bytes, sha256 {}): {detail}",
+            s.config.id.get_ref(),
+            s.config.format.name(),
+            s.config.dataset.as_ref().map(|d| format!(" {}", d.get_ref())).unwrap_or_default(),
+            s.path.display(),
+            s.payload.bytes.len(),
+            &s.payload.sha256[..12],
+        ));
+    }
+    lines.push("indicators:".to_owned());
+    for ind in &f.indicators {
+        let den = ind
+            .denominator
+            .as_ref()
+            .map(|d| format!(" / {}/{}.{}", d.dataset.get_ref(), d.measure, d.field.column()))
+            .unwrap_or_default();
+        lines.push(format!(
+            "  {} [{:?}] {}/{}.{}{den} × {} ({}): {}",
+            ind.id.get_ref(),
+            ind.aggregation.get_ref(),
+            ind.numerator.dataset.get_ref(),
+            ind.numerator.measure,
+            ind.numerator.field.column(),
+            ind.scale,
+            ind.unit,
+            ind.title_en
+        ));
+    }
+    let out = output_dir(&p.pipeline, None);
+    lines.push(format!(
+        "outputs in {}: observations, regions, indicators, quarantine/observations, quarantine/indicators{}",
+        out.display(),
+        if f.output.csv { " (+ CSV twins under csv/)" } else { "" }
+    ));
+    lines.push("nothing written".to_owned());
+    Ok(lines)
+}

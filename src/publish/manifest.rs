@@ -1,0 +1,105 @@
+//! The run manifest: `_runs/<run_id>.json`, written last, saying exactly what went in and out.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Everything a reader needs to trust (or question) one run's outputs.
+#[derive(Debug, Serialize)]
+pub struct RunManifest {
+    /// Unique id of the run.
+    pub run_id: String,
+    /// mittari's version.
+    pub mittari_version: String,
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The pipeline file.
+    pub pipeline_path: String,
+    /// sha256 of the pipeline file.
+    pub pipeline_sha256: String,
+    /// Reference year of the regional division.
+    pub reference_year: i16,
+    /// Years derived.
+    pub years: Vec<i16>,
+    /// Regions of interest.
+    pub focus_regions: Vec<String>,
+    /// Start time (UTC).
+    pub started_at: DateTime<Utc>,
+    /// End time (UTC).
+    pub finished_at: DateTime<Utc>,
+    /// `success`.
+    pub status: String,
+    /// Every input payload.
+    pub inputs: Vec<InputRecord>,
+    /// Every output file.
+    pub outputs: Vec<OutputRecord>,
+    /// Quarantined rows per stage and rule.
+    pub quarantine: Vec<QuarantineCount>,
+    /// Per-indicator coverage.
+    pub indicators: Vec<IndicatorSummary>,
+    /// Wall time per stage, in milliseconds.
+    pub timings_ms: Vec<(String, u128)>,
+}
+
+/// One input payload.
+#[derive(Debug, Serialize)]
+pub struct InputRecord {
+    /// Source id in the pipeline.
+    pub source: String,
+    /// Payload format.
+    pub format: String,
+    /// Dataset id, for sources with observations.
+    pub dataset: Option<String>,
+    /// The file read.
+    pub path: String,
+    /// sha256 of its bytes (the archive key).
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Whether the pipeline marks the data synthetic.
+    pub synthetic: bool,
+    /// Rows decoded into `observations`.
+    pub rows: usize,
+    /// Rows quarantined.
+    pub quarantined: usize,
+}
+
+/// One output file.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputRecord {
+    /// The table it holds.
+    pub table: String,
+    /// Path relative to the output folder.
+    pub path: String,
+    /// `parquet` or `csv`.
+    pub format: String,
+    /// Rows.
+    pub rows: usize,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// sha256 of the file.
+    pub sha256: String,
+}
+
+/// Quarantined rows of one stage and rule.
+#[derive(Debug, Serialize)]
+pub struct QuarantineCount {
+    /// Stage.
+    pub stage: String,
+    /// Rule.
+    pub rule: String,
+    /// Rows.
+    pub rows: usize,
+}
+
+/// How complete one indicator came out.
+#[derive(Debug, Serialize)]
+pub struct IndicatorSummary {
+    /// Indicator id.
+    pub indicator: String,
+    /// Rows in `indicators`.
+    pub rows: usize,
+    /// Rows with a value.
+    pub with_value: usize,
+    /// Rows without a value (see their `flags`).
+    pub without_value: usize,
+}

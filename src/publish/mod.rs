@@ -1,0 +1,235 @@
+//! The publish stage: atomic Parquet and CSV outputs, then the run manifest, last.
+//!
+//! Tables are first written into a staging folder inside the output folder
+//! (`<out>/.staging-<run_id>/`), each file fsynced, checked against its contract before writing
+//! and read back with arrow-rs after. Only when every table of the run is staged are the files
+//! renamed into place (a rename within one file system is atomic, so a reader sees either the
+//! old file or the new one, never half of one), and the manifest `_runs/<run_id>.json` is written
+//! after them. A run that fails before that point removes its staging folder and leaves the
+//! previous outputs exactly as they were.
+//!
+//! Layout:
+//! ```text
+//! <out>/<table>.parquet              observations, regions, indicators
+//! <out>/quarantine/<table>.parquet   rows rejected on their way into <table>
+//! <out>/csv/...                      CSV twins (UTF-8, `,`, header), same relative paths
+//! <out>/_runs/<run_id>.json          the run manifest
+//! ```
+
+pub mod manifest;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use polars::prelude::*;
+
+use crate::check::Contract;
+use crate::error::InternalError;
+use crate::hash::sha256_file;
+use manifest::OutputRecord;
+
+/// What a Parquet file says about itself, read with arrow-rs.
+#[derive(Debug)]
+pub struct ParquetMeta {
+    /// The Arrow schema.
+    pub schema: arrow_schema::Schema,
+    /// Number of rows.
+    pub rows: usize,
+    /// File-level key-value metadata.
+    pub key_value: BTreeMap<String, String>,
+}
+
+fn write_error(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> InternalError {
+    InternalError::Write {
+        path: path.to_path_buf(),
+        source: e.into(),
+    }
+}
+
+/// Reads a Parquet file's footer with arrow-rs.
+pub fn read_parquet_metadata(path: &Path) -> Result<ParquetMeta, InternalError> {
+    let file = fs_err::File::open(path).map_err(|e| write_error(path, e))?;
+    let reader = SerializedFileReader::new(file.into_parts().0).map_err(|e| write_error(path, e))?;
+    let meta = reader.metadata().file_metadata();
+    let schema = parquet::arrow::parquet_to_arrow_schema(meta.schema_descr(), meta.key_value_metadata())
+        .map_err(|e| write_error(path, e))?;
+    let key_value = meta
+        .key_value_metadata()
+        .into_iter()
+        .flatten()
+        .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?)))
+        .collect();
+    Ok(ParquetMeta {
+        schema,
+        rows: usize::try_from(meta.num_rows()).unwrap_or_default(),
+        key_value,
+    })
+}
+
+/// Writes a frame as zstd Parquet with key-value metadata, and fsyncs it.
+pub fn write_parquet(
+    df: &mut DataFrame,
+    path: &Path,
+    metadata: Vec<(String, String)>,
+) -> Result<(), InternalError> {
+    let file = fs_err::File::create(path).map_err(|e| write_error(path, e))?;
+    let mut file: File = file.into_parts().0;
+    ParquetWriter::new(&mut file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata)))
+        .finish(df)
+        .map_err(|e| write_error(path, e))?;
+    file.sync_all().map_err(|e| write_error(path, e))
+}
+
+/// Writes a frame as CSV (UTF-8, `,`, header) and fsyncs it.
+pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<(), InternalError> {
+    let file = fs_err::File::create(path).map_err(|e| write_error(path, e))?;
+    let mut w = BufWriter::new(file.into_parts().0);
+    CsvWriter::new(&mut w)
+        .include_header(true)
+        .finish(df)
+        .map_err(|e| write_error(path, e))?;
+    w.flush().map_err(|e| write_error(path, e))?;
+    let file = w.into_inner().map_err(|e| write_error(path, e.into_error()))?;
+    file.sync_all().map_err(|e| write_error(path, e))
+}
+
+/// Writes bytes to `path` atomically: a temporary file beside it, fsync, rename, fsync folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), InternalError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = fs_err::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs_err::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs_err::remove_file(&tmp);
+    }
+    result.map_err(|e| write_error(path, e))
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    // Makes the renames themselves durable; without it a crash could forget them.
+    fs_err::File::open(dir)?.sync_all()
+}
+
+/// One staged file, waiting to be moved into place.
+struct Staged {
+    staged: PathBuf,
+    target: PathBuf,
+}
+
+/// Stages the tables of one run and moves them into place together.
+pub struct Publisher {
+    out: PathBuf,
+    staging: PathBuf,
+    run_id: String,
+    pipeline: String,
+    csv: bool,
+    staged: Vec<Staged>,
+    outputs: Vec<OutputRecord>,
+}
+
+impl Publisher {
+    /// Creates the staging folder inside `out`.
+    pub fn new(out: &Path, run_id: &str, pipeline: &str, csv: bool) -> Result<Publisher, InternalError> {
+        let staging = out.join(format!(".staging-{run_id}"));
+        fs_err::create_dir_all(&staging).map_err(|e| write_error(&staging, e))?;
+        Ok(Publisher {
+            out: out.to_path_buf(),
+            staging,
+            run_id: run_id.to_owned(),
+            pipeline: pipeline.to_owned(),
+            csv,
+            staged: Vec::new(),
+            outputs: Vec::new(),
+        })
+    }
+
+    /// Checks a table against its contract and stages it (and its CSV twin) at `relative`
+    /// (without extension), e.g. `indicators` or `quarantine/observations`.
+    pub fn stage(&mut self, contract: &Contract, relative: &str, df: &mut DataFrame) -> Result<(), InternalError> {
+        contract.check_frame(df)?;
+        let parquet_rel = format!("{relative}.parquet");
+        let staged = self.staging.join(&parquet_rel);
+        if let Some(dir) = staged.parent() {
+            fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
+        }
+        let metadata = vec![
+            ("mittari.table".to_owned(), contract.table.clone()),
+            ("mittari.schema_version".to_owned(), contract.schema_version.to_string()),
+            ("mittari.run_id".to_owned(), self.run_id.clone()),
+            ("mittari.pipeline".to_owned(), self.pipeline.clone()),
+        ];
+        write_parquet(df, &staged, metadata)?;
+        contract.check_parquet(&staged, df.height(), &self.run_id)?;
+        self.record(&parquet_rel, &contract.table, "parquet", staged, df.height())?;
+        if self.csv {
+            let csv_rel = format!("csv/{relative}.csv");
+            let staged = self.staging.join(&csv_rel);
+            if let Some(dir) = staged.parent() {
+                fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
+            }
+            write_csv(df, &staged)?;
+            self.record(&csv_rel, &contract.table, "csv", staged, df.height())?;
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, relative: &str, table: &str, format: &str, staged: PathBuf, rows: usize) -> Result<(), InternalError> {
+        let (sha256, bytes) = sha256_file(&staged).map_err(|e| write_error(&staged, e))?;
+        self.outputs.push(OutputRecord {
+            table: table.to_owned(),
+            path: relative.to_owned(),
+            format: format.to_owned(),
+            rows,
+            bytes,
+            sha256,
+        });
+        self.staged.push(Staged {
+            target: self.out.join(relative),
+            staged,
+        });
+        Ok(())
+    }
+
+    /// The outputs staged so far.
+    pub fn outputs(&self) -> &[OutputRecord] {
+        &self.outputs
+    }
+
+    /// Moves every staged file into place, then writes the manifest last.
+    pub fn commit(mut self, manifest: &manifest::RunManifest) -> Result<PathBuf, InternalError> {
+        let mut dirs = std::collections::BTreeSet::new();
+        for s in std::mem::take(&mut self.staged) {
+            let dir = s.target.parent().unwrap_or(&self.out).to_path_buf();
+            fs_err::create_dir_all(&dir).map_err(|e| write_error(&dir, e))?;
+            fs_err::rename(&s.staged, &s.target).map_err(|e| write_error(&s.target, e))?;
+            dirs.insert(dir);
+        }
+        for dir in &dirs {
+            sync_dir(dir).map_err(|e| write_error(dir, e))?;
+        }
+        let path = self.out.join("_runs").join(format!("{}.json", self.run_id));
+        let json = serde_json::to_vec_pretty(manifest)
+            .map_err(|e| InternalError::Invariant(format!("serialising the manifest: {e}")))?;
+        write_atomic(&path, &json)?;
+        Ok(path)
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        // Whether committed or abandoned, the staging folder holds nothing of value now.
+        let _ = fs_err::remove_dir_all(&self.staging);
+    }
+}
