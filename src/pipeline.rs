@@ -229,7 +229,10 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         if quarantined > 0 {
             warn!(source = %id, rows = quarantined, "Quarantined rows");
         }
-        info!(source = %id, rows, "Decoded source");
+        match region_payloads.get(id) {
+            Some(regions) => info!(source = %id, regions = regions.len(), "Read region payload"),
+            None => info!(source = %id, rows, "Decoded source"),
+        }
         inputs.push(InputRecord {
             source: id.clone(),
             format: s.config.format.name().to_owned(),

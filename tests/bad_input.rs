@@ -82,8 +82,8 @@ fn malformed_jsonstat_exits_3_with_pointer() {
         |ws| {
             ws.edit(
                 "sample-data/statfin/11s5_population_by_municipality_2024M12.json",
-                "\"size\":[308,1,1]",
-                "\"size\":[309,1,1]",
+                "\"size\": [\n    308,",
+                "\"size\": [\n    309,",
             )
         },
         3,
@@ -112,14 +112,20 @@ fn wrong_type_in_a_field_is_quarantined_with_pointer() {
     assert!(get("reason").contains("string \"1217\""), "{}", get("reason"));
     assert!(get("record").contains("\"absValue\":\"1217\""), "{}", get("record"));
     assert_eq!(get("source"), "sotkanet_171_2024");
-    // The county of that municipality (Akaa, Pirkanmaa) now lacks one numerator: no value.
+    // The county of that municipality (Sotkanet id 2 is Alajärvi, in Etelä-Pohjanmaa) now lacks
+    // one numerator: no value, and a flag that says why; so does the country.
     let ind = read_parquet(&ws.out().join("indicators.parquet"));
-    let filt = [("indicator", "share_75plus"), ("region", "HVA08")];
+    let filt = [("indicator", "share_75plus"), ("region", "HVA16")];
     assert_eq!(one_f64(&ind, &filt, 2024, "value"), None);
     assert_eq!(
         one_str(&ind, &filt, 2024, "flags").as_deref(),
-        Some("numerator incomplete: 22 of 23 municipalities")
+        Some("numerator incomplete: 17 of 18 municipalities")
     );
+    let country = [("indicator", "share_75plus"), ("region", "SSS")];
+    assert_eq!(one_f64(&ind, &country, 2024, "value"), None);
+    // Other counties are unaffected.
+    let filt = [("indicator", "share_75plus"), ("region", "HVA12")];
+    assert!(one_f64(&ind, &filt, 2024, "value").is_some());
 }
 
 #[test]

@@ -400,7 +400,7 @@ mod tests {
     fn truncated_json_names_line_and_column() {
         let err = decode_json(b"[{\"indicator\":127,\n\"region\":4", &ctx("sotkanet:127")).unwrap_err();
         let SourceError::Malformed { location, .. } = err else { panic!() };
-        assert_eq!(location, "line 2, column 11");
+        assert_eq!(location, "line 2, column 10", "the input ends after `\"region\":4`");
     }
 
     #[test]

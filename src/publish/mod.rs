@@ -91,6 +91,8 @@ pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<(), InternalError> {
     let mut w = BufWriter::new(file.into_parts().0);
     CsvWriter::new(&mut w)
         .include_header(true)
+        // Every timestamp in mittari's tables is UTC; say so in the text, as ISO 8601 does.
+        .with_datetime_format(Some("%Y-%m-%dT%H:%M:%S%.6fZ".into()))
         .finish(df)
         .map_err(|e| write_error(path, e))?;
     w.flush().map_err(|e| write_error(path, e))?;

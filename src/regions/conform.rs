@@ -169,9 +169,9 @@ impl ObservationColumns {
     /// The `observations` table, sorted by dataset, measure, region, period, sex, age, breakdown.
     pub fn into_frame(self) -> Result<DataFrame, InternalError> {
         let height = self.region.len();
-        let retrieved_at = Series::new("retrieved_at".into(), self.retrieved_at)
-            .cast(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))
-            .context("building `observations.retrieved_at`")?;
+        let retrieved_at = Int64Chunked::from_vec("retrieved_at".into(), self.retrieved_at)
+            .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+            .into_series();
         let columns: Vec<Column> = vec![
             Series::new("source".into(), self.source).into(),
             Series::new("dataset".into(), self.dataset).into(),
