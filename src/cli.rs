@@ -64,7 +64,7 @@ pub struct RunArgs {
     /// Output folder (default: the pipeline's `output.dir`).
     #[arg(long, env = env_vars::MITTARI_OUT)]
     pub out: Option<PathBuf>,
-    /// Folder of the raw payload archive (default: `<out>/_cache`).
+    /// Folder of the raw payload archive (default: `$XDG_CACHE_HOME/mittari` or `~/.cache/mittari`).
     #[arg(long, env = env_vars::MITTARI_CACHE)]
     pub cache: Option<PathBuf>,
 }

@@ -40,7 +40,11 @@ pub fn quarantine_path(output: &Path) -> PathBuf {
 /// Runs a conversion.
 pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
     let payload = read_file("input", &args.input)?;
-    let stem = args.input.file_stem().and_then(|s| s.to_str()).unwrap_or("input");
+    let stem = args
+        .input
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("input");
     let dataset = match (&args.dataset, args.format) {
         (Some(d), _) => d.clone(),
         // Sotkanet rows carry their indicator: each row gets `sotkanet:<indicator>`.
@@ -92,12 +96,20 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
     let qpath = quarantine_path(&args.output);
     let quarantine_path = if quarantine.is_empty() {
         if qpath.exists() {
-            fs_err::remove_file(&qpath).map_err(|e| InternalError::Write { path: qpath.clone(), source: e.into() })?;
+            fs_err::remove_file(&qpath).map_err(|e| InternalError::Write {
+                path: qpath.clone(),
+                source: e.into(),
+            })?;
         }
         None
     } else {
         warn!(rows = quarantine.len(), path = %qpath.display(), "Quarantined rows");
-        write_table("quarantine", &mut quarantine_frame(&quarantine, &run_id)?, &qpath, &run_id)?;
+        write_table(
+            "quarantine",
+            &mut quarantine_frame(&quarantine, &run_id)?,
+            &qpath,
+            &run_id,
+        )?;
         Some(qpath)
     };
     info!(rows = df.height(), path = %args.output.display(), "Wrote observations");
@@ -109,23 +121,43 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
 }
 
 /// Writes one table atomically (temporary file beside the target, checked, then renamed).
-fn write_table(table: &str, df: &mut polars::prelude::DataFrame, path: &Path, run_id: &str) -> Result<(), Error> {
+fn write_table(
+    table: &str,
+    df: &mut polars::prelude::DataFrame,
+    path: &Path,
+    run_id: &str,
+) -> Result<(), Error> {
     let contract = Contract::for_table(table)?;
     contract.check_frame(df)?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs_err::create_dir_all(dir).map_err(|e| InternalError::Write { path: dir.to_path_buf(), source: e.into() })?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out.parquet");
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs_err::create_dir_all(dir).map_err(|e| InternalError::Write {
+        path: dir.to_path_buf(),
+        source: e.into(),
+    })?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("out.parquet");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let metadata = vec![
         ("mittari.table".to_owned(), table.to_owned()),
-        ("mittari.schema_version".to_owned(), contract.schema_version.to_string()),
+        (
+            "mittari.schema_version".to_owned(),
+            contract.schema_version.to_string(),
+        ),
         ("mittari.run_id".to_owned(), run_id.to_owned()),
         ("mittari.pipeline".to_owned(), "convert".to_owned()),
     ];
     let result = write_parquet(df, &tmp, metadata)
         .and_then(|()| contract.check_parquet(&tmp, df.height(), run_id))
         .and_then(|()| {
-            fs_err::rename(&tmp, path).map_err(|e| InternalError::Write { path: path.to_path_buf(), source: e.into() })
+            fs_err::rename(&tmp, path).map_err(|e| InternalError::Write {
+                path: path.to_path_buf(),
+                source: e.into(),
+            })
         });
     if result.is_err() {
         let _ = fs_err::remove_file(&tmp);

@@ -6,5 +6,9 @@ pub const MITTARI_OUT: &str = "MITTARI_OUT";
 pub const MITTARI_CACHE: &str = "MITTARI_CACHE";
 /// Log filter override, e.g. `mittari=debug` (takes precedence over `-v`/`-q`).
 pub const MITTARI_LOG: &str = "MITTARI_LOG";
+/// Base folder for caches (XDG); the default archive is `$XDG_CACHE_HOME/mittari`.
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+/// The user's home; the default archive falls back to `$HOME/.cache/mittari`.
+pub const HOME: &str = "HOME";
 /// Disables colour when set to any non-empty value (<https://no-color.org>).
 pub const NO_COLOR: &str = "NO_COLOR";

@@ -25,7 +25,11 @@ pub fn inspect(path: &Path, rows: usize) -> Result<Vec<String>, Error> {
         location: "footer".to_owned(),
         message: format!("not a readable Parquet file: {e}"),
     })?;
-    let mut lines = vec![format!("file: {}", path.display()), format!("rows: {}", meta.rows), "schema:".to_owned()];
+    let mut lines = vec![
+        format!("file: {}", path.display()),
+        format!("rows: {}", meta.rows),
+        "schema:".to_owned(),
+    ];
     for f in meta.schema.fields() {
         lines.push(format!(
             "  {}: {}{}",
@@ -35,10 +39,17 @@ pub fn inspect(path: &Path, rows: usize) -> Result<Vec<String>, Error> {
         ));
     }
     lines.push("metadata:".to_owned());
-    for (k, v) in meta.key_value.iter().filter(|(k, _)| k.as_str() != "ARROW:schema") {
+    for (k, v) in meta
+        .key_value
+        .iter()
+        .filter(|(k, _)| k.as_str() != "ARROW:schema")
+    {
         lines.push(format!("  {k} = {v}"));
     }
-    let file = fs_err::File::open(path).map_err(|e| InternalError::Write { path: path.to_path_buf(), source: e.into() })?;
+    let file = fs_err::File::open(path).map_err(|e| InternalError::Write {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })?;
     let df = ParquetReader::new(file.into_parts().0)
         .with_slice(Some((0, rows)))
         .finish()
@@ -48,9 +59,17 @@ pub fn inspect(path: &Path, rows: usize) -> Result<Vec<String>, Error> {
             message: e.to_string(),
         })?;
     lines.push(format!("first {} rows:", df.height()));
-    lines.push(df.get_column_names().iter().map(|n| n.as_str()).collect::<Vec<_>>().join("\t"));
+    lines.push(
+        df.get_column_names()
+            .iter()
+            .map(|n| n.as_str())
+            .collect::<Vec<_>>()
+            .join("\t"),
+    );
     for i in 0..df.height() {
-        let row = df.get_row(i).map_err(|e| InternalError::Invariant(e.to_string()))?;
+        let row = df
+            .get_row(i)
+            .map_err(|e| InternalError::Invariant(e.to_string()))?;
         let cells: Vec<String> = row
             .0
             .iter()

@@ -33,10 +33,11 @@ fn main() -> ExitCode {
 /// Prints the error with its whole chain of causes, then a hint where there is one.
 #[allow(clippy::print_stderr)] // The one place that writes errors for people.
 fn report(err: &mittari::error::Error) {
+    use std::fmt::Write as _;
     let mut message = format!("error: {err}");
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
-        message.push_str(&format!("\n  caused by: {cause}"));
+        let _ = write!(message, "\n  caused by: {cause}");
         source = cause.source();
     }
     eprintln!("{message}");

@@ -68,7 +68,12 @@ pub fn prepare(path: &Path) -> Result<Prepared, Error> {
     let meta = &pipeline.file.pipeline;
     let crosswalk = registry
         .crosswalk(*meta.reference_year.get_ref())
-        .map_err(|m| pipeline.error_at(meta.reference_year.span(), format!("`pipeline.reference_year`: {m}")))?;
+        .map_err(|m| {
+            pipeline.error_at(
+                meta.reference_year.span(),
+                format!("`pipeline.reference_year`: {m}"),
+            )
+        })?;
     for f in &pipeline.file.regions.focus {
         if registry.get(f.get_ref()).is_none() {
             return Err(pipeline
@@ -86,6 +91,9 @@ pub fn prepare(path: &Path) -> Result<Prepared, Error> {
     })
 }
 
+/// Sotkanet `/regions` payloads by source id.
+type RegionPayloads = HashMap<String, HashMap<i64, SotkanetRegion>>;
+
 /// A decoded source.
 struct SourceResult<'a> {
     config: &'a SourceConfig,
@@ -98,7 +106,7 @@ struct SourceResult<'a> {
 fn read_and_decode<'a>(
     p: &'a Prepared,
     archive: Option<&Archive>,
-) -> Result<(Vec<SourceResult<'a>>, HashMap<String, HashMap<i64, SotkanetRegion>>), Error> {
+) -> Result<(Vec<SourceResult<'a>>, RegionPayloads), Error> {
     let mut results = Vec::new();
     let mut region_payloads = HashMap::new();
     for s in &p.pipeline.file.sources {
@@ -111,13 +119,18 @@ fn read_and_decode<'a>(
         let file = path.display().to_string();
         let decoded = match s.format {
             SourceFormat::SotkanetRegions => {
-                region_payloads.insert(id.clone(), sotkanet::decode_regions(&payload.bytes, &file)?);
+                region_payloads
+                    .insert(id.clone(), sotkanet::decode_regions(&payload.bytes, &file)?);
                 None
             }
             format => {
                 let ctx = DecodeContext {
                     source_id: id.clone(),
-                    dataset: s.dataset.as_ref().map(|d| d.get_ref().clone()).unwrap_or_default(),
+                    dataset: s
+                        .dataset
+                        .as_ref()
+                        .map(|d| d.get_ref().clone())
+                        .unwrap_or_default(),
                     file,
                     raw_sha256: payload.sha256.clone(),
                     unit: s.unit.clone(),
@@ -135,7 +148,12 @@ fn read_and_decode<'a>(
     Ok((results, region_payloads))
 }
 
-fn decode(format: SourceFormat, bytes: &[u8], s: &SourceConfig, ctx: &DecodeContext) -> Result<Decoded, Error> {
+fn decode(
+    format: SourceFormat,
+    bytes: &[u8],
+    s: &SourceConfig,
+    ctx: &DecodeContext,
+) -> Result<Decoded, Error> {
     Ok(match format {
         SourceFormat::SotkanetJson => sotkanet::decode_json(bytes, ctx)?,
         SourceFormat::SotkanetCsv => sotkanet::decode_csv(bytes, ctx)?,
@@ -153,7 +171,10 @@ fn decode(format: SourceFormat, bytes: &[u8], s: &SourceConfig, ctx: &DecodeCont
             jsonstat::decode(bytes, &roles, ctx)?
         }
         SourceFormat::SotkanetRegions => {
-            return Err(InternalError::Invariant("`/regions` payloads have no observations".into()).into());
+            return Err(InternalError::Invariant(
+                "`/regions` payloads have no observations".into(),
+            )
+            .into());
         }
     })
 }
@@ -171,10 +192,31 @@ pub fn output_dir(p: &Pipeline, explicit: Option<&Path>) -> PathBuf {
     }
 }
 
+/// The default raw payload archive: `$XDG_CACHE_HOME/mittari`, else `$HOME/.cache/mittari`, else
+/// `.mittari-cache` in the working directory. It lives outside the output folder on purpose: the
+/// output folder holds only what decision makers read, and a failed run must not touch it.
+pub fn default_cache_dir() -> PathBuf {
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var(crate::env_vars::XDG_CACHE_HOME)
+        .or_else(|| var(crate::env_vars::HOME).map(|h| h.join(".cache")))
+        .map_or_else(|| PathBuf::from(".mittari-cache"), |c| c.join("mittari"))
+}
+
 /// A new run id: UTC time to the second plus a short random-enough suffix.
 fn new_run_id() -> String {
     let now = Utc::now();
-    let salt = crate::hash::sha256_hex(format!("{}-{}", now.timestamp_nanos_opt().unwrap_or_default(), std::process::id()).as_bytes());
+    let salt = crate::hash::sha256_hex(
+        format!(
+            "{}-{}",
+            now.timestamp_nanos_opt().unwrap_or_default(),
+            std::process::id()
+        )
+        .as_bytes(),
+    );
     format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &salt[..6])
 }
 
@@ -192,7 +234,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     let p = prepare(&opts.pipeline)?;
     let meta = &p.pipeline.file.pipeline;
     let out = output_dir(&p.pipeline, opts.out.as_deref());
-    let cache = opts.cache.clone().unwrap_or_else(|| out.join("_cache"));
+    let cache = opts.cache.clone().unwrap_or_else(default_cache_dir);
     info!(pipeline = %meta.name, run_id = %run_id, out = %out.display(), "Starting run");
 
     let archive = Archive::new(&cache);
@@ -229,9 +271,10 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         if quarantined > 0 {
             warn!(source = %id, rows = quarantined, "Quarantined rows");
         }
-        match region_payloads.get(id) {
-            Some(regions) => info!(source = %id, regions = regions.len(), "Read region payload"),
-            None => info!(source = %id, rows, "Decoded source"),
+        if let Some(regions) = region_payloads.get(id) {
+            info!(source = %id, regions = regions.len(), "Read region payload");
+        } else {
+            info!(source = %id, rows, "Decoded source");
         }
         inputs.push(InputRecord {
             source: id.clone(),
@@ -261,9 +304,17 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     let mut q_obs = quarantine_frame(&quarantine_obs, &run_id)?;
     let mut q_ind = quarantine_frame(&derived.quarantine, &run_id)?;
     let mut publisher = Publisher::new(&out, &run_id, &meta.name, p.pipeline.file.output.csv)?;
-    publisher.stage(&Contract::for_table("observations")?, "observations", &mut observations)?;
+    publisher.stage(
+        &Contract::for_table("observations")?,
+        "observations",
+        &mut observations,
+    )?;
     publisher.stage(&Contract::for_table("regions")?, "regions", &mut regions)?;
-    publisher.stage(&Contract::for_table("indicators")?, "indicators", &mut indicators)?;
+    publisher.stage(
+        &Contract::for_table("indicators")?,
+        "indicators",
+        &mut indicators,
+    )?;
     let qc = Contract::for_table("quarantine")?;
     publisher.stage(&qc, "quarantine/observations", &mut q_obs)?;
     publisher.stage(&qc, "quarantine/indicators", &mut q_ind)?;
@@ -273,7 +324,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     for o in publisher.outputs().iter().filter(|o| o.format == "parquet") {
         rows.insert(o.path.trim_end_matches(".parquet").to_owned(), o.rows);
     }
-    let all_quarantine: Vec<&QuarantineEntry> = quarantine_obs.iter().chain(&derived.quarantine).collect();
+    let all_quarantine: Vec<&QuarantineEntry> =
+        quarantine_obs.iter().chain(&derived.quarantine).collect();
     let manifest = RunManifest {
         run_id: run_id.clone(),
         mittari_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -282,7 +334,14 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         pipeline_sha256: p.pipeline.sha256.clone(),
         reference_year: *meta.reference_year.get_ref(),
         years: meta.years.get_ref().clone(),
-        focus_regions: p.pipeline.file.regions.focus.iter().map(|f| f.get_ref().clone()).collect(),
+        focus_regions: p
+            .pipeline
+            .file
+            .regions
+            .focus
+            .iter()
+            .map(|f| f.get_ref().clone())
+            .collect(),
         started_at,
         finished_at: Utc::now(),
         status: "success".to_owned(),
@@ -322,14 +381,29 @@ fn indicator_summaries(indicators: &DataFrame) -> Result<Vec<IndicatorSummary>, 
         .clone()
         .lazy()
         .group_by([col("indicator")])
-        .agg([col("value").len().alias("rows"), col("value").count().alias("with_value")])
+        .agg([
+            col("value").len().alias("rows"),
+            col("value").count().alias("with_value"),
+        ])
         .sort(["indicator"], SortMultipleOptions::default())
         .collect()
         .context("summarising indicators")?;
-    let ids = summary.column("indicator").and_then(|c| c.str().cloned()).context("summarising indicators")?;
-    let rows = summary.column("rows").and_then(|c| c.cast(&DataType::UInt64)).context("summarising indicators")?;
-    let with = summary.column("with_value").and_then(|c| c.cast(&DataType::UInt64)).context("summarising indicators")?;
-    let (rows, with) = (rows.u64().context("summary")?, with.u64().context("summary")?);
+    let ids = summary
+        .column("indicator")
+        .and_then(|c| c.str().cloned())
+        .context("summarising indicators")?;
+    let rows = summary
+        .column("rows")
+        .and_then(|c| c.cast(&DataType::UInt64))
+        .context("summarising indicators")?;
+    let with = summary
+        .column("with_value")
+        .and_then(|c| c.cast(&DataType::UInt64))
+        .context("summarising indicators")?;
+    let (rows, with) = (
+        rows.u64().context("summary")?,
+        with.u64().context("summary")?,
+    );
     Ok((0..summary.height())
         .map(|i| {
             let r = usize::try_from(rows.get(i).unwrap_or_default()).unwrap_or_default();
@@ -349,9 +423,8 @@ pub fn regions_frame(registry: &Registry, cw: &Crosswalk) -> Result<DataFrame, I
     let regions: Vec<_> = registry.regions().collect();
     // Polars dates are days since 1970-01-01.
     let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    let days = |d: Option<chrono::NaiveDate>| {
-        d.and_then(|d| i32::try_from((d - epoch).num_days()).ok())
-    };
+    let days =
+        |d: Option<chrono::NaiveDate>| d.and_then(|d| i32::try_from((d - epoch).num_days()).ok());
     let date_col = |name: &str, values: Vec<Option<i32>>| -> Result<Column, InternalError> {
         Ok(Series::new(name.into(), values)
             .cast(&DataType::Date)
@@ -361,26 +434,70 @@ pub fn regions_frame(registry: &Registry, cw: &Crosswalk) -> Result<DataFrame, I
     let parent: Vec<Option<&str>> = regions
         .iter()
         .map(|r| match r.level {
-            crate::regions::Level::Municipality => cw.successor(&r.code).and_then(|s| cw.county_of(s)),
+            crate::regions::Level::Municipality => {
+                cw.successor(&r.code).and_then(|s| cw.county_of(s))
+            }
             _ => None,
         })
         .collect();
     let columns = vec![
-        Series::new("region".into(), regions.iter().map(|r| r.code.as_str()).collect::<Vec<_>>()).into(),
-        Series::new("region_level".into(), regions.iter().map(|r| r.level.as_str()).collect::<Vec<_>>()).into(),
-        Series::new("name_fi".into(), regions.iter().map(|r| r.name_fi.as_str()).collect::<Vec<_>>()).into(),
-        Series::new("name_sv".into(), regions.iter().map(|r| r.name_sv.as_str()).collect::<Vec<_>>()).into(),
-        Series::new("name_en".into(), regions.iter().map(|r| r.name_en.as_str()).collect::<Vec<_>>()).into(),
+        Series::new(
+            "region".into(),
+            regions.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "region_level".into(),
+            regions.iter().map(|r| r.level.as_str()).collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "name_fi".into(),
+            regions
+                .iter()
+                .map(|r| r.name_fi.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "name_sv".into(),
+            regions
+                .iter()
+                .map(|r| r.name_sv.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "name_en".into(),
+            regions
+                .iter()
+                .map(|r| r.name_en.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .into(),
         Series::new("parent_county".into(), parent).into(),
-        date_col("valid_from", regions.iter().map(|r| days(r.valid_from)).collect())?,
-        date_col("valid_to", regions.iter().map(|r| days(r.valid_to)).collect())?,
-        Series::new("sotkanet_id".into(), regions.iter().map(|r| r.sotkanet_id).collect::<Vec<_>>()).into(),
+        date_col(
+            "valid_from",
+            regions.iter().map(|r| days(r.valid_from)).collect(),
+        )?,
+        date_col(
+            "valid_to",
+            regions.iter().map(|r| days(r.valid_to)).collect(),
+        )?,
+        Series::new(
+            "sotkanet_id".into(),
+            regions.iter().map(|r| r.sotkanet_id).collect::<Vec<_>>(),
+        )
+        .into(),
     ];
     DataFrame::new(regions.len(), columns).context("building `regions`")
 }
 
 /// A `quarantine` table from entries.
-pub fn quarantine_frame(entries: &[QuarantineEntry], run_id: &str) -> Result<DataFrame, InternalError> {
+pub fn quarantine_frame(
+    entries: &[QuarantineEntry],
+    run_id: &str,
+) -> Result<DataFrame, InternalError> {
     fn s<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> Column {
         Series::new(name.into(), values.collect::<Vec<_>>()).into()
     }
@@ -408,7 +525,12 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
     let meta = &f.pipeline;
     let (sources, region_payloads) = read_and_decode(&p, None)?;
     let mut lines = vec![
-        format!("pipeline `{}` ({}, sha256 {})", meta.name, p.pipeline.path.display(), &p.pipeline.sha256[..12]),
+        format!(
+            "pipeline `{}` ({}, sha256 {})",
+            meta.name,
+            p.pipeline.path.display(),
+            &p.pipeline.sha256[..12]
+        ),
         format!(
             "reference year {}: {} municipalities in {} counties",
             meta.reference_year.get_ref(),
@@ -417,7 +539,12 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
         ),
         format!(
             "years: {}",
-            meta.years.get_ref().iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            meta.years
+                .get_ref()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         "focus regions:".to_owned(),
     ];
@@ -430,13 +557,22 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
     for s in &sources {
         let detail = match &s.decoded {
             Some(d) => format!("{} rows, {} quarantined", d.rows.len(), d.quarantine.len()),
-            None => format!("{} regions", region_payloads.get(s.config.id.get_ref()).map_or(0, HashMap::len)),
+            None => format!(
+                "{} regions",
+                region_payloads
+                    .get(s.config.id.get_ref())
+                    .map_or(0, HashMap::len)
+            ),
         };
         lines.push(format!(
             "  {} [{}{}] {} ({} bytes, sha256 {}): {detail}",
             s.config.id.get_ref(),
             s.config.format.name(),
-            s.config.dataset.as_ref().map(|d| format!(" {}", d.get_ref())).unwrap_or_default(),
+            s.config
+                .dataset
+                .as_ref()
+                .map(|d| format!(" {}", d.get_ref()))
+                .unwrap_or_default(),
             s.path.display(),
             s.payload.bytes.len(),
             &s.payload.sha256[..12],
@@ -447,7 +583,14 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
         let den = ind
             .denominator
             .as_ref()
-            .map(|d| format!(" / {}/{}.{}", d.dataset.get_ref(), d.measure, d.field.column()))
+            .map(|d| {
+                format!(
+                    " / {}/{}.{}",
+                    d.dataset.get_ref(),
+                    d.measure,
+                    d.field.column()
+                )
+            })
             .unwrap_or_default();
         lines.push(format!(
             "  {} [{:?}] {}/{}.{}{den} × {} ({}): {}",

@@ -1,4 +1,4 @@
-#![allow(clippy::disallowed_methods)] // Tests name their paths in assertions.
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)] // Tests: plain std::fs, unwrap on setup.
 //! Bad input: each case gives a clear message naming the file and place, the documented exit
 //! code, and a failed run leaves the previous run's outputs byte for byte intact.
 
@@ -24,7 +24,11 @@ fn fails_and_keeps_outputs(break_it: impl FnOnce(&Workspace), code: i32, expect:
     for e in expect {
         assert!(err.contains(e), "stderr lacks {e:?}:\n{err}");
     }
-    assert_eq!(snapshot(&ws.out()), before, "outputs changed after a failed run");
+    assert_eq!(
+        snapshot(&ws.out()),
+        before,
+        "outputs changed after a failed run"
+    );
 }
 
 #[test]
@@ -45,14 +49,24 @@ fn missing_input_file_exits_3_naming_it() {
     fails_and_keeps_outputs(
         |ws| std::fs::remove_file(ws.path(SYNTHETIC_171)).unwrap(),
         3,
-        &["source `sotkanet_171_2024`", "SYNTHETIC_171_share_75plus_2024.json", "hint:"],
+        &[
+            "source `sotkanet_171_2024`",
+            "SYNTHETIC_171_share_75plus_2024.json",
+            "hint:",
+        ],
     );
 }
 
 #[test]
 fn unknown_key_in_pipeline_exits_2_with_line_and_column() {
     fails_and_keeps_outputs(
-        |ws| ws.edit("pipelines/sample.toml", "reference_year = 2025", "reference_year = 2025\nreference_yaer = 2024"),
+        |ws| {
+            ws.edit(
+                "pipelines/sample.toml",
+                "reference_year = 2025",
+                "reference_year = 2025\nreference_yaer = 2024",
+            );
+        },
         2,
         &["sample.toml:8:1", "reference_yaer"],
     );
@@ -61,7 +75,13 @@ fn unknown_key_in_pipeline_exits_2_with_line_and_column() {
 #[test]
 fn wrong_type_in_pipeline_exits_2_with_line_and_column() {
     fails_and_keeps_outputs(
-        |ws| ws.edit("pipelines/sample.toml", "reference_year = 2025", "reference_year = \"2025\""),
+        |ws| {
+            ws.edit(
+                "pipelines/sample.toml",
+                "reference_year = 2025",
+                "reference_year = \"2025\"",
+            );
+        },
         2,
         &["sample.toml:7:18"],
     );
@@ -70,7 +90,13 @@ fn wrong_type_in_pipeline_exits_2_with_line_and_column() {
 #[test]
 fn reference_year_without_counties_exits_2() {
     fails_and_keeps_outputs(
-        |ws| ws.edit("pipelines/sample.toml", "reference_year = 2025", "reference_year = 2016"),
+        |ws| {
+            ws.edit(
+                "pipelines/sample.toml",
+                "reference_year = 2025",
+                "reference_year = 2016",
+            );
+        },
         2,
         &["sample.toml:7:18", "2021..=2026"],
     );
@@ -84,10 +110,14 @@ fn malformed_jsonstat_exits_3_with_pointer() {
                 "sample-data/statfin/11s5_population_by_municipality_2024M12.json",
                 "\"size\": [\n    308,",
                 "\"size\": [\n    309,",
-            )
+            );
         },
         3,
-        &["11s5_population_by_municipality_2024M12.json", "/dimension/alue/category", "309"],
+        &[
+            "11s5_population_by_municipality_2024M12.json",
+            "/dimension/alue/category",
+            "309",
+        ],
     );
 }
 
@@ -95,10 +125,18 @@ fn malformed_jsonstat_exits_3_with_pointer() {
 #[test]
 fn wrong_type_in_a_field_is_quarantined_with_pointer() {
     let ws = Workspace::new();
-    ws.edit(SYNTHETIC_171, "\"absValue\": 1217", "\"absValue\": \"1217\"");
+    ws.edit(
+        SYNTHETIC_171,
+        "\"absValue\": 1217",
+        "\"absValue\": \"1217\"",
+    );
     let out = ws.run();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("Quarantined rows"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Quarantined rows"),
+        "{}",
+        stderr(&out)
+    );
     let q = read_parquet(&ws.out().join("quarantine/observations.parquet"));
     let row = q
         .clone()
@@ -107,10 +145,30 @@ fn wrong_type_in_a_field_is_quarantined_with_pointer() {
         .collect()
         .unwrap();
     assert_eq!(row.height(), 1, "{row}");
-    let get = |c: &str| row.column(c).unwrap().str().unwrap().get(0).unwrap().to_owned();
-    assert!(get("location").ends_with("SYNTHETIC_171_share_75plus_2024.json#/0/absValue"), "{}", get("location"));
-    assert!(get("reason").contains("string \"1217\""), "{}", get("reason"));
-    assert!(get("record").contains("\"absValue\":\"1217\""), "{}", get("record"));
+    let get = |c: &str| {
+        row.column(c)
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        get("location").ends_with("SYNTHETIC_171_share_75plus_2024.json#/0/absValue"),
+        "{}",
+        get("location")
+    );
+    assert!(
+        get("reason").contains("string \"1217\""),
+        "{}",
+        get("reason")
+    );
+    assert!(
+        get("record").contains("\"absValue\":\"1217\""),
+        "{}",
+        get("record")
+    );
     assert_eq!(get("source"), "sotkanet_171_2024");
     // The county of that municipality (Sotkanet id 2 is Alajärvi, in Etelä-Pohjanmaa) now lacks
     // one numerator: no value, and a flag that says why; so does the country.
@@ -142,9 +200,25 @@ fn unknown_sotkanet_region_id_is_quarantined() {
         .collect()
         .unwrap();
     assert_eq!(row.height(), 1, "{row}");
-    let get = |c: &str| row.column(c).unwrap().str().unwrap().get(0).unwrap().to_owned();
+    let get = |c: &str| {
+        row.column(c)
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .to_owned()
+    };
     assert_eq!(get("rule"), "unknown_region");
     assert_eq!(get("stage"), "conform");
-    assert!(get("reason").contains("not in the `/regions` payload of source `sotkanet_regions`"), "{}", get("reason"));
-    assert!(get("location").ends_with("SYNTHETIC_171_share_75plus_2024.json#/0"), "{}", get("location"));
+    assert!(
+        get("reason").contains("not in the `/regions` payload of source `sotkanet_regions`"),
+        "{}",
+        get("reason")
+    );
+    assert!(
+        get("location").ends_with("SYNTHETIC_171_share_75plus_2024.json#/0"),
+        "{}",
+        get("location")
+    );
 }

@@ -1,4 +1,4 @@
-#![allow(clippy::disallowed_methods)] // Tests name their paths in assertions.
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)] // Tests: plain std::fs, unwrap on setup.
 //! The CLI contract: `validate`, `convert`, `inspect`, exit codes for usage errors.
 
 mod common;
@@ -8,7 +8,11 @@ use common::*;
 #[test]
 fn validate_prints_the_plan_and_writes_nothing() {
     let ws = Workspace::new();
-    let out = mittari().arg("validate").arg(ws.pipeline()).output().unwrap();
+    let out = mittari()
+        .arg("validate")
+        .arg(ws.pipeline())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let plan = stdout(&out);
     for expect in [
@@ -26,39 +30,70 @@ fn validate_prints_the_plan_and_writes_nothing() {
     ] {
         assert!(plan.contains(expect), "plan lacks {expect:?}:\n{plan}");
     }
-    let entries: Vec<_> = std::fs::read_dir(ws.dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let entries: Vec<_> = std::fs::read_dir(ws.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(entries.len(), 2, "validate created files: {entries:?}");
 }
 
 #[test]
 fn validate_rejects_a_bad_focus_region() {
     let ws = Workspace::new();
-    ws.edit("pipelines/sample.toml", "\"HVA18\"]", "\"HVA18\", \"HVA96\"]");
-    let out = mittari().arg("validate").arg(ws.pipeline()).output().unwrap();
+    ws.edit(
+        "pipelines/sample.toml",
+        "\"HVA18\"]",
+        "\"HVA18\", \"HVA96\"]",
+    );
+    let out = mittari()
+        .arg("validate")
+        .arg(ws.pipeline())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("sample.toml:11:37: focus region `HVA96` is not in the region registry"), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("sample.toml:11:37: focus region `HVA96` is not in the region registry"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn inspect_shows_schema_metadata_and_rows() {
     let ws = Workspace::new();
     assert!(ws.run().status.success());
-    let out = mittari().arg("inspect").arg(ws.out().join("indicators.parquet")).args(["--rows", "3"]).output().unwrap();
+    let out = mittari()
+        .arg("inspect")
+        .arg(ws.out().join("indicators.parquet"))
+        .args(["--rows", "3"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("mittari.table = indicators"), "{text}");
     assert!(text.contains("mittari.schema_version = 1"), "{text}");
     assert!(text.contains("  year: Int16"), "{text}");
     assert!(text.contains("first 3 rows:"), "{text}");
-    assert!(text.contains("indicator\tregion\tregion_level\tyear\tvalue"), "{text}");
+    assert!(
+        text.contains("indicator\tregion\tregion_level\tyear\tvalue"),
+        "{text}"
+    );
     assert!(!text.contains("ARROW:schema"));
 }
 
 #[test]
 fn inspect_missing_file_exits_3() {
-    let out = mittari().args(["inspect", "no/such/file.parquet"]).output().unwrap();
+    let out = mittari()
+        .args(["inspect", "no/such/file.parquet"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("no/such/file.parquet"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no/such/file.parquet"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -76,10 +111,16 @@ fn convert_each_format() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), format!("wrote 308 rows to {}", o.display()));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("wrote 308 rows to {}", o.display())
+    );
     let df = read_parquet(&o);
     assert_eq!(df.height(), 308);
-    assert_eq!(df.column("dataset").unwrap().str().unwrap().get(0), Some("statfin:11s5"));
+    assert_eq!(
+        df.column("dataset").unwrap().str().unwrap().get(0),
+        Some("statfin:11s5")
+    );
     assert!(!ws.path("conv/pop.quarantine.parquet").exists());
 
     let o = ws.path("conv/127.parquet");
@@ -93,8 +134,15 @@ fn convert_each_format() {
     assert!(out.status.success(), "{}", stderr(&out));
     let df = read_parquet(&o);
     assert_eq!(df.height(), 10);
-    assert_eq!(df.column("dataset").unwrap().str().unwrap().get(0), Some("sotkanet:127"));
-    assert_eq!(df.column("region").unwrap().str().unwrap().get(0), Some("KU049"), "Espoo, sorted first");
+    assert_eq!(
+        df.column("dataset").unwrap().str().unwrap().get(0),
+        Some("sotkanet:127")
+    );
+    assert_eq!(
+        df.column("region").unwrap().str().unwrap().get(0),
+        Some("KU049"),
+        "Espoo, sorted first"
+    );
 
     // The 2009 CSV has regions of every category: those go to the quarantine file.
     let o = ws.path("conv/127_2009.parquet");
@@ -110,18 +158,36 @@ fn convert_each_format() {
     assert!(q.height() > 0);
     let df = read_parquet(&o);
     assert!(df.height() > 300, "{}", df.height());
-    assert!(stdout(&out).contains("rows quarantined to"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("rows quarantined to"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
 fn convert_truncated_input_exits_3_and_writes_nothing() {
     let ws = Workspace::new();
     let input = ws.path("bad.json");
-    std::fs::write(&input, b"{\"version\":\"2.0\",\"class\":\"dataset\",\"id\":[\"a\"").unwrap();
+    std::fs::write(
+        &input,
+        b"{\"version\":\"2.0\",\"class\":\"dataset\",\"id\":[\"a\"",
+    )
+    .unwrap();
     let o = ws.path("bad.parquet");
-    let out = mittari().args(["convert", "jsonstat"]).arg(&input).arg("-o").arg(&o).output().unwrap();
+    let out = mittari()
+        .args(["convert", "jsonstat"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&o)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("bad.json: line 1, column"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("bad.json: line 1, column"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!o.exists());
 }
 
@@ -129,7 +195,10 @@ fn convert_truncated_input_exits_3_and_writes_nothing() {
 fn usage_errors_exit_2_and_help_exits_0() {
     let out = mittari().arg("frobnicate").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = mittari().args(["convert", "xml", "a", "-o", "b"]).output().unwrap();
+    let out = mittari()
+        .args(["convert", "xml", "a", "-o", "b"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = mittari().arg("--help").output().unwrap();
     assert_eq!(out.status.code(), Some(0));

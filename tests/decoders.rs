@@ -1,11 +1,14 @@
-#![allow(clippy::disallowed_methods)] // Tests name their paths in assertions.
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)] // Tests: plain std::fs, unwrap on setup.
+#![allow(clippy::float_cmp)] // Sums of whole numbers are compared exactly on purpose.
 //! Each decoder on real recorded payloads, with exact values asserted at known positions.
 
 mod common;
 
 use common::repo;
 use mittari::normalize::jsonstat::{self, DimensionRoles};
+use mittari::normalize::sotkanet::SotkanetRegion::{Canonical, OtherCategory};
 use mittari::normalize::{DecodeContext, RegionId, Sex, sotkanet};
+use mittari::regions::Level;
 
 fn ctx(file: &str, dataset: &str) -> (Vec<u8>, DecodeContext) {
     let path = repo().join(file);
@@ -22,12 +25,18 @@ fn ctx(file: &str, dataset: &str) -> (Vec<u8>, DecodeContext) {
 
 #[test]
 fn sotkanet_json_127_real() {
-    let (bytes, c) = ctx("sample-data/sotkanet/127_population_2019_2023_five_cities.json", "sotkanet:127");
+    let (bytes, c) = ctx(
+        "sample-data/sotkanet/127_population_2019_2023_five_cities.json",
+        "sotkanet:127",
+    );
     let d = sotkanet::decode_json(&bytes, &c).unwrap();
     assert!(d.quarantine.is_empty());
     assert_eq!(d.rows.len(), 10);
     let r = &d.rows[0];
-    assert_eq!((r.region.clone(), r.year, r.sex), (RegionId::Sotkanet(46), 2019, Sex::Total));
+    assert_eq!(
+        (r.region.clone(), r.year, r.sex),
+        (RegionId::Sotkanet(46), 2019, Sex::Total)
+    );
     assert_eq!(r.value, Some(653_835.0));
     assert_eq!(r.abs_value, None, "127 has no absValue: null, not 0");
     assert_eq!(r.measure, "127");
@@ -37,7 +46,10 @@ fn sotkanet_json_127_real() {
 
 #[test]
 fn sotkanet_json_171_real_with_abs_value() {
-    let (bytes, c) = ctx("sample-data/sotkanet/171_share_75plus_2019_2023_five_cities.json", "sotkanet:171");
+    let (bytes, c) = ctx(
+        "sample-data/sotkanet/171_share_75plus_2019_2023_five_cities.json",
+        "sotkanet:171",
+    );
     let d = sotkanet::decode_json(&bytes, &c).unwrap();
     assert_eq!(d.rows.len(), 10);
     let r = &d.rows[4];
@@ -48,16 +60,37 @@ fn sotkanet_json_171_real_with_abs_value() {
 
 #[test]
 fn sotkanet_csv_127_real() {
-    let (bytes, c) = ctx("sample-data/sotkanet/127_population_2009.csv", "sotkanet:127");
-    assert!(bytes.windows(2).any(|w| w == b"\r\n"), "the recorded file is CRLF");
+    let (bytes, c) = ctx(
+        "sample-data/sotkanet/127_population_2009.csv",
+        "sotkanet:127",
+    );
+    assert!(
+        bytes.windows(2).any(|w| w == b"\r\n"),
+        "the recorded file is CRLF"
+    );
     let d = sotkanet::decode_csv(&bytes, &c).unwrap();
     assert!(d.quarantine.is_empty(), "{:?}", d.quarantine.first());
-    let lines = String::from_utf8(bytes).unwrap().lines().filter(|l| !l.is_empty()).count();
+    let lines = String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .count();
     assert_eq!(d.rows.len(), lines - 1);
     let first = &d.rows[0];
-    assert_eq!((first.region.clone(), first.year, first.value, first.abs_value), (RegionId::Sotkanet(69), 2009, Some(2406.0), None));
+    assert_eq!(
+        (
+            first.region.clone(),
+            first.year,
+            first.value,
+            first.abs_value
+        ),
+        (RegionId::Sotkanet(69), 2009, Some(2406.0), None)
+    );
     assert_eq!(d.rows[3].value, Some(1_153_669.0));
-    assert_eq!(first.location, "sample-data/sotkanet/127_population_2009.csv:2");
+    assert_eq!(
+        first.location,
+        "sample-data/sotkanet/127_population_2009.csv:2"
+    );
 }
 
 #[test]
@@ -65,17 +98,31 @@ fn sotkanet_regions_real_2015() {
     let bytes = std::fs::read(repo().join("sample-data/sotkanet/regions_2015.json")).unwrap();
     let r = sotkanet::decode_regions(&bytes, "regions_2015.json").unwrap();
     assert_eq!(r.len(), 511);
-    use mittari::normalize::sotkanet::SotkanetRegion::*;
-    use mittari::regions::Level;
-    assert_eq!(r[&344], Canonical("KU740".into(), Level::Municipality), "Savonlinna");
+    assert_eq!(
+        r[&344],
+        Canonical("KU740".into(), Level::Municipality),
+        "Savonlinna"
+    );
     assert_eq!(r[&658], Canonical("SSS".into(), Level::Country));
-    assert_eq!(r[&608], OtherCategory("SAIRAANHOITOPIIRI".into()), "Itä-Savo hospital district");
+    assert_eq!(
+        r[&608],
+        OtherCategory("SAIRAANHOITOPIIRI".into()),
+        "Itä-Savo hospital district"
+    );
 }
 
 #[test]
 fn jsonstat_statfin_11s5_real() {
-    let (bytes, c) = ctx("sample-data/statfin/11s5_population_by_municipality_2024M12.json", "statfin:11s5");
-    let roles = DimensionRoles { region: Some("alue".into()), time: Some("kuukausi".into()), measure: Some("tiedot".into()), ..Default::default() };
+    let (bytes, c) = ctx(
+        "sample-data/statfin/11s5_population_by_municipality_2024M12.json",
+        "statfin:11s5",
+    );
+    let roles = DimensionRoles {
+        region: Some("alue".into()),
+        time: Some("kuukausi".into()),
+        measure: Some("tiedot".into()),
+        ..Default::default()
+    };
     let d = jsonstat::decode(&bytes, &roles, &c).unwrap();
     assert!(d.quarantine.is_empty());
     assert_eq!(d.rows.len(), 308);
@@ -97,19 +144,31 @@ fn jsonstat_statfin_11s5_real() {
 
 #[test]
 fn jsonstat_statfin_12st_nulls_keep_status() {
-    let (bytes, c) = ctx("tests/fixtures/statfi_jsonstat2_12st_with_nulls_status.json", "statfin:12st");
-    let roles = DimensionRoles { region_code: Some("SSS".into()), ..Default::default() };
+    let (bytes, c) = ctx(
+        "tests/fixtures/statfi_jsonstat2_12st_with_nulls_status.json",
+        "statfin:12st",
+    );
+    let roles = DimensionRoles {
+        region_code: Some("SSS".into()),
+        ..Default::default()
+    };
     let d = jsonstat::decode(&bytes, &roles, &c).unwrap();
     assert_eq!(d.rows.len(), 36);
     // Row-major over id = [vuosineljannes, energialahde, tiedot]: 2010Q1 x {SSS, 1, 2} first.
     let first = &d.rows[0];
-    assert_eq!((first.period.as_str(), first.breakdown.as_str()), ("2010Q1", "energialahde=SSS"));
+    assert_eq!(
+        (first.period.as_str(), first.breakdown.as_str()),
+        ("2010Q1", "energialahde=SSS")
+    );
     assert_eq!(first.value, None);
     assert_eq!(first.status.as_deref(), Some("2"));
     assert_eq!(first.status_label.as_deref(), Some("Not applicable"));
     assert_eq!(first.region, RegionId::Code("SSS".into()));
     let p12 = &d.rows[12];
-    assert_eq!((p12.period.as_str(), p12.breakdown.as_str()), ("2011Q1", "energialahde=SSS"));
+    assert_eq!(
+        (p12.period.as_str(), p12.breakdown.as_str()),
+        ("2011Q1", "energialahde=SSS")
+    );
     assert_eq!(p12.value, Some(-1.31));
     assert_eq!(p12.status, None);
     assert_eq!(p12.unit.as_deref(), Some("Per cent"));

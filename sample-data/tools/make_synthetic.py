@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the SYNTHETIC Sotkanet files of the sample pipeline (see sample-data/NOTICE.md).
+"""Writes the SYNTHETIC Sotkanet files of the sample pipeline (see sample-data/NOTICE).
 
 Deterministic: running it again writes the same bytes. Inputs are the real files beside it:
 - statfin/11s5_population_by_municipality_2024M12.json: real population at 31.12.2024;

@@ -81,7 +81,10 @@ impl ColumnType {
     fn matches_arrow(self, dt: &ArrowType) -> bool {
         match self {
             ColumnType::String => {
-                matches!(dt, ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View)
+                matches!(
+                    dt,
+                    ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View
+                )
             }
             ColumnType::Int16 => matches!(dt, ArrowType::Int16),
             ColumnType::Int64 => matches!(dt, ArrowType::Int64),
@@ -96,7 +99,10 @@ impl ColumnType {
 }
 
 const CONTRACTS: [(&str, &str); 4] = [
-    ("observations", include_str!("../../schemas/observations.toml")),
+    (
+        "observations",
+        include_str!("../../schemas/observations.toml"),
+    ),
     ("regions", include_str!("../../schemas/regions.toml")),
     ("indicators", include_str!("../../schemas/indicators.toml")),
     ("quarantine", include_str!("../../schemas/quarantine.toml")),
@@ -162,9 +168,19 @@ impl Contract {
     }
 
     /// Checks a written Parquet file with arrow-rs: schema, row count and key-value metadata.
-    pub fn check_parquet(&self, path: &Path, rows: usize, run_id: &str) -> Result<(), InternalError> {
+    pub fn check_parquet(
+        &self,
+        path: &Path,
+        rows: usize,
+        run_id: &str,
+    ) -> Result<(), InternalError> {
         let meta = crate::publish::read_parquet_metadata(path)?;
-        let names: Vec<&str> = meta.schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let names: Vec<&str> = meta
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
         let expected: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
         let at = |m: String| self.violation(format!("{}: {m}", path.display()));
         if names != expected {
@@ -172,11 +188,18 @@ impl Contract {
         }
         for (c, f) in self.columns.iter().zip(meta.schema.fields()) {
             if !c.kind.matches_arrow(f.data_type()) {
-                return Err(at(format!("column `{}` is {} in the file", c.name, f.data_type())));
+                return Err(at(format!(
+                    "column `{}` is {} in the file",
+                    c.name,
+                    f.data_type()
+                )));
             }
         }
         if meta.rows != rows {
-            return Err(at(format!("file has {} rows, {rows} were written", meta.rows)));
+            return Err(at(format!(
+                "file has {} rows, {rows} were written",
+                meta.rows
+            )));
         }
         let kv = |k: &str| meta.key_value.get(k).map(String::as_str);
         let version = self.schema_version.to_string();
@@ -186,7 +209,10 @@ impl Contract {
             ("mittari.run_id", run_id),
         ] {
             if kv(key) != Some(want) {
-                return Err(at(format!("metadata `{key}` is {:?}, expected {want:?}", kv(key))));
+                return Err(at(format!(
+                    "metadata `{key}` is {:?}, expected {want:?}",
+                    kv(key)
+                )));
             }
         }
         Ok(())
@@ -222,10 +248,25 @@ mod tests {
         let ok = df!("a" => [1i16, 2]).unwrap();
         c.check_frame(&ok).unwrap();
         let wrong_type = df!("a" => [1i32, 2]).unwrap();
-        assert!(c.check_frame(&wrong_type).unwrap_err().to_string().contains("has type i32"));
+        assert!(
+            c.check_frame(&wrong_type)
+                .unwrap_err()
+                .to_string()
+                .contains("has type i32")
+        );
         let nulls = df!("a" => [Some(1i16), None]).unwrap();
-        assert!(c.check_frame(&nulls).unwrap_err().to_string().contains("1 nulls"));
+        assert!(
+            c.check_frame(&nulls)
+                .unwrap_err()
+                .to_string()
+                .contains("1 nulls")
+        );
         let renamed = df!("b" => [1i16]).unwrap();
-        assert!(c.check_frame(&renamed).unwrap_err().to_string().contains("contract says [a]"));
+        assert!(
+            c.check_frame(&renamed)
+                .unwrap_err()
+                .to_string()
+                .contains("contract says [a]")
+        );
     }
 }

@@ -320,12 +320,12 @@ impl Pipeline {
         self.path.parent().unwrap_or(Path::new("."))
     }
 
-    /// Resolves a path written in the pipeline file.
+    /// Resolves a path written in the pipeline file (lexically: `pipelines/../x` is `x`).
     pub fn resolve(&self, path: &Path) -> PathBuf {
         if path.is_absolute() {
             path.to_path_buf()
         } else {
-            self.base_dir().join(path)
+            normalize_lexically(&self.base_dir().join(path))
         }
     }
 
@@ -384,10 +384,12 @@ impl Pipeline {
                 }
             }
             if let Some(r) = &s.regions {
-                let ok = matches!(s.format, SourceFormat::SotkanetJson | SourceFormat::SotkanetCsv)
-                    && f.sources.iter().any(|o| {
-                        o.id.get_ref() == r.get_ref() && o.format == SourceFormat::SotkanetRegions
-                    });
+                let ok = matches!(
+                    s.format,
+                    SourceFormat::SotkanetJson | SourceFormat::SotkanetCsv
+                ) && f.sources.iter().any(|o| {
+                    o.id.get_ref() == r.get_ref() && o.format == SourceFormat::SotkanetRegions
+                });
                 if !ok {
                     return Err(at(
                         r.span(),
@@ -412,9 +414,7 @@ impl Pipeline {
             {
                 return Err(at(
                     s.id.span(),
-                    format!(
-                        "source `{id}`: `sex_codes.{k}` is `{v}`; use total, male or female"
-                    ),
+                    format!("source `{id}`: `sex_codes.{k}` is `{v}`; use total, male or female"),
                 ));
             }
         }
@@ -423,7 +423,10 @@ impl Pipeline {
         for ind in &f.indicators {
             let id = ind.id.get_ref();
             if !indicator_ids.insert(id.as_str()) {
-                return Err(at(ind.id.span(), format!("indicator id `{id}` is used twice")));
+                return Err(at(
+                    ind.id.span(),
+                    format!("indicator id `{id}` is used twice"),
+                ));
             }
             let refs = std::iter::once(&ind.numerator).chain(ind.denominator.as_ref());
             for r in refs {
@@ -437,7 +440,10 @@ impl Pipeline {
                 if !SEXES.contains(&r.sex.as_str()) {
                     return Err(at(
                         r.dataset.span(),
-                        format!("indicator `{id}`: sex `{}` is not total, male or female", r.sex),
+                        format!(
+                            "indicator `{id}`: sex `{}` is not total, male or female",
+                            r.sex
+                        ),
                     ));
                 }
             }
@@ -467,6 +473,26 @@ impl Pipeline {
             }
         }
         Ok(())
+    }
+}
+
+/// Removes `.` and `name/..` pairs without touching the file system (a leading `..` stays).
+pub fn normalize_lexically(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
     }
 }
 
@@ -514,13 +540,26 @@ numerator = { dataset = "statfin:11s5", measure = "vaesto" }
         assert_eq!(p.file.pipeline.name, "t");
         assert_eq!(*p.file.pipeline.reference_year.get_ref(), 2025);
         assert_eq!(p.resolve(Path::new("a.json")), Path::new("x/a.json"));
+        assert_eq!(p.resolve(Path::new("../out/s")), Path::new("out/s"));
+        assert_eq!(
+            normalize_lexically(Path::new("../a/./b/../c")),
+            Path::new("../a/c")
+        );
     }
 
     #[test]
     fn unknown_key_names_line_and_column() {
         let text = MINIMAL.replace("unit = \"persons\"", "unit = \"persons\"\ncolour = \"red\"");
         let err = Pipeline::parse(Path::new("p.toml"), &text).unwrap_err();
-        let ConfigError::Parse { line, column, message, .. } = err else { panic!("{err}") };
+        let ConfigError::Parse {
+            line,
+            column,
+            message,
+            ..
+        } = err
+        else {
+            panic!("{err}")
+        };
         assert_eq!((line, column), (21, 1), "{message}");
         assert!(message.contains("colour"), "{message}");
     }
@@ -532,7 +571,15 @@ numerator = { dataset = "statfin:11s5", measure = "vaesto" }
             "numerator = { dataset = \"statfin:99zz\"",
         );
         let err = Pipeline::parse(Path::new("p.toml"), &text).unwrap_err();
-        let ConfigError::Parse { line, column, message, .. } = err else { panic!("{err}") };
+        let ConfigError::Parse {
+            line,
+            column,
+            message,
+            ..
+        } = err
+        else {
+            panic!("{err}")
+        };
         assert_eq!(line, 22);
         assert_eq!(column, 25);
         assert!(message.contains("statfin:99zz"), "{message}");

@@ -116,7 +116,13 @@ fn unplaced_municipalities(
             [col("code")],
             JoinArgs::new(JoinType::Anti),
         )
-        .select([col("dataset"), col("measure"), col("region"), col("period"), col("raw_sha256")])
+        .select([
+            col("dataset"),
+            col("measure"),
+            col("region"),
+            col("period"),
+            col("raw_sha256"),
+        ])
         .collect()
         .context("finding municipalities outside the reference division")?;
     let s = |name: &str| -> Result<Vec<String>, InternalError> {
@@ -127,21 +133,32 @@ fn unplaced_municipalities(
             .map(|v| v.unwrap_or_default().to_owned())
             .collect())
     };
-    let (dataset, measure, region, period, sha) =
-        (s("dataset")?, s("measure")?, s("region")?, s("period")?, s("raw_sha256")?);
+    let (dataset, measure, region, period, sha) = (
+        s("dataset")?,
+        s("measure")?,
+        s("region")?,
+        s("period")?,
+        s("raw_sha256")?,
+    );
     Ok((0..unplaced.height())
         .map(|i| QuarantineEntry {
             stage: "conform",
             source: dataset[i].clone(),
             raw_sha256: sha[i].clone(),
-            location: format!("observations: {} {} {} {}", dataset[i], measure[i], region[i], period[i]),
+            location: format!(
+                "observations: {} {} {} {}",
+                dataset[i], measure[i], region[i], period[i]
+            ),
             rule: "not_in_reference_division",
             reason: format!(
                 "municipality {} has no successor in the {} division; left out of county and \
                  country aggregates",
                 region[i], input.crosswalk.reference_year
             ),
-            record: format!("dataset={};measure={};region={};period={}", dataset[i], measure[i], region[i], period[i]),
+            record: format!(
+                "dataset={};measure={};region={};period={}",
+                dataset[i], measure[i], region[i], period[i]
+            ),
         })
         .collect())
 }
@@ -205,7 +222,10 @@ fn measure_levels(
         ]);
     let aggregate = |lf: LazyFrame, keys: Vec<Expr>, level: Level| {
         lf.group_by(keys)
-            .agg([col("x").sum().alias("sum"), col("x").count().alias("n_valid")])
+            .agg([
+                col("x").sum().alias("sum"),
+                col("x").count().alias("n_valid"),
+            ])
             .join(
                 expected.clone().lazy(),
                 [col("region")],
@@ -237,7 +257,9 @@ fn measure_levels(
             ])
     };
     let counties = aggregate(
-        munis.clone().select([col("county").alias("region"), col("year"), col("x")]),
+        munis
+            .clone()
+            .select([col("county").alias("region"), col("year"), col("x")]),
         vec![col("region"), col("year")],
         Level::WellbeingCounty,
     );
@@ -324,7 +346,11 @@ fn indicator_frame(
             format!(
                 "count: sum({}){} over municipalities of the {ref_year} division",
                 describe(&ind.numerator),
-                if (ind.scale - 1.0).abs() > f64::EPSILON { format!(" × {}", ind.scale) } else { String::new() }
+                if (ind.scale - 1.0).abs() > f64::EPSILON {
+                    format!(" × {}", ind.scale)
+                } else {
+                    String::new()
+                }
             ),
         ),
         _ => {
@@ -381,14 +407,17 @@ fn finish(
 
 /// Adds `country_value`, `index_country` and `yoy_change_pct`, and orders the columns.
 fn with_comparisons(lf: LazyFrame) -> LazyFrame {
-    let country = lf
-        .clone()
-        .filter(col("region").eq(lit(COUNTRY)))
-        .select([col("indicator"), col("year"), col("value").alias("country_value")]);
+    let country = lf.clone().filter(col("region").eq(lit(COUNTRY))).select([
+        col("indicator"),
+        col("year"),
+        col("value").alias("country_value"),
+    ]);
     let previous = lf.clone().select([
         col("indicator"),
         col("region"),
-        (col("year") + lit(1i16)).cast(DataType::Int16).alias("year"),
+        (col("year") + lit(1i16))
+            .cast(DataType::Int16)
+            .alias("year"),
         col("value").alias("previous_value"),
     ]);
     lf.join(

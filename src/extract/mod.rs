@@ -67,7 +67,10 @@ impl Archive {
         .map_err(|e| InternalError::Invariant(format!("archive index line: {e}")))?;
         let index = self.root.join("index");
         let write = || -> std::io::Result<()> {
-            let mut f = fs_err::OpenOptions::new().create(true).append(true).open(&index)?;
+            let mut f = fs_err::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&index)?;
             // One write per line: concurrent appenders cannot interleave inside a line.
             f.write_all(format!("{line}\n").as_bytes())
         };

@@ -22,8 +22,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{DecodeContext, Decoded, RawObservation, RegionId, Sex, year_of_period};
 use crate::error::SourceError;
@@ -120,10 +120,15 @@ impl<'de> Deserialize<'de> for Size {
                 usize::try_from(v).map(Size).map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
-                usize::try_from(v).map(Size).map_err(|_| E::custom(format!("negative size {v}")))
+                usize::try_from(v)
+                    .map(Size)
+                    .map_err(|_| E::custom(format!("negative size {v}")))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
-                v.trim().parse().map(Size).map_err(|_| E::custom(format!("size {v:?} is not an integer")))
+                v.trim()
+                    .parse()
+                    .map(Size)
+                    .map_err(|_| E::custom(format!("size {v:?} is not an integer")))
             }
         }
         d.deserialize_any(V)
@@ -317,7 +322,11 @@ struct ResolvedDimension {
 }
 
 /// Decodes a JSON-stat 2.0 dataset.
-pub fn decode(bytes: &[u8], roles: &DimensionRoles, ctx: &DecodeContext) -> Result<Decoded, SourceError> {
+pub fn decode(
+    bytes: &[u8],
+    roles: &DimensionRoles,
+    ctx: &DecodeContext,
+) -> Result<Decoded, SourceError> {
     let malformed = |location: String, message: String| SourceError::Malformed {
         path: ctx.file.clone().into(),
         location,
@@ -344,14 +353,21 @@ pub fn decode(bytes: &[u8], roles: &DimensionRoles, ctx: &DecodeContext) -> Resu
     if ds.id.len() != ds.size.len() {
         return Err(malformed(
             "/size".to_owned(),
-            format!("`id` has {} dimensions but `size` has {}", ds.id.len(), ds.size.len()),
+            format!(
+                "`id` has {} dimensions but `size` has {}",
+                ds.id.len(),
+                ds.size.len()
+            ),
         ));
     }
 
     let mut dims = Vec::with_capacity(ds.id.len());
     for (k, (id, size)) in ds.id.iter().zip(&ds.size).enumerate() {
         let dim = ds.dimension.get(id).ok_or_else(|| {
-            malformed(format!("/id/{k}"), format!("dimension `{id}` is listed in `id` but missing from `dimension`"))
+            malformed(
+                format!("/id/{k}"),
+                format!("dimension `{id}` is listed in `id` but missing from `dimension`"),
+            )
         })?;
         let categories = category_ids(&dim.category, size.0)
             .map_err(|m| malformed(format!("/dimension/{id}/category"), m))?;
@@ -370,7 +386,10 @@ pub fn decode(bytes: &[u8], roles: &DimensionRoles, ctx: &DecodeContext) -> Resu
     }
 
     let role = ds.role.unwrap_or_default();
-    let pick = |explicit: &Option<String>, from_role: &[String], what: &str| -> Result<Option<usize>, SourceError> {
+    let pick = |explicit: &Option<String>,
+                from_role: &[String],
+                what: &str|
+     -> Result<Option<usize>, SourceError> {
         let name = match explicit {
             Some(n) => Some(n.clone()),
             None if from_role.len() == 1 => Some(from_role[0].clone()),
@@ -399,7 +418,11 @@ pub fn decode(bytes: &[u8], roles: &DimensionRoles, ctx: &DecodeContext) -> Resu
         ));
     }
     let time = pick(&roles.time, &role.time, "time")?.ok_or_else(|| {
-        malformed("/role".to_owned(), "no time dimension: name one (`dimensions.time`) or give the dataset a `time` role".to_owned())
+        malformed(
+            "/role".to_owned(),
+            "no time dimension: name one (`dimensions.time`) or give the dataset a `time` role"
+                .to_owned(),
+        )
     })?;
     let measure = pick(&roles.measure, &role.metric, "measure")?;
     let sex = pick(&roles.sex, &[], "sex")?;
@@ -408,7 +431,12 @@ pub fn decode(bytes: &[u8], roles: &DimensionRoles, ctx: &DecodeContext) -> Resu
     let total: usize = dims
         .iter()
         .try_fold(1usize, |acc, d| acc.checked_mul(d.categories.len()))
-        .ok_or_else(|| malformed("/size".to_owned(), "the product of `size` overflows".to_owned()))?;
+        .ok_or_else(|| {
+            malformed(
+                "/size".to_owned(),
+                "the product of `size` overflows".to_owned(),
+            )
+        })?;
 
     // Cells as (position, cell), in position order.
     let cells: Vec<(usize, Cell)> = match ds.value {
@@ -416,7 +444,10 @@ pub fn decode(bytes: &[u8], roles: &DimensionRoles, ctx: &DecodeContext) -> Resu
             if v.len() != total {
                 return Err(malformed(
                     "/value".to_owned(),
-                    format!("`value` has {} cells but the product of `size` is {total}", v.len()),
+                    format!(
+                        "`value` has {} cells but the product of `size` is {total}",
+                        v.len()
+                    ),
                 ));
             }
             v.into_iter().enumerate().collect()
@@ -424,7 +455,8 @@ pub fn decode(bytes: &[u8], roles: &DimensionRoles, ctx: &DecodeContext) -> Resu
         Values::Sparse(v) => {
             let mut cells = Vec::with_capacity(v.len());
             for (key, cell) in v {
-                let pos = position(&key, total).map_err(|m| malformed(format!("/value/{key}"), m))?;
+                let pos =
+                    position(&key, total).map_err(|m| malformed(format!("/value/{key}"), m))?;
                 cells.push((pos, cell));
             }
             cells
@@ -441,7 +473,11 @@ pub fn decode(bytes: &[u8], roles: &DimensionRoles, ctx: &DecodeContext) -> Resu
     if let StatusLookup::Sparse(map) = &status {
         // A status without a value is still a cell: keep it, with value null.
         let present: std::collections::HashSet<usize> = cells.iter().map(|(p, _)| *p).collect();
-        cells.extend(map.keys().filter(|p| !present.contains(p)).map(|p| (*p, Cell::Null)));
+        cells.extend(
+            map.keys()
+                .filter(|p| !present.contains(p))
+                .map(|p| (*p, Cell::Null)),
+        );
     }
     cells.sort_by_key(|(p, _)| *p);
 
@@ -459,10 +495,13 @@ pub fn decode(bytes: &[u8], roles: &DimensionRoles, ctx: &DecodeContext) -> Resu
     let mut out = Decoded::default();
     out.rows.reserve(cells.len());
     for (pos, cell) in cells {
-        let coord = |k: usize| dims[k].categories[(pos / strides[k]) % dims[k].categories.len()].as_str();
+        let coord =
+            |k: usize| dims[k].categories[(pos / strides[k]) % dims[k].categories.len()].as_str();
         let location = format!("{}#/value/{pos}", ctx.file);
         let record = || {
-            let coords: Vec<String> = (0..dims.len()).map(|k| format!("{}={}", dims[k].id, coord(k))).collect();
+            let coords: Vec<String> = (0..dims.len())
+                .map(|k| format!("{}={}", dims[k].id, coord(k)))
+                .collect();
             format!("{} value={cell:?}", coords.join(";"))
         };
         let period = coord(time);
@@ -470,29 +509,38 @@ pub fn decode(bytes: &[u8], roles: &DimensionRoles, ctx: &DecodeContext) -> Resu
             out.quarantine.push(ctx.quarantine(
                 location,
                 "bad_period",
-                format!("period `{period}` of dimension `{}` has no year", dims[time].id),
+                format!(
+                    "period `{period}` of dimension `{}` has no year",
+                    dims[time].id
+                ),
                 record(),
             ));
             continue;
         };
         let sex_value = match sex {
             None => Sex::Total,
-            Some(k) => match sex_of(coord(k), roles.sex_codes.as_ref()) {
-                Some(s) => s,
-                None => {
+            Some(k) => {
+                let Some(s) = sex_of(coord(k), roles.sex_codes.as_ref()) else {
                     out.quarantine.push(ctx.quarantine(
                         location,
                         "unknown_code",
-                        format!("sex category `{}` is not mapped (see `sex_codes`)", coord(k)),
+                        format!(
+                            "sex category `{}` is not mapped (see `sex_codes`)",
+                            coord(k)
+                        ),
                         record(),
                     ));
                     continue;
-                }
-            },
+                };
+                s
+            }
         };
         let (mut status_value, status_label) = match status.get(pos) {
             Some(code) => {
-                let label = descriptions.get(code).cloned().or_else(|| px_symbol_label(code));
+                let label = descriptions
+                    .get(code)
+                    .cloned()
+                    .or_else(|| px_symbol_label(code));
                 (Some(code.to_owned()), label)
             }
             None => (None, None),
@@ -518,7 +566,8 @@ pub fn decode(bytes: &[u8], roles: &DimensionRoles, ctx: &DecodeContext) -> Resu
                 }
             }
         };
-        let status_label = status_label.or_else(|| status_value.as_deref().and_then(px_symbol_label));
+        let status_label =
+            status_label.or_else(|| status_value.as_deref().and_then(px_symbol_label));
         let measure_id = measure.map_or("value", |k| coord(k));
         let unit = measure
             .and_then(|k| dims[k].units.get(coord(k)).cloned())
@@ -538,11 +587,12 @@ pub fn decode(bytes: &[u8], roles: &DimensionRoles, ctx: &DecodeContext) -> Resu
             period: period.to_owned(),
             year,
             sex: sex_value,
-            age: age.map_or("total", |k| match coord(k) {
-                "SSS" => "total",
-                a => a,
-            })
-            .to_owned(),
+            age: age
+                .map_or("total", |k| match coord(k) {
+                    "SSS" => "total",
+                    a => a,
+                })
+                .to_owned(),
             breakdown,
             value,
             abs_value: None,
@@ -575,7 +625,10 @@ fn category_ids(c: &Category, size: usize) -> Result<Vec<String>, String> {
         },
     };
     if ids.len() != size {
-        return Err(format!("`index` has {} categories but `size` says {size}", ids.len()));
+        return Err(format!(
+            "`index` has {} categories but `size` says {size}",
+            ids.len()
+        ));
     }
     Ok(ids)
 }
@@ -716,21 +769,35 @@ mod tests {
     fn sparse_value_with_status_object() {
         let d = decode_with(r#""value":{"0":10,"5":60},"status":{"3":".."}"#).unwrap();
         let got: Vec<_> = d.rows.iter().map(|r| (r.value, r.status.clone())).collect();
-        assert_eq!(got, vec![(Some(10.0), None), (None, Some("..".into())), (Some(60.0), None)]);
-        assert_eq!(d.rows[1].status_label.as_deref(), Some("PX missing-value symbol DATASYMBOL2"));
+        assert_eq!(
+            got,
+            vec![
+                (Some(10.0), None),
+                (None, Some("..".into())),
+                (Some(60.0), None)
+            ]
+        );
+        assert_eq!(
+            d.rows[1].status_label.as_deref(),
+            Some("PX missing-value symbol DATASYMBOL2")
+        );
     }
 
     #[test]
     fn status_string_and_length_one_array_apply_to_all() {
         for status in [r#""status":"e""#, r#""status":["e"]"#] {
             let d = decode_with(&format!(r#""value":[1,2,3,4,5,6],{status}"#)).unwrap();
-            assert!(d.rows.iter().all(|r| r.status.as_deref() == Some("e")), "{status}");
+            assert!(
+                d.rows.iter().all(|r| r.status.as_deref() == Some("e")),
+                "{status}"
+            );
         }
     }
 
     #[test]
     fn status_array_per_cell() {
-        let d = decode_with(r#""value":[1,null,3,4,5,6],"status":[null,"..",null,null,null,null]"#).unwrap();
+        let d = decode_with(r#""value":[1,null,3,4,5,6],"status":[null,"..",null,null,null,null]"#)
+            .unwrap();
         assert_eq!(d.rows[1].value, None);
         assert_eq!(d.rows[1].status.as_deref(), Some(".."));
         assert_eq!(d.rows[0].status, None);
@@ -739,7 +806,12 @@ mod tests {
     #[test]
     fn wrong_length_names_pointer() {
         let err = decode_with(r#""value":[1,2,3]"#).unwrap_err();
-        let SourceError::Malformed { location, message, .. } = err else { panic!() };
+        let SourceError::Malformed {
+            location, message, ..
+        } = err
+        else {
+            panic!()
+        };
         assert_eq!(location, "/value");
         assert!(message.contains("product of `size` is 6"), "{message}");
     }
@@ -752,7 +824,9 @@ mod tests {
 
     #[test]
     fn unmapped_sex_code_is_quarantined() {
-        let text = BASE.replace("\"2\":2", "\"9\":2").replace("VALUE", r#""value":[1,2,3,4,5,6]"#);
+        let text = BASE
+            .replace("\"2\":2", "\"9\":2")
+            .replace("VALUE", r#""value":[1,2,3,4,5,6]"#);
         let mut r = roles();
         r.sex = Some("sukupuoli".into());
         let d = decode(text.as_bytes(), &r, &ctx()).unwrap();
@@ -763,7 +837,12 @@ mod tests {
 
     #[test]
     fn unnamed_dimensions_go_to_breakdown() {
-        let d = decode(BASE.replace("VALUE", r#""value":[1,2,3,4,5,6]"#).as_bytes(), &roles(), &ctx()).unwrap();
+        let d = decode(
+            BASE.replace("VALUE", r#""value":[1,2,3,4,5,6]"#).as_bytes(),
+            &roles(),
+            &ctx(),
+        )
+        .unwrap();
         assert_eq!(d.rows[1].breakdown, "sukupuoli=1");
         assert_eq!(d.rows[1].sex, Sex::Total);
     }

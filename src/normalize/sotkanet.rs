@@ -65,7 +65,11 @@ pub fn decode_json(bytes: &[u8], ctx: &DecodeContext) -> Result<Decoded, SourceE
             Err((field, rule, reason)) => {
                 let record = serde_json::to_string(row).unwrap_or_default();
                 out.quarantine.push(ctx.quarantine(
-                    format!("{}#/{i}{}", ctx.file, field.map(|f| format!("/{f}")).unwrap_or_default()),
+                    format!(
+                        "{}#/{i}{}",
+                        ctx.file,
+                        field.map(|f| format!("/{f}")).unwrap_or_default()
+                    ),
                     rule,
                     reason,
                     record,
@@ -87,14 +91,22 @@ fn json_row(
     let int = |field: &'static str, v: &Option<Value>| -> Result<i64, RowError> {
         match v {
             Some(Value::Number(n)) => n.as_i64().ok_or_else(|| {
-                (Some(field), "wrong_type", format!("`{field}` must be an integer, found {n}"))
+                (
+                    Some(field),
+                    "wrong_type",
+                    format!("`{field}` must be an integer, found {n}"),
+                )
             }),
             Some(other) => Err((
                 Some(field),
                 "wrong_type",
                 format!("`{field}` must be an integer, found {}", kind(other)),
             )),
-            None => Err((Some(field), "missing_field", format!("`{field}` is missing"))),
+            None => Err((
+                Some(field),
+                "missing_field",
+                format!("`{field}` is missing"),
+            )),
         }
     };
     let number = |field: &'static str, v: &Option<Value>| -> Result<Option<f64>, RowError> {
@@ -115,7 +127,10 @@ fn json_row(
         return Err((
             Some("indicator"),
             "wrong_dataset",
-            format!("indicator {indicator} does not belong to dataset `{}`", ctx.dataset),
+            format!(
+                "indicator {indicator} does not belong to dataset `{}`",
+                ctx.dataset
+            ),
         ));
     }
     let region = int("region", &row.region)?;
@@ -123,7 +138,13 @@ fn json_row(
     let year = i16::try_from(year)
         .ok()
         .filter(|y| (1800..=2200).contains(y))
-        .ok_or_else(|| (Some("year"), "out_of_range", format!("year {year} is not a plausible year")))?;
+        .ok_or_else(|| {
+            (
+                Some("year"),
+                "out_of_range",
+                format!("year {year} is not a plausible year"),
+            )
+        })?;
     let sex = match &row.gender {
         Some(Value::String(g)) => Sex::parse(g).ok_or_else(|| {
             (
@@ -139,7 +160,13 @@ fn json_row(
                 format!("`gender` must be a string, found {}", kind(other)),
             ));
         }
-        None => return Err((Some("gender"), "missing_field", "`gender` is missing".to_owned())),
+        None => {
+            return Err((
+                Some("gender"),
+                "missing_field",
+                "`gender` is missing".to_owned(),
+            ));
+        }
     };
     let value = number("value", &row.value)?;
     let abs_value = number("absValue", &row.abs_value)?;
@@ -172,6 +199,12 @@ fn kind(v: &Value) -> String {
     }
 }
 
+/// Newlines in a byte slice (only used to name the line of an encoding error).
+#[allow(clippy::naive_bytecount)] // An error path over one payload: not worth a dependency.
+fn bytecount_newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|b| **b == b'\n').count()
+}
+
 const CSV_HEADER: [&str; 6] = [
     "indicator",
     "region",
@@ -189,12 +222,17 @@ pub fn decode_csv(bytes: &[u8], ctx: &DecodeContext) -> Result<Decoded, SourceEr
         message,
     };
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        let line = bytecount_newlines(&bytes[..e.valid_up_to()]) + 1;
         malformed(line, "not UTF-8 text".to_owned())
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(';').map(str::trim).collect();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split(';')
+        .map(str::trim)
+        .collect();
     if header != CSV_HEADER {
         return Err(malformed(
             1,
@@ -215,7 +253,11 @@ pub fn decode_csv(bytes: &[u8], ctx: &DecodeContext) -> Result<Decoded, SourceEr
         match csv_row(line, line_no, expected_indicator, ctx) {
             Ok(obs) => out.rows.push(obs),
             Err((column, rule, reason)) => out.quarantine.push(ctx.quarantine(
-                format!("{}:{line_no}{}", ctx.file, column.map(|c| format!(":{c}")).unwrap_or_default()),
+                format!(
+                    "{}:{line_no}{}",
+                    ctx.file,
+                    column.map(|c| format!(":{c}")).unwrap_or_default()
+                ),
                 rule,
                 reason,
                 line.to_owned(),
@@ -238,17 +280,30 @@ fn csv_row(
         return Err((
             None,
             "wrong_field_count",
-            format!("expected {} fields, found {}", CSV_HEADER.len(), fields.len()),
+            format!(
+                "expected {} fields, found {}",
+                CSV_HEADER.len(),
+                fields.len()
+            ),
         ));
     }
     // Column numbers are 1-based character positions of the field, as editors show them.
-    let column = |idx: usize| fields[..idx].iter().map(|f| f.chars().count() + 1).sum::<usize>() + 1;
+    let column = |idx: usize| {
+        fields[..idx]
+            .iter()
+            .map(|f| f.chars().count() + 1)
+            .sum::<usize>()
+            + 1
+    };
     let int = |idx: usize| -> Result<i64, CsvError> {
         fields[idx].trim().parse().map_err(|_| {
             (
                 Some(column(idx)),
                 "wrong_type",
-                format!("`{}` must be an integer, found {:?}", CSV_HEADER[idx], fields[idx]),
+                format!(
+                    "`{}` must be an integer, found {:?}",
+                    CSV_HEADER[idx], fields[idx]
+                ),
             )
         })
     };
@@ -257,13 +312,20 @@ fn csv_row(
         if f.is_empty() {
             return Ok(None);
         }
-        f.parse::<f64>().ok().filter(|v| v.is_finite()).map(Some).ok_or_else(|| {
-            (
-                Some(column(idx)),
-                "wrong_type",
-                format!("`{}` must be a number or empty, found {f:?}", CSV_HEADER[idx]),
-            )
-        })
+        f.parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(Some)
+            .ok_or_else(|| {
+                (
+                    Some(column(idx)),
+                    "wrong_type",
+                    format!(
+                        "`{}` must be a number or empty, found {f:?}",
+                        CSV_HEADER[idx]
+                    ),
+                )
+            })
     };
     let indicator = int(0)?;
     if let Some(expected) = expected_indicator
@@ -272,7 +334,10 @@ fn csv_row(
         return Err((
             Some(1),
             "wrong_dataset",
-            format!("indicator {indicator} does not belong to dataset `{}`", ctx.dataset),
+            format!(
+                "indicator {indicator} does not belong to dataset `{}`",
+                ctx.dataset
+            ),
         ));
     }
     let region = int(1)?;
@@ -280,7 +345,13 @@ fn csv_row(
     let year = i16::try_from(year)
         .ok()
         .filter(|y| (1800..=2200).contains(y))
-        .ok_or_else(|| (Some(column(2)), "out_of_range", format!("year {year} is not a plausible year")))?;
+        .ok_or_else(|| {
+            (
+                Some(column(2)),
+                "out_of_range",
+                format!("year {year} is not a plausible year"),
+            )
+        })?;
     let sex = Sex::parse(fields[3].trim()).ok_or_else(|| {
         (
             Some(column(3)),
@@ -327,11 +398,12 @@ pub fn decode_regions(
     bytes: &[u8],
     file: &str,
 ) -> Result<HashMap<i64, SotkanetRegion>, SourceError> {
-    let items: Vec<RegionItem> = serde_json::from_slice(bytes).map_err(|e| SourceError::Malformed {
-        path: file.into(),
-        location: format!("line {}, column {}", e.line(), e.column()),
-        message: format!("not a Sotkanet `/regions` array: {e}"),
-    })?;
+    let items: Vec<RegionItem> =
+        serde_json::from_slice(bytes).map_err(|e| SourceError::Malformed {
+            path: file.into(),
+            location: format!("line {}, column {}", e.line(), e.column()),
+            message: format!("not a Sotkanet `/regions` array: {e}"),
+        })?;
     let mut out = HashMap::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let code = item.code.trim();
@@ -387,7 +459,8 @@ mod tests {
 
     #[test]
     fn wrong_type_quarantines_row_with_pointer() {
-        let json = br#"[{"indicator":127,"region":46,"year":2023,"gender":"total","value":"9646"}]"#;
+        let json =
+            br#"[{"indicator":127,"region":46,"year":2023,"gender":"total","value":"9646"}]"#;
         let d = decode_json(json, &ctx("sotkanet:127")).unwrap();
         assert!(d.rows.is_empty());
         let q = &d.quarantine[0];
@@ -398,9 +471,15 @@ mod tests {
 
     #[test]
     fn truncated_json_names_line_and_column() {
-        let err = decode_json(b"[{\"indicator\":127,\n\"region\":4", &ctx("sotkanet:127")).unwrap_err();
-        let SourceError::Malformed { location, .. } = err else { panic!() };
-        assert_eq!(location, "line 2, column 10", "the input ends after `\"region\":4`");
+        let err =
+            decode_json(b"[{\"indicator\":127,\n\"region\":4", &ctx("sotkanet:127")).unwrap_err();
+        let SourceError::Malformed { location, .. } = err else {
+            panic!()
+        };
+        assert_eq!(
+            location, "line 2, column 10",
+            "the input ends after `\"region\":4`"
+        );
     }
 
     #[test]
@@ -421,7 +500,10 @@ mod tests {
     #[test]
     fn csv_wrong_header_is_malformed() {
         let err = decode_csv(b"a;b\r\n1;2\r\n", &ctx("sotkanet:127")).unwrap_err();
-        assert!(err.to_string().contains("expected the Sotkanet CSV header"), "{err}");
+        assert!(
+            err.to_string().contains("expected the Sotkanet CSV header"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -432,9 +514,18 @@ mod tests {
                         {"id":658,"code":"358","category":"MAA","title":{}},
                         {"id":547,"code":"101","category":"SEUTUKUNTA","title":{}}]"#;
         let r = decode_regions(json, "r.json").unwrap();
-        assert_eq!(r[&46], SotkanetRegion::Canonical("KU091".into(), Level::Municipality));
-        assert_eq!(r[&962], SotkanetRegion::Canonical("HVA08".into(), Level::WellbeingCounty));
-        assert_eq!(r[&658], SotkanetRegion::Canonical("SSS".into(), Level::Country));
+        assert_eq!(
+            r[&46],
+            SotkanetRegion::Canonical("KU091".into(), Level::Municipality)
+        );
+        assert_eq!(
+            r[&962],
+            SotkanetRegion::Canonical("HVA08".into(), Level::WellbeingCounty)
+        );
+        assert_eq!(
+            r[&658],
+            SotkanetRegion::Canonical("SSS".into(), Level::Country)
+        );
         assert_eq!(r[&547], SotkanetRegion::OtherCategory("SEUTUKUNTA".into()));
     }
 }

@@ -42,7 +42,10 @@ pub struct ParquetMeta {
     pub key_value: BTreeMap<String, String>,
 }
 
-fn write_error(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> InternalError {
+fn write_error(
+    path: &Path,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> InternalError {
     InternalError::Write {
         path: path.to_path_buf(),
         source: e.into(),
@@ -52,10 +55,12 @@ fn write_error(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync
 /// Reads a Parquet file's footer with arrow-rs.
 pub fn read_parquet_metadata(path: &Path) -> Result<ParquetMeta, InternalError> {
     let file = fs_err::File::open(path).map_err(|e| write_error(path, e))?;
-    let reader = SerializedFileReader::new(file.into_parts().0).map_err(|e| write_error(path, e))?;
+    let reader =
+        SerializedFileReader::new(file.into_parts().0).map_err(|e| write_error(path, e))?;
     let meta = reader.metadata().file_metadata();
-    let schema = parquet::arrow::parquet_to_arrow_schema(meta.schema_descr(), meta.key_value_metadata())
-        .map_err(|e| write_error(path, e))?;
+    let schema =
+        parquet::arrow::parquet_to_arrow_schema(meta.schema_descr(), meta.key_value_metadata())
+            .map_err(|e| write_error(path, e))?;
     let key_value = meta
         .key_value_metadata()
         .into_iter()
@@ -96,7 +101,9 @@ pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<(), InternalError> {
         .finish(df)
         .map_err(|e| write_error(path, e))?;
     w.flush().map_err(|e| write_error(path, e))?;
-    let file = w.into_inner().map_err(|e| write_error(path, e.into_error()))?;
+    let file = w
+        .into_inner()
+        .map_err(|e| write_error(path, e.into_error()))?;
     file.sync_all().map_err(|e| write_error(path, e))
 }
 
@@ -143,7 +150,12 @@ pub struct Publisher {
 
 impl Publisher {
     /// Creates the staging folder inside `out`.
-    pub fn new(out: &Path, run_id: &str, pipeline: &str, csv: bool) -> Result<Publisher, InternalError> {
+    pub fn new(
+        out: &Path,
+        run_id: &str,
+        pipeline: &str,
+        csv: bool,
+    ) -> Result<Publisher, InternalError> {
         let staging = out.join(format!(".staging-{run_id}"));
         fs_err::create_dir_all(&staging).map_err(|e| write_error(&staging, e))?;
         Ok(Publisher {
@@ -159,7 +171,12 @@ impl Publisher {
 
     /// Checks a table against its contract and stages it (and its CSV twin) at `relative`
     /// (without extension), e.g. `indicators` or `quarantine/observations`.
-    pub fn stage(&mut self, contract: &Contract, relative: &str, df: &mut DataFrame) -> Result<(), InternalError> {
+    pub fn stage(
+        &mut self,
+        contract: &Contract,
+        relative: &str,
+        df: &mut DataFrame,
+    ) -> Result<(), InternalError> {
         contract.check_frame(df)?;
         let parquet_rel = format!("{relative}.parquet");
         let staged = self.staging.join(&parquet_rel);
@@ -168,13 +185,22 @@ impl Publisher {
         }
         let metadata = vec![
             ("mittari.table".to_owned(), contract.table.clone()),
-            ("mittari.schema_version".to_owned(), contract.schema_version.to_string()),
+            (
+                "mittari.schema_version".to_owned(),
+                contract.schema_version.to_string(),
+            ),
             ("mittari.run_id".to_owned(), self.run_id.clone()),
             ("mittari.pipeline".to_owned(), self.pipeline.clone()),
         ];
         write_parquet(df, &staged, metadata)?;
         contract.check_parquet(&staged, df.height(), &self.run_id)?;
-        self.record(&parquet_rel, &contract.table, "parquet", staged, df.height())?;
+        self.record(
+            &parquet_rel,
+            &contract.table,
+            "parquet",
+            staged,
+            df.height(),
+        )?;
         if self.csv {
             let csv_rel = format!("csv/{relative}.csv");
             let staged = self.staging.join(&csv_rel);
@@ -187,7 +213,14 @@ impl Publisher {
         Ok(())
     }
 
-    fn record(&mut self, relative: &str, table: &str, format: &str, staged: PathBuf, rows: usize) -> Result<(), InternalError> {
+    fn record(
+        &mut self,
+        relative: &str,
+        table: &str,
+        format: &str,
+        staged: PathBuf,
+        rows: usize,
+    ) -> Result<(), InternalError> {
         let (sha256, bytes) = sha256_file(&staged).map_err(|e| write_error(&staged, e))?;
         self.outputs.push(OutputRecord {
             table: table.to_owned(),

@@ -34,7 +34,10 @@ impl RegionResolver<'_> {
     pub fn resolve(&self, id: &RegionId) -> Result<(String, Level), (&'static str, String)> {
         let registered = |code: String, via: &str| match self.registry.get(&code) {
             Some(r) => Ok((code, r.level)),
-            None => Err(("unknown_region", format!("{id} ({via} `{code}`) is not in the region registry"))),
+            None => Err((
+                "unknown_region",
+                format!("{id} ({via} `{code}`) is not in the region registry"),
+            )),
         };
         match id {
             RegionId::Code(c) => {
@@ -43,16 +46,23 @@ impl RegionResolver<'_> {
                 } else if c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit()) {
                     format!("KU{c}")
                 } else {
-                    return Err(("unknown_region", format!("{id} is not a municipality, county or country code")));
+                    return Err((
+                        "unknown_region",
+                        format!("{id} is not a municipality, county or country code"),
+                    ));
                 };
                 registered(code, "code")
             }
             RegionId::Sotkanet(n) => match self.sotkanet_regions {
                 Some((source, payload)) => match payload.get(n) {
-                    Some(SotkanetRegion::Canonical(code, _)) => registered(code.clone(), "Sotkanet code"),
+                    Some(SotkanetRegion::Canonical(code, _)) => {
+                        registered(code.clone(), "Sotkanet code")
+                    }
                     Some(SotkanetRegion::OtherCategory(cat)) => Err((
                         "unsupported_level",
-                        format!("{id} is a `{cat}` region; mittari models municipalities, counties and the country"),
+                        format!(
+                            "{id} is a `{cat}` region; mittari models municipalities, counties and the country"
+                        ),
                     )),
                     None => Err((
                         "unknown_region",
@@ -61,7 +71,10 @@ impl RegionResolver<'_> {
                 },
                 None => match self.registry.by_sotkanet_id(*n) {
                     Some(code) => registered(code.to_owned(), "registry"),
-                    None => Err(("unknown_region", format!("{id} is not in the region registry"))),
+                    None => Err((
+                        "unknown_region",
+                        format!("{id} is not in the region registry"),
+                    )),
                 },
             },
         }
@@ -194,7 +207,15 @@ impl ObservationColumns {
         let df = DataFrame::new(height, columns).context("building `observations`")?;
         df.lazy()
             .sort(
-                ["dataset", "measure", "region", "period", "sex", "age", "breakdown"],
+                [
+                    "dataset",
+                    "measure",
+                    "region",
+                    "period",
+                    "sex",
+                    "age",
+                    "breakdown",
+                ],
                 SortMultipleOptions::default().with_maintain_order(true),
             )
             .collect()
@@ -213,18 +234,33 @@ mod tests {
             registry: &registry,
             sotkanet_regions: None,
         };
-        assert_eq!(r.resolve(&RegionId::Code("KU020".into())).unwrap().0, "KU020");
+        assert_eq!(
+            r.resolve(&RegionId::Code("KU020".into())).unwrap().0,
+            "KU020"
+        );
         assert_eq!(r.resolve(&RegionId::Code("091".into())).unwrap().0, "KU091");
-        assert_eq!(r.resolve(&RegionId::Sotkanet(959)).unwrap(), ("HVA12".into(), Level::WellbeingCounty));
-        assert_eq!(r.resolve(&RegionId::Sotkanet(999_999)).unwrap_err().0, "unknown_region");
-        assert_eq!(r.resolve(&RegionId::Code("KU999".into())).unwrap_err().0, "unknown_region");
+        assert_eq!(
+            r.resolve(&RegionId::Sotkanet(959)).unwrap(),
+            ("HVA12".into(), Level::WellbeingCounty)
+        );
+        assert_eq!(
+            r.resolve(&RegionId::Sotkanet(999_999)).unwrap_err().0,
+            "unknown_region"
+        );
+        assert_eq!(
+            r.resolve(&RegionId::Code("KU999".into())).unwrap_err().0,
+            "unknown_region"
+        );
     }
 
     #[test]
     fn payload_is_authoritative() {
         let registry = Registry::builtin().unwrap();
         let payload: HashMap<i64, SotkanetRegion> = [
-            (46, SotkanetRegion::Canonical("KU091".into(), Level::Municipality)),
+            (
+                46,
+                SotkanetRegion::Canonical("KU091".into(), Level::Municipality),
+            ),
             (547, SotkanetRegion::OtherCategory("SEUTUKUNTA".into())),
         ]
         .into();
@@ -233,7 +269,10 @@ mod tests {
             sotkanet_regions: Some(("regions", &payload)),
         };
         assert_eq!(r.resolve(&RegionId::Sotkanet(46)).unwrap().0, "KU091");
-        assert_eq!(r.resolve(&RegionId::Sotkanet(547)).unwrap_err().0, "unsupported_level");
+        assert_eq!(
+            r.resolve(&RegionId::Sotkanet(547)).unwrap_err().0,
+            "unsupported_level"
+        );
         // Known to the registry, but not in this payload: not guessed.
         let (rule, reason) = r.resolve(&RegionId::Sotkanet(959)).unwrap_err();
         assert_eq!(rule, "unknown_region");

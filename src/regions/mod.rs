@@ -3,7 +3,7 @@
 //! The registry knows every municipality of 2013–2026, the wellbeing services counties (including
 //! Helsinki `HVA90` and Åland `HVA91`) and the country `SSS`, with fi/sv/en names, validity and
 //! Sotkanet ids. It is built at start-up from the classification files in `registry/` (compiled
-//! into the binary unchanged; see `registry/NOTICE.md` for origin and licences), so it can never
+//! into the binary unchanged; see `registry/NOTICE` for origin and licences), so it can never
 //! drift from its sources.
 //!
 //! Canonical codes follow Statistics Finland's PxWeb prefixes: `SSS`, `HVA` + 2 digits,
@@ -53,7 +53,8 @@ impl Level {
 
     /// The level of a canonical code, from its prefix.
     pub fn of_code(code: &str) -> Option<Level> {
-        let digits = |rest: &str, n: usize| rest.len() == n && rest.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            |rest: &str, n: usize| rest.len() == n && rest.bytes().all(|b| b.is_ascii_digit());
         if code == COUNTRY {
             Some(Level::Country)
         } else if let Some(rest) = code.strip_prefix("HVA") {
@@ -130,14 +131,21 @@ impl Registry {
         for (i, line) in MUNICIPALITY_KEY.lines().enumerate().skip(1) {
             let f: Vec<&str> = line.split(',').collect();
             if f.len() != 18 {
-                return Err(bad("municipality_key_2013-2026.csv", i + 1, "expected 18 fields"));
+                return Err(bad(
+                    "municipality_key_2013-2026.csv",
+                    i + 1,
+                    "expected 18 fields",
+                ));
             }
             let year: i16 = f[0]
                 .parse()
                 .map_err(|_| bad("municipality_key_2013-2026.csv", i + 1, "bad year"))?;
             let county = (!f[12].is_empty()).then(|| format!("HVA{}", f[12]));
             if let Some(c) = &county {
-                counties.insert(c.clone(), [f[13].to_owned(), f[14].to_owned(), f[15].to_owned()]);
+                counties.insert(
+                    c.clone(),
+                    [f[13].to_owned(), f[14].to_owned(), f[15].to_owned()],
+                );
             }
             years.entry(year).or_default().insert(
                 format!("KU{}", f[1]),
@@ -152,12 +160,17 @@ impl Registry {
         let mut abolished: HashMap<String, Vec<String>> = HashMap::new();
         for line in ABOLISHED.lines().skip(1) {
             if let Some((joiner, joinee)) = line.split_once(',') {
-                abolished.entry(joiner.to_owned()).or_default().push(joinee.to_owned());
+                abolished
+                    .entry(joiner.to_owned())
+                    .or_default()
+                    .push(joinee.to_owned());
             }
         }
 
-        let sotkanet: Vec<SotkanetRegion> = serde_json::from_str(SOTKANET_REGIONS)
-            .map_err(|e| InternalError::Invariant(format!("registry/sotkanet_regions_2015.json: {e}")))?;
+        let sotkanet: Vec<SotkanetRegion> =
+            serde_json::from_str(SOTKANET_REGIONS).map_err(|e| {
+                InternalError::Invariant(format!("registry/sotkanet_regions_2015.json: {e}"))
+            })?;
         let sotkanet_municipality: HashMap<String, &SotkanetRegion> = sotkanet
             .iter()
             .filter(|r| r.category == "KUNTA")
@@ -189,7 +202,9 @@ impl Registry {
                     level: Level::Municipality,
                     name_fi: m.name_fi.clone(),
                     name_sv: m.name_sv.clone(),
-                    name_en: s.and_then(|s| s.title.en.clone()).unwrap_or_else(|| m.name_fi.clone()),
+                    name_en: s
+                        .and_then(|s| s.title.en.clone())
+                        .unwrap_or_else(|| m.name_fi.clone()),
                     valid_from: (*from > first_year).then(|| jan1(*from)),
                     valid_to: (*to < last_year).then(|| dec31(*to)),
                     sotkanet_id: s.map(|s| s.id),
@@ -241,7 +256,10 @@ impl Registry {
         );
         // Counties were founded on 1 January 2023 (the key carries them back to 2021 for
         // comparison); the registry says when they started to exist as organisations.
-        for r in regions.values_mut().filter(|r| r.level == Level::WellbeingCounty) {
+        for r in regions
+            .values_mut()
+            .filter(|r| r.level == Level::WellbeingCounty)
+        {
             r.valid_from = NaiveDate::from_ymd_opt(2023, 1, 1);
         }
 
@@ -284,7 +302,10 @@ impl Registry {
     /// The crosswalk to the regional division of `reference_year`.
     pub fn crosswalk(&self, reference_year: i16) -> Result<Crosswalk, String> {
         let valid = self.reference_years();
-        let Some(munis) = self.years.get(&reference_year).filter(|_| valid.contains(&reference_year))
+        let Some(munis) = self
+            .years
+            .get(&reference_year)
+            .filter(|_| valid.contains(&reference_year))
         else {
             return Err(format!(
                 "reference year {reference_year} has no municipality -> county key; \
@@ -302,7 +323,11 @@ impl Registry {
             }
         }
         let mut successor = HashMap::new();
-        for code in self.regions.values().filter(|r| r.level == Level::Municipality) {
+        for code in self
+            .regions
+            .values()
+            .filter(|r| r.level == Level::Municipality)
+        {
             if let Some(s) = self.follow_mergers(&code.code, munis) {
                 successor.insert(code.code.clone(), s);
             }
@@ -316,7 +341,11 @@ impl Registry {
     }
 
     /// Follows the abolished -> joinee chain until a municipality of the target division.
-    fn follow_mergers(&self, code: &str, target: &BTreeMap<String, MunicipalityYear>) -> Option<String> {
+    fn follow_mergers(
+        &self,
+        code: &str,
+        target: &BTreeMap<String, MunicipalityYear>,
+    ) -> Option<String> {
         let mut current = code.to_owned();
         // Chains are short (a merged municipality rarely merges again); the bound only guards
         // against a cycle in the source data.
@@ -367,7 +396,11 @@ impl Crosswalk {
     /// Every known municipality code (any year) with its reference-year municipality and county.
     pub fn rows(&self) -> impl Iterator<Item = (&str, &str, &str)> {
         self.successor.iter().filter_map(|(code, succ)| {
-            Some((code.as_str(), succ.as_str(), self.county_of.get(succ)?.as_str()))
+            Some((
+                code.as_str(),
+                succ.as_str(),
+                self.county_of.get(succ)?.as_str(),
+            ))
         })
     }
 }
@@ -391,12 +424,18 @@ mod tests {
     #[test]
     fn counties_include_helsinki_and_aland() {
         let r = registry();
-        let counties: Vec<_> =
-            r.regions().filter(|r| r.level == Level::WellbeingCounty).map(|r| r.code.as_str()).collect();
+        let counties: Vec<_> = r
+            .regions()
+            .filter(|r| r.level == Level::WellbeingCounty)
+            .map(|r| r.code.as_str())
+            .collect();
         assert_eq!(counties.len(), 23);
         assert_eq!(r.get("HVA90").unwrap().name_fi, "Helsingin kaupunki");
         assert_eq!(r.get("HVA91").unwrap().sotkanet_id, Some(956));
-        assert_eq!(r.get("HVA12").unwrap().name_en, "South Savo wellbeing services county");
+        assert_eq!(
+            r.get("HVA12").unwrap().name_en,
+            "South Savo wellbeing services county"
+        );
         assert_eq!(r.by_sotkanet_id(959), Some("HVA12"));
     }
 
@@ -417,10 +456,26 @@ mod tests {
         let cw = registry().crosswalk(2025).unwrap();
         assert_eq!(cw.municipality_count(), 308);
         assert_eq!(cw.county_of("KU091"), Some("HVA90"));
-        assert_eq!(cw.county_of("KU171"), Some("HVA13"), "Joroinen is in Pohjois-Savo");
-        assert_eq!(cw.county_of("KU288"), Some("HVA17"), "Kruunupyy is in Pohjanmaa");
-        assert_eq!(cw.county_of("KU691"), Some("HVA19"), "Reisjärvi is in Pohjois-Pohjanmaa");
-        assert_eq!(cw.successor("KU174"), Some("KU297"), "Juankoski joined Kuopio");
+        assert_eq!(
+            cw.county_of("KU171"),
+            Some("HVA13"),
+            "Joroinen is in Pohjois-Savo"
+        );
+        assert_eq!(
+            cw.county_of("KU288"),
+            Some("HVA17"),
+            "Kruunupyy is in Pohjanmaa"
+        );
+        assert_eq!(
+            cw.county_of("KU691"),
+            Some("HVA19"),
+            "Reisjärvi is in Pohjois-Pohjanmaa"
+        );
+        assert_eq!(
+            cw.successor("KU174"),
+            Some("KU297"),
+            "Juankoski joined Kuopio"
+        );
         assert_eq!(cw.members()["HVA12"].len(), 11);
         assert_eq!(cw.members()["HVA18"].len(), 8);
     }

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use std::process::Command;
 use polars::prelude::*;
+use std::process::Command;
 use tempfile::TempDir;
 
 /// The repository root.
@@ -83,7 +83,9 @@ fn copy_dir(from: &Path, to: &Path) {
 /// the variables it reads.
 pub fn mittari() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mittari"));
-    cmd.env_remove("MITTARI_OUT").env_remove("MITTARI_CACHE").env_remove("MITTARI_LOG");
+    cmd.env_remove("MITTARI_OUT")
+        .env_remove("MITTARI_CACHE")
+        .env_remove("MITTARI_LOG");
     cmd
 }
 
@@ -94,7 +96,6 @@ pub fn read_parquet(path: &Path) -> DataFrame {
 
 /// Every file below `dir` (relative path -> bytes).
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let entry = entry.unwrap();
@@ -106,6 +107,7 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             }
         }
     }
+    let mut out = BTreeMap::new();
     walk(dir, dir, &mut out);
     out
 }
@@ -125,16 +127,34 @@ pub fn one_f64(df: &DataFrame, filters: &[(&str, &str)], year: i16, column: &str
         pred = pred.and(col(*c).eq(lit(*v)));
     }
     let rows = df.clone().lazy().filter(pred).collect().unwrap();
-    assert_eq!(rows.height(), 1, "expected one row for {filters:?} {year}, got {rows}");
+    assert_eq!(
+        rows.height(),
+        1,
+        "expected one row for {filters:?} {year}, got {rows}"
+    );
     rows.column(column).unwrap().f64().unwrap().get(0)
 }
 
-pub fn one_str(df: &DataFrame, filters: &[(&str, &str)], year: i16, column: &str) -> Option<String> {
+pub fn one_str(
+    df: &DataFrame,
+    filters: &[(&str, &str)],
+    year: i16,
+    column: &str,
+) -> Option<String> {
     let mut pred = col("year").eq(lit(year));
     for (c, v) in filters {
         pred = pred.and(col(*c).eq(lit(*v)));
     }
     let rows = df.clone().lazy().filter(pred).collect().unwrap();
-    assert_eq!(rows.height(), 1, "expected one row for {filters:?} {year}, got {rows}");
-    rows.column(column).unwrap().str().unwrap().get(0).map(str::to_owned)
+    assert_eq!(
+        rows.height(),
+        1,
+        "expected one row for {filters:?} {year}, got {rows}"
+    );
+    rows.column(column)
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .map(str::to_owned)
 }
