@@ -441,40 +441,11 @@ pub fn regions_frame(registry: &Registry, cw: &Crosswalk) -> Result<DataFrame, I
         })
         .collect();
     let columns = vec![
-        Series::new(
-            "region".into(),
-            regions.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
-        )
-        .into(),
-        Series::new(
-            "region_level".into(),
-            regions.iter().map(|r| r.level.as_str()).collect::<Vec<_>>(),
-        )
-        .into(),
-        Series::new(
-            "name_fi".into(),
-            regions
-                .iter()
-                .map(|r| r.name_fi.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .into(),
-        Series::new(
-            "name_sv".into(),
-            regions
-                .iter()
-                .map(|r| r.name_sv.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .into(),
-        Series::new(
-            "name_en".into(),
-            regions
-                .iter()
-                .map(|r| r.name_en.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .into(),
+        str_column("region", regions.iter().map(|r| r.code.as_str())),
+        str_column("region_level", regions.iter().map(|r| r.level.as_str())),
+        str_column("name_fi", regions.iter().map(|r| r.name_fi.as_str())),
+        str_column("name_sv", regions.iter().map(|r| r.name_sv.as_str())),
+        str_column("name_en", regions.iter().map(|r| r.name_en.as_str())),
         Series::new("parent_county".into(), parent).into(),
         date_col(
             "valid_from",
@@ -493,26 +464,28 @@ pub fn regions_frame(registry: &Registry, cw: &Crosswalk) -> Result<DataFrame, I
     DataFrame::new(regions.len(), columns).context("building `regions`")
 }
 
+/// A non-null text column.
+fn str_column<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> Column {
+    Series::new(name.into(), values.collect::<Vec<_>>()).into()
+}
+
 /// A `quarantine` table from entries.
 pub fn quarantine_frame(
     entries: &[QuarantineEntry],
     run_id: &str,
 ) -> Result<DataFrame, InternalError> {
-    fn s<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> Column {
-        Series::new(name.into(), values.collect::<Vec<_>>()).into()
-    }
     let e = entries;
     DataFrame::new(
         e.len(),
         vec![
-            s("stage", e.iter().map(|e| e.stage)),
-            s("source", e.iter().map(|e| e.source.as_str())),
-            s("raw_sha256", e.iter().map(|e| e.raw_sha256.as_str())),
-            s("location", e.iter().map(|e| e.location.as_str())),
-            s("rule", e.iter().map(|e| e.rule)),
-            s("reason", e.iter().map(|e| e.reason.as_str())),
-            s("record", e.iter().map(|e| e.record.as_str())),
-            s("run_id", e.iter().map(|_| run_id)),
+            str_column("stage", e.iter().map(|e| e.stage)),
+            str_column("source", e.iter().map(|e| e.source.as_str())),
+            str_column("raw_sha256", e.iter().map(|e| e.raw_sha256.as_str())),
+            str_column("location", e.iter().map(|e| e.location.as_str())),
+            str_column("rule", e.iter().map(|e| e.rule)),
+            str_column("reason", e.iter().map(|e| e.reason.as_str())),
+            str_column("record", e.iter().map(|e| e.record.as_str())),
+            str_column("run_id", e.iter().map(|_| run_id)),
         ],
     )
     .context("building `quarantine`")

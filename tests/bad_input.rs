@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use polars::prelude::{IntoLazy, col, lit};
 
 const SYNTHETIC_171: &str = "sample-data/sotkanet/SYNTHETIC_171_share_75plus_2024.json";
 
@@ -138,22 +137,8 @@ fn wrong_type_in_a_field_is_quarantined_with_pointer() {
         stderr(&out)
     );
     let q = read_parquet(&ws.out().join("quarantine/observations.parquet"));
-    let row = q
-        .clone()
-        .lazy()
-        .filter(col("rule").eq(lit("wrong_type")))
-        .collect()
-        .unwrap();
-    assert_eq!(row.height(), 1, "{row}");
-    let get = |c: &str| {
-        row.column(c)
-            .unwrap()
-            .str()
-            .unwrap()
-            .get(0)
-            .unwrap()
-            .to_owned()
-    };
+    let row = row_where(&q, "rule", "wrong_type");
+    let get = |c: &str| row[c].clone();
     assert!(
         get("location").ends_with("SYNTHETIC_171_share_75plus_2024.json#/0/absValue"),
         "{}",
@@ -193,22 +178,8 @@ fn unknown_sotkanet_region_id_is_quarantined() {
     let out = ws.run();
     assert!(out.status.success(), "{}", stderr(&out));
     let q = read_parquet(&ws.out().join("quarantine/observations.parquet"));
-    let row = q
-        .clone()
-        .lazy()
-        .filter(col("source").eq(lit("sotkanet_171_2024")))
-        .collect()
-        .unwrap();
-    assert_eq!(row.height(), 1, "{row}");
-    let get = |c: &str| {
-        row.column(c)
-            .unwrap()
-            .str()
-            .unwrap()
-            .get(0)
-            .unwrap()
-            .to_owned()
-    };
+    let row = row_where(&q, "source", "sotkanet_171_2024");
+    let get = |c: &str| row[c].clone();
     assert_eq!(get("rule"), "unknown_region");
     assert_eq!(get("stage"), "conform");
     assert!(

@@ -534,6 +534,18 @@ aggregation = "count"
 numerator = { dataset = "statfin:11s5", measure = "vaesto" }
 "#;
 
+    fn parse_error(text: &str) -> (usize, usize, String) {
+        match Pipeline::parse(Path::new("p.toml"), text) {
+            Err(ConfigError::Parse {
+                line,
+                column,
+                message,
+                ..
+            }) => (line, column, message),
+            other => panic!("expected a parse error, got {other:?}"),
+        }
+    }
+
     #[test]
     fn minimal_pipeline_parses() {
         let p = Pipeline::parse(Path::new("x/p.toml"), MINIMAL).unwrap();
@@ -550,16 +562,7 @@ numerator = { dataset = "statfin:11s5", measure = "vaesto" }
     #[test]
     fn unknown_key_names_line_and_column() {
         let text = MINIMAL.replace("unit = \"persons\"", "unit = \"persons\"\ncolour = \"red\"");
-        let err = Pipeline::parse(Path::new("p.toml"), &text).unwrap_err();
-        let ConfigError::Parse {
-            line,
-            column,
-            message,
-            ..
-        } = err
-        else {
-            panic!("{err}")
-        };
+        let (line, column, message) = parse_error(&text);
         assert_eq!((line, column), (21, 1), "{message}");
         assert!(message.contains("colour"), "{message}");
     }
@@ -570,16 +573,7 @@ numerator = { dataset = "statfin:11s5", measure = "vaesto" }
             "numerator = { dataset = \"statfin:11s5\"",
             "numerator = { dataset = \"statfin:99zz\"",
         );
-        let err = Pipeline::parse(Path::new("p.toml"), &text).unwrap_err();
-        let ConfigError::Parse {
-            line,
-            column,
-            message,
-            ..
-        } = err
-        else {
-            panic!("{err}")
-        };
+        let (line, column, message) = parse_error(&text);
         assert_eq!(line, 22);
         assert_eq!(column, 25);
         assert!(message.contains("statfin:99zz"), "{message}");

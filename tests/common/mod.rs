@@ -120,6 +120,25 @@ pub fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// The text columns of the single row where `column == value`.
+pub fn row_where(df: &DataFrame, column: &str, value: &str) -> BTreeMap<String, String> {
+    let rows = df
+        .clone()
+        .lazy()
+        .filter(col(column).eq(lit(value)))
+        .collect()
+        .unwrap();
+    assert_eq!(
+        rows.height(),
+        1,
+        "expected one row with {column} = {value:?}, got {rows}"
+    );
+    rows.columns()
+        .iter()
+        .filter_map(|c| Some((c.name().to_string(), c.str().ok()?.get(0)?.to_owned())))
+        .collect()
+}
+
 /// The value of `column` in the single row matching string equalities.
 pub fn one_f64(df: &DataFrame, filters: &[(&str, &str)], year: i16, column: &str) -> Option<f64> {
     let mut pred = col("year").eq(lit(year));
