@@ -1,25 +1,36 @@
 //! `mittari convert FORMAT INPUT -o OUT.parquet`: one source file -> canonical `observations`.
 //!
-//! Regions are conformed through the built-in registry (Sotkanet ids through the registry's
-//! Sotkanet ids). Rows that cannot be used are written to `<OUT>.quarantine.parquet`; a stale
-//! quarantine file from an earlier conversion of the same output is removed when there are none.
-//! Both files follow the contracts in `schemas/` and are written atomically.
+//! JSON-stat is streamed: the file is read twice (metadata, then cells) and never held in memory
+//! or as a JSON tree; observations are written to Parquet in batches of [`BATCH_ROWS`], so a
+//! table far larger than memory would comfortably hold as JSON converts in bounded memory. Rows
+//! keep the document's cell order. Sotkanet payloads are small and decoded in one go.
+//!
+//! Regions are conformed through the built-in registry. Rows that cannot be used are written to
+//! `<OUT>.quarantine.parquet`; a stale quarantine file from an earlier conversion of the same
+//! output is removed when there are none. Both files follow the contracts in `schemas/`, are
+//! written to a temporary file beside the target, checked, then renamed: a failed conversion
+//! leaves an existing output untouched.
 
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
+use polars::io::parquet::write::BatchedWriter;
+use polars::prelude::{DataFrame, KeyValueMetadata, ParquetCompression, ParquetWriter};
 use tracing::{info, warn};
 
 use crate::check::Contract;
 use crate::cli::{ConvertArgs, ConvertFormat};
-use crate::error::{Error, InternalError};
+use crate::error::{Error, InternalError, SourceError};
 use crate::extract::read_file;
-use crate::normalize::jsonstat::{self, DimensionRoles};
-use crate::normalize::{DecodeContext, sotkanet};
+use crate::hash::sha256_file;
+use crate::normalize::jsonstat::{self, DimensionRoles, Input};
+use crate::normalize::{DecodeContext, QuarantineEntry, sotkanet};
 use crate::pipeline::quarantine_frame;
-use crate::publish::write_parquet;
 use crate::regions::Registry;
 use crate::regions::conform::{ObservationColumns, Provenance, RegionResolver};
+
+/// Rows per Parquet batch when streaming.
+pub const BATCH_ROWS: usize = 256 * 1024;
 
 /// What a conversion wrote.
 #[derive(Debug)]
@@ -37,9 +48,106 @@ pub fn quarantine_path(output: &Path) -> PathBuf {
     output.with_extension("quarantine.parquet")
 }
 
+fn write_error(
+    path: &Path,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> InternalError {
+    InternalError::Write {
+        path: path.to_path_buf(),
+        source: e.into(),
+    }
+}
+
+/// A Parquet table written in batches to a temporary file, checked, then renamed into place.
+struct TableWriter {
+    contract: Contract,
+    run_id: String,
+    tmp: PathBuf,
+    target: PathBuf,
+    writer: Option<BatchedWriter<std::fs::File>>,
+    rows: usize,
+    done: bool,
+}
+
+impl TableWriter {
+    fn create(table: &str, target: &Path, run_id: &str) -> Result<TableWriter, InternalError> {
+        let dir = target
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
+        let name = target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("out.parquet");
+        Ok(TableWriter {
+            contract: Contract::for_table(table)?,
+            run_id: run_id.to_owned(),
+            tmp: dir.join(format!(".{name}.tmp-{}", std::process::id())),
+            target: target.to_path_buf(),
+            writer: None,
+            rows: 0,
+            done: false,
+        })
+    }
+
+    fn write(&mut self, df: &DataFrame) -> Result<(), InternalError> {
+        self.contract.check_frame(df)?;
+        if self.writer.is_none() {
+            let file = fs_err::File::create(&self.tmp).map_err(|e| write_error(&self.tmp, e))?;
+            let metadata = vec![
+                ("mittari.table".to_owned(), self.contract.table.clone()),
+                (
+                    "mittari.schema_version".to_owned(),
+                    self.contract.schema_version.to_string(),
+                ),
+                ("mittari.run_id".to_owned(), self.run_id.clone()),
+                ("mittari.pipeline".to_owned(), "convert".to_owned()),
+            ];
+            let writer = ParquetWriter::new(file.into_parts().0)
+                .with_compression(ParquetCompression::Zstd(None))
+                .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata)))
+                .batched(df.schema())
+                .map_err(|e| write_error(&self.tmp, e))?;
+            self.writer = Some(writer);
+        }
+        if let Some(w) = &mut self.writer
+            && df.height() > 0
+        {
+            w.write_batch(df).map_err(|e| write_error(&self.tmp, e))?;
+        }
+        self.rows += df.height();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<usize, InternalError> {
+        let writer = self.writer.take().ok_or_else(|| {
+            InternalError::Invariant("a table was finished before any batch".into())
+        })?;
+        writer.finish().map_err(|e| write_error(&self.tmp, e))?;
+        drop(writer);
+        // fsync applies to the file, whichever descriptor asks.
+        fs_err::File::open(&self.tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| write_error(&self.tmp, e))?;
+        self.contract
+            .check_parquet(&self.tmp, self.rows, &self.run_id)?;
+        fs_err::rename(&self.tmp, &self.target).map_err(|e| write_error(&self.target, e))?;
+        self.done = true;
+        Ok(self.rows)
+    }
+}
+
+impl Drop for TableWriter {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs_err::remove_file(&self.tmp);
+        }
+    }
+}
+
 /// Runs a conversion.
 pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
-    let payload = read_file("input", &args.input)?;
     let stem = args
         .input
         .file_stem()
@@ -51,116 +159,115 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
         (None, ConvertFormat::SotkanetJson | ConvertFormat::SotkanetCsv) => String::new(),
         (None, ConvertFormat::Jsonstat) => format!("file:{stem}"),
     };
-    let ctx = DecodeContext {
-        source_id: "input".to_owned(),
-        dataset,
-        file: args.input.display().to_string(),
-        raw_sha256: payload.sha256.clone(),
-        unit: None,
-    };
-    let decoded = match args.format {
-        ConvertFormat::SotkanetJson => sotkanet::decode_json(&payload.bytes, &ctx)?,
-        ConvertFormat::SotkanetCsv => sotkanet::decode_csv(&payload.bytes, &ctx)?,
-        ConvertFormat::Jsonstat => {
-            let roles = DimensionRoles {
-                region: args.region_dim.clone(),
-                region_code: args.region_code.clone(),
-                time: args.time_dim.clone(),
-                measure: args.measure_dim.clone(),
-                sex: args.sex_dim.clone(),
-                age: args.age_dim.clone(),
-                sex_codes: None,
-            };
-            jsonstat::decode(&payload.bytes, &roles, &ctx)?
-        }
-    };
     let registry = Registry::builtin()?;
-    let mut quarantine = decoded.quarantine;
+    let resolver = RegionResolver {
+        registry: &registry,
+        sotkanet_regions: None,
+    };
+    let run_id = format!("convert-{}", Utc::now().format("%Y%m%dT%H%M%SZ"));
+    let mut out = TableWriter::create("observations", &args.output, &run_id)?;
     let mut columns = ObservationColumns::default();
-    columns.push_resolved(
-        decoded.rows,
-        &RegionResolver {
-            registry: &registry,
-            sotkanet_regions: None,
-        },
-        &Provenance {
+    let mut quarantine: Vec<QuarantineEntry> = Vec::new();
+    let retrieved_at = Utc::now();
+
+    if args.format == ConvertFormat::Jsonstat {
+        let (sha, _) = sha256_file(&args.input).map_err(|e| SourceError::Missing {
+            source_id: "input".to_owned(),
+            path: args.input.clone(),
+            source: e,
+        })?;
+        let ctx = context(args, dataset, sha.clone());
+        let provenance = Provenance {
+            source_id: "input",
+            raw_sha256: &sha,
+            retrieved_at,
+        };
+        let roles = DimensionRoles {
+            region: args.region_dim.clone(),
+            region_code: args.region_code.clone(),
+            time: args.time_dim.clone(),
+            measure: args.measure_dim.clone(),
+            sex: args.sex_dim.clone(),
+            age: args.age_dim.clone(),
+            sex_codes: None,
+        };
+        // A failure to write is kept as what it is, not reported as a bad input.
+        let mut write_failure: Option<InternalError> = None;
+        let decoded = jsonstat::decode_with(Input::File(&args.input), &roles, &ctx, |row| {
+            match row.map(|r| columns.push_one(r, &resolver, &provenance)) {
+                Ok(Ok(())) => {}
+                Ok(Err(q)) | Err(q) => quarantine.push(q),
+            }
+            if columns.len() >= BATCH_ROWS {
+                let result = columns.take_frame().and_then(|df| out.write(&df));
+                if let Err(e) = result {
+                    write_failure = Some(e);
+                    return Err("stopped: the output could not be written".to_owned());
+                }
+            }
+            Ok(())
+        });
+        if let Some(e) = write_failure {
+            return Err(e.into());
+        }
+        for info in decoded? {
+            for w in &info.warnings {
+                warn!(dataset = %info.dataset, "JSON-stat: {w}");
+            }
+        }
+    } else {
+        let payload = read_file("input", &args.input)?;
+        let ctx = context(args, dataset, payload.sha256.clone());
+        let decoded = if args.format == ConvertFormat::SotkanetJson {
+            sotkanet::decode_json(&payload.bytes, &ctx)?
+        } else {
+            sotkanet::decode_csv(&payload.bytes, &ctx)?
+        };
+        quarantine.extend(decoded.quarantine);
+        let provenance = Provenance {
             source_id: "input",
             raw_sha256: &payload.sha256,
-            retrieved_at: payload.retrieved_at,
-        },
-        &mut quarantine,
-    );
-    let mut df = columns.into_frame()?;
-    let run_id = format!("convert-{}", Utc::now().format("%Y%m%dT%H%M%SZ"));
-    write_table("observations", &mut df, &args.output, &run_id)?;
+            retrieved_at,
+        };
+        columns.push_resolved(decoded.rows, &resolver, &provenance, &mut quarantine);
+        columns = {
+            // Small payloads: written sorted, like `run` writes `observations`.
+            let df = std::mem::take(&mut columns).into_frame()?;
+            out.write(&df)?;
+            ObservationColumns::default()
+        };
+    }
+    // The last (possibly only, possibly empty) batch.
+    out.write(&columns.take_frame()?)?;
+    let rows = out.finish()?;
+
     let qpath = quarantine_path(&args.output);
     let quarantine_path = if quarantine.is_empty() {
         if qpath.exists() {
-            fs_err::remove_file(&qpath).map_err(|e| InternalError::Write {
-                path: qpath.clone(),
-                source: e.into(),
-            })?;
+            fs_err::remove_file(&qpath).map_err(|e| write_error(&qpath, e))?;
         }
         None
     } else {
         warn!(rows = quarantine.len(), path = %qpath.display(), "Quarantined rows");
-        write_table(
-            "quarantine",
-            &mut quarantine_frame(&quarantine, &run_id)?,
-            &qpath,
-            &run_id,
-        )?;
+        let mut q = TableWriter::create("quarantine", &qpath, &run_id)?;
+        q.write(&quarantine_frame(&quarantine, &run_id)?)?;
+        q.finish()?;
         Some(qpath)
     };
-    info!(rows = df.height(), path = %args.output.display(), "Wrote observations");
+    info!(rows, path = %args.output.display(), "Wrote observations");
     Ok(Converted {
-        rows: df.height(),
+        rows,
         quarantined: quarantine.len(),
         quarantine_path,
     })
 }
 
-/// Writes one table atomically (temporary file beside the target, checked, then renamed).
-fn write_table(
-    table: &str,
-    df: &mut polars::prelude::DataFrame,
-    path: &Path,
-    run_id: &str,
-) -> Result<(), Error> {
-    let contract = Contract::for_table(table)?;
-    contract.check_frame(df)?;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs_err::create_dir_all(dir).map_err(|e| InternalError::Write {
-        path: dir.to_path_buf(),
-        source: e.into(),
-    })?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("out.parquet");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let metadata = vec![
-        ("mittari.table".to_owned(), table.to_owned()),
-        (
-            "mittari.schema_version".to_owned(),
-            contract.schema_version.to_string(),
-        ),
-        ("mittari.run_id".to_owned(), run_id.to_owned()),
-        ("mittari.pipeline".to_owned(), "convert".to_owned()),
-    ];
-    let result = write_parquet(df, &tmp, metadata)
-        .and_then(|()| contract.check_parquet(&tmp, df.height(), run_id))
-        .and_then(|()| {
-            fs_err::rename(&tmp, path).map_err(|e| InternalError::Write {
-                path: path.to_path_buf(),
-                source: e.into(),
-            })
-        });
-    if result.is_err() {
-        let _ = fs_err::remove_file(&tmp);
+fn context(args: &ConvertArgs, dataset: String, raw_sha256: String) -> DecodeContext {
+    DecodeContext {
+        source_id: "input".to_owned(),
+        dataset,
+        file: args.input.display().to_string(),
+        raw_sha256,
+        unit: None,
     }
-    Ok(result?)
 }

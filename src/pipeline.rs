@@ -246,6 +246,11 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     let mut inputs = Vec::new();
     for s in sources {
         let id = s.config.id.get_ref();
+        let datasets = s
+            .decoded
+            .as_ref()
+            .map(|d| d.datasets.clone())
+            .unwrap_or_default();
         let (rows, quarantined) = match s.decoded {
             Some(decoded) => {
                 let before_q = quarantine_obs.len();
@@ -286,6 +291,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
             synthetic: s.config.synthetic,
             rows,
             quarantined,
+            datasets,
         });
     }
     let mut observations = columns.into_frame()?;

@@ -131,7 +131,7 @@ fn jsonstat_statfin_11s5_real() {
     assert_eq!((akaa.period.as_str(), akaa.year), ("2024M12", 2024));
     assert_eq!(akaa.value, Some(16_387.0));
     assert_eq!(akaa.measure, "vaesto_kuukausi");
-    assert_eq!(akaa.unit.as_deref(), Some("Number"));
+    assert_eq!(akaa.unit.as_deref(), Some("Number (decimals: 0)"));
     assert_eq!(akaa.status, None);
     assert_eq!(d.rows[2].region, RegionId::Code("KU009".into()));
     assert_eq!(d.rows[2].value, Some(2_410.0));
@@ -171,7 +171,7 @@ fn jsonstat_statfin_12st_nulls_keep_status() {
     );
     assert_eq!(p12.value, Some(-1.31));
     assert_eq!(p12.status, None);
-    assert_eq!(p12.unit.as_deref(), Some("Per cent"));
+    assert_eq!(p12.unit.as_deref(), Some("Per cent (decimals: 1)"));
     assert_eq!(d.rows[35].value, Some(2.09));
     assert_eq!(d.rows.iter().filter(|r| r.value.is_none()).count(), 12);
     // Without a region dimension or code, the decoder refuses rather than guesses.

@@ -194,6 +194,8 @@ pub struct Decoded {
     pub rows: Vec<RawObservation>,
     /// Rows that did not.
     pub quarantine: Vec<QuarantineEntry>,
+    /// What the payload's datasets say about themselves (JSON-stat: label, notes, warnings).
+    pub datasets: Vec<jsonstat::DatasetInfo>,
 }
 
 /// Parses the year out of a period as published: `2024`, `2024M12`, `2024Q1`, `2024H1`.

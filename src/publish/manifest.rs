@@ -61,6 +61,9 @@ pub struct InputRecord {
     pub rows: usize,
     /// Rows quarantined.
     pub quarantined: usize,
+    /// JSON-stat: each dataset's label, source, update time, notes and validation warnings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub datasets: Vec<crate::normalize::jsonstat::DatasetInfo>,
 }
 
 /// One output file.

@@ -122,11 +122,26 @@ impl ObservationColumns {
         provenance: &Provenance<'_>,
         quarantine: &mut Vec<QuarantineEntry>,
     ) {
-        let retrieved_at = provenance.retrieved_at.timestamp_micros();
         for row in rows {
+            if let Err(q) = self.push_one(row, resolver, provenance) {
+                quarantine.push(q);
+            }
+        }
+    }
+
+    /// Resolves and appends one row, or returns its quarantine entry.
+    pub fn push_one(
+        &mut self,
+        row: RawObservation,
+        resolver: &RegionResolver<'_>,
+        provenance: &Provenance<'_>,
+    ) -> Result<(), QuarantineEntry> {
+        let retrieved_at = provenance.retrieved_at.timestamp_micros();
+        {
             match resolver.resolve(&row.region) {
                 Ok((code, level)) => {
-                    self.source.push(SourceKind::of_dataset(&row.dataset).as_str());
+                    self.source
+                        .push(SourceKind::of_dataset(&row.dataset).as_str());
                     self.region.push(code);
                     self.region_level.push(level.as_str());
                     self.period.push(row.period);
@@ -143,8 +158,9 @@ impl ObservationColumns {
                     self.retrieved_at.push(retrieved_at);
                     self.dataset.push(row.dataset);
                     self.measure.push(row.measure);
+                    Ok(())
                 }
-                Err((rule, reason)) => quarantine.push(QuarantineEntry {
+                Err((rule, reason)) => Err(QuarantineEntry {
                     stage: "conform",
                     source: provenance.source_id.to_owned(),
                     raw_sha256: provenance.raw_sha256.to_owned(),
@@ -179,8 +195,33 @@ impl ObservationColumns {
         self.region.is_empty()
     }
 
+    /// The rows so far as an `observations` frame in arrival order, leaving this empty (for
+    /// writing in batches).
+    pub fn take_frame(&mut self) -> Result<DataFrame, InternalError> {
+        std::mem::take(self).unsorted_frame()
+    }
+
     /// The `observations` table, sorted by dataset, measure, region, period, sex, age, breakdown.
     pub fn into_frame(self) -> Result<DataFrame, InternalError> {
+        self.unsorted_frame()?
+            .lazy()
+            .sort(
+                [
+                    "dataset",
+                    "measure",
+                    "region",
+                    "period",
+                    "sex",
+                    "age",
+                    "breakdown",
+                ],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+            .collect()
+            .context("sorting `observations`")
+    }
+
+    fn unsorted_frame(self) -> Result<DataFrame, InternalError> {
         let height = self.region.len();
         let retrieved_at = Int64Chunked::from_vec("retrieved_at".into(), self.retrieved_at)
             .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
@@ -204,22 +245,7 @@ impl ObservationColumns {
             Series::new("raw_sha256".into(), self.raw_sha256).into(),
             retrieved_at.into(),
         ];
-        let df = DataFrame::new(height, columns).context("building `observations`")?;
-        df.lazy()
-            .sort(
-                [
-                    "dataset",
-                    "measure",
-                    "region",
-                    "period",
-                    "sex",
-                    "age",
-                    "breakdown",
-                ],
-                SortMultipleOptions::default().with_maintain_order(true),
-            )
-            .collect()
-            .context("sorting `observations`")
+        DataFrame::new(height, columns).context("building `observations`")
     }
 }
 

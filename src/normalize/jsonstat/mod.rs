@@ -1,0 +1,698 @@
+//! JSON-stat (<https://json-stat.org/full/>) -> observations, in two streaming passes.
+//!
+//! 1. [`model`]: the document's metadata, with `value` only counted. Forms: 2.0 `dataset`,
+//!    2.0 `collection` (every embedded dataset), 1.x bundle and 1.x single dataset.
+//! 2. [`validate`]: the JSON-stat validator's rules; an error names its rule and JSON pointer.
+//! 3. [`stream`]: the cells, one at a time, each mapped to an observation from its position.
+//!
+//! Cells are in row-major order over `id` (the last dimension varies fastest), so coordinates
+//! come from the position: `i_k = (pos / stride_k) % size_k`. Dimension order is `id`'s, never the
+//! key order of `dimension`. A `null` value stays missing, its status (a PX symbol such as `..`,
+//! or a numeric code) goes to `status`, and `extension.missingValueDescriptions` (or the PX
+//! default symbol names) to `status_label`. A sparse `value` yields the cells it lists plus cells
+//! that only have a status. The measure's category `unit` (label and decimals) goes to `unit`;
+//! dataset, dimension and category notes are returned with the dataset's metadata.
+//!
+//! Neither pass builds a `serde_json::Value`; from a file, neither holds the file in memory.
+
+pub mod model;
+pub mod stream;
+pub mod validate;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::BufReader;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{
+    DecodeContext, Decoded, QuarantineEntry, RawObservation, RegionId, Sex, year_of_period,
+};
+use crate::error::SourceError;
+use model::{Document, Form};
+use stream::{Cell, CellSink};
+use validate::{Finding, Resolved};
+
+/// Which dimension is which. `None` falls back to the dataset's `role`.
+#[derive(Debug, Clone, Default)]
+pub struct DimensionRoles {
+    /// Region dimension.
+    pub region: Option<String>,
+    /// The region of every cell, for a dataset without a region dimension (e.g. `SSS` for a
+    /// national table). Never inferred: a dataset without either is an error.
+    pub region_code: Option<String>,
+    /// Time dimension.
+    pub time: Option<String>,
+    /// Measure dimension.
+    pub measure: Option<String>,
+    /// Sex dimension.
+    pub sex: Option<String>,
+    /// Age dimension.
+    pub age: Option<String>,
+    /// Sex category id -> sex; `None` uses Statistics Finland's `SSS`/`1`/`2` and the plain
+    /// words `total`/`male`/`female`.
+    pub sex_codes: Option<BTreeMap<String, String>>,
+}
+
+/// Where a document is read from.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// Bytes in memory.
+    Bytes(&'a [u8]),
+    /// A file, streamed.
+    File(&'a Path),
+}
+
+/// What a dataset says about itself (kept in the run manifest).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct DatasetInfo {
+    /// JSON pointer of the dataset in its document (empty for a top-level dataset).
+    pub pointer: String,
+    /// Dataset id given to its observations.
+    pub dataset: String,
+    /// `label`.
+    pub label: Option<String>,
+    /// `source`.
+    pub source: Option<String>,
+    /// `updated`, verbatim.
+    pub updated: Option<String>,
+    /// Notes of the dataset, its dimensions and categories.
+    pub notes: Vec<String>,
+    /// Validation warnings (rule: message at pointer).
+    pub warnings: Vec<String>,
+}
+
+fn open<'a>(input: Input<'a>, file: &str) -> Result<Box<dyn std::io::Read + 'a>, SourceError> {
+    Ok(match input {
+        Input::Bytes(b) => Box::new(b),
+        Input::File(p) => Box::new(BufReader::with_capacity(
+            1 << 20,
+            fs_err::File::open(p).map_err(|e| SourceError::Missing {
+                source_id: file.to_owned(),
+                path: p.to_path_buf(),
+                source: e,
+            })?,
+        )),
+    })
+}
+
+fn json_error(file: &str, e: &serde_json::Error, what: &str) -> SourceError {
+    SourceError::Malformed {
+        path: file.into(),
+        location: format!("line {}, column {}", e.line(), e.column()),
+        message: format!("{what}: {e}"),
+    }
+}
+
+/// Pass 1 and validation: the document's datasets, or every finding when there are errors.
+pub fn validate(
+    input: Input<'_>,
+    file: &str,
+) -> Result<(Form, Vec<Resolved>, Vec<Finding>), SourceError> {
+    let doc = match input {
+        Input::Bytes(b) => {
+            let mut de = serde_json::Deserializer::from_slice(b);
+            let doc = Document::read(&mut de).and_then(|d| de.end().map(|()| d));
+            doc.map_err(|e| json_error(file, &e, "not a JSON-stat document"))?
+        }
+        Input::File(_) => {
+            let mut de = serde_json::Deserializer::from_reader(open(input, file)?);
+            let doc = Document::read(&mut de).and_then(|d| de.end().map(|()| d));
+            doc.map_err(|e| json_error(file, &e, "not a JSON-stat document"))?
+        }
+    };
+    let doc = doc.ok_or_else(|| SourceError::Malformed {
+        path: file.into(),
+        location: "/".to_owned(),
+        message: "not a JSON-stat document: no dataset, collection or bundle at the top level"
+            .to_owned(),
+    })?;
+    if doc.datasets.is_empty() {
+        return Err(SourceError::Malformed {
+            path: file.into(),
+            location: "/link/item".to_owned(),
+            message: "the collection embeds no dataset (its items only link to datasets by \
+                      `href`); fetch the linked datasets instead"
+                .to_owned(),
+        });
+    }
+    let mut findings = validate::check_document(doc.form, doc.version.as_deref());
+    let mut resolved = Vec::new();
+    for (pointer, ds) in &doc.datasets {
+        let (r, f) = validate::check(pointer, ds);
+        findings.extend(f);
+        resolved.extend(r);
+    }
+    Ok((doc.form, resolved, findings))
+}
+
+/// The error for a document with error findings: the first, and how many more.
+fn invalid(file: &str, findings: &[Finding]) -> Option<SourceError> {
+    let errors: Vec<&Finding> = findings.iter().filter(|f| f.error).collect();
+    let first = errors.first()?;
+    let more = match errors.len() - 1 {
+        0 => String::new(),
+        n => format!(
+            " (and {n} more: {})",
+            errors[1..]
+                .iter()
+                .map(|f| format!("{} at {}", f.code, f.pointer))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Some(SourceError::Malformed {
+        path: file.into(),
+        location: first.pointer.clone(),
+        message: format!(
+            "invalid JSON-stat ({}): {}{more}",
+            first.code, first.message
+        ),
+    })
+}
+
+/// Maps the cells of one dataset to observations.
+struct DatasetMapper {
+    dataset: String,
+    dims: Vec<validate::ResolvedDimension>,
+    strides: Vec<usize>,
+    region: Option<usize>,
+    region_code: Option<String>,
+    time: usize,
+    measure: Option<usize>,
+    sex: Option<usize>,
+    age: Option<usize>,
+    others: Vec<usize>,
+    status: Option<model::Status>,
+    sparse_status: HashMap<usize, String>,
+    descriptions: BTreeMap<String, String>,
+    sex_codes: Option<BTreeMap<String, String>>,
+    /// Positions seen, for sparse values (to add status-only cells afterwards).
+    seen: Option<HashSet<usize>>,
+}
+
+impl DatasetMapper {
+    fn new(
+        r: &Resolved,
+        roles: &DimensionRoles,
+        dataset: String,
+        file: &str,
+    ) -> Result<DatasetMapper, SourceError> {
+        let malformed = |message: String| SourceError::Malformed {
+            path: file.into(),
+            location: format!("{}/role", r.pointer),
+            message,
+        };
+        let ids: Vec<&str> = r.dims.iter().map(|d| d.id.as_str()).collect();
+        let pick = |explicit: &Option<String>,
+                    role: &str,
+                    what: &str|
+         -> Result<Option<usize>, SourceError> {
+            let from_role = r.role.get(role);
+            let name = match explicit {
+                Some(n) => Some(n.clone()),
+                None if from_role.len() == 1 => Some(from_role[0].clone()),
+                None => None,
+            };
+            name.map(|n| {
+                ids.iter().position(|d| *d == n).ok_or_else(|| {
+                    malformed(format!(
+                        "the {what} dimension `{n}` is not in this dataset (dimensions: {})",
+                        ids.join(", ")
+                    ))
+                })
+            })
+            .transpose()
+        };
+        let region = pick(&roles.region, "geo", "region")?;
+        if region.is_none() && roles.region_code.is_none() {
+            return Err(malformed(
+                "no region dimension: name one (`dimensions.region`), give the dataset a `geo` role, \
+                 or set the region of a national table (`dimensions.region_code = \"SSS\"`)"
+                    .to_owned(),
+            ));
+        }
+        let time = pick(&roles.time, "time", "time")?.ok_or_else(|| {
+            malformed(
+                "no time dimension: name one (`dimensions.time`) or give the dataset a `time` role"
+                    .to_owned(),
+            )
+        })?;
+        let measure = pick(&roles.measure, "metric", "measure")?;
+        let sex = pick(&roles.sex, "", "sex")?;
+        let age = pick(&roles.age, "", "age")?;
+        let mut strides = vec![1usize; r.dims.len()];
+        for k in (0..r.dims.len().saturating_sub(1)).rev() {
+            strides[k] = strides[k + 1] * r.dims[k + 1].categories.len();
+        }
+        let named = [region, Some(time), measure, sex, age];
+        let others = (0..r.dims.len())
+            .filter(|k| !named.contains(&Some(*k)))
+            .collect();
+        let sparse_status = match &r.status {
+            Some(model::Status::Sparse(items)) => items
+                .iter()
+                .filter_map(|(k, s)| Some((k.parse().ok()?, s.0.clone()?)))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        Ok(DatasetMapper {
+            dataset,
+            dims: r.dims.clone(),
+            strides,
+            region,
+            region_code: roles.region_code.clone(),
+            time,
+            measure,
+            sex,
+            age,
+            others,
+            status: r.status.clone(),
+            sparse_status,
+            descriptions: r.descriptions.clone(),
+            sex_codes: roles.sex_codes.clone(),
+            seen: r.sparse.then(HashSet::new),
+        })
+    }
+
+    fn coord(&self, k: usize, pos: usize) -> &str {
+        let d = &self.dims[k];
+        &d.categories[(pos / self.strides[k]) % d.categories.len()]
+    }
+
+    fn record(&self, pos: usize, cell: &Cell) -> String {
+        let coords: Vec<String> = (0..self.dims.len())
+            .map(|k| format!("{}={}", self.dims[k].id, self.coord(k, pos)))
+            .collect();
+        format!("{} value={cell:?}", coords.join(";"))
+    }
+
+    fn status(&self, pos: usize) -> Option<&str> {
+        if let Some(model::Status::Sparse(_)) = &self.status {
+            return self.sparse_status.get(&pos).map(String::as_str);
+        }
+        validate::status_at(self.status.as_ref(), pos)
+    }
+
+    fn map(
+        &mut self,
+        pos: usize,
+        cell: Cell,
+        ctx: &DecodeContext,
+    ) -> Result<RawObservation, QuarantineEntry> {
+        if let Some(seen) = &mut self.seen {
+            seen.insert(pos);
+        }
+        let location = format!("{}#{}/value/{pos}", ctx.file, self.pointer_prefix());
+        let quarantine = |rule, reason: String| {
+            ctx.quarantine(location.clone(), rule, reason, self.record(pos, &cell))
+        };
+        let period = self.coord(self.time, pos);
+        let Some(year) = year_of_period(period) else {
+            return Err(quarantine(
+                "bad_period",
+                format!(
+                    "period `{period}` of dimension `{}` has no year",
+                    self.dims[self.time].id
+                ),
+            ));
+        };
+        let sex = match self.sex {
+            None => Sex::Total,
+            Some(k) => {
+                let code = self.coord(k, pos);
+                let mapped = match &self.sex_codes {
+                    Some(map) => map.get(code).and_then(|s| Sex::parse(s)),
+                    None => match code {
+                        "SSS" | "total" => Some(Sex::Total),
+                        "1" | "male" => Some(Sex::Male),
+                        "2" | "female" => Some(Sex::Female),
+                        _ => None,
+                    },
+                };
+                let Some(s) = mapped else {
+                    return Err(quarantine(
+                        "unknown_code",
+                        format!("sex category `{code}` is not mapped (see `sex_codes`)"),
+                    ));
+                };
+                s
+            }
+        };
+        let mut status = self.status(pos).map(str::to_owned);
+        let value = match &cell {
+            Cell::Number(v) => Some(*v),
+            Cell::Null => None,
+            Cell::Text(t) => {
+                if let Ok(v) = t.trim().parse::<f64>() {
+                    Some(v)
+                } else if px_symbol_label(t).is_some() {
+                    // Some producers put the PX symbol in `value` itself.
+                    status.get_or_insert_with(|| t.clone());
+                    None
+                } else {
+                    return Err(quarantine(
+                        "wrong_type",
+                        format!("cell value {t:?} is neither a number nor a missing-value symbol"),
+                    ));
+                }
+            }
+        };
+        let status_label = status.as_deref().and_then(|s| {
+            self.descriptions
+                .get(s)
+                .cloned()
+                .or_else(|| px_symbol_label(s))
+        });
+        let unit = self
+            .measure
+            .and_then(|k| self.dims[k].units.get(self.coord(k, pos)))
+            .and_then(|u| {
+                let label = u.label.clone()?;
+                Some(match u.decimals {
+                    Some(d) => format!("{label} (decimals: {d})"),
+                    None => label,
+                })
+            })
+            .or_else(|| ctx.unit.clone());
+        let breakdown = self
+            .others
+            .iter()
+            .map(|k| format!("{}={}", self.dims[*k].id, self.coord(*k, pos)))
+            .collect::<Vec<_>>()
+            .join(";");
+        Ok(RawObservation {
+            dataset: self.dataset.clone(),
+            measure: self
+                .measure
+                .map_or("value", |k| self.coord(k, pos))
+                .to_owned(),
+            region: RegionId::Code(match self.region {
+                Some(k) => self.coord(k, pos).to_owned(),
+                None => self.region_code.clone().unwrap_or_default(),
+            }),
+            period: period.to_owned(),
+            year,
+            sex,
+            age: self
+                .age
+                .map_or("total", |k| match self.coord(k, pos) {
+                    "SSS" => "total",
+                    a => a,
+                })
+                .to_owned(),
+            breakdown,
+            value,
+            abs_value: None,
+            status,
+            status_label,
+            unit,
+            location,
+        })
+    }
+
+    fn pointer_prefix(&self) -> String {
+        // `file:x#/link/item/0` -> `/link/item/0`; a top-level dataset has no prefix.
+        self.dataset
+            .split_once('#')
+            .map(|(_, p)| p.to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Status-only cells of a sparse dataset that `value` did not list.
+    fn status_only(&self) -> Vec<usize> {
+        let Some(seen) = &self.seen else {
+            return Vec::new();
+        };
+        let mut out: Vec<usize> = self
+            .sparse_status
+            .keys()
+            .filter(|p| !seen.contains(p))
+            .copied()
+            .collect();
+        out.sort_unstable();
+        out
+    }
+}
+
+struct MapSink<'a, F> {
+    mappers: &'a mut [DatasetMapper],
+    ctx: &'a DecodeContext,
+    on_row: F,
+}
+
+impl<F: FnMut(Result<RawObservation, QuarantineEntry>) -> Result<(), String>> CellSink
+    for MapSink<'_, F>
+{
+    fn cell(&mut self, dataset: usize, pos: usize, cell: Cell) -> Result<(), String> {
+        let row = self.mappers[dataset].map(pos, cell, self.ctx);
+        (self.on_row)(row)
+    }
+}
+
+/// Decodes a document, handing every observation (or quarantined cell) to `on_row` as it is
+/// decoded. Returns what each dataset says about itself.
+pub fn decode_with<F>(
+    input: Input<'_>,
+    roles: &DimensionRoles,
+    ctx: &DecodeContext,
+    mut on_row: F,
+) -> Result<Vec<DatasetInfo>, SourceError>
+where
+    F: FnMut(Result<RawObservation, QuarantineEntry>) -> Result<(), String>,
+{
+    let (form, resolved, findings) = validate(input, &ctx.file)?;
+    if let Some(err) = invalid(&ctx.file, &findings) {
+        return Err(err);
+    }
+    let single = resolved.len() == 1;
+    let dataset_id = |r: &Resolved| {
+        if single {
+            ctx.dataset.clone()
+        } else {
+            format!("{}#{}", ctx.dataset, r.pointer)
+        }
+    };
+    let mut mappers = resolved
+        .iter()
+        .map(|r| DatasetMapper::new(r, roles, dataset_id(r), &ctx.file))
+        .collect::<Result<Vec<_>, _>>()?;
+    let pointers: Vec<String> = resolved.iter().map(|r| r.pointer.clone()).collect();
+    {
+        let mut sink = MapSink {
+            mappers: &mut mappers,
+            ctx,
+            on_row: &mut on_row,
+        };
+        let result = match input {
+            Input::Bytes(b) => {
+                let mut de = serde_json::Deserializer::from_slice(b);
+                stream::stream(&mut de, form, &pointers, &mut sink)
+            }
+            Input::File(_) => {
+                let mut de = serde_json::Deserializer::from_reader(open(input, &ctx.file)?);
+                stream::stream(&mut de, form, &pointers, &mut sink)
+            }
+        };
+        result.map_err(|e| json_error(&ctx.file, &e, "reading cells"))?;
+    }
+    for m in &mut mappers {
+        for pos in m.status_only() {
+            let row = m.map(pos, Cell::Null, ctx);
+            on_row(row).map_err(|e| SourceError::Malformed {
+                path: ctx.file.clone().into(),
+                location: "/status".into(),
+                message: e,
+            })?;
+        }
+    }
+    Ok(resolved
+        .iter()
+        .zip(&mappers)
+        .map(|(r, m)| DatasetInfo {
+            pointer: r.pointer.clone(),
+            dataset: m.dataset.clone(),
+            label: r.label.clone(),
+            source: r.source.clone(),
+            updated: r.updated.clone(),
+            notes: r.notes.clone(),
+            warnings: findings
+                .iter()
+                .filter(|f| !f.error && (f.pointer.starts_with(&r.pointer) || f.pointer == "/"))
+                .map(|f| format!("{}: {} at {}", f.code, f.message, f.pointer))
+                .collect(),
+        })
+        .collect())
+}
+
+/// Decodes a document held in memory into rows and quarantine entries.
+pub fn decode(
+    bytes: &[u8],
+    roles: &DimensionRoles,
+    ctx: &DecodeContext,
+) -> Result<Decoded, SourceError> {
+    let mut out = Decoded::default();
+    let info = decode_with(Input::Bytes(bytes), roles, ctx, |row| {
+        match row {
+            Ok(r) => out.rows.push(r),
+            Err(q) => out.quarantine.push(q),
+        }
+        Ok(())
+    })?;
+    out.datasets = info;
+    Ok(out)
+}
+
+/// The PX format's default missing-value symbols (`DATASYMBOL1`..`6`, `DATASYMBOLNIL`).
+/// Their meaning is table-specific, so the label names the symbol rather than guessing a meaning.
+fn px_symbol_label(code: &str) -> Option<String> {
+    let name = match code {
+        "." => "DATASYMBOL1",
+        ".." => "DATASYMBOL2",
+        "..." => "DATASYMBOL3",
+        "...." => "DATASYMBOL4",
+        "....." => "DATASYMBOL5",
+        "......" => "DATASYMBOL6",
+        "-" => "DATASYMBOLNIL (magnitude nil)",
+        _ => return None,
+    };
+    Some(format!("PX missing-value symbol {name}"))
+}
+
+/// Validation findings of a document, for `validate`-style reporting and tests.
+pub fn findings(bytes: &[u8], file: &str) -> Result<Vec<Finding>, SourceError> {
+    validate(Input::Bytes(bytes), file).map(|(_, _, f)| f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> DecodeContext {
+        DecodeContext {
+            source_id: "s".into(),
+            dataset: "t:1".into(),
+            file: "t.json".into(),
+            raw_sha256: "00".into(),
+            unit: None,
+        }
+    }
+
+    fn roles() -> DimensionRoles {
+        DimensionRoles {
+            region: Some("alue".into()),
+            time: Some("vuosi".into()),
+            ..DimensionRoles::default()
+        }
+    }
+
+    const BASE: &str = r#"{"version":"2.0","class":"dataset","id":["alue","vuosi","sukupuoli"],"size":[2,1,3],
+      "dimension":{
+        "sukupuoli":{"category":{"index":{"SSS":0,"1":1,"2":2}}},
+        "alue":{"category":{"index":["KU091","KU049"]}},
+        "vuosi":{"category":{"label":{"2024":"2024"}}}},
+      VALUE}"#;
+
+    fn decode_with(value: &str) -> Result<Decoded, SourceError> {
+        let text = BASE.replace("VALUE", value);
+        let mut r = roles();
+        r.sex = Some("sukupuoli".into());
+        decode(text.as_bytes(), &r, &ctx())
+    }
+
+    #[test]
+    fn dense_row_major_with_object_index_and_labels_only_dimension() {
+        let d = decode_with(r#""value":[1,2,3,4,5,6]"#).unwrap();
+        assert_eq!(d.rows.len(), 6);
+        let r = &d.rows[4];
+        assert_eq!(r.region, RegionId::Code("KU049".into()));
+        assert_eq!(r.sex, Sex::Male);
+        assert_eq!(r.value, Some(5.0));
+        assert_eq!(r.period, "2024");
+        assert_eq!(r.breakdown, "");
+    }
+
+    #[test]
+    fn sparse_value_with_status_object() {
+        let d = decode_with(r#""value":{"0":10,"5":60},"status":{"3":".."}"#).unwrap();
+        let got: Vec<_> = d.rows.iter().map(|r| (r.value, r.status.clone())).collect();
+        // Listed cells stream first; cells that only have a status follow.
+        assert_eq!(
+            got,
+            vec![
+                (Some(10.0), None),
+                (Some(60.0), None),
+                (None, Some("..".into()))
+            ]
+        );
+        assert_eq!(d.rows[2].location, "t.json#/value/3");
+        assert_eq!(
+            d.rows[2].status_label.as_deref(),
+            Some("PX missing-value symbol DATASYMBOL2")
+        );
+    }
+
+    #[test]
+    fn status_string_and_length_one_array_apply_to_all() {
+        for status in [r#""status":"e""#, r#""status":["e"]"#] {
+            let d = decode_with(&format!(r#""value":[1,2,3,4,5,6],{status}"#)).unwrap();
+            assert!(
+                d.rows.iter().all(|r| r.status.as_deref() == Some("e")),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn status_array_per_cell() {
+        let d = decode_with(r#""value":[1,null,3,4,5,6],"status":[null,"..",null,null,null,null]"#)
+            .unwrap();
+        assert_eq!(d.rows[1].value, None);
+        assert_eq!(d.rows[1].status.as_deref(), Some(".."));
+        assert_eq!(d.rows[0].status, None);
+    }
+
+    #[test]
+    fn wrong_length_names_pointer() {
+        let err = decode_with(r#""value":[1,2,3]"#).unwrap_err();
+        let SourceError::Malformed {
+            location, message, ..
+        } = err
+        else {
+            panic!()
+        };
+        assert_eq!(location, "/value");
+        assert!(message.contains("product of `size` is 6"), "{message}");
+    }
+
+    #[test]
+    fn sparse_key_out_of_range() {
+        let err = decode_with(r#""value":{"6":1}"#).unwrap_err();
+        assert!(err.to_string().contains("/value/6"), "{err}");
+    }
+
+    #[test]
+    fn unmapped_sex_code_is_quarantined() {
+        let text = BASE
+            .replace("\"2\":2", "\"9\":2")
+            .replace("VALUE", r#""value":[1,2,3,4,5,6]"#);
+        let mut r = roles();
+        r.sex = Some("sukupuoli".into());
+        let d = decode(text.as_bytes(), &r, &ctx()).unwrap();
+        assert_eq!(d.rows.len(), 4);
+        assert_eq!(d.quarantine.len(), 2);
+        assert_eq!(d.quarantine[0].location, "t.json#/value/2");
+    }
+
+    #[test]
+    fn unnamed_dimensions_go_to_breakdown() {
+        let d = decode(
+            BASE.replace("VALUE", r#""value":[1,2,3,4,5,6]"#).as_bytes(),
+            &roles(),
+            &ctx(),
+        )
+        .unwrap();
+        assert_eq!(d.rows[1].breakdown, "sukupuoli=1");
+        assert_eq!(d.rows[1].sex, Sex::Total);
+    }
+}

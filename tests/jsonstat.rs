@@ -1,0 +1,394 @@
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)] // Tests: plain std::fs, unwrap on setup.
+#![allow(clippy::float_cmp)] // Values are compared exactly: they must come through unchanged.
+//! JSON-stat: the official samples, the validator corpus, every document form, and a property
+//! test of the cell order. The json-stat.org samples and the validator corpus are read from the
+//! shared fixtures beside the checkout (`../shared/fixtures`; some are LGPL-licensed and stay
+//! there), which CI provides.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use mittari::normalize::jsonstat::stream::{Cell, CellSink};
+use mittari::normalize::jsonstat::{self, DimensionRoles, Input};
+use mittari::normalize::{DecodeContext, RegionId};
+use serde_json::{Value, json};
+
+fn shared(name: &str) -> PathBuf {
+    let p = common::repo()
+        .join("../shared/fixtures/jsonstat-samples")
+        .join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: the tests need ../shared beside the checkout",
+        p.display()
+    );
+    p
+}
+
+fn ctx(dataset: &str) -> DecodeContext {
+    DecodeContext {
+        source_id: "t".into(),
+        dataset: dataset.into(),
+        file: "t.json".into(),
+        raw_sha256: String::new(),
+        unit: None,
+    }
+}
+
+fn decode(bytes: &[u8], roles: &DimensionRoles) -> mittari::normalize::Decoded {
+    jsonstat::decode(bytes, roles, &ctx("t")).unwrap()
+}
+
+/// Every cell of every dataset, by (dataset, position).
+struct Collect(BTreeMap<(usize, usize), Cell>);
+
+impl CellSink for Collect {
+    fn cell(&mut self, dataset: usize, pos: usize, cell: Cell) -> Result<(), String> {
+        self.0.insert((dataset, pos), cell);
+        Ok(())
+    }
+}
+
+fn cells(
+    bytes: &[u8],
+) -> (
+    Vec<jsonstat::validate::Resolved>,
+    BTreeMap<(usize, usize), Cell>,
+) {
+    let (form, resolved, findings) = jsonstat::validate(Input::Bytes(bytes), "t.json").unwrap();
+    assert!(findings.iter().all(|f| !f.error), "{findings:?}");
+    let pointers: Vec<String> = resolved.iter().map(|r| r.pointer.clone()).collect();
+    let mut sink = Collect(BTreeMap::new());
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    jsonstat::stream::stream(&mut de, form, &pointers, &mut sink).unwrap();
+    (resolved, sink.0)
+}
+
+/// Category ids of a cell, from its position, computed here independently (row-major over `id`).
+fn coords(r: &jsonstat::validate::Resolved, pos: usize) -> Vec<String> {
+    let mut rest = pos;
+    let mut out = vec![String::new(); r.dims.len()];
+    for (k, d) in r.dims.iter().enumerate().rev() {
+        out[k] = d.categories[rest % d.categories.len()].clone();
+        rest /= d.categories.len();
+    }
+    out
+}
+
+#[test]
+fn order_sample_is_row_major() {
+    let bytes = std::fs::read(shared("order.json")).unwrap();
+    let (resolved, cells) = cells(&bytes);
+    assert_eq!(cells.len(), 24);
+    for ((_, pos), cell) in &cells {
+        let c = coords(&resolved[0], *pos);
+        let expected = format!("A{}B{}C{}", c[0], c[1], c[2]);
+        if *pos == 11 {
+            // The published sample has a typo here: it says A1B1C4 where A2B1C4 belongs.
+            assert_eq!(expected, "A2B1C4");
+            assert_eq!(*cell, Cell::Text("A1B1C4".into()));
+        } else {
+            assert_eq!(*cell, Cell::Text(expected), "position {pos}");
+        }
+    }
+    assert_eq!(cells[&(0, 5)], Cell::Text("A1B2C2".into()));
+    assert_eq!(cells[&(0, 23)], Cell::Text("A3B2C4".into()));
+}
+
+#[test]
+fn canada_status_for_all_cells_and_units() {
+    let d = decode(
+        &std::fs::read(shared("canada.json")).unwrap(),
+        &DimensionRoles::default(),
+    );
+    assert_eq!(d.rows.len(), 120);
+    assert!(d.rows.iter().all(|r| r.status.as_deref() == Some("a")));
+    let first = &d.rows[0];
+    assert_eq!(
+        (first.value, first.measure.as_str()),
+        (Some(34_880.5), "POP")
+    );
+    assert_eq!(first.region, RegionId::Code("CA".into()));
+    assert_eq!(
+        first.unit.as_deref(),
+        Some("thousands of persons (decimals: 1)")
+    );
+    assert_eq!(
+        (d.rows[3].value, d.rows[3].measure.as_str()),
+        (Some(100.0), "PERCENT")
+    );
+    assert_eq!(d.rows[3].unit.as_deref(), Some("% (decimals: 1)"));
+    assert_eq!(first.breakdown, "age=T;sex=T");
+    assert_eq!(
+        d.datasets[0].source.as_deref(),
+        Some("Statistics Canada, CANSIM, table 051-0001")
+    );
+}
+
+#[test]
+fn oecd_sparse_status_object_and_notes() {
+    let bytes = std::fs::read(shared("oecd.json")).unwrap();
+    let raw: Value = serde_json::from_slice(&bytes).unwrap();
+    let d = decode(&bytes, &DimensionRoles::default());
+    assert_eq!(d.rows.len(), 432);
+    assert_eq!(d.rows[0].value, Some(5.943_826_289));
+    let r10 = &d.rows[10];
+    assert_eq!(r10.status.as_deref(), Some("e"));
+    assert_eq!(
+        r10.status_label, None,
+        "`e` is the publisher's own code: no label is invented"
+    );
+    let area0 = raw["dimension"]["area"]["category"]["index"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, v)| *v == 0)
+        .unwrap()
+        .0
+        .clone();
+    assert_eq!(r10.region, RegionId::Code(area0));
+    assert_eq!(r10.period, "2013");
+    assert_eq!(d.rows[9].status, None);
+    assert!(d.datasets[0].notes[0].starts_with("Most of the data in this dataset"));
+}
+
+#[test]
+fn us_gsp_metric_dimension() {
+    let d = decode(
+        &std::fs::read(shared("us-gsp.json")).unwrap(),
+        &DimensionRoles::default(),
+    );
+    assert_eq!(d.rows.len(), 204);
+    assert_eq!(
+        (d.rows[1].measure.as_str(), d.rows[1].value),
+        ("perc", Some(1.2))
+    );
+    assert_eq!(
+        (d.rows[4].measure.as_str(), d.rows[4].value),
+        ("gsp", Some(45_600.0))
+    );
+}
+
+#[test]
+fn size_given_as_strings() {
+    let bytes = std::fs::read(shared("edge_three_dim_size_as_string_v2.json")).unwrap();
+    let (resolved, cells) = cells(&bytes);
+    assert_eq!(resolved[0].total, 24);
+    assert_eq!(cells.len(), 24);
+}
+
+#[test]
+fn v1_single_dataset_and_bundle() {
+    let bytes = std::fs::read(shared("edge_dataset_unemployment_v1.json")).unwrap();
+    let d = decode(&bytes, &DimensionRoles::default());
+    assert_eq!(d.rows.len(), 12);
+    // id = [serie, year, area], area varies fastest: position 5 is 2013 x AT.
+    assert_eq!(
+        (d.rows[5].period.as_str(), d.rows[5].value),
+        ("2013", Some(22.0))
+    );
+    assert_eq!(d.rows[5].region, RegionId::Code("AT".into()));
+    assert_eq!(d.rows[5].breakdown, "serie=serie");
+    // The same dataset inside a 1.x bundle, next to another one.
+    let inner: Value = serde_json::from_slice(&bytes).unwrap();
+    let bundle = json!({"unemployment": inner, "copy": inner});
+    let d = decode(bundle.to_string().as_bytes(), &DimensionRoles::default());
+    assert_eq!(d.rows.len(), 24);
+    for name in ["unemployment", "copy"] {
+        let rows: Vec<_> = d
+            .rows
+            .iter()
+            .filter(|r| r.dataset == format!("t#/{name}"))
+            .collect();
+        assert_eq!(rows.len(), 12, "{name}");
+        assert_eq!(rows[5].value, Some(22.0), "{name}");
+        assert_eq!(rows[5].location, format!("t.json#/{name}/value/5"));
+    }
+    assert_eq!(d.datasets.len(), 2);
+}
+
+#[test]
+fn collection_with_embedded_datasets_and_one_of_links() {
+    let corpus: Value =
+        serde_json::from_slice(&std::fs::read(shared("validator_corpus_cases.json")).unwrap())
+            .unwrap();
+    let case = corpus
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "valid/collection-embedded")
+        .unwrap();
+    let (resolved, cells) = cells(case["input"].to_string().as_bytes());
+    assert!(!resolved.is_empty());
+    assert_eq!(resolved[0].pointer, "/link/item/0");
+    assert!(!cells.is_empty());
+    // The json-stat.org collection only links to datasets: a clear error, not an empty result.
+    let bytes = std::fs::read(shared("collection.json")).unwrap();
+    let err = jsonstat::decode(&bytes, &DimensionRoles::default(), &ctx("t")).unwrap_err();
+    assert!(err.to_string().contains("embeds no dataset"), "{err}");
+}
+
+#[test]
+fn validator_corpus_case_by_case() {
+    let corpus: Value =
+        serde_json::from_slice(&std::fs::read(shared("validator_corpus_cases.json")).unwrap())
+            .unwrap();
+    let cases = corpus.as_array().unwrap();
+    assert_eq!(cases.len(), 20);
+    for case in cases {
+        let id = case["id"].as_str().unwrap();
+        let findings =
+            jsonstat::findings(case["input"].to_string().as_bytes(), "case.json").unwrap();
+        let codes: Vec<&str> = findings.iter().map(|f| f.code).collect();
+        let errors: Vec<&str> = findings
+            .iter()
+            .filter(|f| f.error)
+            .map(|f| f.code)
+            .collect();
+        let expected = &case["expected"];
+        if let Some(valid) = expected["valid"].as_bool() {
+            assert_eq!(errors.is_empty(), valid, "{id}: findings {findings:?}");
+        }
+        for code in expected["codes"].as_array().into_iter().flatten() {
+            assert!(
+                codes.contains(&code.as_str().unwrap()),
+                "{id}: expected {code}, got {codes:?}"
+            );
+        }
+        if expected["noOtherErrors"] == true {
+            let allowed: Vec<&str> = expected["codes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            assert!(
+                errors.iter().all(|e| allowed.contains(e)),
+                "{id}: unexpected errors {errors:?}"
+            );
+        }
+        for f in &findings {
+            assert!(f.pointer.starts_with('/'), "{id}: pointer {:?}", f.pointer);
+        }
+    }
+}
+
+#[test]
+fn invalid_dataset_names_rule_and_pointer() {
+    let bad = json!({"version": "2.0", "class": "dataset", "id": ["sex"], "size": [2],
+        "dimension": {"sex": {"category": {"index": ["M", "F"], "label": {"M": "male", "X": "x"}}}},
+        "value": [1, 2]});
+    let err = jsonstat::decode(
+        bad.to_string().as_bytes(),
+        &DimensionRoles::default(),
+        &ctx("t"),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("/dimension/sex/category/label/X"), "{text}");
+    assert!(text.contains("LABEL_KEY_UNKNOWN"), "{text}");
+}
+
+/// A small deterministic generator (xorshift64*), so the property test needs no dependency and
+/// every failure is reproducible from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> usize {
+        usize::try_from(self.next() % n).unwrap()
+    }
+}
+
+/// For random shapes, a table encoded to JSON-stat (dense or sparse `value`, `index` as array or
+/// object in shuffled key order, dimension objects in shuffled order) decodes to the same cells at
+/// the same coordinates.
+#[test]
+fn property_encode_decode_round_trip() {
+    for seed in 1..=300u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let ndims = 1 + rng.below(4);
+        let sizes: Vec<usize> = (0..ndims).map(|_| 1 + rng.below(5)).collect();
+        let ids: Vec<String> = (0..ndims).map(|k| format!("d{k}")).collect();
+        let cats: Vec<Vec<String>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(k, n)| (0..*n).map(|i| format!("c{k}_{i}")).collect())
+            .collect();
+        let total: usize = sizes.iter().product();
+        // Cells: coordinates -> value (some null), some positions left out when sparse.
+        let sparse = rng.below(2) == 0;
+        let mut truth: BTreeMap<Vec<String>, Option<f64>> = BTreeMap::new();
+        let mut dense = Vec::with_capacity(total);
+        let mut sparse_map = serde_json::Map::new();
+        for pos in 0..total {
+            let mut rest = pos;
+            let mut c = vec![String::new(); ndims];
+            for k in (0..ndims).rev() {
+                c[k] = cats[k][rest % sizes[k]].clone();
+                rest /= sizes[k];
+            }
+            let v = if rng.below(10) == 0 {
+                None
+            } else {
+                Some(rng.below(1_000_000) as f64 / 100.0)
+            };
+            dense.push(v.map_or(Value::Null, |x| json!(x)));
+            if !sparse || rng.below(3) > 0 {
+                sparse_map.insert(pos.to_string(), v.map_or(Value::Null, |x| json!(x)));
+                truth.insert(c, v);
+            } else if !sparse {
+                truth.insert(c, v);
+            }
+        }
+        let mut dims: Vec<(String, Value)> = (0..ndims)
+            .map(|k| {
+                let index = if rng.below(2) == 0 {
+                    json!(cats[k])
+                } else {
+                    // Object form, keys written in shuffled order.
+                    let mut order: Vec<usize> = (0..sizes[k]).collect();
+                    for i in (1..order.len()).rev() {
+                        order.swap(i, rng.below(i as u64 + 1));
+                    }
+                    let mut m = serde_json::Map::new();
+                    for i in order {
+                        m.insert(cats[k][i].clone(), json!(i));
+                    }
+                    Value::Object(m)
+                };
+                (ids[k].clone(), json!({"category": {"index": index}}))
+            })
+            .collect();
+        for i in (1..dims.len()).rev() {
+            dims.swap(i, rng.below(i as u64 + 1));
+        }
+        let doc = json!({
+            "version": "2.0", "class": "dataset",
+            "dimension": Value::Object(dims.into_iter().collect()),
+            "value": if sparse { Value::Object(sparse_map) } else { Value::Array(dense) },
+            "id": ids, "size": sizes,
+        });
+        let bytes = doc.to_string();
+        let (resolved, got) = cells(bytes.as_bytes());
+        let decoded: BTreeMap<Vec<String>, Option<f64>> = got
+            .iter()
+            .map(|((_, pos), cell)| {
+                let v = match cell {
+                    Cell::Number(x) => Some(*x),
+                    Cell::Null => None,
+                    Cell::Text(t) => panic!("seed {seed}: text cell {t}"),
+                };
+                (coords(&resolved[0], *pos), v)
+            })
+            .collect();
+        assert_eq!(decoded, truth, "seed {seed}: {bytes}");
+    }
+}
