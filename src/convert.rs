@@ -30,7 +30,7 @@ use crate::regions::Registry;
 use crate::regions::conform::{ObservationColumns, Provenance, RegionResolver};
 
 /// Rows per Parquet batch when streaming.
-pub const BATCH_ROWS: usize = 256 * 1024;
+pub const BATCH_ROWS: usize = 64 * 1024;
 
 /// What a conversion wrote.
 #[derive(Debug)]

@@ -10,6 +10,35 @@ use polars::prelude::*;
 use crate::error::{Error, InternalError, SourceError};
 use crate::publish::read_parquet_metadata;
 
+/// A cell as text. Timestamps are formatted here (RFC 3339): polars' own formatter needs its
+/// time-zone feature for zoned values, which mittari does not build.
+fn cell_text(v: &AnyValue<'_>) -> String {
+    match v {
+        AnyValue::Null => String::new(),
+        AnyValue::String(s) => (*s).to_owned(),
+        AnyValue::StringOwned(s) => s.to_string(),
+        AnyValue::Datetime(t, unit, tz) => timestamp_text(*t, *unit, tz.map(|z| z.as_str())),
+        AnyValue::DatetimeOwned(t, unit, tz) => {
+            timestamp_text(*t, *unit, tz.as_deref().map(|z| z.as_str()))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn timestamp_text(t: i64, unit: TimeUnit, zone: Option<&str>) -> String {
+    let micros = match unit {
+        TimeUnit::Nanoseconds => t.div_euclid(1000),
+        TimeUnit::Microseconds => t,
+        TimeUnit::Milliseconds => t.saturating_mul(1000),
+    };
+    match (chrono::DateTime::from_timestamp_micros(micros), zone) {
+        (Some(d), Some("UTC")) => d.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        (Some(d), Some(z)) => format!("{} {z}", d.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f")),
+        (Some(d), None) => d.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+        (None, _) => t.to_string(),
+    }
+}
+
 /// The lines `inspect` prints.
 pub fn inspect(path: &Path, rows: usize) -> Result<Vec<String>, Error> {
     if !path.exists() {
@@ -70,16 +99,7 @@ pub fn inspect(path: &Path, rows: usize) -> Result<Vec<String>, Error> {
         let row = df
             .get_row(i)
             .map_err(|e| InternalError::Invariant(e.to_string()))?;
-        let cells: Vec<String> = row
-            .0
-            .iter()
-            .map(|v| match v {
-                AnyValue::Null => String::new(),
-                AnyValue::String(s) => (*s).to_owned(),
-                AnyValue::StringOwned(s) => s.to_string(),
-                other => other.to_string(),
-            })
-            .collect();
+        let cells: Vec<String> = row.0.iter().map(cell_text).collect();
         lines.push(cells.join("\t"));
     }
     Ok(lines)

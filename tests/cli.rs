@@ -80,6 +80,23 @@ fn inspect_shows_schema_metadata_and_rows() {
         "{text}"
     );
     assert!(!text.contains("ARROW:schema"));
+    // A table with UTC timestamps (formatted by mittari, not polars).
+    let out = mittari()
+        .arg("inspect")
+        .arg(ws.out().join("observations.parquet"))
+        .args(["--rows", "1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("  retrieved_at: Timestamp(µs, \"UTC\")")
+            || text.contains("  retrieved_at: Timestamp(Microsecond, Some(\"UTC\"))"),
+        "{text}"
+    );
+    let row = text.lines().last().unwrap();
+    let stamp = row.split('\t').last().unwrap();
+    assert!(stamp.ends_with('Z') && stamp.len() == 27, "{stamp}");
 }
 
 #[test]

@@ -189,6 +189,10 @@ struct DatasetMapper {
     sex_codes: Option<BTreeMap<String, String>>,
     /// Positions seen, for sparse values (to add status-only cells afterwards).
     seen: Option<HashSet<usize>>,
+    /// JSON pointer prefix of this dataset's cells (empty for a top-level dataset).
+    prefix: String,
+    /// Unit text per measure category (label, and decimals where given), computed once.
+    units: Vec<Option<String>>,
 }
 
 impl DatasetMapper {
@@ -256,7 +260,28 @@ impl DatasetMapper {
                 .collect(),
             _ => HashMap::new(),
         };
+        let units = measure.map_or_else(Vec::new, |k| {
+            r.dims[k]
+                .categories
+                .iter()
+                .map(|c| {
+                    let u = r.dims[k].units.get(c)?;
+                    let label = u.label.clone()?;
+                    Some(match u.decimals {
+                        Some(d) => format!("{label} (decimals: {d})"),
+                        None => label,
+                    })
+                })
+                .collect()
+        });
         Ok(DatasetMapper {
+            // `file:x#/link/item/0` has cells at `/link/item/0/value/..`; a whole document at `/value/..`.
+            prefix: if dataset.contains('#') {
+                r.pointer.clone()
+            } else {
+                String::new()
+            },
+            units,
             dataset,
             dims: r.dims.clone(),
             strides,
@@ -303,7 +328,7 @@ impl DatasetMapper {
         if let Some(seen) = &mut self.seen {
             seen.insert(pos);
         }
-        let location = format!("{}#{}/value/{pos}", ctx.file, self.pointer_prefix());
+        let location = format!("{}#{}/value/{pos}", ctx.file, self.prefix);
         let quarantine = |rule, reason: String| {
             ctx.quarantine(location.clone(), rule, reason, self.record(pos, &cell))
         };
@@ -366,14 +391,7 @@ impl DatasetMapper {
         });
         let unit = self
             .measure
-            .and_then(|k| self.dims[k].units.get(self.coord(k, pos)))
-            .and_then(|u| {
-                let label = u.label.clone()?;
-                Some(match u.decimals {
-                    Some(d) => format!("{label} (decimals: {d})"),
-                    None => label,
-                })
-            })
+            .and_then(|k| self.units[(pos / self.strides[k]) % self.units.len()].clone())
             .or_else(|| ctx.unit.clone());
         let breakdown = self
             .others
@@ -409,14 +427,6 @@ impl DatasetMapper {
             unit,
             location,
         })
-    }
-
-    fn pointer_prefix(&self) -> String {
-        // `file:x#/link/item/0` -> `/link/item/0`; a top-level dataset has no prefix.
-        self.dataset
-            .split_once('#')
-            .map(|(_, p)| p.to_owned())
-            .unwrap_or_default()
     }
 
     /// Status-only cells of a sparse dataset that `value` did not list.

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# JSON-stat -> Parquet benchmark: mittari vs pyjstat + pandas vs a parse-only baseline, on a
+# national-scale population table (310 areas x 101 ages x 3 sexes x 30 years, dense and sparse).
+#
+#   benches/jsonstat.sh            # RUNS=3 by default; BENCH_DIR keeps the data and results
+#
+# Installs pyjstat, pandas and pyarrow into a virtualenv ($BENCH_VENV, default
+# ~/.cache/mittari-bench-venv), builds mittari in release mode, generates the data, and prints
+# wall time (median), peak RSS and the ratios; writes results.json beside the data.
+# BENCH_STRICT=1 makes a missed target exit 1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS="${RUNS:-3}"
+DIR="${BENCH_DIR:-$(mktemp -d)}"
+VENV="${BENCH_VENV:-$HOME/.cache/mittari-bench-venv}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mittari-build/target}"
+
+echo "== building mittari (release)" >&2
+cargo build --release --locked -q
+BIN="$CARGO_TARGET_DIR/release/mittari"
+
+echo "== peers: pyjstat, pandas, pyarrow in $VENV" >&2
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q pyjstat pandas pyarrow
+
+echo "== generating data in $DIR" >&2
+python3 benches/gen_jsonstat.py "$DIR" >&2
+
+echo "== timing ($RUNS runs each, in turn)" >&2
+"$VENV/bin/python" benches/jsonstat_bench.py "$BIN" "$DIR" "$DIR/results.json" "$RUNS"

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Driver of benches/jsonstat.sh: times mittari, pyjstat + pandas and a parse-only baseline on the
+same JSON-stat files, in turn, RUNS times each, and prints medians, ratios and the targets.
+
+  jsonstat_bench.py MITTARI_BINARY DATA_DIR RESULTS_JSON [RUNS]
+"""
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def measure(cmd):
+    out = subprocess.run([sys.executable, str(HERE / "measure.py"), *cmd], capture_output=True, text=True, check=True)
+    wall, rss, code = out.stdout.split()
+    return float(wall), int(rss), int(code)
+
+
+def main():
+    binary, data, results_path = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
+    runs = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    results = []
+    for kind in ("dense", "sparse"):
+        src = data / f"{kind}.json"
+        size = src.stat().st_size
+        impls = {
+            "mittari convert": [binary, "-qq", "convert", "jsonstat", str(src), "-o", str(data / f"{kind}.mittari.parquet"),
+                                "--dataset", "statfin:bench", "--sex-dim", "sukupuoli", "--age-dim", "ika"],
+            "pyjstat + pandas": [sys.executable, str(HERE / "pyjstat_to_parquet.py"), str(src), str(data / f"{kind}.pyjstat.parquet")],
+            "parse only (python json.load)": [sys.executable, str(HERE / "parse_only.py"), str(src)],
+        }
+        samples = {name: [] for name in impls}
+        for _ in range(runs):
+            for name, cmd in impls.items():  # in turn, so drift hits every implementation alike
+                samples[name].append(measure(cmd))
+        for name, s in samples.items():
+            ok = all(code == 0 for _, _, code in s)
+            results.append({
+                "file": kind, "file_bytes": size, "implementation": name, "runs": runs, "ok": ok,
+                "wall_s": statistics.median(w for w, _, _ in s), "peak_rss_bytes": statistics.median(r for _, r, _ in s),
+            })
+    pathlib.Path(results_path).write_text(json.dumps(results, indent=1) + "\n")
+
+    print(f"{'file':7} {'implementation':31} {'wall s':>8} {'peak RSS MB':>12} {'RSS/file':>9}  ok")
+    for r in results:
+        print(f"{r['file']:7} {r['implementation']:31} {r['wall_s']:8.3f} {r['peak_rss_bytes'] / 1e6:12.1f} "
+              f"{r['peak_rss_bytes'] / r['file_bytes']:9.2f}  {'yes' if r['ok'] else 'FAILED'}")
+    failed = False
+    for kind in ("dense", "sparse"):
+        by = {r["implementation"]: r for r in results if r["file"] == kind}
+        m, p, b = by["mittari convert"], by["pyjstat + pandas"], by["parse only (python json.load)"]
+        lines = []
+        if p["ok"]:
+            speedup = p["wall_s"] / m["wall_s"]
+            lines.append((f"mittari is {speedup:.1f}x faster than pyjstat + pandas (target >= 20x)", speedup >= 20))
+        else:
+            lines.append(("pyjstat + pandas failed on this file (no ratio)", True))
+        lines.append((f"mittari / parse-only wall = {m['wall_s'] / b['wall_s']:.2f} (target <= 1)", m["wall_s"] <= b["wall_s"]))
+        lines.append((f"mittari peak RSS = {m['peak_rss_bytes'] / m['file_bytes']:.2f} x file size (target < 2)",
+                      m["peak_rss_bytes"] < 2 * m["file_bytes"]))
+        for text, met in lines:
+            print(f"{kind}: {text}: {'met' if met else 'MISSED'}")
+            failed |= not met or not m["ok"]
+    print(f"results written to {results_path}")
+    sys.exit(1 if failed and os.environ.get("BENCH_STRICT") else 0)
+
+
+if __name__ == "__main__":
+    main()
