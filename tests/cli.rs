@@ -95,7 +95,7 @@ fn inspect_shows_schema_metadata_and_rows() {
         "{text}"
     );
     let row = text.lines().last().unwrap();
-    let stamp = row.split('\t').last().unwrap();
+    let stamp = row.split('\t').next_back().unwrap();
     assert!(stamp.ends_with('Z') && stamp.len() == 27, "{stamp}");
 }
 

@@ -1,5 +1,5 @@
 #![allow(clippy::disallowed_methods, clippy::unwrap_used)] // Tests: plain std::fs, unwrap on setup.
-#![allow(clippy::float_cmp)] // Values are compared exactly: they must come through unchanged.
+#![allow(clippy::float_cmp, clippy::cast_precision_loss)] // Exact values; small test numbers.
 //! JSON-stat: the official samples, the validator corpus, every document form, and a property
 //! test of the cell order. The json-stat.org samples and the validator corpus are read from the
 //! shared fixtures beside the checkout (`../shared/fixtures`; some are LGPL-licensed and stay
@@ -71,7 +71,7 @@ fn coords(r: &jsonstat::validate::Resolved, pos: usize) -> Vec<String> {
     let mut rest = pos;
     let mut out = vec![String::new(); r.dims.len()];
     for (k, d) in r.dims.iter().enumerate().rev() {
-        out[k] = d.categories[rest % d.categories.len()].clone();
+        out[k].clone_from(&d.categories[rest % d.categories.len()]);
         rest /= d.categories.len();
     }
     out

@@ -322,7 +322,7 @@ impl DatasetMapper {
     fn map(
         &mut self,
         pos: usize,
-        cell: Cell,
+        cell: &Cell,
         ctx: &DecodeContext,
     ) -> Result<RawObservation, QuarantineEntry> {
         if let Some(seen) = &mut self.seen {
@@ -330,7 +330,7 @@ impl DatasetMapper {
         }
         let location = format!("{}#{}/value/{pos}", ctx.file, self.prefix);
         let quarantine = |rule, reason: String| {
-            ctx.quarantine(location.clone(), rule, reason, self.record(pos, &cell))
+            ctx.quarantine(location.clone(), rule, reason, self.record(pos, cell))
         };
         let period = self.coord(self.time, pos);
         let Some(year) = year_of_period(period) else {
@@ -365,7 +365,7 @@ impl DatasetMapper {
             }
         };
         let mut status = self.status(pos).map(str::to_owned);
-        let value = match &cell {
+        let value = match cell {
             Cell::Number(v) => Some(*v),
             Cell::Null => None,
             Cell::Text(t) => {
@@ -455,7 +455,7 @@ impl<F: FnMut(Result<RawObservation, QuarantineEntry>) -> Result<(), String>> Ce
     for MapSink<'_, F>
 {
     fn cell(&mut self, dataset: usize, pos: usize, cell: Cell) -> Result<(), String> {
-        let row = self.mappers[dataset].map(pos, cell, self.ctx);
+        let row = self.mappers[dataset].map(pos, &cell, self.ctx);
         (self.on_row)(row)
     }
 }
@@ -508,7 +508,7 @@ where
     }
     for m in &mut mappers {
         for pos in m.status_only() {
-            let row = m.map(pos, Cell::Null, ctx);
+            let row = m.map(pos, &Cell::Null, ctx);
             on_row(row).map_err(|e| SourceError::Malformed {
                 path: ctx.file.clone().into(),
                 location: "/status".into(),

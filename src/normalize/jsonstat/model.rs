@@ -169,8 +169,10 @@ pub struct Category {
     /// `note`: id -> notes.
     #[serde(default)]
     pub note: Option<BTreeMap<String, Notes>>,
-    /// `coordinates`: only the keys are used.
+    /// `coordinates`: only the keys are used (the validator checks them against the index).
     #[serde(default)]
+    #[allow(clippy::zero_sized_map_values)]
+    // Keys only; the coordinates themselves are skipped.
     pub coordinates: Option<BTreeMap<String, IgnoredAny>>,
     /// `child`: id -> child ids.
     #[serde(default)]
