@@ -23,11 +23,12 @@ use crate::cli::{ConvertArgs, ConvertFormat};
 use crate::error::{Error, InternalError, SourceError};
 use crate::extract::read_file;
 use crate::hash::sha256_file;
-use crate::normalize::jsonstat::{self, DimensionRoles, Input};
-use crate::normalize::{DecodeContext, QuarantineEntry, sotkanet};
+use crate::normalize::jsonstat::columns::{ColumnOptions, decode_columns};
+use crate::normalize::jsonstat::{DimensionRoles, Input};
+use crate::normalize::{DecodeContext, QuarantineEntry, RawObservation, RegionId, sotkanet};
 use crate::pipeline::quarantine_frame;
 use crate::regions::Registry;
-use crate::regions::conform::{ObservationColumns, Provenance, RegionResolver};
+use crate::regions::conform::{ObservationColumns, Provenance, RegionResolver, unresolved};
 
 /// Rows per Parquet batch when streaming.
 pub const BATCH_ROWS: usize = 64 * 1024;
@@ -193,22 +194,42 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
         };
         // A failure to write is kept as what it is, not reported as a bad input.
         let mut write_failure: Option<InternalError> = None;
-        let decoded = jsonstat::decode_with(Input::File(&args.input), &roles, &ctx, |row| {
-            match row.map(|r| columns.push_one(r, &resolver, &provenance)) {
-                Ok(Ok(())) => {}
-                Ok(Err(q)) | Err(q) => quarantine.push(q),
-            }
-            if columns.len() >= BATCH_ROWS {
-                let result = columns.take_frame().and_then(|df| out.write(&df));
-                if let Err(e) = result {
+        let resolve = |id: &RegionId| resolver.resolve(id).map(|(c, l)| (c, l.as_str()));
+        let reject =
+            |raw: &RawObservation, rule, reason| unresolved(raw, &provenance, rule, reason);
+        let options = ColumnOptions {
+            resolve_region: &resolve,
+            reject_region: &reject,
+            retrieved_at_micros: retrieved_at.timestamp_micros(),
+            batch_rows: BATCH_ROWS,
+        };
+        let mut slow_rows = Vec::new();
+        let decoded = decode_columns(
+            Input::File(&args.input),
+            &roles,
+            &ctx,
+            &options,
+            &mut quarantine,
+            |df| {
+                out.write(&df).map_err(|e| {
+                    let text = e.to_string();
                     write_failure = Some(e);
-                    return Err("stopped: the output could not be written".to_owned());
-                }
-            }
-            Ok(())
-        });
+                    text
+                })
+            },
+            |row| {
+                slow_rows.push(row);
+                Ok(())
+            },
+        );
         if let Some(e) = write_failure {
             return Err(e.into());
+        }
+        // Cells given as text that decode (rare): resolved and written after the rest.
+        for row in slow_rows {
+            if let Err(q) = columns.push_one(row, &resolver, &provenance) {
+                quarantine.push(q);
+            }
         }
         for info in decoded? {
             for w in &info.warnings {

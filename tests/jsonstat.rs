@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use mittari::normalize::jsonstat::stream::{Cell, CellSink};
 use mittari::normalize::jsonstat::{self, DimensionRoles, Input};
 use mittari::normalize::{DecodeContext, RegionId};
+use polars::prelude::ChunkCompareEq;
 use serde_json::{Value, json};
 
 fn shared(name: &str) -> PathBuf {
@@ -390,5 +391,97 @@ fn property_encode_decode_round_trip() {
             })
             .collect();
         assert_eq!(decoded, truth, "seed {seed}: {bytes}");
+    }
+}
+
+/// `convert` (columnar path) writes exactly what the row path decodes: same cells, regions,
+/// statuses, labels, units and breakdowns, and the same quarantine.
+#[test]
+fn convert_columns_equal_the_row_path() {
+    use mittari::regions::Registry;
+    use mittari::regions::conform::{ObservationColumns, Provenance, RegionResolver};
+    let registry = Registry::builtin().unwrap();
+    let resolver = RegionResolver {
+        registry: &registry,
+        sotkanet_regions: None,
+    };
+    let dir = tempfile::TempDir::new().unwrap();
+    let cases: [(PathBuf, &[&str]); 3] = [
+        (
+            common::repo().join("sample-data/statfin/11s5_population_by_municipality_2024M12.json"),
+            &[],
+        ),
+        (
+            common::repo().join("tests/fixtures/statfi_jsonstat2_12st_with_nulls_status.json"),
+            &["--region-code", "SSS"],
+        ),
+        (shared("canada.json"), &[]),
+    ];
+    for (input, extra) in cases {
+        let out = dir.path().join("out.parquet");
+        let run = common::mittari()
+            .args(["convert", "jsonstat"])
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .args(["--dataset", "t"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", common::stderr(&run));
+        // The row path, resolved through the same registry.
+        let bytes = std::fs::read(&input).unwrap();
+        let roles = DimensionRoles {
+            region_code: extra.get(1).map(|s| (*s).to_owned()),
+            ..Default::default()
+        };
+        let mut c = ctx("t");
+        c.file = input.display().to_string();
+        let decoded = jsonstat::decode(&bytes, &roles, &c).unwrap();
+        let mut cols = ObservationColumns::default();
+        let mut quarantine = decoded.quarantine;
+        let prov = Provenance {
+            source_id: "input",
+            raw_sha256: "",
+            retrieved_at: chrono::Utc::now(),
+        };
+        cols.push_resolved(decoded.rows, &resolver, &prov, &mut quarantine);
+        let rows = cols.take_frame().unwrap();
+        let written = common::read_parquet(&out);
+        assert_eq!(written.height(), rows.height(), "{}", input.display());
+        for name in [
+            "measure",
+            "region",
+            "region_level",
+            "period",
+            "year",
+            "sex",
+            "age",
+            "breakdown",
+            "value",
+            "status",
+            "status_label",
+            "unit",
+        ] {
+            let a = written
+                .column(name)
+                .unwrap()
+                .as_materialized_series()
+                .clone();
+            let b = rows.column(name).unwrap().as_materialized_series().clone();
+            assert!(
+                a.equals_missing(&b),
+                "{}: column {name} differs:\n{a}\n{b}",
+                input.display()
+            );
+        }
+        let qpath = dir.path().join("out.quarantine.parquet");
+        let q_written = if qpath.exists() {
+            common::read_parquet(&qpath).height()
+        } else {
+            0
+        };
+        assert_eq!(q_written, quarantine.len(), "{}", input.display());
+        let _ = std::fs::remove_file(&qpath);
     }
 }

@@ -81,6 +81,36 @@ impl RegionResolver<'_> {
     }
 }
 
+/// The quarantine entry of an observation whose region did not resolve.
+pub fn unresolved(
+    row: &RawObservation,
+    provenance: &Provenance<'_>,
+    rule: &'static str,
+    reason: String,
+) -> QuarantineEntry {
+    QuarantineEntry {
+        stage: "conform",
+        source: provenance.source_id.to_owned(),
+        raw_sha256: provenance.raw_sha256.to_owned(),
+        location: row.location.clone(),
+        rule,
+        reason,
+        record: format!(
+            "dataset={};measure={};region={};period={};sex={};value={:?};abs_value={:?}",
+            row.dataset,
+            row.measure,
+            match &row.region {
+                RegionId::Sotkanet(n) => n.to_string(),
+                RegionId::Code(c) => c.clone(),
+            },
+            row.period,
+            row.sex.as_str(),
+            row.value,
+            row.abs_value
+        ),
+    }
+}
+
 /// Observations of one source with their regions resolved, in column form.
 #[derive(Debug, Default)]
 pub struct ObservationColumns {
@@ -160,27 +190,7 @@ impl ObservationColumns {
                     self.measure.push(row.measure);
                     Ok(())
                 }
-                Err((rule, reason)) => Err(QuarantineEntry {
-                    stage: "conform",
-                    source: provenance.source_id.to_owned(),
-                    raw_sha256: provenance.raw_sha256.to_owned(),
-                    location: row.location.clone(),
-                    rule,
-                    reason,
-                    record: format!(
-                        "dataset={};measure={};region={};period={};sex={};value={:?};abs_value={:?}",
-                        row.dataset,
-                        row.measure,
-                        match &row.region {
-                            RegionId::Sotkanet(n) => n.to_string(),
-                            RegionId::Code(c) => c.clone(),
-                        },
-                        row.period,
-                        row.sex.as_str(),
-                        row.value,
-                        row.abs_value
-                    ),
-                }),
+                Err((rule, reason)) => Err(unresolved(&row, provenance, rule, reason)),
             }
         }
     }

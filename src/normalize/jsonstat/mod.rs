@@ -15,6 +15,7 @@
 //!
 //! Neither pass builds a `serde_json::Value`; from a file, neither holds the file in memory.
 
+pub mod columns;
 pub mod model;
 pub mod stream;
 pub mod validate;
@@ -300,6 +301,19 @@ impl DatasetMapper {
         })
     }
 
+    /// The sex of a category of the sex dimension (see `sex_codes`).
+    fn sex_of(&self, code: &str) -> Option<Sex> {
+        match &self.sex_codes {
+            Some(map) => map.get(code).and_then(|s| Sex::parse(s)),
+            None => match code {
+                "SSS" | "total" => Some(Sex::Total),
+                "1" | "male" => Some(Sex::Male),
+                "2" | "female" => Some(Sex::Female),
+                _ => None,
+            },
+        }
+    }
+
     fn coord(&self, k: usize, pos: usize) -> &str {
         let d = &self.dims[k];
         &d.categories[(pos / self.strides[k]) % d.categories.len()]
@@ -346,16 +360,7 @@ impl DatasetMapper {
             None => Sex::Total,
             Some(k) => {
                 let code = self.coord(k, pos);
-                let mapped = match &self.sex_codes {
-                    Some(map) => map.get(code).and_then(|s| Sex::parse(s)),
-                    None => match code {
-                        "SSS" | "total" => Some(Sex::Total),
-                        "1" | "male" => Some(Sex::Male),
-                        "2" | "female" => Some(Sex::Female),
-                        _ => None,
-                    },
-                };
-                let Some(s) = mapped else {
+                let Some(s) = self.sex_of(code) else {
                     return Err(quarantine(
                         "unknown_code",
                         format!("sex category `{code}` is not mapped (see `sex_codes`)"),
@@ -460,17 +465,21 @@ impl<F: FnMut(Result<RawObservation, QuarantineEntry>) -> Result<(), String>> Ce
     }
 }
 
-/// Decodes a document, handing every observation (or quarantined cell) to `on_row` as it is
-/// decoded. Returns what each dataset says about itself.
-pub fn decode_with<F>(
+/// A validated document, ready for pass 2.
+struct Plan {
+    form: Form,
+    resolved: Vec<Resolved>,
+    findings: Vec<Finding>,
+    mappers: Vec<DatasetMapper>,
+    pointers: Vec<String>,
+}
+
+/// Pass 1, validation, and a mapper per dataset.
+fn plan(
     input: Input<'_>,
     roles: &DimensionRoles,
     ctx: &DecodeContext,
-    mut on_row: F,
-) -> Result<Vec<DatasetInfo>, SourceError>
-where
-    F: FnMut(Result<RawObservation, QuarantineEntry>) -> Result<(), String>,
-{
+) -> Result<Plan, SourceError> {
     let (form, resolved, findings) = validate(input, &ctx.file)?;
     if let Some(err) = invalid(&ctx.file, &findings) {
         return Err(err);
@@ -483,56 +492,112 @@ where
             format!("{}#{}", ctx.dataset, r.pointer)
         }
     };
-    let mut mappers = resolved
+    let mappers = resolved
         .iter()
         .map(|r| DatasetMapper::new(r, roles, dataset_id(r), &ctx.file))
         .collect::<Result<Vec<_>, _>>()?;
-    let pointers: Vec<String> = resolved.iter().map(|r| r.pointer.clone()).collect();
-    {
-        let mut sink = MapSink {
-            mappers: &mut mappers,
-            ctx,
-            on_row: &mut on_row,
-        };
-        let result = match input {
-            Input::Bytes(b) => {
-                let mut de = serde_json::Deserializer::from_slice(b);
-                stream::stream(&mut de, form, &pointers, &mut sink)
-            }
-            Input::File(_) => {
-                let mut de = serde_json::Deserializer::from_reader(open(input, &ctx.file)?);
-                stream::stream(&mut de, form, &pointers, &mut sink)
-            }
-        };
-        result.map_err(|e| json_error(&ctx.file, &e, "reading cells"))?;
-    }
-    for m in &mut mappers {
-        for pos in m.status_only() {
-            let row = m.map(pos, &Cell::Null, ctx);
-            on_row(row).map_err(|e| SourceError::Malformed {
+    let pointers = resolved.iter().map(|r| r.pointer.clone()).collect();
+    Ok(Plan {
+        form,
+        resolved,
+        findings,
+        mappers,
+        pointers,
+    })
+}
+
+/// A sink that keeps the plan's mappers (which remember the positions of sparse cells).
+trait PlanSink: CellSink {
+    fn mappers(&self) -> &[DatasetMapper];
+}
+
+/// Pass 2: every cell to the sink, then the cells of sparse datasets that only have a status.
+fn pass2<S: PlanSink>(
+    input: Input<'_>,
+    form: Form,
+    pointers: &[String],
+    ctx: &DecodeContext,
+    sink: &mut S,
+) -> Result<(), SourceError> {
+    let result = match input {
+        Input::Bytes(b) => {
+            let mut de = serde_json::Deserializer::from_slice(b);
+            stream::stream(&mut de, form, pointers, sink)
+        }
+        Input::File(_) => {
+            let mut de = serde_json::Deserializer::from_reader(open(input, &ctx.file)?);
+            stream::stream(&mut de, form, pointers, sink)
+        }
+    };
+    result.map_err(|e| json_error(&ctx.file, &e, "reading cells"))?;
+    let status_only: Vec<(usize, usize)> = sink
+        .mappers()
+        .iter()
+        .enumerate()
+        .flat_map(|(d, m)| m.status_only().into_iter().map(move |p| (d, p)))
+        .collect();
+    for (d, pos) in status_only {
+        sink.cell(d, pos, Cell::Null)
+            .map_err(|e| SourceError::Malformed {
                 path: ctx.file.clone().into(),
                 location: "/status".into(),
                 message: e,
             })?;
-        }
     }
-    Ok(resolved
-        .iter()
-        .zip(&mappers)
-        .map(|(r, m)| DatasetInfo {
-            pointer: r.pointer.clone(),
-            dataset: m.dataset.clone(),
-            label: r.label.clone(),
-            source: r.source.clone(),
-            updated: r.updated.clone(),
-            notes: r.notes.clone(),
-            warnings: findings
-                .iter()
-                .filter(|f| !f.error && (f.pointer.starts_with(&r.pointer) || f.pointer == "/"))
-                .map(|f| format!("{}: {} at {}", f.code, f.message, f.pointer))
-                .collect(),
-        })
-        .collect())
+    Ok(())
+}
+
+impl Plan {
+    /// What each dataset says about itself, with its validation warnings.
+    fn infos(&self) -> Vec<DatasetInfo> {
+        self.resolved
+            .iter()
+            .zip(&self.mappers)
+            .map(|(r, m)| DatasetInfo {
+                pointer: r.pointer.clone(),
+                dataset: m.dataset.clone(),
+                label: r.label.clone(),
+                source: r.source.clone(),
+                updated: r.updated.clone(),
+                notes: r.notes.clone(),
+                warnings: self
+                    .findings
+                    .iter()
+                    .filter(|f| !f.error && (f.pointer.starts_with(&r.pointer) || f.pointer == "/"))
+                    .map(|f| format!("{}: {} at {}", f.code, f.message, f.pointer))
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+impl<F: FnMut(Result<RawObservation, QuarantineEntry>) -> Result<(), String>> PlanSink
+    for MapSink<'_, F>
+{
+    fn mappers(&self) -> &[DatasetMapper] {
+        self.mappers
+    }
+}
+
+/// Decodes a document, handing every observation (or quarantined cell) to `on_row` as it is
+/// decoded. Returns what each dataset says about itself.
+pub fn decode_with<F>(
+    input: Input<'_>,
+    roles: &DimensionRoles,
+    ctx: &DecodeContext,
+    on_row: F,
+) -> Result<Vec<DatasetInfo>, SourceError>
+where
+    F: FnMut(Result<RawObservation, QuarantineEntry>) -> Result<(), String>,
+{
+    let mut plan = plan(input, roles, ctx)?;
+    let mut sink = MapSink {
+        mappers: &mut plan.mappers,
+        ctx,
+        on_row,
+    };
+    pass2(input, plan.form, &plan.pointers, ctx, &mut sink)?;
+    Ok(plan.infos())
 }
 
 /// Decodes a document held in memory into rows and quarantine entries.
