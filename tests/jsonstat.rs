@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use mittari::normalize::jsonstat::stream::{Cell, CellSink};
 use mittari::normalize::jsonstat::{self, DimensionRoles, Input};
 use mittari::normalize::{DecodeContext, RegionId};
-use polars::prelude::ChunkCompareEq;
 use serde_json::{Value, json};
 
 fn shared(name: &str) -> PathBuf {

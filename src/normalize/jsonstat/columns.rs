@@ -22,12 +22,14 @@ use super::{DatasetInfo, DatasetMapper, DimensionRoles, Input, PlanSink, pass2, 
 use crate::error::SourceError;
 use crate::normalize::{DecodeContext, QuarantineEntry, RawObservation, RegionId, Sex, SourceKind};
 
+/// A resolved region (canonical code, level), or the quarantine rule and reason.
+pub type Resolution = Result<(String, &'static str), (&'static str, String)>;
+
 /// How the column path resolves regions and rejects rows; supplied by the caller, which owns the
 /// registry (the conform stage).
 pub struct ColumnOptions<'a> {
     /// Canonical code and level of a published region id, or the quarantine rule and reason.
-    pub resolve_region:
-        &'a dyn Fn(&RegionId) -> Result<(String, &'static str), (&'static str, String)>,
+    pub resolve_region: &'a dyn Fn(&RegionId) -> Resolution,
     /// The quarantine entry of an observation whose region did not resolve.
     pub reject_region: &'a dyn Fn(&RawObservation, &'static str, String) -> QuarantineEntry,
     /// When the payload was retrieved, in microseconds since the epoch (UTC).
@@ -44,7 +46,7 @@ struct Tables {
     source: &'static str,
     measures: Vec<String>,
     units: Vec<Option<String>>,
-    regions: Vec<Result<(String, &'static str), (&'static str, String)>>,
+    regions: Vec<Resolution>,
     periods: Vec<String>,
     years: Vec<Option<i16>>,
     sexes: Vec<Option<Sex>>,
@@ -286,7 +288,7 @@ where
     }
 }
 
-fn strings<'t>(name: &str, codes: &[u32], table: &'t [String]) -> Column {
+fn strings(name: &str, codes: &[u32], table: &[String]) -> Column {
     StringChunked::from_iter_values(
         name.into(),
         codes.iter().map(|c| table[*c as usize].as_str()),
