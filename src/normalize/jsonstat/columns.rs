@@ -213,10 +213,7 @@ where
             Cell::Null => None,
             Cell::Text(_) => return self.slow(d, pos, &cell),
         };
-        let m = &mut self.mappers[d];
-        if let Some(seen) = &mut m.seen {
-            seen.insert(pos);
-        }
+        self.mappers[d].mark_seen(pos);
         let m = &self.mappers[d];
         let Some(t) = self.tables[d].as_mut() else {
             return Err("no tables".into());

@@ -188,7 +188,8 @@ struct DatasetMapper {
     sparse_status: HashMap<usize, String>,
     descriptions: BTreeMap<String, String>,
     sex_codes: Option<BTreeMap<String, String>>,
-    /// Positions seen, for sparse values (to add status-only cells afterwards).
+    /// Listed positions that also have a sparse status (to add status-only cells afterwards);
+    /// `None` when there can be no status-only cells.
     seen: Option<HashSet<usize>>,
     /// JSON pointer prefix of this dataset's cells (empty for a top-level dataset).
     prefix: String,
@@ -261,6 +262,7 @@ impl DatasetMapper {
                 .collect(),
             _ => HashMap::new(),
         };
+        let seen = (r.sparse && !sparse_status.is_empty()).then(HashSet::new);
         let units = measure.map_or_else(Vec::new, |k| {
             r.dims[k]
                 .categories
@@ -297,8 +299,18 @@ impl DatasetMapper {
             sparse_status,
             descriptions: r.descriptions.clone(),
             sex_codes: roles.sex_codes.clone(),
-            seen: r.sparse.then(HashSet::new),
+            seen,
         })
+    }
+
+    /// Remembers a listed cell of a sparse dataset, when it has a status: only those matter for
+    /// finding status-only cells, so memory stays bounded by the number of statuses.
+    fn mark_seen(&mut self, pos: usize) {
+        if let Some(seen) = &mut self.seen
+            && self.sparse_status.contains_key(&pos)
+        {
+            seen.insert(pos);
+        }
     }
 
     /// The sex of a category of the sex dimension (see `sex_codes`).
@@ -339,9 +351,7 @@ impl DatasetMapper {
         cell: &Cell,
         ctx: &DecodeContext,
     ) -> Result<RawObservation, QuarantineEntry> {
-        if let Some(seen) = &mut self.seen {
-            seen.insert(pos);
-        }
+        self.mark_seen(pos);
         let location = format!("{}#{}/value/{pos}", ctx.file, self.prefix);
         let quarantine = |rule, reason: String| {
             ctx.quarantine(location.clone(), rule, reason, self.record(pos, cell))
