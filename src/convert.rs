@@ -27,6 +27,7 @@ use crate::normalize::jsonstat::columns::{ColumnOptions, decode_columns};
 use crate::normalize::jsonstat::{DimensionRoles, Input};
 use crate::normalize::{DecodeContext, QuarantineEntry, RawObservation, RegionId, sotkanet};
 use crate::pipeline::quarantine_frame;
+use crate::publish::write_error;
 use crate::regions::Registry;
 use crate::regions::conform::{ObservationColumns, Provenance, RegionResolver, unresolved};
 
@@ -47,16 +48,6 @@ pub struct Converted {
 /// Where the quarantine of a conversion goes.
 pub fn quarantine_path(output: &Path) -> PathBuf {
     output.with_extension("quarantine.parquet")
-}
-
-fn write_error(
-    path: &Path,
-    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-) -> InternalError {
-    InternalError::Write {
-        path: path.to_path_buf(),
-        source: e.into(),
-    }
 }
 
 /// A Parquet table written in batches to a temporary file, checked, then renamed into place.

@@ -42,7 +42,8 @@ pub struct ParquetMeta {
     pub key_value: BTreeMap<String, String>,
 }
 
-fn write_error(
+/// An output that could not be written or read back, naming its path.
+pub(crate) fn write_error(
     path: &Path,
     e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
 ) -> InternalError {
