@@ -3,7 +3,9 @@
 //! JSON-stat is streamed: the file is read twice (metadata, then cells) and never held in memory
 //! or as a JSON tree; observations are written to Parquet in batches of [`BATCH_ROWS`], so a
 //! table far larger than memory would comfortably hold as JSON converts in bounded memory. Rows
-//! keep the document's cell order. Sotkanet payloads are small and decoded in one go.
+//! keep the document's cell order, except cells given as text (a number or a missing-value
+//! symbol in a string), which the row path decodes and which are written last. Sotkanet
+//! payloads are small and decoded in one go.
 //!
 //! Regions are conformed through the built-in registry. Rows that cannot be used are written to
 //! `<OUT>.quarantine.parquet`; a stale quarantine file from an earlier conversion of the same

@@ -2,7 +2,7 @@
 //!
 //! Library code returns typed errors that carry what went wrong and where (file, line, column,
 //! JSON pointer, table, column). Only `main` turns them into text and an exit code, using
-//! [`Error::exit_code`], so the mapping documented in the README lives here and nowhere else:
+//! [`Error::exit_status`], so the mapping documented in the README lives here and nowhere else:
 //!
 //! | code | meaning |
 //! |---|---|

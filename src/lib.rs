@@ -9,7 +9,7 @@
 //! - [`extract`]: read payloads and archive them by sha256;
 //! - [`normalize`]: decode payloads into `observations` rows, quarantining what cannot be used;
 //! - [`regions`]: the region registry and the conform stage;
-//! - [`derive`]: indicators per region and year;
+//! - [`mod@derive`]: indicators per region and year;
 //! - [`check`]: table contracts;
 //! - [`publish`]: atomic outputs and the run manifest.
 //!

@@ -2,7 +2,7 @@
 //!
 //! 1. [`model`]: the document's metadata, with `value` only counted. Forms: 2.0 `dataset`,
 //!    2.0 `collection` (every embedded dataset), 1.x bundle and 1.x single dataset.
-//! 2. [`validate`]: the JSON-stat validator's rules; an error names its rule and JSON pointer.
+//! 2. [`mod@validate`]: the JSON-stat validator's rules; an error names its rule and JSON pointer.
 //! 3. [`stream`]: the cells, one at a time, each mapped to an observation from its position.
 //!
 //! Cells are in row-major order over `id` (the last dimension varies fastest), so coordinates
