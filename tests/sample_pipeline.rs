@@ -331,3 +331,32 @@ fn sample_pipeline_end_to_end() {
     let qi = read_parquet(&dir.join("quarantine/indicators.parquet"));
     assert_eq!(counts as usize, q.height() + qi.height());
 }
+
+/// A municipality that has no successor in the reference division (Pertunmaa `KU588`, whose
+/// merger the classification key does not record) is quarantined, not dropped, once its year is
+/// derived; the entry names the pipeline source it came from.
+#[test]
+fn municipality_outside_the_reference_division_is_quarantined() {
+    let ws = Workspace::new();
+    ws.edit(
+        "pipelines/sample.toml",
+        "years = [2019, 2023, 2024]",
+        "years = [2009, 2019, 2023, 2024]",
+    );
+    let out = ws.run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q = read_parquet(&ws.out().join("quarantine/indicators.parquet"));
+    let row = row_where(&q, "rule", "not_in_reference_division");
+    assert_eq!(row["source"], "sotkanet_127_2009_csv");
+    assert_eq!(row["stage"], "conform");
+    assert!(
+        row["reason"].contains("KU588") && row["reason"].contains("2025 division"),
+        "{}",
+        row["reason"]
+    );
+    assert!(
+        row["location"].contains("sotkanet:127 127 KU588 2009"),
+        "{}",
+        row["location"]
+    );
+}

@@ -143,6 +143,7 @@ fn unplaced_municipalities(
     Ok((0..unplaced.height())
         .map(|i| QuarantineEntry {
             stage: "conform",
+            // The dataset until the pipeline, which knows the payloads, names the source.
             source: dataset[i].clone(),
             raw_sha256: sha[i].clone(),
             location: format!(
