@@ -4,7 +4,7 @@
 pub const MITTARI_OUT: &str = "MITTARI_OUT";
 /// Raw payload archive folder (same as `--cache`).
 pub const MITTARI_CACHE: &str = "MITTARI_CACHE";
-/// Log filter override, e.g. `mittari=debug` (takes precedence over `-v`/`-q`).
+/// Log level override: `error`, `warn`, `info`, `debug` or `trace` (takes precedence over `-v`/`-q`).
 pub const MITTARI_LOG: &str = "MITTARI_LOG";
 /// Base folder for caches (XDG); the default archive is `$XDG_CACHE_HOME/mittari`.
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";

@@ -109,9 +109,6 @@ pub enum ConfigError {
         /// What is wrong, naming the field.
         message: String,
     },
-    /// A command-line argument is wrong.
-    #[error("{0}")]
-    Usage(String),
 }
 
 /// A source payload is missing, unreadable or malformed.
