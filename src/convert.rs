@@ -89,15 +89,7 @@ impl TableWriter {
         self.contract.check_frame(df)?;
         if self.writer.is_none() {
             let file = fs_err::File::create(&self.tmp).map_err(|e| write_error(&self.tmp, e))?;
-            let metadata = vec![
-                ("mittari.table".to_owned(), self.contract.table.clone()),
-                (
-                    "mittari.schema_version".to_owned(),
-                    self.contract.schema_version.to_string(),
-                ),
-                ("mittari.run_id".to_owned(), self.run_id.clone()),
-                ("mittari.pipeline".to_owned(), "convert".to_owned()),
-            ];
+            let metadata = self.contract.parquet_metadata(&self.run_id, "convert");
             let writer = ParquetWriter::new(file.into_parts().0)
                 .with_compression(ParquetCompression::Zstd(None))
                 .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata)))
@@ -244,12 +236,8 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
             retrieved_at,
         };
         columns.push_resolved(decoded.rows, &resolver, &provenance, &mut quarantine);
-        columns = {
-            // Small payloads: written sorted, like `run` writes `observations`.
-            let df = std::mem::take(&mut columns).into_frame()?;
-            out.write(&df)?;
-            ObservationColumns::default()
-        };
+        // Small payloads: written sorted, like `run` writes `observations`.
+        out.write(&std::mem::take(&mut columns).into_frame()?)?;
     }
     // The last (possibly only, possibly empty) batch.
     out.write(&columns.take_frame()?)?;

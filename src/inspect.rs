@@ -8,7 +8,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use crate::error::{Error, InternalError, SourceError};
-use crate::publish::read_parquet_metadata;
+use crate::publish::{read_parquet_metadata, write_error};
 
 /// A cell as text. Timestamps are formatted here (RFC 3339): polars' own formatter needs its
 /// time-zone feature for zoned values, which mittari does not build.
@@ -75,10 +75,7 @@ pub fn inspect(path: &Path, rows: usize) -> Result<Vec<String>, Error> {
     {
         lines.push(format!("  {k} = {v}"));
     }
-    let file = fs_err::File::open(path).map_err(|e| InternalError::Write {
-        path: path.to_path_buf(),
-        source: e.into(),
-    })?;
+    let file = fs_err::File::open(path).map_err(|e| write_error(path, e))?;
     let df = ParquetReader::new(file.into_parts().0)
         .with_slice(Some((0, rows)))
         .finish()

@@ -297,22 +297,17 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     let mut observations = columns.into_frame()?;
     lap("conform", &mut timings);
 
-    let mut derived = derive(&DeriveInput {
+    let source_of: HashMap<String, String> = inputs
+        .iter()
+        .map(|i| (i.sha256.clone(), i.source.clone()))
+        .collect();
+    let derived = derive(&DeriveInput {
         observations: &observations,
         crosswalk: &p.crosswalk,
         indicators: &p.pipeline.file.indicators,
         years: meta.years.get_ref(),
+        source_of: &source_of,
     })?;
-    // Derive knows observations, not sources: name each row's source by its payload.
-    let source_of: HashMap<&str, &str> = inputs
-        .iter()
-        .map(|i| (i.sha256.as_str(), i.source.as_str()))
-        .collect();
-    for q in &mut derived.quarantine {
-        if let Some(id) = source_of.get(q.raw_sha256.as_str()) {
-            q.source = (*id).to_owned();
-        }
-    }
     let mut indicators = derived.indicators;
     lap("derive", &mut timings);
 

@@ -167,6 +167,20 @@ impl Contract {
         Ok(())
     }
 
+    /// The key-value metadata every Parquet file of this table carries; [`Contract::check_parquet`]
+    /// verifies the same keys.
+    pub fn parquet_metadata(&self, run_id: &str, pipeline: &str) -> Vec<(String, String)> {
+        vec![
+            ("mittari.table".to_owned(), self.table.clone()),
+            (
+                "mittari.schema_version".to_owned(),
+                self.schema_version.to_string(),
+            ),
+            ("mittari.run_id".to_owned(), run_id.to_owned()),
+            ("mittari.pipeline".to_owned(), pipeline.to_owned()),
+        ]
+    }
+
     /// Checks a written Parquet file with arrow-rs: schema, row count and key-value metadata.
     pub fn check_parquet(
         &self,

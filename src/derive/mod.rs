@@ -17,6 +17,8 @@
 //! `index_country` is the value relative to the country (= 100) in the same year;
 //! `yoy_change_pct` the change from the previous year's value of the same region.
 
+use std::collections::HashMap;
+
 use polars::prelude::*;
 
 use crate::config::{Aggregation, IndicatorConfig, MeasureRef};
@@ -34,6 +36,8 @@ pub struct DeriveInput<'a> {
     pub indicators: &'a [IndicatorConfig],
     /// Years to derive.
     pub years: &'a [i16],
+    /// Pipeline source id of each payload (by sha256), to name quarantined rows' sources.
+    pub source_of: &'a HashMap<String, String>,
 }
 
 /// Outputs of the derive stage.
@@ -143,8 +147,11 @@ fn unplaced_municipalities(
     Ok((0..unplaced.height())
         .map(|i| QuarantineEntry {
             stage: "conform",
-            // The dataset until the pipeline, which knows the payloads, names the source.
-            source: dataset[i].clone(),
+            source: input
+                .source_of
+                .get(&sha[i])
+                .cloned()
+                .unwrap_or_else(|| dataset[i].clone()),
             raw_sha256: sha[i].clone(),
             location: format!(
                 "observations: {} {} {} {}",

@@ -74,10 +74,7 @@ impl Archive {
             // One write per line: concurrent appenders cannot interleave inside a line.
             f.write_all(format!("{line}\n").as_bytes())
         };
-        write().map_err(|e| InternalError::Write {
-            path: index.clone(),
-            source: e.into(),
-        })
+        write().map_err(|e| crate::publish::write_error(&index, e))
     }
 }
 

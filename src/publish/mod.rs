@@ -184,15 +184,7 @@ impl Publisher {
         if let Some(dir) = staged.parent() {
             fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
         }
-        let metadata = vec![
-            ("mittari.table".to_owned(), contract.table.clone()),
-            (
-                "mittari.schema_version".to_owned(),
-                contract.schema_version.to_string(),
-            ),
-            ("mittari.run_id".to_owned(), self.run_id.clone()),
-            ("mittari.pipeline".to_owned(), self.pipeline.clone()),
-        ];
+        let metadata = contract.parquet_metadata(&self.run_id, &self.pipeline);
         write_parquet(df, &staged, metadata)?;
         contract.check_parquet(&staged, df.height(), &self.run_id)?;
         self.record(

@@ -59,17 +59,9 @@ struct Tables {
 }
 
 impl Tables {
-    fn new(m: &DatasetMapper, ctx: &DecodeContext, opts: &ColumnOptions<'_>) -> Tables {
+    fn new(m: &DatasetMapper, opts: &ColumnOptions<'_>) -> Tables {
         let cats = |k: Option<usize>| k.map(|k| m.dims[k].categories.clone());
         let measures = cats(m.measure).unwrap_or_else(|| vec!["value".to_owned()]);
-        let units = if m.measure.is_some() {
-            m.units
-                .iter()
-                .map(|u| u.clone().or_else(|| ctx.unit.clone()))
-                .collect()
-        } else {
-            vec![ctx.unit.clone()]
-        };
         let region_ids: Vec<RegionId> = match m.region {
             Some(k) => m.dims[k]
                 .categories
@@ -87,13 +79,7 @@ impl Tables {
             Some(k) => m.dims[k]
                 .categories
                 .iter()
-                .map(|a| {
-                    if a == "SSS" {
-                        "total".to_owned()
-                    } else {
-                        a.clone()
-                    }
-                })
+                .map(|a| super::age_of(a).to_owned())
                 .collect(),
             None => vec!["total".to_owned()],
         };
@@ -101,7 +87,7 @@ impl Tables {
             source: SourceKind::of_dataset(&m.dataset).as_str(),
             dataset: m.dataset.clone(),
             measures,
-            units,
+            units: m.units.clone(),
             regions: region_ids
                 .iter()
                 .map(|r| (opts.resolve_region)(r))
@@ -153,10 +139,6 @@ struct ColumnSink<'a, F, G> {
     slow_rows: G,
 }
 
-fn index(m: &DatasetMapper, k: usize, pos: usize) -> usize {
-    (pos / m.strides[k]) % m.dims[k].categories.len()
-}
-
 fn code(i: usize) -> u32 {
     // Category counts are bounded by `size`, which the validator checked fits in memory.
     u32::try_from(i).unwrap_or(u32::MAX - 1)
@@ -206,7 +188,7 @@ where
             self.current = Some(d);
         }
         if self.tables[d].is_none() {
-            self.tables[d] = Some(Tables::new(&self.mappers[d], self.ctx, self.opts));
+            self.tables[d] = Some(Tables::new(&self.mappers[d], self.opts));
         }
         let value = match cell {
             Cell::Number(v) => Some(v),
@@ -218,9 +200,9 @@ where
         let Some(t) = self.tables[d].as_mut() else {
             return Err("no tables".into());
         };
-        let region = m.region.map_or(0, |k| index(m, k, pos));
-        let time = index(m, m.time, pos);
-        let sex = m.sex.map_or(0, |k| index(m, k, pos));
+        let region = m.region.map_or(0, |k| m.index(k, pos));
+        let time = m.index(m.time, pos);
+        let sex = m.sex.map_or(0, |k| m.index(k, pos));
         if t.regions[region].is_err() || t.years[time].is_none() || t.sexes[sex].is_none() {
             return self.slow(d, pos, &cell);
         }
@@ -228,7 +210,7 @@ where
             0
         } else {
             let combo = m.others.iter().fold(0usize, |acc, k| {
-                acc * m.dims[*k].categories.len() + index(m, *k, pos)
+                acc * m.dims[*k].categories.len() + m.index(*k, pos)
             });
             let next = code(t.breakdowns.len());
             *t.breakdown_of.entry(combo).or_insert_with(|| {
@@ -248,23 +230,18 @@ where
                 let next = code(t.statuses.len());
                 *t.status_of.entry(s.to_owned()).or_insert_with(|| {
                     t.statuses.push(s.to_owned());
-                    t.status_labels.push(
-                        m.descriptions
-                            .get(s)
-                            .cloned()
-                            .or_else(|| super::px_symbol_label(s)),
-                    );
+                    t.status_labels.push(m.status_label(s));
                     next
                 })
             }
         };
         let b = &mut self.batch;
         b.measure
-            .push(code(m.measure.map_or(0, |k| index(m, k, pos))));
+            .push(code(m.measure.map_or(0, |k| m.index(k, pos))));
         b.region.push(code(region));
         b.time.push(code(time));
         b.sex.push(code(sex));
-        b.age.push(code(m.age.map_or(0, |k| index(m, k, pos))));
+        b.age.push(code(m.age.map_or(0, |k| m.index(k, pos))));
         b.breakdown.push(breakdown);
         b.value.push(value);
         b.status.push(status);

@@ -193,7 +193,8 @@ struct DatasetMapper {
     seen: Option<HashSet<usize>>,
     /// JSON pointer prefix of this dataset's cells (empty for a top-level dataset).
     prefix: String,
-    /// Unit text per measure category (label, and decimals where given), computed once.
+    /// Unit text per measure category (label, and decimals where given; else the source's
+    /// `unit`), computed once; one entry when there is no measure dimension.
     units: Vec<Option<String>>,
 }
 
@@ -202,8 +203,9 @@ impl DatasetMapper {
         r: &Resolved,
         roles: &DimensionRoles,
         dataset: String,
-        file: &str,
+        ctx: &DecodeContext,
     ) -> Result<DatasetMapper, SourceError> {
+        let file = ctx.file.as_str();
         let malformed = |message: String| SourceError::Malformed {
             path: file.into(),
             location: format!("{}/role", r.pointer),
@@ -263,20 +265,26 @@ impl DatasetMapper {
             _ => HashMap::new(),
         };
         let seen = (r.sparse && !sparse_status.is_empty()).then(HashSet::new);
-        let units = measure.map_or_else(Vec::new, |k| {
-            r.dims[k]
-                .categories
-                .iter()
-                .map(|c| {
-                    let u = r.dims[k].units.get(c)?;
-                    let label = u.label.clone()?;
-                    Some(match u.decimals {
-                        Some(d) => format!("{label} (decimals: {d})"),
-                        None => label,
+        // By measure category; the source's `unit` where the payload gives none.
+        let units = measure.map_or_else(
+            || vec![ctx.unit.clone()],
+            |k| {
+                r.dims[k]
+                    .categories
+                    .iter()
+                    .map(|c| {
+                        let text = r.dims[k].units.get(c).and_then(|u| {
+                            let label = u.label.clone()?;
+                            Some(match u.decimals {
+                                Some(d) => format!("{label} (decimals: {d})"),
+                                None => label,
+                            })
+                        });
+                        text.or_else(|| ctx.unit.clone())
                     })
-                })
-                .collect()
-        });
+                    .collect()
+            },
+        );
         Ok(DatasetMapper {
             // `file:x#/link/item/0` has cells at `/link/item/0/value/..`; a whole document at `/value/..`.
             prefix: if dataset.contains('#') {
@@ -326,9 +334,26 @@ impl DatasetMapper {
         }
     }
 
+    /// Position of the cell's category in dimension `k`.
+    fn index(&self, k: usize, pos: usize) -> usize {
+        (pos / self.strides[k]) % self.dims[k].categories.len()
+    }
+
     fn coord(&self, k: usize, pos: usize) -> &str {
-        let d = &self.dims[k];
-        &d.categories[(pos / self.strides[k]) % d.categories.len()]
+        &self.dims[k].categories[self.index(k, pos)]
+    }
+
+    /// The unit of the cell's measure.
+    fn unit(&self, pos: usize) -> Option<&String> {
+        self.units[self.measure.map_or(0, |k| self.index(k, pos))].as_ref()
+    }
+
+    /// What a status means: the dataset's `missingValueDescriptions`, else the PX symbol's name.
+    fn status_label(&self, status: &str) -> Option<String> {
+        self.descriptions
+            .get(status)
+            .cloned()
+            .or_else(|| px_symbol_label(status))
     }
 
     fn record(&self, pos: usize, cell: &Cell) -> String {
@@ -339,10 +364,13 @@ impl DatasetMapper {
     }
 
     fn status(&self, pos: usize) -> Option<&str> {
-        if let Some(model::Status::Sparse(_)) = &self.status {
-            return self.sparse_status.get(&pos).map(String::as_str);
+        match self.status.as_ref()? {
+            model::Status::All(s) => Some(s),
+            model::Status::Array(items) if items.len() == 1 => items[0].0.as_deref(),
+            model::Status::Array(items) => items.get(pos).and_then(|s| s.0.as_deref()),
+            // Looked up in the map built once per dataset.
+            model::Status::Sparse(_) => self.sparse_status.get(&pos).map(String::as_str),
         }
-        validate::status_at(self.status.as_ref(), pos)
     }
 
     fn map(
@@ -398,16 +426,8 @@ impl DatasetMapper {
                 }
             }
         };
-        let status_label = status.as_deref().and_then(|s| {
-            self.descriptions
-                .get(s)
-                .cloned()
-                .or_else(|| px_symbol_label(s))
-        });
-        let unit = self
-            .measure
-            .and_then(|k| self.units[(pos / self.strides[k]) % self.units.len()].clone())
-            .or_else(|| ctx.unit.clone());
+        let status_label = status.as_deref().and_then(|s| self.status_label(s));
+        let unit = self.unit(pos).cloned();
         let breakdown = self
             .others
             .iter()
@@ -429,10 +449,7 @@ impl DatasetMapper {
             sex,
             age: self
                 .age
-                .map_or("total", |k| match self.coord(k, pos) {
-                    "SSS" => "total",
-                    a => a,
-                })
+                .map_or("total", |k| age_of(self.coord(k, pos)))
                 .to_owned(),
             breakdown,
             value,
@@ -458,6 +475,11 @@ impl DatasetMapper {
         out.sort_unstable();
         out
     }
+}
+
+/// Age as written to `observations.age`: Statistics Finland's total `SSS` becomes `total`.
+fn age_of(code: &str) -> &str {
+    if code == "SSS" { "total" } else { code }
 }
 
 struct MapSink<'a, F> {
@@ -504,7 +526,7 @@ fn plan(
     };
     let mappers = resolved
         .iter()
-        .map(|r| DatasetMapper::new(r, roles, dataset_id(r), &ctx.file))
+        .map(|r| DatasetMapper::new(r, roles, dataset_id(r), ctx))
         .collect::<Result<Vec<_>, _>>()?;
     let pointers = resolved.iter().map(|r| r.pointer.clone()).collect();
     Ok(Plan {

@@ -7,9 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{
-    Category, Form, Index, RawDataset, Role, Status, StatusItem, Unit, ValueSummary, escape,
-};
+use super::model::{Category, Form, Index, RawDataset, Role, Status, Unit, ValueSummary, escape};
 
 /// One validation finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -455,15 +453,4 @@ fn notes(ds: &RawDataset) -> Vec<String> {
         }
     }
     out
-}
-
-/// Status of one cell.
-pub fn status_at(status: Option<&Status>, pos: usize) -> Option<&str> {
-    match status? {
-        Status::All(s) => Some(s),
-        Status::Array(items) if items.len() == 1 => items[0].0.as_deref(),
-        Status::Array(items) => items.get(pos).and_then(|s: &StatusItem| s.0.as_deref()),
-        // Sparse status is looked up through a map built once per dataset (see `mod.rs`).
-        Status::Sparse(_) => None,
-    }
 }
