@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use polars::io::parquet::write::BatchedWriter;
-use polars::prelude::{DataFrame, KeyValueMetadata, ParquetCompression, ParquetWriter};
+use polars::prelude::{
+    DataFrame, KeyValueMetadata, ParquetCompression, ParquetWriter, PolarsResult, Schema, SchemaRef,
+};
 use tracing::{info, warn};
 
 use crate::check::Contract;
@@ -59,6 +61,8 @@ struct TableWriter {
     tmp: PathBuf,
     target: PathBuf,
     writer: Option<BatchedWriter<std::fs::File>>,
+    /// The schema of the first batch, which every later batch is cast to.
+    schema: Option<SchemaRef>,
     rows: usize,
     done: bool,
 }
@@ -80,6 +84,7 @@ impl TableWriter {
             tmp: dir.join(format!(".{name}.tmp-{}", std::process::id())),
             target: target.to_path_buf(),
             writer: None,
+            schema: None,
             rows: 0,
             done: false,
         })
@@ -87,7 +92,16 @@ impl TableWriter {
 
     fn write(&mut self, df: &DataFrame) -> Result<(), InternalError> {
         self.contract.check_frame(df)?;
+        let cast;
+        let df = match &self.schema {
+            Some(schema) if df.schema() != schema => {
+                cast = cast_to(df, schema)?;
+                &cast
+            }
+            _ => df,
+        };
         if self.writer.is_none() {
+            self.schema = Some(df.schema().clone());
             let file = fs_err::File::create(&self.tmp).map_err(|e| write_error(&self.tmp, e))?;
             let metadata = self.contract.parquet_metadata(&self.run_id, "convert");
             let writer = ParquetWriter::new(file.into_parts().0)
@@ -122,6 +136,25 @@ impl TableWriter {
         self.done = true;
         Ok(self.rows)
     }
+}
+
+/// `df` with its columns cast to `schema`'s types: rows decoded by the row path (plain strings)
+/// written after batches whose key columns are dictionary-encoded. Every value is one of the
+/// document's categories, so a failed cast is a bug.
+fn cast_to(df: &DataFrame, schema: &Schema) -> Result<DataFrame, InternalError> {
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| match schema.get(c.name()) {
+            Some(dt) if dt != c.dtype() => c.strict_cast(dt),
+            _ => Ok(c.clone()),
+        })
+        .collect::<PolarsResult<Vec<_>>>()
+        .map_err(|e| {
+            InternalError::Invariant(format!("a late batch does not fit the table: {e}"))
+        })?;
+    DataFrame::new(df.height(), columns)
+        .map_err(|e| InternalError::Invariant(format!("a late batch does not fit the table: {e}")))
 }
 
 impl Drop for TableWriter {
@@ -177,8 +210,6 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
             age: args.age_dim.clone(),
             sex_codes: None,
         };
-        // A failure to write is kept as what it is, not reported as a bad input.
-        let mut write_failure: Option<InternalError> = None;
         let resolve = |id: &RegionId| resolver.resolve(id).map(|(c, l)| (c, l.as_str()));
         let reject =
             |raw: &RawObservation, rule, reason| unresolved(raw, &provenance, rule, reason);
@@ -189,27 +220,41 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
             batch_rows: BATCH_ROWS,
         };
         let mut slow_rows = Vec::new();
-        let decoded = decode_columns(
-            Input::File(&args.input),
-            &roles,
-            &ctx,
-            &options,
-            &mut quarantine,
-            |df| {
-                out.write(&df).map_err(|e| {
-                    let text = e.to_string();
-                    write_failure = Some(e);
-                    text
-                })
-            },
-            |row| {
-                slow_rows.push(row);
-                Ok(())
-            },
-        );
-        if let Some(e) = write_failure {
-            return Err(e.into());
-        }
+        // Decoding and writing overlap: batches go to a writer thread through a channel of one
+        // slot, so at most three batches are alive at once.
+        let (decoded, written) = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<DataFrame>(1);
+            let writer = scope.spawn(move || -> Result<TableWriter, InternalError> {
+                for df in rx {
+                    out.write(&df)?;
+                }
+                Ok(out)
+            });
+            let decoded = decode_columns(
+                Input::File(&args.input),
+                &roles,
+                &ctx,
+                &options,
+                &mut quarantine,
+                |df| {
+                    tx.send(df)
+                        .map_err(|_| "the Parquet writer stopped".to_owned())
+                },
+                |row| {
+                    slow_rows.push(row);
+                    Ok(())
+                },
+            );
+            drop(tx);
+            let written = writer.join().unwrap_or_else(|_| {
+                Err(InternalError::Invariant(
+                    "the Parquet writer thread panicked".into(),
+                ))
+            });
+            (decoded, written)
+        });
+        // A failure to write is reported as what it is, not as a bad input.
+        out = written?;
         // Cells given as text that decode (rare): resolved and written after the rest.
         for row in slow_rows {
             if let Err(q) = columns.push_one(row, &resolver, &provenance) {

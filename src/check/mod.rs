@@ -47,7 +47,8 @@ pub struct ColumnContract {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ColumnType {
-    /// UTF-8 text.
+    /// UTF-8 text, stored plain or dictionary-encoded (a polars `Enum` or `Categorical`, an
+    /// Arrow `Dictionary` of strings): readers see text either way.
     String,
     /// 16-bit integer.
     Int16,
@@ -66,7 +67,10 @@ pub enum ColumnType {
 impl ColumnType {
     fn matches_polars(self, dt: &DataType) -> bool {
         match self {
-            ColumnType::String => matches!(dt, DataType::String),
+            ColumnType::String => matches!(
+                dt,
+                DataType::String | DataType::Enum(..) | DataType::Categorical(..)
+            ),
             ColumnType::Int16 => matches!(dt, DataType::Int16),
             ColumnType::Int64 => matches!(dt, DataType::Int64),
             ColumnType::Float64 => matches!(dt, DataType::Float64),
@@ -80,12 +84,13 @@ impl ColumnType {
 
     fn matches_arrow(self, dt: &ArrowType) -> bool {
         match self {
-            ColumnType::String => {
-                matches!(
+            ColumnType::String => match dt {
+                ArrowType::Dictionary(_, values) => ColumnType::String.matches_arrow(values),
+                _ => matches!(
                     dt,
                     ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View
-                )
-            }
+                ),
+            },
             ColumnType::Int16 => matches!(dt, ArrowType::Int16),
             ColumnType::Int64 => matches!(dt, ArrowType::Int64),
             ColumnType::Float64 => matches!(dt, ArrowType::Float64),

@@ -131,7 +131,8 @@ struct ColumnSink<'a, F, G> {
     mappers: &'a mut [DatasetMapper],
     ctx: &'a DecodeContext,
     opts: &'a ColumnOptions<'a>,
-    tables: Vec<Option<Tables>>,
+    tables: Vec<Tables>,
+    dicts: Dicts,
     current: Option<usize>,
     batch: Batch,
     quarantine: &'a mut Vec<QuarantineEntry>,
@@ -155,10 +156,8 @@ where
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
-        let t = self.tables[d]
-            .as_ref()
-            .ok_or("no tables for the current dataset")?;
-        let df = frame(t, &batch, self.ctx, self.opts).map_err(|e| e.to_string())?;
+        let df =
+            frame(&self.tables[d], &self.dicts, d, &batch, self.opts).map_err(|e| e.to_string())?;
         (self.flush)(df)
     }
 
@@ -187,9 +186,6 @@ where
             self.flush_batch()?;
             self.current = Some(d);
         }
-        if self.tables[d].is_none() {
-            self.tables[d] = Some(Tables::new(&self.mappers[d], self.opts));
-        }
         let value = match cell {
             Cell::Number(v) => Some(v),
             Cell::Null => None,
@@ -197,9 +193,7 @@ where
         };
         self.mappers[d].mark_seen(pos);
         let m = &self.mappers[d];
-        let Some(t) = self.tables[d].as_mut() else {
-            return Err("no tables".into());
-        };
+        let t = &mut self.tables[d];
         let region = m.region.map_or(0, |k| m.index(k, pos));
         let time = m.index(m.time, pos);
         let sex = m.sex.map_or(0, |k| m.index(k, pos));
@@ -262,37 +256,133 @@ where
     }
 }
 
-fn strings(name: &str, codes: &[u32], table: &[String]) -> Column {
-    StringChunked::from_iter_values(
-        name.into(),
-        codes.iter().map(|c| table[*c as usize].as_str()),
-    )
-    .into_series()
-    .into()
+/// One dictionary-encoded column: the document's distinct values as a polars `Categorical` of
+/// its own (32-bit codes, category `i` = the `i`th distinct value), and for each dataset the code
+/// of each entry of its table (`None`: null).
+///
+/// The Parquet writer stores a categorical column as a dictionary page plus integer keys; a plain
+/// string column would make it hash every value of every row to find the same dictionary.
+struct Dict {
+    dtype: DataType,
+    codes: Vec<Vec<Option<u32>>>,
 }
 
-fn scalar_str(name: &str, value: &str, len: usize) -> Column {
-    Column::new_scalar(
-        name.into(),
-        Scalar::new(DataType::String, AnyValue::StringOwned(value.into())),
-        len,
-    )
+impl Dict {
+    /// `tables[d]` lists dataset `d`'s values by table position.
+    fn new(tables: &[Vec<Option<&str>>]) -> PolarsResult<Dict> {
+        let categories = Categories::random("mittari".into(), CategoricalPhysical::U32);
+        let mapping = categories.mapping();
+        let codes = tables
+            .iter()
+            .map(|values| {
+                values
+                    .iter()
+                    .map(|v| v.map(|v| mapping.insert_cat(v)).transpose())
+                    .collect::<PolarsResult<Vec<_>>>()
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        Ok(Dict {
+            dtype: DataType::Categorical(categories, mapping),
+            codes,
+        })
+    }
+
+    /// A column of dataset `d`'s values at table positions `positions`.
+    fn column(&self, name: &str, d: usize, positions: &[u32]) -> PolarsResult<Column> {
+        let codes = &self.codes[d];
+        let ids = if codes.iter().all(Option::is_some) {
+            // No nulls possible: a plain vector, no validity to build.
+            let codes: Vec<u32> = codes.iter().map(|c| c.unwrap_or_default()).collect();
+            UInt32Chunked::from_vec(
+                name.into(),
+                positions.iter().map(|p| codes[*p as usize]).collect(),
+            )
+        } else {
+            UInt32Chunked::from_iter_options(
+                name.into(),
+                positions.iter().map(|p| codes[*p as usize]),
+            )
+        }
+        .into_series();
+        Ok(Series::from_cats_and_dtype(&ids, &self.dtype, true)?.into())
+    }
+
+    /// A column holding dataset `d`'s only value `n` times.
+    fn constant(&self, name: &str, d: usize, n: usize) -> PolarsResult<Column> {
+        self.column(name, d, &vec![0; n])
+    }
 }
 
-/// The `observations` columns of one batch, in the contract's order.
+/// The dictionary-encoded columns of a document: every string column whose values are known
+/// before the cells are read. `status` and `status_label` (mostly null, and a text cell can
+/// carry a symbol of its own) stay plain, as does `breakdown` when a dataset has other
+/// dimensions (their combinations are found as the cells come).
+struct Dicts {
+    source: Dict,
+    dataset: Dict,
+    measure: Dict,
+    region: Dict,
+    region_level: Dict,
+    period: Dict,
+    sex: Dict,
+    age: Dict,
+    unit: Dict,
+    raw_sha256: Dict,
+    /// The empty breakdown, when no dataset has other dimensions.
+    no_breakdown: Option<Dict>,
+}
+
+impl Dicts {
+    fn new<'a>(
+        tables: &'a [Tables],
+        mappers: &[DatasetMapper],
+        ctx: &'a DecodeContext,
+    ) -> PolarsResult<Dicts> {
+        fn all(v: &[String]) -> Vec<Option<&str>> {
+            v.iter().map(|s| Some(s.as_str())).collect()
+        }
+        let dict = |f: &dyn Fn(&'a Tables) -> Vec<Option<&'a str>>| {
+            Dict::new(&tables.iter().map(f).collect::<Vec<_>>())
+        };
+        Ok(Dicts {
+            source: dict(&|t| vec![Some(t.source)])?,
+            dataset: dict(&|t| vec![Some(t.dataset.as_str())])?,
+            measure: dict(&|t| all(&t.measures))?,
+            region: dict(&|t| {
+                t.regions
+                    .iter()
+                    .map(|r| r.as_ref().ok().map(|(c, _)| c.as_str()))
+                    .collect()
+            })?,
+            region_level: dict(&|t| {
+                t.regions
+                    .iter()
+                    .map(|r| r.as_ref().ok().map(|(_, l)| *l))
+                    .collect()
+            })?,
+            period: dict(&|t| all(&t.periods))?,
+            sex: dict(&|t| t.sexes.iter().map(|s| s.map(Sex::as_str)).collect())?,
+            age: dict(&|t| all(&t.ages))?,
+            unit: dict(&|t| t.units.iter().map(Option::as_deref).collect())?,
+            raw_sha256: dict(&|_| vec![Some(ctx.raw_sha256.as_str())])?,
+            no_breakdown: if mappers.iter().all(|m| m.others.is_empty()) {
+                Some(dict(&|_| vec![Some("")])?)
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// The `observations` columns of one batch of dataset `d`, in the contract's order.
 fn frame(
     t: &Tables,
+    dicts: &Dicts,
+    d: usize,
     b: &Batch,
-    ctx: &DecodeContext,
     opts: &ColumnOptions<'_>,
 ) -> PolarsResult<DataFrame> {
     let n = b.len();
-    let region = |i: &u32| {
-        t.regions[*i as usize]
-            .as_ref()
-            .map_or(("", ""), |(c, l)| (c.as_str(), *l))
-    };
-    let sex = |i: &u32| t.sexes[*i as usize].map_or("", Sex::as_str);
     let status = |i: &u32| (*i != NO_STATUS).then(|| t.statuses[*i as usize].as_str());
     let status_label = |i: &u32| {
         if *i == NO_STATUS {
@@ -306,32 +396,30 @@ fn frame(
         .iter()
         .map(|i| t.years[*i as usize].unwrap_or_default())
         .collect();
-    let columns = vec![
-        scalar_str("source", t.source, n),
-        scalar_str("dataset", &t.dataset, n),
-        strings("measure", &b.measure, &t.measures),
-        StringChunked::from_iter_values("region".into(), b.region.iter().map(|i| region(i).0))
-            .into_series()
-            .into(),
-        StringChunked::from_iter_values(
-            "region_level".into(),
-            b.region.iter().map(|i| region(i).1),
+    let breakdown = match &dicts.no_breakdown {
+        Some(dict) => dict.constant("breakdown", d, n)?,
+        None => StringChunked::from_iter_values(
+            "breakdown".into(),
+            b.breakdown
+                .iter()
+                .map(|i| t.breakdowns.get(*i as usize).map_or("", String::as_str)),
         )
         .into_series()
         .into(),
-        strings("period", &b.time, &t.periods),
+    };
+    let columns = vec![
+        dicts.source.constant("source", d, n)?,
+        dicts.dataset.constant("dataset", d, n)?,
+        dicts.measure.column("measure", d, &b.measure)?,
+        dicts.region.column("region", d, &b.region)?,
+        dicts.region_level.column("region_level", d, &b.region)?,
+        dicts.period.column("period", d, &b.time)?,
         Int16Chunked::from_vec("year".into(), years)
             .into_series()
             .into(),
-        StringChunked::from_iter_values("sex".into(), b.sex.iter().map(sex))
-            .into_series()
-            .into(),
-        strings("age", &b.age, &t.ages),
-        if t.breakdowns.is_empty() {
-            scalar_str("breakdown", "", n)
-        } else {
-            strings("breakdown", &b.breakdown, &t.breakdowns)
-        },
+        dicts.sex.column("sex", d, &b.sex)?,
+        dicts.age.column("age", d, &b.age)?,
+        breakdown,
         Float64Chunked::from_iter_options("value".into(), b.value.iter().copied())
             .into_series()
             .into(),
@@ -342,13 +430,8 @@ fn frame(
         StringChunked::from_iter_options("status_label".into(), b.status.iter().map(status_label))
             .into_series()
             .into(),
-        StringChunked::from_iter_options(
-            "unit".into(),
-            b.measure.iter().map(|i| t.units[*i as usize].as_deref()),
-        )
-        .into_series()
-        .into(),
-        scalar_str("raw_sha256", &ctx.raw_sha256, n),
+        dicts.unit.column("unit", d, &b.measure)?,
+        dicts.raw_sha256.constant("raw_sha256", d, n)?,
         Column::new_scalar(
             "retrieved_at".into(),
             Scalar::new_datetime(
@@ -378,12 +461,18 @@ where
     G: FnMut(RawObservation) -> Result<(), String>,
 {
     let mut plan = plan(input, roles, ctx)?;
-    let n = plan.mappers.len();
+    let tables: Vec<Tables> = plan.mappers.iter().map(|m| Tables::new(m, opts)).collect();
+    let dicts = Dicts::new(&tables, &plan.mappers, ctx).map_err(|e| SourceError::Malformed {
+        path: ctx.file.clone().into(),
+        location: String::new(),
+        message: format!("building the column dictionaries: {e}"),
+    })?;
     let mut sink = ColumnSink {
         mappers: &mut plan.mappers,
         ctx,
         opts,
-        tables: (0..n).map(|_| None).collect(),
+        tables,
+        dicts,
         current: None,
         batch: Batch::default(),
         quarantine,
