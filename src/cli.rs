@@ -67,6 +67,10 @@ pub struct RunArgs {
     /// Folder of the raw payload archive (default: `$XDG_CACHE_HOME/mittari` or `~/.cache/mittari`).
     #[arg(long, env = env_vars::MITTARI_CACHE)]
     pub cache: Option<PathBuf>,
+    /// Send no web request: answer each from the raw archive, and fail (exit 3) naming any the
+    /// archive does not have.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Arguments of `mittari validate`.

@@ -12,3 +12,13 @@ pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 pub const HOME: &str = "HOME";
 /// Disables colour when set to any non-empty value (<https://no-color.org>).
 pub const NO_COLOR: &str = "NO_COLOR";
+/// Contact (e-mail or URL) appended to the HTTP User-Agent; overrides the pipeline's
+/// `http.contact`.
+pub const MITTARI_CONTACT: &str = "MITTARI_CONTACT";
+
+/// The operator's contact for the User-Agent, when `MITTARI_CONTACT` is set and not empty.
+pub fn contact() -> Option<String> {
+    std::env::var(MITTARI_CONTACT)
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+}

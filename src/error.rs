@@ -69,6 +69,14 @@ impl Error {
                 "paths in a pipeline file are relative to the pipeline file's own folder"
                     .to_owned(),
             ),
+            Error::Source(SourceError::NotArchived { .. }) => Some(
+                "`--offline` answers only requests an earlier online run archived: run once without `--offline`, with the same pipeline and cache"
+                    .to_owned(),
+            ),
+            Error::Source(SourceError::Http { status: 403, .. }) => Some(
+                "the service refused the request; Sotkanet refuses clients it cannot identify: set `http.contact` or MITTARI_CONTACT"
+                    .to_owned(),
+            ),
             Error::Internal(InternalError::Contract { .. }) => {
                 Some("this is a bug in mittari: please report it with the run's log".to_owned())
             }
@@ -134,6 +142,42 @@ pub enum SourceError {
         location: String,
         /// What is wrong.
         message: String,
+    },
+    /// A server answered with an error status that retrying cannot fix.
+    #[error("`{request}`: HTTP {status}{message}")]
+    Http {
+        /// `METHOD URL`.
+        request: String,
+        /// The status.
+        status: u16,
+        /// `: ` and the start of the server's message, or empty.
+        message: String,
+    },
+    /// A request kept failing (connection, timeout, 5xx, 429) until the retries ran out.
+    #[error("`{request}`: failed after {attempts} attempts: {message}")]
+    Network {
+        /// `METHOD URL`.
+        request: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        message: String,
+    },
+    /// A response arrived but is not usable data (an HTML page, cut-off JSON, too large).
+    #[error("`{request}`: {message}")]
+    BadResponse {
+        /// `METHOD URL`.
+        request: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `--offline` and the archive has no response for a request.
+    #[error("`{request}`{}: not in the raw archive (running with `--offline`)", body.as_ref().map(|b| format!(" with body {b}")).unwrap_or_default())]
+    NotArchived {
+        /// `METHOD URL`.
+        request: String,
+        /// The POST body.
+        body: Option<String>,
     },
 }
 

@@ -24,6 +24,7 @@ pub mod env_vars;
 pub mod error;
 pub mod extract;
 pub mod hash;
+pub mod http;
 pub mod inspect;
 pub mod logging;
 pub mod normalize;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 pipeline: args.pipeline,
                 out: args.out,
                 cache: args.cache,
+                offline: args.offline,
             })?;
             let tables = summary
                 .rows

@@ -13,15 +13,18 @@ use polars::prelude::*;
 use tracing::{info, warn};
 
 use crate::check::Contract;
-use crate::config::{Pipeline, SourceConfig, SourceFormat};
+use crate::config::{ApiKind, Pipeline, SourceConfig, SourceFormat};
 use crate::derive::{DeriveInput, derive};
 use crate::error::{Error, InternalError, PolarsContext};
-use crate::extract::{Archive, Payload, read_file};
+use crate::extract::{self, Archive, SourcePayload, read_file};
+use crate::http::{Client, Expect};
 use crate::normalize::jsonstat::{self, DimensionRoles};
 use crate::normalize::sotkanet::{self, SotkanetRegion};
 use crate::normalize::{DecodeContext, Decoded, QuarantineEntry};
 use crate::publish::Publisher;
-use crate::publish::manifest::{IndicatorSummary, InputRecord, QuarantineCount, RunManifest};
+use crate::publish::manifest::{
+    IndicatorSummary, InputRecord, PayloadRecord, QuarantineCount, RunManifest,
+};
 use crate::regions::conform::{ObservationColumns, Provenance, RegionResolver};
 use crate::regions::{Crosswalk, Registry};
 
@@ -34,6 +37,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// Archive folder override.
     pub cache: Option<PathBuf>,
+    /// Answer every web request from the archive; fail on one it does not have.
+    pub offline: bool,
 }
 
 /// What a finished run reports.
@@ -94,58 +99,220 @@ pub fn prepare(path: &Path) -> Result<Prepared, Error> {
 /// Sotkanet `/regions` payloads by source id.
 type RegionPayloads = HashMap<String, HashMap<i64, SotkanetRegion>>;
 
-/// A decoded source.
+/// A source read (or fetched) and decoded.
 struct SourceResult<'a> {
     config: &'a SourceConfig,
-    path: PathBuf,
-    payload: Payload,
-    decoded: Option<Decoded>,
+    /// The file, or `fetch from <api>`.
+    origin: String,
+    /// Every payload the source used (data, metadata, config), in the order obtained.
+    payloads: Vec<SourcePayload>,
+    /// Decoded data payloads: index into `payloads`, and what it decoded to.
+    parts: Vec<(usize, Decoded)>,
+    /// Sotkanet indicator metadata, for the manifest.
+    metadata: Option<serde_json::Value>,
 }
 
-/// Reads and decodes every source; `/regions` payloads are returned separately.
+/// How sources are read: `validate` reads files and only plans live sources.
+enum Mode<'c> {
+    /// Files read, live sources described, nothing archived.
+    Plan,
+    /// Everything read or fetched, and archived.
+    Run(&'c Archive, Option<&'c mut Client>),
+}
+
+/// Reads (or fetches) and decodes every source; `/regions` payloads are returned separately.
 fn read_and_decode<'a>(
     p: &'a Prepared,
-    archive: Option<&Archive>,
+    mut mode: Mode<'_>,
 ) -> Result<(Vec<SourceResult<'a>>, RegionPayloads), Error> {
     let mut results = Vec::new();
     let mut region_payloads = HashMap::new();
     for s in &p.pipeline.file.sources {
         let id = s.id.get_ref();
-        let path = p.pipeline.resolve(&s.path);
-        let payload = read_file(id, &path)?;
-        if let Some(a) = archive {
-            a.store(&format!("file://{}", absolute(&path).display()), &payload)?;
-        }
-        let file = path.display().to_string();
-        let decoded = match s.format {
-            SourceFormat::SotkanetRegions => {
-                region_payloads
-                    .insert(id.clone(), sotkanet::decode_regions(&payload.bytes, &file)?);
-                None
-            }
-            format => {
-                let ctx = DecodeContext {
-                    source_id: id.clone(),
-                    dataset: s
-                        .dataset
-                        .as_ref()
-                        .map(|d| d.get_ref().clone())
-                        .unwrap_or_default(),
-                    file,
-                    raw_sha256: payload.sha256.clone(),
-                    unit: s.unit.clone(),
+        let mut metadata = None;
+        let (origin, payloads) = match (&s.path, &s.fetch) {
+            (Some(path), _) => {
+                let path = p.pipeline.resolve(path);
+                let payload = read_file(id, &path)?;
+                let request = format!("file://{}", absolute(&path).display());
+                if let Mode::Run(a, _) = &mode {
+                    a.store(&request, &payload)?;
+                }
+                let sp = SourcePayload {
+                    request,
+                    role: "data",
+                    origin: "file",
+                    payload,
                 };
-                Some(decode(format, &payload.bytes, s, &ctx)?)
+                (path.display().to_string(), vec![sp])
+            }
+            (None, Some(fetch)) => {
+                let Mode::Run(_, Some(client)) = &mut mode else {
+                    results.push(SourceResult {
+                        config: s,
+                        origin: format!("fetch from `{}`", fetch.api.get_ref()),
+                        payloads: Vec::new(),
+                        parts: Vec::new(),
+                        metadata: None,
+                    });
+                    continue;
+                };
+                let (payloads, meta) = fetch_source(p, s, client)?;
+                metadata = meta;
+                (format!("fetch from `{}`", fetch.api.get_ref()), payloads)
+            }
+            (None, None) => {
+                return Err(InternalError::Invariant(format!(
+                    "source `{id}` has neither `path` nor `fetch`"
+                ))
+                .into());
             }
         };
+        let mut parts = Vec::new();
+        for (i, sp) in payloads
+            .iter()
+            .enumerate()
+            .filter(|(_, sp)| sp.role == "data")
+        {
+            let file = if sp.origin == "file" {
+                origin.clone()
+            } else {
+                sp.request.clone()
+            };
+            if s.format == SourceFormat::SotkanetRegions {
+                region_payloads.insert(
+                    id.clone(),
+                    sotkanet::decode_regions(&sp.payload.bytes, &file)?,
+                );
+                continue;
+            }
+            let ctx = DecodeContext {
+                source_id: id.clone(),
+                dataset: s
+                    .dataset
+                    .as_ref()
+                    .map(|d| d.get_ref().clone())
+                    .unwrap_or_default(),
+                file,
+                raw_sha256: sp.payload.sha256.clone(),
+                unit: s.unit.clone(),
+            };
+            parts.push((i, decode(s.format, &sp.payload.bytes, s, &ctx)?));
+        }
         results.push(SourceResult {
             config: s,
-            path,
-            payload,
-            decoded,
+            origin,
+            payloads,
+            parts,
+            metadata,
         });
     }
     Ok((results, region_payloads))
+}
+
+/// The requests `run` will send for a live source (PxWeb data batches depend on the API's limits).
+fn planned_requests(
+    p: &Prepared,
+    s: &SourceConfig,
+    fetch: &crate::config::FetchConfig,
+) -> Vec<String> {
+    let f = &p.pipeline.file;
+    let Some(api) = f.apis.get(fetch.api.get_ref()) else {
+        return Vec::new();
+    };
+    match (api.kind, s.format) {
+        (ApiKind::Sotkanet, SourceFormat::SotkanetRegions) => {
+            vec![extract::sotkanet::regions_request(&api.url).line()]
+        }
+        (ApiKind::Sotkanet, _) => {
+            let id = fetch.indicator.unwrap_or_default();
+            let years = fetch
+                .years
+                .clone()
+                .unwrap_or_else(|| f.pipeline.years.get_ref().clone());
+            let genders = fetch
+                .genders
+                .clone()
+                .unwrap_or_else(|| vec!["total".to_owned()]);
+            let per = fetch
+                .years_per_request
+                .unwrap_or(extract::sotkanet::YEARS_PER_REQUEST);
+            std::iter::once(extract::sotkanet::metadata_request(&api.url, id))
+                .chain(extract::sotkanet::data_requests(
+                    &api.url, id, &years, &genders, per,
+                ))
+                .map(|r| r.line())
+                .collect()
+        }
+        (ApiKind::PxwebV1 | ApiKind::PxwebV2, _) => {
+            let (config, meta, data) =
+                extract::pxweb::urls(api, fetch.table.as_deref().unwrap_or_default());
+            let query: Vec<String> = fetch
+                .query
+                .iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={}", v.join(",")))
+                .collect();
+            vec![
+                format!("GET {config}"),
+                format!("GET {meta}"),
+                format!(
+                    "POST {data} [{}], in batches under the API's cell limit",
+                    query.join("; ")
+                ),
+            ]
+        }
+    }
+}
+
+/// Fetches a live source through its API.
+fn fetch_source(
+    p: &Prepared,
+    s: &SourceConfig,
+    client: &mut Client,
+) -> Result<(Vec<SourcePayload>, Option<serde_json::Value>), Error> {
+    let f = &p.pipeline.file;
+    let Some(fetch) = &s.fetch else {
+        return Ok((Vec::new(), None));
+    };
+    let api = f.apis.get(fetch.api.get_ref()).ok_or_else(|| {
+        InternalError::Invariant(format!(
+            "api `{}` vanished after checking",
+            fetch.api.get_ref()
+        ))
+    })?;
+    info!(source = %s.id.get_ref(), api = %fetch.api.get_ref(), "Fetching");
+    Ok(match (api.kind, s.format) {
+        (ApiKind::Sotkanet, SourceFormat::SotkanetRegions) => {
+            let req = extract::sotkanet::regions_request(&api.url);
+            let got = client.fetch(&req, Expect::Json)?;
+            (vec![SourcePayload::new(&req, got, "data")], None)
+        }
+        (ApiKind::Sotkanet, _) => {
+            let years = fetch
+                .years
+                .clone()
+                .unwrap_or_else(|| f.pipeline.years.get_ref().clone());
+            let genders = fetch
+                .genders
+                .clone()
+                .unwrap_or_else(|| vec!["total".to_owned()]);
+            let (meta, payloads) = extract::sotkanet::fetch_indicator(
+                client,
+                &api.url,
+                fetch.indicator.unwrap_or_default(),
+                &years,
+                &genders,
+                fetch
+                    .years_per_request
+                    .unwrap_or(extract::sotkanet::YEARS_PER_REQUEST),
+            )?;
+            (payloads, serde_json::to_value(meta).ok())
+        }
+        (ApiKind::PxwebV1 | ApiKind::PxwebV2, _) => {
+            (extract::pxweb::fetch(client, api, fetch)?, None)
+        }
+    })
 }
 
 fn decode(
@@ -238,7 +405,27 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     info!(pipeline = %meta.name, run_id = %run_id, out = %out.display(), "Starting run");
 
     let archive = Archive::new(&cache);
-    let (sources, region_payloads) = read_and_decode(&p, Some(&archive))?;
+    let live = p.pipeline.file.sources.iter().any(|s| s.fetch.is_some());
+    let mut client = if live {
+        Some(Client::new(
+            &p.pipeline.file.http,
+            archive.clone(),
+            opts.offline,
+        )?)
+    } else {
+        None
+    };
+    let (sources, region_payloads) = read_and_decode(&p, Mode::Run(&archive, client.as_mut()))?;
+    let http = client.as_ref().map(Client::stats);
+    if let Some(h) = &http {
+        info!(
+            sent = h.sent,
+            retries = h.retries,
+            not_modified = h.not_modified,
+            from_archive = h.offline,
+            "HTTP"
+        );
+    }
     lap("extract+normalize", &mut timings);
 
     let mut columns = ObservationColumns::default();
@@ -247,32 +434,30 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     for s in sources {
         let id = s.config.id.get_ref();
         let datasets = s
-            .decoded
-            .as_ref()
-            .map(|d| d.datasets.clone())
-            .unwrap_or_default();
-        let (rows, quarantined) = match s.decoded {
-            Some(decoded) => {
-                let before_q = quarantine_obs.len();
-                let before_rows = columns.len();
-                quarantine_obs.extend(decoded.quarantine);
-                let resolver = RegionResolver {
-                    registry: &p.registry,
-                    sotkanet_regions: s.config.regions.as_ref().and_then(|r| {
-                        let name = r.get_ref();
-                        region_payloads.get(name).map(|m| (name.as_str(), m))
-                    }),
-                };
-                let provenance = Provenance {
-                    source_id: id,
-                    raw_sha256: &s.payload.sha256,
-                    retrieved_at: s.payload.retrieved_at,
-                };
-                columns.push_resolved(decoded.rows, &resolver, &provenance, &mut quarantine_obs);
-                (columns.len() - before_rows, quarantine_obs.len() - before_q)
-            }
-            None => (0, 0),
+            .parts
+            .iter()
+            .flat_map(|(_, d)| d.datasets.iter().cloned())
+            .collect();
+        let before_q = quarantine_obs.len();
+        let before_rows = columns.len();
+        let resolver = RegionResolver {
+            registry: &p.registry,
+            sotkanet_regions: s.config.regions.as_ref().and_then(|r| {
+                let name = r.get_ref();
+                region_payloads.get(name).map(|m| (name.as_str(), m))
+            }),
         };
+        for (i, decoded) in s.parts {
+            quarantine_obs.extend(decoded.quarantine);
+            let payload = &s.payloads[i].payload;
+            let provenance = Provenance {
+                source_id: id,
+                raw_sha256: &payload.sha256,
+                retrieved_at: payload.retrieved_at,
+            };
+            columns.push_resolved(decoded.rows, &resolver, &provenance, &mut quarantine_obs);
+        }
+        let (rows, quarantined) = (columns.len() - before_rows, quarantine_obs.len() - before_q);
         if quarantined > 0 {
             warn!(source = %id, rows = quarantined, "Quarantined rows");
         }
@@ -285,9 +470,20 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
             source: id.clone(),
             format: s.config.format.name().to_owned(),
             dataset: s.config.dataset.as_ref().map(|d| d.get_ref().clone()),
-            path: s.path.display().to_string(),
-            sha256: s.payload.sha256.clone(),
-            bytes: s.payload.bytes.len() as u64,
+            origin: s.origin.clone(),
+            payloads: s
+                .payloads
+                .iter()
+                .map(|sp| PayloadRecord {
+                    request: sp.request.clone(),
+                    role: sp.role,
+                    origin: sp.origin,
+                    sha256: sp.payload.sha256.clone(),
+                    bytes: sp.payload.bytes.len() as u64,
+                    retrieved_at: sp.payload.retrieved_at,
+                })
+                .collect(),
+            metadata: s.metadata,
             synthetic: s.config.synthetic,
             rows,
             quarantined,
@@ -299,7 +495,11 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
 
     let source_of: HashMap<String, String> = inputs
         .iter()
-        .map(|i| (i.sha256.clone(), i.source.clone()))
+        .flat_map(|i| {
+            i.payloads
+                .iter()
+                .map(|p| (p.sha256.clone(), i.source.clone()))
+        })
         .collect();
     let derived = derive(&DeriveInput {
         observations: &observations,
@@ -357,6 +557,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         finished_at: Utc::now(),
         status: "success".to_owned(),
         inputs,
+        http,
         outputs: publisher.outputs().to_vec(),
         quarantine: quarantine_counts(&all_quarantine),
         indicators: indicator_summaries(&indicators)?,
@@ -507,7 +708,7 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
     let p = prepare(path)?;
     let f = &p.pipeline.file;
     let meta = &f.pipeline;
-    let (sources, region_payloads) = read_and_decode(&p, None)?;
+    let (sources, region_payloads) = read_and_decode(&p, Mode::Plan)?;
     let mut lines = vec![
         format!(
             "pipeline `{}` ({}, sha256 {})",
@@ -539,17 +740,8 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
     }
     lines.push("sources:".to_owned());
     for s in &sources {
-        let detail = match &s.decoded {
-            Some(d) => format!("{} rows, {} quarantined", d.rows.len(), d.quarantine.len()),
-            None => format!(
-                "{} regions",
-                region_payloads
-                    .get(s.config.id.get_ref())
-                    .map_or(0, HashMap::len)
-            ),
-        };
-        lines.push(format!(
-            "  {} [{}{}] {} ({} bytes, sha256 {}): {detail}",
+        let label = format!(
+            "  {} [{}{}] {}",
             s.config.id.get_ref(),
             s.config.format.name(),
             s.config
@@ -557,10 +749,35 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
                 .as_ref()
                 .map(|d| format!(" {}", d.get_ref()))
                 .unwrap_or_default(),
-            s.path.display(),
-            s.payload.bytes.len(),
-            &s.payload.sha256[..12],
-        ));
+            s.origin,
+        );
+        if let Some(fetch) = &s.config.fetch {
+            lines.push(format!(
+                "{label}: not fetched by `validate`; `run` will send:"
+            ));
+            lines.extend(
+                planned_requests(&p, s.config, fetch)
+                    .into_iter()
+                    .map(|r| format!("    {r}")),
+            );
+            continue;
+        }
+        let detail = if s.config.format == SourceFormat::SotkanetRegions {
+            format!(
+                "{} regions",
+                region_payloads
+                    .get(s.config.id.get_ref())
+                    .map_or(0, HashMap::len)
+            )
+        } else {
+            let rows: usize = s.parts.iter().map(|(_, d)| d.rows.len()).sum();
+            let q: usize = s.parts.iter().map(|(_, d)| d.quarantine.len()).sum();
+            format!("{rows} rows, {q} quarantined")
+        };
+        let (bytes, sha) = s.payloads.first().map_or((0, ""), |sp| {
+            (sp.payload.bytes.len(), &sp.payload.sha256[..12])
+        });
+        lines.push(format!("{label} ({bytes} bytes, sha256 {sha}): {detail}"));
     }
     lines.push("indicators:".to_owned());
     for ind in &f.indicators {

@@ -95,8 +95,14 @@ fn sample_pipeline_end_to_end() {
             );
         }
     }
-    for input in manifest["inputs"].as_array().unwrap() {
-        let sha = input["sha256"].as_str().unwrap();
+    for payload in manifest["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["payloads"].as_array().unwrap())
+    {
+        assert_eq!(payload["origin"], "file");
+        let sha = payload["sha256"].as_str().unwrap();
         let archived = std::fs::read(ws.path("cache/raw").join(sha)).unwrap();
         assert_eq!(
             mittari::hash::sha256_hex(&archived),

@@ -47,6 +47,73 @@ pub struct PipelineFile {
     /// Output settings.
     #[serde(default)]
     pub output: OutputConfig,
+    /// HTTP settings of live sources.
+    #[serde(default)]
+    pub http: crate::http::HttpSettings,
+    /// The web APIs live sources fetch from, by name (`[apis.<name>]`).
+    #[serde(default)]
+    pub apis: BTreeMap<String, ApiConfig>,
+}
+
+/// The kinds of web API mittari fetches from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiKind {
+    /// THL Sotkanet REST 1.1 (`https://sotkanet.fi/rest/1.1`).
+    Sotkanet,
+    /// PxWeb API v1 (Statistics Finland StatFin: `https://pxdata.stat.fi/PXWeb/api/v1/fi/StatFin`).
+    PxwebV1,
+    /// PxWebApi 2 (SCB `https://statistikdatabasen.scb.se/api/v2`, SSB).
+    PxwebV2,
+}
+
+/// `[apis.<name>]`: one web API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Which API it is.
+    pub kind: ApiKind,
+    /// Base URL: Sotkanet's `/rest/1.1`, a PxWeb v1 database (`.../api/v1/fi/StatFin`) or a
+    /// PxWebApi 2 root (`.../api/v2`).
+    pub url: String,
+    /// Where the API's limits are read (PxWeb only). Default: v1 `<url>/../?config`, v2
+    /// `<url>/config`.
+    #[serde(default)]
+    pub config_url: Option<String>,
+}
+
+/// `fetch = { ... }` of a source: what to request from its API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchConfig {
+    /// Name of an `[apis.<name>]` entry.
+    pub api: Spanned<String>,
+    /// Sotkanet: the indicator id.
+    #[serde(default)]
+    pub indicator: Option<u32>,
+    /// Sotkanet: years to request (default: the pipeline's `years`).
+    #[serde(default)]
+    pub years: Option<Vec<i16>>,
+    /// Sotkanet: `total`, `male`, `female` (default: `total`).
+    #[serde(default)]
+    pub genders: Option<Vec<String>>,
+    /// Sotkanet: most years in one request (default 10); more are split over several requests.
+    #[serde(default)]
+    pub years_per_request: Option<usize>,
+    /// PxWeb: the table id (v1: the file name, e.g. `statfin_vaerak_pxt_11re.px` or since June
+    /// 2026 `11re.px`, with any folder path before it; v2: e.g. `TAB6471`).
+    #[serde(default)]
+    pub table: Option<String>,
+    /// PxWeb: variable code -> value codes; `["*"]` selects every value.
+    #[serde(default)]
+    pub query: Option<BTreeMap<String, Vec<String>>>,
+    /// PxWeb: the time variable (default: the one the metadata marks as time).
+    #[serde(default)]
+    pub time_variable: Option<String>,
+    /// PxWeb: the content variable (default: the metadata's `metric` role, else `Tiedot`,
+    /// `tiedot` or `ContentsCode`).
+    #[serde(default)]
+    pub content_variable: Option<String>,
 }
 
 /// `[pipeline]`: identity and time frame.
@@ -111,8 +178,12 @@ pub struct SourceConfig {
     pub id: Spanned<String>,
     /// Payload format.
     pub format: SourceFormat,
-    /// The file, relative to the pipeline file.
-    pub path: PathBuf,
+    /// The file, relative to the pipeline file (or `fetch`, for a live source).
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// What to fetch from a web API (or `path`, for a file).
+    #[serde(default)]
+    pub fetch: Option<FetchConfig>,
     /// Dataset id written to `observations.dataset`, e.g. `sotkanet:171` or `statfin:11s5`.
     /// Required for sources with observations.
     #[serde(default)]
@@ -272,6 +343,111 @@ fn yes() -> bool {
 
 const SEXES: [&str; 3] = ["total", "male", "female"];
 
+/// A source has a file or a `fetch`, and a `fetch` fits its API and format.
+fn check_fetch(
+    s: &SourceConfig,
+    f: &PipelineFile,
+    at: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let id = s.id.get_ref();
+    let fetch = match (&s.path, &s.fetch) {
+        (Some(_), None) => return Ok(()),
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(at(
+                s.id.span(),
+                format!(
+                    "source `{id}` needs exactly one of `path` (a file) and `fetch` (a web API)"
+                ),
+            ));
+        }
+        (None, Some(fetch)) => fetch,
+    };
+    let name = fetch.api.get_ref();
+    let Some(api) = f.apis.get(name) else {
+        let known: Vec<&str> = f.apis.keys().map(String::as_str).collect();
+        return Err(at(
+            fetch.api.span(),
+            format!(
+                "source `{id}`: no `[apis.{name}]` in this pipeline (it has: {})",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        ));
+    };
+    let fail = |message: String| Err(at(fetch.api.span(), format!("source `{id}`: {message}")));
+    let sotkanet_keys = fetch.indicator.is_some()
+        || fetch.years.is_some()
+        || fetch.genders.is_some()
+        || fetch.years_per_request.is_some();
+    let pxweb_keys = fetch.table.is_some()
+        || fetch.query.is_some()
+        || fetch.time_variable.is_some()
+        || fetch.content_variable.is_some();
+    match api.kind {
+        ApiKind::Sotkanet => {
+            if pxweb_keys {
+                return fail(format!(
+                    "`table`, `query`, `time_variable` and `content_variable` are for PxWeb; `{name}` is Sotkanet"
+                ));
+            }
+            match s.format {
+                SourceFormat::SotkanetRegions if sotkanet_keys => {
+                    return fail(
+                        "a `sotkanet-regions` fetch takes no indicator, years or genders".into(),
+                    );
+                }
+                SourceFormat::SotkanetJson if fetch.indicator.is_none() => {
+                    return fail("a Sotkanet data fetch needs `indicator`".into());
+                }
+                SourceFormat::SotkanetRegions | SourceFormat::SotkanetJson => {}
+                other => {
+                    return fail(format!(
+                        "Sotkanet is fetched as `sotkanet-json` or `sotkanet-regions`, not `{}`",
+                        other.name()
+                    ));
+                }
+            }
+            if let Some(g) = fetch
+                .genders
+                .iter()
+                .flatten()
+                .find(|g| !SEXES.contains(&g.as_str()))
+            {
+                return fail(format!("gender `{g}`: use total, male or female"));
+            }
+            if fetch.years_per_request == Some(0) || fetch.years.as_ref().is_some_and(Vec::is_empty)
+            {
+                return fail("`years` and `years_per_request` must not be empty or 0".into());
+            }
+        }
+        ApiKind::PxwebV1 | ApiKind::PxwebV2 => {
+            if sotkanet_keys {
+                return fail(format!(
+                    "`indicator`, `years`, `genders` and `years_per_request` are for Sotkanet; `{name}` is PxWeb"
+                ));
+            }
+            if s.format != SourceFormat::Jsonstat {
+                return fail(format!(
+                    "PxWeb answers JSON-stat: use `format = \"jsonstat\"`, not `{}`",
+                    s.format.name()
+                ));
+            }
+            let (Some(_), Some(query)) = (&fetch.table, &fetch.query) else {
+                return fail("a PxWeb fetch needs `table` and `query`".into());
+            };
+            if let Some((code, _)) = query.iter().find(|(_, v)| v.is_empty()) {
+                return fail(format!(
+                    "`query.{code}` selects no values (use [\"*\"] for all)"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Pipeline {
     /// Reads, parses and checks a pipeline file.
     pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
@@ -401,6 +577,7 @@ impl Pipeline {
                     ));
                 }
             }
+            check_fetch(s, f, &at)?;
             if (s.dimensions.is_some() || s.sex_codes.is_some())
                 && s.format != SourceFormat::Jsonstat
             {

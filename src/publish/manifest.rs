@@ -28,8 +28,11 @@ pub struct RunManifest {
     pub finished_at: DateTime<Utc>,
     /// `success`.
     pub status: String,
-    /// Every input payload.
+    /// Every input and its payloads.
     pub inputs: Vec<InputRecord>,
+    /// What the HTTP client did (absent when no source is fetched).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<crate::http::Stats>,
     /// Every output file.
     pub outputs: Vec<OutputRecord>,
     /// Quarantined rows per stage and rule.
@@ -49,12 +52,13 @@ pub struct InputRecord {
     pub format: String,
     /// Dataset id, for sources with observations.
     pub dataset: Option<String>,
-    /// The file read.
-    pub path: String,
-    /// sha256 of its bytes (the archive key).
-    pub sha256: String,
-    /// Size in bytes.
-    pub bytes: u64,
+    /// The file read, or `fetch from <api>`.
+    pub origin: String,
+    /// Every payload the source used, each archived under its sha256.
+    pub payloads: Vec<PayloadRecord>,
+    /// Sotkanet: the indicator's metadata (title, value type, decimals, range, update date).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
     /// Whether the pipeline marks the data synthetic.
     pub synthetic: bool,
     /// Rows decoded into `observations`.
@@ -64,6 +68,23 @@ pub struct InputRecord {
     /// JSON-stat: each dataset's label, source, update time, notes and validation warnings.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub datasets: Vec<crate::normalize::jsonstat::DatasetInfo>,
+}
+
+/// One payload of an input.
+#[derive(Debug, Serialize)]
+pub struct PayloadRecord {
+    /// `file://<path>` or `METHOD URL`.
+    pub request: String,
+    /// `data`, `metadata`, `config`.
+    pub role: &'static str,
+    /// `file`, `downloaded`, `not-modified` (304: the archived copy), `archive` (`--offline`).
+    pub origin: &'static str,
+    /// sha256 of its bytes (the archive key).
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// When it was received.
+    pub retrieved_at: DateTime<Utc>,
 }
 
 /// One output file.
