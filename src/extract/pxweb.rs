@@ -347,7 +347,10 @@ pub fn fetch(
     payloads.push(SourcePayload::new(&req, got, "metadata"));
 
     let query = resolve(
-        fetch.query.as_ref().unwrap_or(&std::collections::BTreeMap::default()),
+        fetch
+            .query
+            .as_ref()
+            .unwrap_or(&std::collections::BTreeMap::default()),
         &variables,
         fetch.time_variable.as_deref(),
         fetch.content_variable.as_deref(),

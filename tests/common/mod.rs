@@ -2,6 +2,8 @@
 //! and readers for what it writes.
 #![allow(dead_code)] // Each test file uses a different subset.
 
+pub mod server;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -85,7 +87,8 @@ pub fn mittari() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mittari"));
     cmd.env_remove("MITTARI_OUT")
         .env_remove("MITTARI_CACHE")
-        .env_remove("MITTARI_LOG");
+        .env_remove("MITTARI_LOG")
+        .env_remove("MITTARI_CONTACT");
     cmd
 }
 
