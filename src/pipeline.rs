@@ -282,6 +282,20 @@ fn fetch_source(
         ))
     })?;
     info!(source = %s.id.get_ref(), api = %fetch.api.get_ref(), "Fetching");
+    client.begin(s.id.get_ref());
+    let fetched = fetch_with(p, s, fetch, api, client);
+    client.end();
+    fetched
+}
+
+fn fetch_with(
+    p: &Prepared,
+    s: &SourceConfig,
+    fetch: &crate::config::FetchConfig,
+    api: &crate::config::ApiConfig,
+    client: &mut Client,
+) -> Result<(Vec<SourcePayload>, Option<serde_json::Value>), Error> {
+    let f = &p.pipeline.file;
     Ok(match (api.kind, s.format) {
         (ApiKind::Sotkanet, SourceFormat::SotkanetRegions) => {
             let req = extract::sotkanet::regions_request(&api.url);

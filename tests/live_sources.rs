@@ -574,6 +574,77 @@ fn a_403_is_not_retried_and_names_url_and_message() {
     assert!(err.contains("http.contact"), "{err}");
 }
 
+/// The StatFin source alone, from the full pipeline.
+fn statfin_pipeline(dir: &Path, url: &str) -> PathBuf {
+    let text = std::fs::read_to_string(full_pipeline(dir, url)).unwrap();
+    let cut = text.find("[[sources]]\nid = \"sotkanet_regions\"").unwrap();
+    let keep = text.find("[[sources]]\nid = \"statfin_11s5\"").unwrap();
+    let end = text.find("[[sources]]\nid = \"scb_population\"").unwrap();
+    let pipeline = dir.join("statfin.toml");
+    std::fs::write(&pipeline, format!("{}{}", &text[..cut], &text[keep..end])).unwrap();
+    pipeline
+}
+
+/// A query over the API's cell limit is posted in batches under it, at the API's call rate, and
+/// the batches together select exactly the query's values.
+#[test]
+fn a_query_over_the_cell_limit_is_split_and_paced() {
+    let server = Server::start();
+    replay(&server);
+    server.route(
+        "GET",
+        "/PXWeb/api/v1/fi/?config",
+        vec![Reply::ok(
+            r#"{"maxValues":100,"maxCalls":2,"timeWindow":1}"#,
+        )],
+    );
+    let dir = tempfile::TempDir::new().unwrap();
+    let pipeline = statfin_pipeline(dir.path(), &server.url());
+    let (o, _) = run_fault(&dir, &pipeline);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let posts: Vec<_> = server
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "POST")
+        .collect();
+    // 308 municipalities x 1 month x 1 measure, at most 100 cells a batch.
+    assert_eq!(posts.len(), 4);
+    let mut all = Vec::new();
+    for p in &posts {
+        let body: serde_json::Value = serde_json::from_str(&p.body).unwrap();
+        let alue = body["query"][0]["selection"]["values"].as_array().unwrap();
+        assert!(alue.len() <= 100);
+        all.extend(alue.iter().map(|v| v.as_str().unwrap().to_owned()));
+    }
+    assert_eq!(all.len(), 308);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 308, "a value in two batches");
+    // Two calls per second, evenly spaced: the fourth POST comes at least 1.5 s after the first.
+    let span = posts[3].at - posts[0].at;
+    assert!(span >= Duration::from_millis(1400), "{span:?}");
+}
+
+#[test]
+fn gzip_bodies_are_decompressed_and_archived_decompressed() {
+    use std::io::Write;
+    let raw = std::fs::read(sample("sotkanet/127_population_2019_2023_five_cities.json")).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&raw).unwrap();
+    let (server, dir, pipeline) = fault(vec![
+        Reply::ok(enc.finish().unwrap()).header("Content-Encoding", "gzip"),
+    ]);
+    let (o, _) = run_fault(&dir, &pipeline);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let seen = server.seen();
+    assert_eq!(seen.last().unwrap().headers["accept-encoding"], "gzip");
+    let sha = mittari::hash::sha256_hex(&raw);
+    assert_eq!(
+        std::fs::read(dir.path().join("cache/raw").join(sha)).unwrap(),
+        raw
+    );
+}
+
 #[test]
 fn a_cell_limit_error_is_not_retried() {
     let server = Server::start();
@@ -587,13 +658,7 @@ fn a_cell_limit_error_is_not_retried() {
         )],
     );
     let dir = tempfile::TempDir::new().unwrap();
-    let text = std::fs::read_to_string(full_pipeline(dir.path(), &server.url())).unwrap();
-    // Only the StatFin source.
-    let cut = text.find("[[sources]]\nid = \"sotkanet_regions\"").unwrap();
-    let keep = text.find("[[sources]]\nid = \"statfin_11s5\"").unwrap();
-    let end = text.find("[[sources]]\nid = \"scb_population\"").unwrap();
-    let pipeline = dir.path().join("statfin.toml");
-    std::fs::write(&pipeline, format!("{}{}", &text[..cut], &text[keep..end])).unwrap();
+    let pipeline = statfin_pipeline(dir.path(), &server.url());
     let (o, _) = run_fault(&dir, &pipeline);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert_eq!(server.count("POST", V1_TABLE), 1);

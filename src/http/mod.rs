@@ -189,6 +189,8 @@ pub struct Client {
     archive: Archive,
     offline: bool,
     stats: Stats,
+    /// The current source's progress bar (on a terminal only).
+    progress: Option<indicatif::ProgressBar>,
 }
 
 /// One attempt's failure.
@@ -233,7 +235,33 @@ impl Client {
             archive,
             offline,
             stats: Stats::default(),
+            progress: None,
         })
+    }
+
+    /// Starts a progress bar for a source's requests: a spinner with the request being sent, on
+    /// a terminal with info logging; nothing otherwise (the log lines say what happens).
+    pub fn begin(&mut self, source: &str) {
+        use std::io::IsTerminal;
+        self.end();
+        if std::io::stderr().is_terminal() && tracing::enabled!(tracing::Level::INFO) {
+            let pb = indicatif::ProgressBar::new_spinner();
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{spinner} {prefix}: {pos} requests, {msg}")
+            {
+                pb.set_style(style);
+            }
+            pb.set_prefix(source.to_owned());
+            pb.enable_steady_tick(Duration::from_millis(120));
+            self.progress = Some(pb);
+        }
+    }
+
+    /// Ends the current source's progress bar.
+    pub fn end(&mut self) {
+        if let Some(pb) = self.progress.take() {
+            pb.finish_and_clear();
+        }
     }
 
     /// What the client did so far.
@@ -289,6 +317,11 @@ impl Client {
                 std::thread::sleep(pause);
             }
             self.stats.sent += 1;
+            debug!(request = %req.line(), conditional = cached.is_some(), "Sending");
+            if let Some(pb) = &self.progress {
+                pb.inc(1);
+                pb.set_message(req.line());
+            }
             let result = self.attempt(req, expect, cached.as_ref());
             match result {
                 Ok(fetched) => return Ok(fetched),

@@ -74,6 +74,8 @@ pub struct Seen {
     pub target: String,
     pub headers: HashMap<String, String>,
     pub body: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -170,6 +172,7 @@ fn handle(stream: TcpStream, state: &Mutex<State>) {
             target: target.clone(),
             headers: headers.clone(),
             body: String::from_utf8_lossy(&body).into_owned(),
+            at: std::time::Instant::now(),
         });
         match st.routes.get_mut(&format!("{method} {target}")) {
             Some(q) if q.len() > 1 => q.pop_front(),
@@ -185,17 +188,14 @@ fn handle(stream: TcpStream, state: &Mutex<State>) {
     } else {
         (reply.status, reply.body.clone())
     };
-    let mut head = format!(
-        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in &reply.headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if let Some(tag) = &reply.etag {
-        head.push_str(&format!("ETag: {tag}\r\n"));
-    }
-    head.push_str("\r\n");
+    let mut lines = vec![
+        format!("HTTP/1.1 {status} X"),
+        format!("Content-Length: {}", body.len()),
+        "Connection: close".to_owned(),
+    ];
+    lines.extend(reply.headers.iter().map(|(k, v)| format!("{k}: {v}")));
+    lines.extend(reply.etag.iter().map(|tag| format!("ETag: {tag}")));
+    let head = format!("{}\r\n\r\n", lines.join("\r\n"));
     let mut stream = stream;
     let sent = reply.truncate.unwrap_or(body.len()).min(body.len());
     let _ = stream.write_all(head.as_bytes());
