@@ -681,3 +681,70 @@ fn a_failed_run_leaves_the_previous_outputs_intact() {
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(snapshot(&dir.path().join("out")), before);
 }
+
+#[test]
+fn real_pipelines_validate_without_network() {
+    for name in ["etela-savo", "national"] {
+        let o = mittari()
+            .arg("validate")
+            .arg(repo().join(format!("pipelines/{name}.toml")))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let out = stdout(&o);
+        for line in [
+            "GET https://sotkanet.fi/rest/1.1/regions",
+            "GET https://sotkanet.fi/rest/1.1/indicators/3216",
+            "GET https://sotkanet.fi/rest/1.1/json?indicator=127&years=2015&years=2016",
+            "&years=2024&genders=total&genders=male&genders=female",
+            "GET https://pxdata.stat.fi/PXWeb/api/v1/fi/?config",
+            "POST https://pxdata.stat.fi/PXWeb/api/v1/fi/StatFin/vaerak/statfin_vaerak_pxt_11re.px",
+            "nothing written",
+        ] {
+            assert!(out.contains(line), "{name}: no `{line}` in\n{out}");
+        }
+    }
+}
+
+#[test]
+fn fetch_config_errors_name_the_line() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let good =
+        std::fs::read_to_string(one_source_pipeline(dir.path(), "http://127.0.0.1:9")).unwrap();
+    let cases = [
+        (
+            good.replace(
+                "api = \"sotkanet\", indicator = 127",
+                "api = \"thl\", indicator = 127",
+            ),
+            "no `[apis.thl]` in this pipeline (it has: sotkanet)",
+        ),
+        (
+            good.replace("indicator = 127 }", "indicator = 127 }\npath = \"x.json\""),
+            "needs exactly one of `path` (a file) and `fetch` (a web API)",
+        ),
+        (
+            good.replace("indicator = 127 }", "table = \"x.px\" }"),
+            "`table`, `query`, `time_variable` and `content_variable` are for PxWeb",
+        ),
+        (
+            good.replace(
+                "indicator = 127 }",
+                "indicator = 127, genders = [\"all\"] }",
+            ),
+            "gender `all`: use total, male or female",
+        ),
+    ];
+    for (text, message) in cases {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, &text).unwrap();
+        let o = mittari().arg("validate").arg(&path).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(message), "{err}");
+        assert!(
+            err.contains(&format!("{}:", path.display())),
+            "file:line:column: {err}"
+        );
+    }
+}
