@@ -748,3 +748,22 @@ fn fetch_config_errors_name_the_line() {
         );
     }
 }
+
+#[test]
+fn a_response_over_the_size_limit_is_refused() {
+    // 1.5 MB of valid JSON against `max_response_mb = 1`.
+    let big = format!("[{}0]", "0,".repeat(750_000));
+    let (server, dir, pipeline) = fault(vec![Reply::ok(big)]);
+    let text = std::fs::read_to_string(&pipeline)
+        .unwrap()
+        .replace("[http]\n", "[http]\nmax_response_mb = 1\n");
+    std::fs::write(&pipeline, text).unwrap();
+    let (o, _) = run_fault(&dir, &pipeline);
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(server.count("GET", JSON_127), 1, "not retried");
+    assert!(
+        stderr(&o).contains("larger than the maximum of 1 MB (`http.max_response_mb`)"),
+        "{}",
+        stderr(&o)
+    );
+}
