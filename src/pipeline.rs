@@ -225,23 +225,10 @@ fn planned_requests(
             vec![extract::sotkanet::regions_request(&api.url).line()]
         }
         (ApiKind::Sotkanet, _) => {
-            let id = fetch.indicator.unwrap_or_default();
-            let years = fetch
-                .years
-                .clone()
-                .unwrap_or_else(|| f.pipeline.years.get_ref().clone());
-            let genders = fetch
-                .genders
-                .clone()
-                .unwrap_or_else(|| vec!["total".to_owned()]);
-            let per = fetch
-                .years_per_request
-                .unwrap_or(extract::sotkanet::YEARS_PER_REQUEST);
-            std::iter::once(extract::sotkanet::metadata_request(&api.url, id))
-                .chain(extract::sotkanet::data_requests(
-                    &api.url, id, &years, &genders, per,
-                ))
-                .map(|r| r.line())
+            extract::sotkanet::DataPlan::of(fetch, f.pipeline.years.get_ref())
+                .requests(&api.url)
+                .iter()
+                .map(crate::http::Request::line)
                 .collect()
         }
         (ApiKind::PxwebV1 | ApiKind::PxwebV2, _) => {
@@ -303,24 +290,8 @@ fn fetch_with(
             (vec![SourcePayload::new(&req, got, "data")], None)
         }
         (ApiKind::Sotkanet, _) => {
-            let years = fetch
-                .years
-                .clone()
-                .unwrap_or_else(|| f.pipeline.years.get_ref().clone());
-            let genders = fetch
-                .genders
-                .clone()
-                .unwrap_or_else(|| vec!["total".to_owned()]);
-            let (meta, payloads) = extract::sotkanet::fetch_indicator(
-                client,
-                &api.url,
-                fetch.indicator.unwrap_or_default(),
-                &years,
-                &genders,
-                fetch
-                    .years_per_request
-                    .unwrap_or(extract::sotkanet::YEARS_PER_REQUEST),
-            )?;
+            let plan = extract::sotkanet::DataPlan::of(fetch, f.pipeline.years.get_ref());
+            let (meta, payloads) = extract::sotkanet::fetch_indicator(client, &api.url, &plan)?;
             (payloads, serde_json::to_value(meta).ok())
         }
         (ApiKind::PxwebV1 | ApiKind::PxwebV2, _) => {

@@ -32,6 +32,50 @@ pub fn metadata_request(base: &str, indicator: u32) -> Request {
     ))
 }
 
+/// What a Sotkanet data fetch asks for, with the defaults filled in.
+#[derive(Debug, Clone)]
+pub struct DataPlan {
+    /// Indicator id.
+    pub indicator: u32,
+    /// Years (default: the pipeline's).
+    pub years: Vec<i16>,
+    /// Genders (default: `total`).
+    pub genders: Vec<String>,
+    /// Most years per request.
+    pub years_per_request: usize,
+}
+
+impl DataPlan {
+    /// The plan of a source's `fetch`, with the pipeline's years as default.
+    pub fn of(fetch: &crate::config::FetchConfig, pipeline_years: &[i16]) -> DataPlan {
+        DataPlan {
+            indicator: fetch.indicator.unwrap_or_default(),
+            years: fetch
+                .years
+                .clone()
+                .unwrap_or_else(|| pipeline_years.to_vec()),
+            genders: fetch
+                .genders
+                .clone()
+                .unwrap_or_else(|| vec!["total".to_owned()]),
+            years_per_request: fetch.years_per_request.unwrap_or(YEARS_PER_REQUEST),
+        }
+    }
+
+    /// Every request, metadata first.
+    pub fn requests(&self, base: &str) -> Vec<Request> {
+        std::iter::once(metadata_request(base, self.indicator))
+            .chain(data_requests(
+                base,
+                self.indicator,
+                &self.years,
+                &self.genders,
+                self.years_per_request,
+            ))
+            .collect()
+    }
+}
+
 /// The `/json` data requests of one indicator: years in chunks of `per_request`, genders
 /// repeated in each.
 pub fn data_requests(
@@ -104,23 +148,24 @@ pub fn parse_metadata(bytes: &[u8], request: &str) -> Result<IndicatorMeta, Sour
 pub fn fetch_indicator(
     client: &mut Client,
     base: &str,
-    indicator: u32,
-    years: &[i16],
-    genders: &[String],
-    per_request: usize,
+    plan: &DataPlan,
 ) -> Result<(IndicatorMeta, Vec<SourcePayload>), Error> {
-    let req = metadata_request(base, indicator);
+    let mut requests = plan.requests(base).into_iter();
+    let Some(req) = requests.next() else {
+        return Ok((IndicatorMeta::default(), Vec::new()));
+    };
     let fetched = client.fetch(&req, Expect::Json)?;
     let meta = parse_metadata(&fetched.payload.bytes, &req.line())?;
     if let Some(r) = meta.range {
-        let outside: Vec<String> = years
+        let outside: Vec<String> = plan
+            .years
             .iter()
             .filter(|y| i64::from(**y) < r.start || i64::from(**y) > r.end)
             .map(ToString::to_string)
             .collect();
         if !outside.is_empty() {
             warn!(
-                indicator,
+                indicator = plan.indicator,
                 years = %outside.join(", "),
                 "Years outside the indicator's published range {}..={}: expect no rows for them",
                 r.start,
@@ -129,7 +174,7 @@ pub fn fetch_indicator(
         }
     }
     let mut payloads = vec![SourcePayload::new(&req, fetched, "metadata")];
-    for req in data_requests(base, indicator, years, genders, per_request) {
+    for req in requests {
         let fetched = client.fetch(&req, Expect::Json)?;
         payloads.push(SourcePayload::new(&req, fetched, "data"));
     }

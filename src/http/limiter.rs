@@ -110,6 +110,21 @@ mod tests {
         assert_eq!(b.take(100.0), Duration::from_millis(250));
     }
 
+    /// When 200 callers start, each waiting what `take` says: they arrive every 50 ms, every
+    /// seventh at once. Sorted.
+    fn starts(b: &mut TokenBucket) -> Vec<f64> {
+        let mut now = 0.0;
+        let mut starts = Vec::new();
+        for i in 0..200 {
+            let arrive = f64::from(i) * if i % 7 == 0 { 0.0 } else { 0.05 };
+            now = f64::max(now, arrive);
+            let wait = b.take(now);
+            starts.push(now + wait.as_secs_f64());
+        }
+        starts.sort_by(f64::total_cmp);
+        starts
+    }
+
     /// PxWeb's "30 calls per 10 s" (and SCB's 3 per 1 s): in any window at most that many
     /// calls start, when every caller waits what `take` says. (With `burst = 30, rate = 3/s`
     /// this fails: 59 calls in the first 10 s.)
@@ -117,16 +132,7 @@ mod tests {
     fn never_more_than_max_calls_in_any_window() {
         for (calls, window) in [(30, 10.0), (3, 1.0), (1, 2.0)] {
             let mut b = TokenBucket::for_window(calls, window, 0.0);
-            let mut now = 0.0;
-            let mut starts = Vec::new();
-            for i in 0..200 {
-                // Callers arrive every 50 ms, some in bursts.
-                let arrive = f64::from(i) * if i % 7 == 0 { 0.0 } else { 0.05 };
-                now = f64::max(now, arrive);
-                let wait = b.take(now);
-                starts.push(now + wait.as_secs_f64());
-            }
-            starts.sort_by(f64::total_cmp);
+            let starts = starts(&mut b);
             for (i, s) in starts.iter().enumerate() {
                 let n = starts[i..]
                     .iter()
@@ -142,16 +148,7 @@ mod tests {
 
     #[test]
     fn a_naive_bucket_allows_twice_the_window_limit() {
-        let mut b = TokenBucket::new(30, 3.0, 0.0);
-        let mut now = 0.0;
-        let mut starts = Vec::new();
-        for i in 0..200 {
-            // Callers arrive every 50 ms, some in bursts.
-            let arrive = f64::from(i) * if i % 7 == 0 { 0.0 } else { 0.05 };
-            now = f64::max(now, arrive);
-            let wait = b.take(now);
-            starts.push(now + wait.as_secs_f64());
-        }
+        let starts = starts(&mut TokenBucket::new(30, 3.0, 0.0));
         let first_window = starts.iter().filter(|t| **t < 10.0 - 1e-9).count();
         assert!(first_window > 50, "{first_window}");
     }
