@@ -492,7 +492,10 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         indicators: &p.pipeline.file.indicators,
         years: meta.years.get_ref(),
         source_of: &source_of,
+        population: p.pipeline.file.population.as_ref(),
+        crosschecks: &p.pipeline.file.crosschecks,
     })?;
+    check_crosschecks(&derived.crosschecks, &p.pipeline.file.crosschecks)?;
     let mut indicators = derived.indicators;
     lap("derive", &mut timings);
 
@@ -506,6 +509,16 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         &mut observations,
     )?;
     publisher.stage(&Contract::for_table("regions")?, "regions", &mut regions)?;
+    let (mut crosswalk, mut mergers) = (
+        crosswalk_frame(&p.registry, &p.crosswalk)?,
+        mergers_frame(&p.registry)?,
+    );
+    publisher.stage(
+        &Contract::for_table("crosswalk")?,
+        "crosswalk",
+        &mut crosswalk,
+    )?;
+    publisher.stage(&Contract::for_table("mergers")?, "mergers", &mut mergers)?;
     publisher.stage(
         &Contract::for_table("indicators")?,
         "indicators",
@@ -542,6 +555,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         finished_at: Utc::now(),
         status: "success".to_owned(),
         inputs,
+        crosschecks: derived.crosschecks.clone(),
         http,
         outputs: publisher.outputs().to_vec(),
         quarantine: quarantine_counts(&all_quarantine),
@@ -659,6 +673,124 @@ pub fn regions_frame(registry: &Registry, cw: &Crosswalk) -> Result<DataFrame, I
         .into(),
     ];
     DataFrame::new(regions.len(), columns).context("building `regions`")
+}
+
+/// A cross-source comparison beyond its tolerance fails the run before anything is published.
+fn check_crosschecks(
+    results: &[crate::derive::CrossCheckResult],
+    config: &[crate::config::CrossCheckConfig],
+) -> Result<(), Error> {
+    for c in config {
+        let name = c.name.get_ref();
+        let mine: Vec<_> = results.iter().filter(|r| &r.check == name).collect();
+        let bad: Vec<_> = mine.iter().filter(|r| r.status == "mismatch").collect();
+        let compared = mine.iter().filter(|r| r.status != "not_comparable").count();
+        info!(check = %name, compared, mismatches = bad.len(), "Cross-source check");
+        if !bad.is_empty() {
+            let examples: Vec<String> = bad
+                .iter()
+                .take(5)
+                .map(|r| {
+                    format!(
+                        "{} {}: computed {} vs published {} (difference {})",
+                        r.region,
+                        r.year,
+                        r.computed.unwrap_or_default(),
+                        r.published.unwrap_or_default(),
+                        r.difference.unwrap_or_default()
+                    )
+                })
+                .collect();
+            return Err(crate::error::CheckError {
+                check: name.clone(),
+                message: format!(
+                    "{} of {compared} county and country figures summed from `{}/{}` differ from the published `{}/{}` by more than {}: {}{}; nothing was published",
+                    bad.len(),
+                    c.computed.dataset.get_ref(),
+                    c.computed.measure,
+                    c.published.dataset.get_ref(),
+                    c.published.measure,
+                    c.tolerance,
+                    examples.join("; "),
+                    if bad.len() > examples.len() { "; ..." } else { "" }
+                ),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Polars dates are days since 1970-01-01.
+fn date_column(name: &str, dates: &[Option<chrono::NaiveDate>]) -> Result<Column, InternalError> {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let days: Vec<Option<i32>> = dates
+        .iter()
+        .map(|d| d.and_then(|d| i32::try_from((d - epoch).num_days()).ok()))
+        .collect();
+    Ok(Series::new(name.into(), days)
+        .cast(&DataType::Date)
+        .context("building a date column")?
+        .into())
+}
+
+/// The dated key, with where each municipality-year lands in the reference division.
+pub fn crosswalk_frame(registry: &Registry, cw: &Crosswalk) -> Result<DataFrame, InternalError> {
+    let rows: Vec<(i16, &String, &crate::regions::MunicipalityYear)> = registry
+        .years()
+        .iter()
+        .flat_map(|(y, munis)| munis.iter().map(move |(code, m)| (*y, code, m)))
+        .collect();
+    let opt = |f: fn(&crate::regions::MunicipalityYear) -> &Option<String>| -> Column {
+        Series::new(
+            "x".into(),
+            rows.iter()
+                .map(|(_, _, m)| f(m).as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .into()
+    };
+    let successor: Vec<Option<&str>> = rows.iter().map(|(_, c, _)| cw.successor(c)).collect();
+    let columns = vec![
+        Series::new(
+            "year".into(),
+            rows.iter().map(|(y, _, _)| *y).collect::<Vec<_>>(),
+        )
+        .into(),
+        str_column("municipality", rows.iter().map(|(_, c, _)| c.as_str())),
+        str_column("name_fi", rows.iter().map(|(_, _, m)| m.name_fi.as_str())),
+        opt(|m| &m.county).with_name("county".into()),
+        opt(|m| &m.region).with_name("region".into()),
+        opt(|m| &m.hospital_district).with_name("hospital_district".into()),
+        opt(|m| &m.collaboration_area).with_name("collaboration_area".into()),
+        Series::new("reference_municipality".into(), successor.clone()).into(),
+        Series::new(
+            "reference_county".into(),
+            successor
+                .iter()
+                .map(|s| s.and_then(|s| cw.county_of(s)))
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+    ];
+    DataFrame::new(rows.len(), columns).context("building `crosswalk`")
+}
+
+/// Municipal mergers with their dates.
+pub fn mergers_frame(registry: &Registry) -> Result<DataFrame, InternalError> {
+    let m = registry.mergers();
+    DataFrame::new(
+        m.len(),
+        vec![
+            str_column("abolished", m.iter().map(|m| m.abolished.as_str())),
+            str_column("joined", m.iter().map(|m| m.joined.as_str())),
+            date_column(
+                "effective",
+                &m.iter().map(|m| m.effective).collect::<Vec<_>>(),
+            )?,
+        ],
+    )
+    .context("building `mergers`")
 }
 
 /// A non-null text column.

@@ -104,11 +104,20 @@ fn sotkanet_regions_real_2015() {
         "Savonlinna"
     );
     assert_eq!(r[&658], Canonical("SSS".into(), Level::Country));
+    // Hospital districts keep their own level (never mapped to a county); Åland's is 22 in
+    // Sotkanet and 00 in Statistics Finland's classification.
     assert_eq!(
         r[&608],
-        OtherCategory("SAIRAANHOITOPIIRI".into()),
+        Canonical("SHP11".into(), Level::HospitalDistrict),
         "Itä-Savo hospital district"
     );
+    assert_eq!(r[&620], Canonical("SHP00".into(), Level::HospitalDistrict));
+    assert_eq!(
+        r[&496],
+        Canonical("MK10".into(), Level::Region),
+        "Etelä-Savo"
+    );
+    assert_eq!(r[&547], OtherCategory("SEUTUKUNTA".into()));
 }
 
 #[test]

@@ -73,9 +73,9 @@ fn sample_pipeline_end_to_end() {
     let run_id = manifest["run_id"].as_str().unwrap().to_owned();
     assert_eq!(runs[0].file_stem().unwrap().to_str().unwrap(), run_id);
     assert_eq!(manifest["status"], "success");
-    assert_eq!(manifest["inputs"].as_array().unwrap().len(), 7);
+    assert_eq!(manifest["inputs"].as_array().unwrap().len(), 8);
     let outputs = manifest["outputs"].as_array().unwrap();
-    assert_eq!(outputs.len(), 10, "5 tables x (parquet + csv)");
+    assert_eq!(outputs.len(), 14, "7 tables x (parquet + csv)");
     for o in outputs {
         let path = dir.join(o["path"].as_str().unwrap());
         let bytes = std::fs::read(&path).unwrap();
@@ -124,6 +124,8 @@ fn sample_pipeline_end_to_end() {
         ("indicators", "indicators.parquet"),
         ("quarantine", "quarantine/observations.parquet"),
         ("quarantine", "quarantine/indicators.parquet"),
+        ("crosswalk", "crosswalk.parquet"),
+        ("mergers", "mergers.parquet"),
     ] {
         let path = dir.join(rel);
         let rows = outputs.iter().find(|o| o["path"] == rel).unwrap()["rows"]
@@ -146,8 +148,75 @@ fn sample_pipeline_end_to_end() {
     assert!(obs.height() > 308 + 20 + 618, "{}", obs.height());
     assert_eq!(
         regions.height(),
-        320 + 23 + 1,
-        "municipalities of 2013-2026, counties, country"
+        320 + 23 + 1 + 19 + 21 + 6,
+        "municipalities of 2013-2026, counties, country, regions, hospital districts, collaboration areas"
+    );
+
+    // Population structure of the three focus counties (from the synthetic table by age),
+    // recomputed here from the raw file's county rows.
+    let by_age: Value = serde_json::from_slice(
+        &std::fs::read(ws.path("sample-data/statfin/SYNTHETIC_population_by_age_2014_2024.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let areas: Vec<&str> = by_age["dimension"]["alue"]["category"]["index"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let cell = |area: &str, age: usize, year: usize| {
+        let a = areas.iter().position(|x| *x == area).unwrap();
+        by_age["value"][(a * 102 + age) * 6 + year]
+            .as_f64()
+            .unwrap()
+    };
+    for county in ["HVA12", "HVA13", "HVA18"] {
+        // Age index 0 is the total; age n is index n + 1; 2024 is the sixth year.
+        let sum = |from: usize, to: usize| (from..=to).map(|a| cell(county, a + 1, 5)).sum::<f64>();
+        let (young, working, old) = (sum(0, 14), sum(15, 64), sum(65, 100));
+        let total = cell(county, 0, 5);
+        let get = |id: &str| {
+            one_f64(
+                &ind,
+                &[("indicator", id), ("region", county)],
+                2024,
+                "value",
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            one_f64(
+                &ind,
+                &[("indicator", "population_total"), ("region", county)],
+                2024,
+                "value"
+            ),
+            Some(total),
+            "{county}"
+        );
+        assert!(
+            (get("dependency_ratio_demographic") - (young + old) / working * 100.0).abs() < 1e-9
+        );
+        assert!((get("dependency_ratio_old_age") - old / working * 100.0).abs() < 1e-9);
+        assert!((get("population_share_85plus") - sum(85, 100) / total * 100.0).abs() < 1e-9);
+    }
+    // The cross-source checks are in the manifest: counties summed from municipalities match
+    // the published county rows exactly.
+    let checks = manifest["crosschecks"].as_array().unwrap();
+    let county_checks: Vec<_> = checks
+        .iter()
+        .filter(|c| c["check"] == "population_by_age_county_totals")
+        .collect();
+    let (matched, other): (Vec<&&Value>, Vec<&&Value>) =
+        county_checks.iter().partition(|c| c["status"] == "match");
+    assert_eq!(matched.len(), 9, "3 counties x 3 years");
+    assert!(matched.iter().all(|c| c["difference"] == 0.0));
+    // The country: its other municipalities are not in the table, so it cannot be compared.
+    assert!(
+        other
+            .iter()
+            .all(|c| c["region"] == "SSS" && c["status"] == "not_comparable")
     );
 
     // County population = sum of its municipalities, from the raw JSON-stat file.
@@ -338,31 +407,77 @@ fn sample_pipeline_end_to_end() {
     assert_eq!(counts as usize, q.height() + qi.height());
 }
 
-/// A municipality that has no successor in the reference division (Pertunmaa `KU588`, whose
-/// merger the classification key does not record) is quarantined, not dropped, once its year is
-/// derived; the entry names the pipeline source it came from.
+/// Pertunmaa (`KU588`) joined Mäntyharju (`KU507`) in 2025: its 2009 population (Sotkanet CSV)
+/// lands in Mäntyharju of the 2025 division, so Mäntyharju's 2009 figure is the sum of the two,
+/// and nothing is left outside the division.
 #[test]
-fn municipality_outside_the_reference_division_is_quarantined() {
+fn a_merged_municipality_lands_in_its_successor() {
     let ws = Workspace::new();
     ws.edit(
         "pipelines/sample.toml",
         "years = [2019, 2023, 2024]",
         "years = [2009, 2019, 2023, 2024]",
     );
+    ws.edit(
+        "pipelines/sample.toml",
+        "[output]",
+        "[[indicators]]\nid = \"population_sotkanet\"\ntitle_fi = \"Väestö\"\ntitle_en = \"Population\"\nunit = \"persons\"\naggregation = \"count\"\nnumerator = { dataset = \"sotkanet:127\", measure = \"127\" }\n\n[output]",
+    );
     let out = ws.run();
     assert!(out.status.success(), "{}", stderr(&out));
+    let obs = read_parquet(&ws.out().join("observations.parquet"));
+    let part = |code: &str| {
+        one_f64(
+            &obs,
+            &[("dataset", "sotkanet:127"), ("region", code)],
+            2009,
+            "value",
+        )
+        .unwrap()
+    };
+    let ind = read_parquet(&ws.out().join("indicators.parquet"));
+    assert_eq!(
+        one_f64(
+            &ind,
+            &[("indicator", "population_sotkanet"), ("region", "KU507")],
+            2009,
+            "value"
+        ),
+        Some(part("KU588") + part("KU507"))
+    );
     let q = read_parquet(&ws.out().join("quarantine/indicators.parquet"));
-    let row = row_where(&q, "rule", "not_in_reference_division");
-    assert_eq!(row["source"], "sotkanet_127_2009_csv");
-    assert_eq!(row["stage"], "conform");
+    assert_eq!(q.height(), 0, "nothing left outside the 2025 division: {q}");
+}
+
+/// A published county figure that disagrees with its municipalities fails the run (exit 1),
+/// names the check, the county and both figures, and publishes nothing.
+#[test]
+fn a_cross_source_mismatch_fails_the_run() {
+    let ws = Workspace::new();
+    let rel = "sample-data/statfin/SYNTHETIC_population_by_age_2014_2024.json";
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(ws.path(rel)).unwrap()).unwrap();
+    let areas = doc["dimension"]["alue"]["category"]["index"]
+        .as_array()
+        .unwrap()
+        .len();
+    // Etelä-Savo (third from last), all ages, 2024: one person more than its municipalities.
+    let i = ((areas - 3) * 102) * 6 + 5;
+    let v = doc["value"][i].as_f64().unwrap();
+    doc["value"][i] = serde_json::json!(v + 1.0);
+    std::fs::write(ws.path(rel), serde_json::to_vec(&doc).unwrap()).unwrap();
+    let out = ws.run();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
     assert!(
-        row["reason"].contains("KU588") && row["reason"].contains("2025 division"),
-        "{}",
-        row["reason"]
+        err.contains("check `population_by_age_county_totals` failed"),
+        "{err}"
     );
     assert!(
-        row["location"].contains("sotkanet:127 127 KU588 2009"),
-        "{}",
-        row["location"]
+        err.contains(&format!(
+            "HVA12 2024: computed {v} vs published {}",
+            v + 1.0
+        )),
+        "{err}"
     );
+    assert!(!ws.out().exists(), "nothing published");
 }

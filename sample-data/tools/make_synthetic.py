@@ -12,9 +12,17 @@ Outputs (shaped exactly like Sotkanet /rest/1.1/json responses):
 - sotkanet/SYNTHETIC_171_share_75plus_2024.json: indicator 171 (75+ as % of population) with
   absValue = an invented count of people aged 75+, from a county baseline plus deterministic
   per-municipality variation (smaller municipalities are older, as in the real data).
+- statfin/SYNTHETIC_population_by_age_2014_2024.json: JSON-stat 2.0 shaped like StatFin 11re
+  (population by single year of age), for the municipalities of Etelä-Savo, Pohjois-Savo and
+  Keski-Pohjanmaa (2025 division) and the three counties, in 2014, 2018, 2019, 2022, 2023 and 2024,
+  ages 0..99 and 100-, plus the all-ages total `SSS`. The 2024 totals are the real 11s5
+  populations; the age structure is invented (a smooth pyramid tilted older where the county
+  baseline above is older), earlier years scale it back with an invented trend. County rows are
+  the sums of their municipalities.
 """
 import csv
 import hashlib
+import math
 import json
 import pathlib
 
@@ -66,5 +74,87 @@ def main() -> None:
         (HERE / "sotkanet" / name).write_text(json.dumps(rows, indent=1) + "\n", "utf-8")
 
 
+AGE_YEARS = [2014, 2018, 2019, 2022, 2023, 2024]
+AGE_COUNTIES = ["12", "13", "18"]
+
+
+def pyramid(age: int, tilt: float) -> float:
+    """Relative size of a one-year age group: flat-ish working ages, fewer children, mortality
+    after 70; `tilt` (0 = average) makes a municipality older or younger."""
+    young = 0.82 + 0.18 * min(age, 25) / 25.0
+    survival = 1.0 if age < 65 else math.exp(-(((age - 65) / 18.0) ** 2.2))
+    return max(0.0, young * survival * (1.0 + tilt * (age - 42) / 42.0))
+
+
+def population_by_age(population: dict, county: dict) -> dict:
+    munis = sorted(c for c in population if county.get(c) in AGE_COUNTIES)
+    ages = [str(a) for a in range(100)] + ["100-"]
+    cells = {}
+    for code in munis:
+        base_share = BASE[county[code]]
+        tilt = (base_share - 11.5) / 12.0 + 0.15 * jitter(code)
+        trend = -0.006 + 0.004 * jitter(code + "trend") if population[code] < 20000 else 0.003
+        for year in AGE_YEARS:
+            total = population[code] * (1.0 + trend) ** (year - 2024)
+            t = tilt - 0.01 * (2024 - year)
+            weights = [pyramid(a, t) for a in range(101)]
+            s = sum(weights)
+            counts = [round(total * w / s) for w in weights]
+            # The rounded ages add up to the (rounded) total: the largest age takes the remainder.
+            counts[weights.index(max(weights))] += round(total) - sum(counts)
+            cells[(f"KU{code}", year)] = counts
+    for c in AGE_COUNTIES:
+        for year in AGE_YEARS:
+            members = [cells[(f"KU{m}", year)] for m in munis if county[m] == c]
+            cells[(f"HVA{c}", year)] = [sum(col) for col in zip(*members)]
+    areas = [f"KU{m}" for m in munis] + [f"HVA{c}" for c in AGE_COUNTIES]
+    value = []
+    for area in areas:
+        for age_i in range(len(ages) + 1):
+            for year in AGE_YEARS:
+                counts = cells[(area, year)]
+                value.append(sum(counts) if age_i == 0 else counts[age_i - 1])
+    return {
+        "version": "2.0",
+        "class": "dataset",
+        "label": "SYNTHETIC population by area, single year of age and year (shaped like StatFin 11re; not statistics)",
+        "source": "mittari sample-data/tools/make_synthetic.py (SYNTHETIC)",
+        "updated": "2026-11-22T00:00:00Z",
+        "id": ["alue", "ika", "vuosi", "tiedot"],
+        "size": [len(areas), len(ages) + 1, len(AGE_YEARS), 1],
+        "role": {"geo": ["alue"], "time": ["vuosi"], "metric": ["tiedot"]},
+        "dimension": {
+            "alue": {"label": "Alue", "category": {"index": areas}},
+            "ika": {"label": "Ikä", "category": {"index": ["SSS"] + ages,
+                                                  "label": {"SSS": "Yhteensä", **{a: a for a in ages}}}},
+            "vuosi": {"label": "Vuosi", "category": {"index": [str(y) for y in AGE_YEARS]}},
+            "tiedot": {"label": "Tiedot", "category": {"index": ["vaesto"], "label": {"vaesto": "Väestö 31.12."},
+                                                       "unit": {"vaesto": {"label": "henkilöä", "decimals": 0}}}},
+        },
+        "value": value,
+    }
+
+
+def write_population_by_age() -> None:
+    js = json.loads((HERE / "statfin/11s5_population_by_municipality_2024M12.json").read_text("utf-8"))
+    alue = js["dimension"]["alue"]["category"]["index"]
+    population = {code[2:]: int(v) for code, v in zip(alue, js["value"])}
+    county = {}
+    with open(ROOT / "registry/municipality_key_2013-2026.csv", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["year"] == "2025":
+                county[row["kunta_code"]] = row["hyvinvointialue_code"]
+    # Pertunmaa joined Mäntyharju in 2025: in the 2025 key it is gone, so it takes its former
+    # county from 2024's key.
+    with open(ROOT / "registry/municipality_key_2013-2026.csv", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["year"] == "2024":
+                county.setdefault(row["kunta_code"], row["hyvinvointialue_code"])
+    doc = population_by_age(population, county)
+    (HERE / "statfin/SYNTHETIC_population_by_age_2014_2024.json").write_text(
+        json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n", "utf-8")
+
+
 if __name__ == "__main__":
     main()
+    write_population_by_age()

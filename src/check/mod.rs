@@ -103,7 +103,7 @@ impl ColumnType {
     }
 }
 
-const CONTRACTS: [(&str, &str); 4] = [
+const CONTRACTS: [(&str, &str); 6] = [
     (
         "observations",
         include_str!("../../schemas/observations.toml"),
@@ -111,6 +111,8 @@ const CONTRACTS: [(&str, &str); 4] = [
     ("regions", include_str!("../../schemas/regions.toml")),
     ("indicators", include_str!("../../schemas/indicators.toml")),
     ("quarantine", include_str!("../../schemas/quarantine.toml")),
+    ("crosswalk", include_str!("../../schemas/crosswalk.toml")),
+    ("mergers", include_str!("../../schemas/mergers.toml")),
 ];
 
 impl Contract {

@@ -44,6 +44,12 @@ pub struct PipelineFile {
     /// Indicator definitions.
     #[serde(default)]
     pub indicators: Vec<IndicatorConfig>,
+    /// Population structure from population by single year of age.
+    #[serde(default)]
+    pub population: Option<PopulationConfig>,
+    /// Cross-source checks: a figure computed from municipalities against a published one.
+    #[serde(default)]
+    pub crosschecks: Vec<CrossCheckConfig>,
     /// Output settings.
     #[serde(default)]
     pub output: OutputConfig,
@@ -239,6 +245,12 @@ pub enum Aggregation {
     Count,
     /// Sum of numerators over sum of denominators, times the scale.
     Ratio,
+    /// Mean weighted by a `weight` measure: sum(value × weight) / sum(weight).
+    Mean,
+    /// Not aggregated: the values published at each level (municipality, county, country,
+    /// hospital district ...) are taken as they are. Indices (standardised, relative to a base)
+    /// cannot be summed or averaged into a county figure.
+    Index,
 }
 
 /// Which value column of `observations` a measure reference reads.
@@ -285,6 +297,72 @@ fn total() -> String {
     "total".to_owned()
 }
 
+/// `[population]`: population structure per region and year.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PopulationConfig {
+    /// Population by single year of age (and sex), e.g. `statfin:11re`.
+    pub dataset: Spanned<String>,
+    /// Its population measure, e.g. `vaesto`.
+    pub measure: String,
+    /// Sex to use (default `total`).
+    #[serde(default = "total")]
+    pub sex: String,
+    /// Age bands as `[from, to]` (inclusive) or `[from]` (and over), ascending, not overlapping.
+    #[serde(default = "default_bands")]
+    pub bands: Spanned<Vec<Vec<u16>>>,
+    /// Changes over this many years (default 1, 5 and 10).
+    #[serde(default = "default_changes")]
+    pub changes: Vec<u16>,
+    /// A population projection by single year of age, computed the same way for its own years.
+    #[serde(default)]
+    pub projection: Option<ProjectionConfig>,
+}
+
+/// `population.projection`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectionConfig {
+    /// Dataset, e.g. `statfin:14wx`.
+    pub dataset: Spanned<String>,
+    /// Measure, e.g. `vaesto_e24`.
+    pub measure: String,
+}
+
+fn default_bands() -> Spanned<Vec<Vec<u16>>> {
+    Spanned::new(
+        0..0,
+        vec![
+            vec![0, 6],
+            vec![7, 17],
+            vec![18, 64],
+            vec![65, 74],
+            vec![75, 84],
+            vec![85],
+        ],
+    )
+}
+
+fn default_changes() -> Vec<u16> {
+    vec![1, 5, 10]
+}
+
+/// `[[crosschecks]]`: a county and country figure computed from municipalities compared with the
+/// same figure published directly.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrossCheckConfig {
+    /// Name, used in the manifest and in the failure message.
+    pub name: Spanned<String>,
+    /// Summed from municipalities of the reference division.
+    pub computed: MeasureRef,
+    /// Published at county and country level.
+    pub published: MeasureRef,
+    /// Largest accepted absolute difference (default 0: exact, for counts).
+    #[serde(default)]
+    pub tolerance: f64,
+}
+
 /// `[[indicators]]`: a derived indicator.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -307,6 +385,9 @@ pub struct IndicatorConfig {
     /// The denominator, required for `ratio`.
     #[serde(default)]
     pub denominator: Option<MeasureRef>,
+    /// The weight, required for `mean` (e.g. the population of the same region and year).
+    #[serde(default)]
+    pub weight: Option<MeasureRef>,
     /// Multiplier applied to numerator / denominator (100 for %, 1000 for per 1 000).
     #[serde(default = "one")]
     pub scale: f64,
@@ -605,7 +686,9 @@ impl Pipeline {
                     format!("indicator id `{id}` is used twice"),
                 ));
             }
-            let refs = std::iter::once(&ind.numerator).chain(ind.denominator.as_ref());
+            let refs = std::iter::once(&ind.numerator)
+                .chain(ind.denominator.as_ref())
+                .chain(ind.weight.as_ref());
             for r in refs {
                 let ds = r.dataset.get_ref();
                 if !datasets.contains(ds.as_str()) {
@@ -624,23 +707,39 @@ impl Pipeline {
                     ));
                 }
             }
-            match (ind.aggregation.get_ref(), &ind.denominator) {
-                (Aggregation::Ratio, None) => {
-                    return Err(at(
-                        ind.aggregation.span(),
-                        format!("indicator `{id}`: aggregation `ratio` needs a `denominator`"),
-                    ));
+            let rule = match (
+                ind.aggregation.get_ref(),
+                ind.denominator.is_some(),
+                ind.weight.is_some(),
+            ) {
+                (Aggregation::Count | Aggregation::Index, false, false)
+                | (Aggregation::Ratio, true, false)
+                | (Aggregation::Mean, false, true) => None,
+                (Aggregation::Ratio, false, _) => Some(
+                    "aggregation `ratio` needs a `denominator` (a measure, or the numerator's \
+                     `abs_value` over a population): it is never an average of ratios",
+                ),
+                (Aggregation::Mean, _, false) => Some(
+                    "aggregation `mean` needs a `weight` measure: an unweighted mean of \
+                     municipal values is not a county value",
+                ),
+                (Aggregation::Index, _, _) => Some(
+                    "an `index` is not aggregated (its published values are used at each level), \
+                     so it takes no `denominator` or `weight`",
+                ),
+                (Aggregation::Count, _, _) => Some(
+                    "aggregation `count` takes no `denominator` or `weight`; use `ratio` or `mean`",
+                ),
+                (Aggregation::Ratio, true, true) => Some("aggregation `ratio` takes no `weight`"),
+                (Aggregation::Mean, true, true) => {
+                    Some("aggregation `mean` takes no `denominator`")
                 }
-                (Aggregation::Count, Some(_)) => {
-                    return Err(at(
-                        ind.aggregation.span(),
-                        format!(
-                            "indicator `{id}`: aggregation `count` takes no `denominator`; \
-                             use `ratio`"
-                        ),
-                    ));
-                }
-                _ => {}
+            };
+            if let Some(message) = rule {
+                return Err(at(
+                    ind.aggregation.span(),
+                    format!("indicator `{id}`: {message}"),
+                ));
             }
             if !ind.scale.is_finite() || ind.scale <= 0.0 {
                 return Err(at(
@@ -649,8 +748,94 @@ impl Pipeline {
                 ));
             }
         }
+        if let Some(pop) = &f.population {
+            check_population(pop, &datasets, &at)?;
+        }
+        let mut names = BTreeSet::new();
+        for c in &f.crosschecks {
+            let name = c.name.get_ref();
+            if !names.insert(name.as_str()) {
+                return Err(at(
+                    c.name.span(),
+                    format!("cross-check `{name}` is defined twice"),
+                ));
+            }
+            for r in [&c.computed, &c.published] {
+                if !datasets.contains(r.dataset.get_ref().as_str()) {
+                    return Err(at(
+                        r.dataset.span(),
+                        format!(
+                            "cross-check `{name}`: no source provides dataset `{}`",
+                            r.dataset.get_ref()
+                        ),
+                    ));
+                }
+            }
+            if !c.tolerance.is_finite() || c.tolerance < 0.0 {
+                return Err(at(
+                    c.name.span(),
+                    format!("cross-check `{name}`: `tolerance` must be 0 or more"),
+                ));
+            }
+        }
         Ok(())
     }
+}
+
+/// `[population]`: its datasets exist, its bands ascend without overlapping.
+fn check_population(
+    pop: &PopulationConfig,
+    datasets: &BTreeSet<&str>,
+    at: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    for d in std::iter::once(&pop.dataset).chain(pop.projection.as_ref().map(|p| &p.dataset)) {
+        if !datasets.contains(d.get_ref().as_str()) {
+            return Err(at(
+                d.span(),
+                format!("`population`: no source provides dataset `{}`", d.get_ref()),
+            ));
+        }
+    }
+    if !SEXES.contains(&pop.sex.as_str()) {
+        return Err(at(
+            pop.dataset.span(),
+            format!(
+                "`population.sex` is `{}`; use total, male or female",
+                pop.sex
+            ),
+        ));
+    }
+    let bands = pop.bands.get_ref();
+    let span = || {
+        if pop.bands.span().is_empty() {
+            pop.dataset.span()
+        } else {
+            pop.bands.span()
+        }
+    };
+    let mut next = 0u16;
+    for (i, b) in bands.iter().enumerate() {
+        let ok = match b.as_slice() {
+            [from, to] => *from >= next && to >= from,
+            [from] => *from >= next && i + 1 == bands.len(),
+            _ => false,
+        };
+        if !ok {
+            return Err(at(
+                span(),
+                format!(
+                    "`population.bands`: band {} ({b:?}) must be `[from, to]` or, last, `[from]`, \
+                     ascending and not overlapping the previous one",
+                    i + 1
+                ),
+            ));
+        }
+        next = b.last().copied().unwrap_or_default().saturating_add(1);
+    }
+    if bands.is_empty() {
+        return Err(at(span(), "`population.bands` is empty".to_owned()));
+    }
+    Ok(())
 }
 
 /// Removes `.` and `name/..` pairs without touching the file system (a leading `..` stays).

@@ -17,6 +17,8 @@
 //! `index_country` is the value relative to the country (= 100) in the same year;
 //! `yoy_change_pct` the change from the previous year's value of the same region.
 
+pub mod population;
+
 use std::collections::HashMap;
 
 use polars::prelude::*;
@@ -38,12 +40,38 @@ pub struct DeriveInput<'a> {
     pub years: &'a [i16],
     /// Pipeline source id of each payload (by sha256), to name quarantined rows' sources.
     pub source_of: &'a HashMap<String, String>,
+    /// Population structure, when the pipeline asks for it.
+    pub population: Option<&'a crate::config::PopulationConfig>,
+    /// Cross-source checks.
+    pub crosschecks: &'a [crate::config::CrossCheckConfig],
+}
+
+/// One comparison of a cross-source check: a county's or the country's figure summed from
+/// municipalities against the published one.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CrossCheckResult {
+    /// The check's name.
+    pub check: String,
+    /// County or country.
+    pub region: String,
+    /// Year.
+    pub year: i16,
+    /// Summed from the reference division's municipalities (null when incomplete).
+    pub computed: Option<f64>,
+    /// As published.
+    pub published: Option<f64>,
+    /// `computed - published`.
+    pub difference: Option<f64>,
+    /// `match`, `mismatch` (beyond the tolerance) or `not_comparable` (a side is missing).
+    pub status: &'static str,
 }
 
 /// Outputs of the derive stage.
 pub struct Derived {
     /// The `indicators` table.
     pub indicators: DataFrame,
+    /// Every comparison of every cross-source check.
+    pub crosschecks: Vec<CrossCheckResult>,
     /// Municipal observations that could not be placed in the reference year's division.
     pub quarantine: Vec<QuarantineEntry>,
 }
@@ -52,10 +80,15 @@ pub struct Derived {
 pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
     let crosswalk = crosswalk_frame(input.crosswalk)?;
     let expected = expected_frame(input.crosswalk)?;
-    let quarantine = unplaced_municipalities(input, &crosswalk)?;
+    let mut quarantine = unplaced_municipalities(input, &crosswalk)?;
     let mut frames = Vec::with_capacity(input.indicators.len());
     for ind in input.indicators {
         frames.push(indicator_frame(ind, input, &crosswalk, &expected)?);
+    }
+    if let Some(pop) = input.population {
+        let (f, q) = population::population_frames(pop, input, &crosswalk, &expected)?;
+        frames.extend(f);
+        quarantine.extend(q);
     }
     let all = if frames.is_empty() {
         empty_indicators()?.lazy()
@@ -69,10 +102,88 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
         )
         .collect()
         .context("deriving indicators")?;
+    let mut crosschecks = Vec::new();
+    for c in input.crosschecks {
+        crosschecks.extend(crosscheck(c, input, &crosswalk, &expected)?);
+    }
     Ok(Derived {
         indicators,
+        crosschecks,
         quarantine,
     })
+}
+
+/// Compares a measure summed from municipalities with its published county and country values.
+fn crosscheck(
+    c: &crate::config::CrossCheckConfig,
+    input: &DeriveInput<'_>,
+    crosswalk: &DataFrame,
+    expected: &DataFrame,
+) -> Result<Vec<CrossCheckResult>, InternalError> {
+    let upper = col("region_level")
+        .eq(lit(Level::WellbeingCounty.as_str()))
+        .or(col("region_level").eq(lit(Level::Country.as_str())));
+    let computed = measure_levels(&c.computed, input, crosswalk, expected)?
+        .filter(upper.clone())
+        .select([col("region"), col("year"), col("x").alias("computed")]);
+    let published = measure_rows(&c.published, input).filter(upper).select([
+        col("region").cast(DataType::String),
+        col("year"),
+        col(c.published.field.column()).alias("published"),
+    ]);
+    let df = computed
+        .join(
+            published,
+            [col("region"), col("year")],
+            [col("region"), col("year")],
+            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+        )
+        .sort(["region", "year"], SortMultipleOptions::default())
+        .collect()
+        .context("comparing a cross-source check")?;
+    let region = df
+        .column("region")
+        .context("reading a cross-check")?
+        .str()
+        .context("reading a cross-check")?
+        .clone();
+    let year = df
+        .column("year")
+        .context("reading a cross-check")?
+        .i16()
+        .context("reading a cross-check")?
+        .clone();
+    let a = df
+        .column("computed")
+        .context("reading a cross-check")?
+        .f64()
+        .context("reading a cross-check")?
+        .clone();
+    let b = df
+        .column("published")
+        .context("reading a cross-check")?
+        .f64()
+        .context("reading a cross-check")?
+        .clone();
+    Ok((0..df.height())
+        .map(|i| {
+            let (computed, published) = (a.get(i), b.get(i));
+            let difference = computed.zip(published).map(|(x, y)| x - y);
+            CrossCheckResult {
+                check: c.name.get_ref().clone(),
+                region: region.get(i).unwrap_or_default().to_owned(),
+                year: year.get(i).unwrap_or_default(),
+                computed,
+                published,
+                difference,
+                status: match difference {
+                    None => "not_comparable",
+                    Some(d) if d.abs() <= c.tolerance => "match",
+                    Some(_) => "mismatch",
+                },
+            }
+        })
+        .collect())
 }
 
 /// `code` (any year) -> `muni` (reference year) -> `county`.
@@ -179,6 +290,33 @@ fn year_filter(years: &[i16]) -> Expr {
         .unwrap_or_else(|| lit(false))
 }
 
+/// A measure's municipal observations of the derived years, placed in the reference division:
+/// `region` (as published), `year`, `x`, `muni`, `county`.
+fn parts(r: &MeasureRef, input: &DeriveInput<'_>, crosswalk: &DataFrame) -> LazyFrame {
+    measure_rows(r, input)
+        .filter(col("region_level").eq(lit(Level::Municipality.as_str())))
+        .select([col("region"), col("year"), col(r.field.column()).alias("x")])
+        .join(
+            crosswalk.clone().lazy(),
+            [col("region")],
+            [col("code")],
+            JoinArgs::new(JoinType::Inner),
+        )
+}
+
+/// A measure's observations of the derived years at every level.
+fn measure_rows(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
+    input.observations.clone().lazy().filter(
+        col("dataset")
+            .eq(lit(r.dataset.get_ref().as_str()))
+            .and(col("measure").eq(lit(r.measure.as_str())))
+            .and(col("sex").eq(lit(r.sex.as_str())))
+            .and(col("age").eq(lit(r.age.as_str())))
+            .and(col("breakdown").eq(lit("")))
+            .and(year_filter(input.years)),
+    )
+}
+
 /// One measure at the three levels: `region`, `region_level`, `year`, `x`, `x_flag`.
 fn measure_levels(
     r: &MeasureRef,
@@ -186,27 +324,13 @@ fn measure_levels(
     crosswalk: &DataFrame,
     expected: &DataFrame,
 ) -> Result<LazyFrame, InternalError> {
-    let parts = input
-        .observations
-        .clone()
-        .lazy()
-        .filter(
-            col("dataset")
-                .eq(lit(r.dataset.get_ref().as_str()))
-                .and(col("measure").eq(lit(r.measure.as_str())))
-                .and(col("sex").eq(lit(r.sex.as_str())))
-                .and(col("age").eq(lit(r.age.as_str())))
-                .and(col("breakdown").eq(lit("")))
-                .and(col("region_level").eq(lit(Level::Municipality.as_str())))
-                .and(year_filter(input.years)),
-        )
-        .select([col("region"), col("year"), col(r.field.column()).alias("x")])
-        .join(
-            crosswalk.clone().lazy(),
-            [col("region")],
-            [col("code")],
-            JoinArgs::new(JoinType::Inner),
-        );
+    levels(parts(r, input, crosswalk), expected)
+}
+
+/// Sums municipal parts (`region`, `year`, `x`, `muni`, `county`) to the reference division's
+/// municipalities, its counties and the country: `region`, `region_level`, `year`, `x`,
+/// `x_flag`. A level's sum is null unless every part below it has a value.
+pub(crate) fn levels(parts: LazyFrame, expected: &DataFrame) -> Result<LazyFrame, InternalError> {
     // Level 1: municipalities of the reference division (merged parts summed).
     let munis = parts
         .group_by([col("muni"), col("county"), col("year")])
@@ -288,6 +412,15 @@ fn measure_levels(
     concat([munis, counties, country], UnionArgs::default()).context("combining levels")
 }
 
+/// ` × scale`, or nothing for a scale of 1.
+fn scaled(scale: f64) -> String {
+    if (scale - 1.0).abs() > f64::EPSILON {
+        format!(" × {scale}")
+    } else {
+        String::new()
+    }
+}
+
 fn describe(r: &MeasureRef) -> String {
     format!("{}/{}.{}", r.dataset.get_ref(), r.measure, r.field.column())
 }
@@ -347,6 +480,135 @@ fn indicator_frame(
                 method,
             ));
         }
+        (Aggregation::Mean, None) => {
+            let Some(w_ref) = &ind.weight else {
+                return Err(InternalError::Invariant(format!(
+                    "indicator `{id}`: `mean` without a weight (checked at load)"
+                )));
+            };
+            // sum(x × w) and sum(w) through the same levels: a county's mean is weighted by its
+            // municipalities' weights, never a plain average of municipal values.
+            let w = parts(w_ref, input, crosswalk).select([
+                col("region"),
+                col("year"),
+                col("x").alias("w"),
+            ]);
+            let xw = parts(&ind.numerator, input, crosswalk)
+                .join(
+                    w.clone(),
+                    [col("region"), col("year")],
+                    [col("region"), col("year")],
+                    JoinArgs::new(JoinType::Left),
+                )
+                .with_column((col("x") * col("w")).alias("x"))
+                .select([
+                    col("region"),
+                    col("year"),
+                    col("x"),
+                    col("muni"),
+                    col("county"),
+                ]);
+            let w_levels = levels(
+                w.join(
+                    crosswalk.clone().lazy(),
+                    [col("region")],
+                    [col("code")],
+                    JoinArgs::new(JoinType::Inner),
+                )
+                .select([
+                    col("region"),
+                    col("year"),
+                    col("w").alias("x"),
+                    col("muni"),
+                    col("county"),
+                ]),
+                expected,
+            )?
+            .select([
+                col("region"),
+                col("region_level"),
+                col("year"),
+                col("x").alias("d"),
+                col("x_flag").alias("d_flag"),
+            ]);
+            let joined = levels(xw, expected)?.join(
+                w_levels,
+                [col("region"), col("region_level"), col("year")],
+                [col("region"), col("region_level"), col("year")],
+                JoinArgs::new(JoinType::Left),
+            );
+            let method = format!(
+                "mean: sum({} × {}) / sum({}){} over municipalities of the {ref_year} division",
+                describe(&ind.numerator),
+                describe(w_ref),
+                describe(w_ref),
+                scaled(ind.scale)
+            );
+            return Ok(finish(
+                joined,
+                id,
+                ind,
+                when(col("d").eq(lit(0.0)))
+                    .then(lit(NULL).cast(DataType::Float64))
+                    .otherwise(col("x") / col("d") * lit(ind.scale)),
+                col("d"),
+                concat_str(
+                    [
+                        col("x_flag").map_alias_prefix("weighted values "),
+                        col("d_flag").map_alias_prefix("weights "),
+                        when(col("d").eq(lit(0.0)))
+                            .then(lit("zero total weight"))
+                            .otherwise(lit(NULL).cast(DataType::String)),
+                    ],
+                    "; ",
+                    true,
+                ),
+                method,
+            ));
+        }
+        (Aggregation::Index, None) => {
+            // Published values at every level, as they are; municipalities only where the
+            // published code is a municipality of the reference division.
+            let munis: Vec<&str> = {
+                let mut m: Vec<&str> = input.crosswalk.rows().map(|(_, m, _)| m).collect();
+                m.sort_unstable();
+                m.dedup();
+                m
+            };
+            let rows = measure_rows(&ind.numerator, input)
+                .filter(
+                    col("region_level")
+                        .neq(lit(Level::Municipality.as_str()))
+                        .or(col("region").is_in(
+                            lit(Series::new("munis".into(), munis)).implode(false),
+                            false,
+                        )),
+                )
+                .select([
+                    col("region"),
+                    col("region_level"),
+                    col("year"),
+                    col(ind.numerator.field.column()).alias("x"),
+                    when(col(ind.numerator.field.column()).is_null())
+                        .then(lit("missing in source"))
+                        .otherwise(lit(NULL).cast(DataType::String))
+                        .alias("x_flag"),
+                ]);
+            let method = format!(
+                "index: {} as published at each level, not aggregated{}",
+                describe(&ind.numerator),
+                scaled(ind.scale)
+            );
+            return Ok(finish(
+                rows,
+                id,
+                ind,
+                col("x") * lit(ind.scale),
+                lit(NULL).cast(DataType::Float64),
+                col("x_flag"),
+                method,
+            ));
+        }
         (Aggregation::Count, None) => (
             col("x") * lit(ind.scale),
             lit(NULL).cast(DataType::Float64),
@@ -354,16 +616,12 @@ fn indicator_frame(
             format!(
                 "count: sum({}){} over municipalities of the {ref_year} division",
                 describe(&ind.numerator),
-                if (ind.scale - 1.0).abs() > f64::EPSILON {
-                    format!(" × {}", ind.scale)
-                } else {
-                    String::new()
-                }
+                scaled(ind.scale)
             ),
         ),
         _ => {
             return Err(InternalError::Invariant(format!(
-                "indicator `{id}`: aggregation and denominator disagree (checked at load)"
+                "indicator `{id}`: aggregation, denominator and weight disagree (checked at load)"
             )));
         }
     };

@@ -417,7 +417,21 @@ pub fn decode_regions(
                 SotkanetRegion::Canonical(format!("HVA{code:0>2}"), Level::WellbeingCounty)
             }
             "MAA" => SotkanetRegion::Canonical(COUNTRY.to_owned(), Level::Country),
-            "KUNTA" | "HYVINVOINTIALUE" => {
+            "MAAKUNTA" if digits && code.len() <= 2 => {
+                SotkanetRegion::Canonical(format!("MK{code:0>2}"), Level::Region)
+            }
+            // Sotkanet codes Åland's hospital district 22; Statistics Finland (and the
+            // registry) 00.
+            "SAIRAANHOITOPIIRI" if code == "22" => {
+                SotkanetRegion::Canonical("SHP00".to_owned(), Level::HospitalDistrict)
+            }
+            "SAIRAANHOITOPIIRI" if digits && code.len() <= 2 => {
+                SotkanetRegion::Canonical(format!("SHP{code:0>2}"), Level::HospitalDistrict)
+            }
+            "YTA" if digits && code.len() == 1 => {
+                SotkanetRegion::Canonical(format!("YTA{code}"), Level::CollaborationArea)
+            }
+            "KUNTA" | "HYVINVOINTIALUE" | "MAAKUNTA" | "SAIRAANHOITOPIIRI" | "YTA" => {
                 return Err(SourceError::Malformed {
                     path: file.into(),
                     location: format!("/{i}/code"),

@@ -30,6 +30,9 @@ pub struct RunManifest {
     pub status: String,
     /// Every input and its payloads.
     pub inputs: Vec<InputRecord>,
+    /// Every comparison of the pipeline's cross-source checks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub crosschecks: Vec<crate::derive::CrossCheckResult>,
     /// What the HTTP client did (absent when no source is fetched).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<crate::http::Stats>,

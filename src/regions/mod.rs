@@ -22,6 +22,7 @@ use crate::error::InternalError;
 
 const MUNICIPALITY_KEY: &str = include_str!("../../registry/municipality_key_2013-2026.csv");
 const ABOLISHED: &str = include_str!("../../registry/abolished_municipalities.csv");
+const CORRECTIONS: &str = include_str!("../../registry/corrections.csv");
 const SOTKANET_COUNTIES: &str = include_str!("../../registry/sotkanet_hyvinvointialueet.csv");
 const SOTKANET_REGIONS: &str = include_str!("../../registry/sotkanet_regions_2015.json");
 
@@ -39,6 +40,12 @@ pub enum Level {
     WellbeingCounty,
     /// A municipality (kunta).
     Municipality,
+    /// A region (maakunta), `MK` + 2 digits.
+    Region,
+    /// A hospital district (sairaanhoitopiiri, until 2022), `SHP` + 2 digits.
+    HospitalDistrict,
+    /// A collaboration area of the counties (yhteistyöalue, from 2023), `YTA` + 1 digit.
+    CollaborationArea,
 }
 
 impl Level {
@@ -48,8 +55,21 @@ impl Level {
             Level::Country => "country",
             Level::WellbeingCounty => "wellbeing_county",
             Level::Municipality => "municipality",
+            Level::Region => "region",
+            Level::HospitalDistrict => "hospital_district",
+            Level::CollaborationArea => "collaboration_area",
         }
     }
+
+    /// Every level, from the largest.
+    pub const ALL: [Level; 6] = [
+        Level::Country,
+        Level::CollaborationArea,
+        Level::WellbeingCounty,
+        Level::Region,
+        Level::HospitalDistrict,
+        Level::Municipality,
+    ];
 
     /// The level of a canonical code, from its prefix.
     pub fn of_code(code: &str) -> Option<Level> {
@@ -61,6 +81,12 @@ impl Level {
             digits(rest, 2).then_some(Level::WellbeingCounty)
         } else if let Some(rest) = code.strip_prefix("KU") {
             digits(rest, 3).then_some(Level::Municipality)
+        } else if let Some(rest) = code.strip_prefix("MK") {
+            digits(rest, 2).then_some(Level::Region)
+        } else if let Some(rest) = code.strip_prefix("SHP") {
+            digits(rest, 2).then_some(Level::HospitalDistrict)
+        } else if let Some(rest) = code.strip_prefix("YTA") {
+            digits(rest, 1).then_some(Level::CollaborationArea)
         } else {
             None
         }
@@ -90,10 +116,31 @@ pub struct Region {
 
 /// A municipality's memberships in one year.
 #[derive(Debug, Clone)]
-struct MunicipalityYear {
-    name_fi: String,
-    name_sv: String,
-    county: Option<String>,
+pub struct MunicipalityYear {
+    /// Finnish name.
+    pub name_fi: String,
+    /// Swedish name.
+    pub name_sv: String,
+    /// Wellbeing services county (`HVA..`), from 2021 in the key.
+    pub county: Option<String>,
+    /// Region (`MK..`).
+    pub region: Option<String>,
+    /// Hospital district (`SHP..`), 2017–2022 in the key.
+    pub hospital_district: Option<String>,
+    /// Collaboration area (`YTA.`), from 2023.
+    pub collaboration_area: Option<String>,
+}
+
+/// A municipality that was abolished by joining another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merger {
+    /// The abolished municipality.
+    pub abolished: String,
+    /// The municipality it joined.
+    pub joined: String,
+    /// When the merger took effect (1 January of the first year without the abolished
+    /// municipality), or `None` when it was before the key's first year (2013).
+    pub effective: Option<NaiveDate>,
 }
 
 /// All regions mittari knows, with the per-year municipality key.
@@ -128,6 +175,15 @@ impl Registry {
         };
         let mut years: BTreeMap<i16, BTreeMap<String, MunicipalityYear>> = BTreeMap::new();
         let mut counties: BTreeMap<String, [String; 3]> = BTreeMap::new();
+        // Region, hospital district and collaboration area names (Finnish) by canonical code.
+        let mut areas: BTreeMap<String, String> = BTreeMap::new();
+        let mut area = |prefix: &str, code: &str, name: &str| {
+            (!code.is_empty()).then(|| {
+                let c = format!("{prefix}{code}");
+                areas.entry(c.clone()).or_insert_with(|| name.to_owned());
+                c
+            })
+        };
         for (i, line) in MUNICIPALITY_KEY.lines().enumerate().skip(1) {
             let f: Vec<&str> = line.split(',').collect();
             if f.len() != 18 {
@@ -147,12 +203,18 @@ impl Registry {
                     [f[13].to_owned(), f[14].to_owned(), f[15].to_owned()],
                 );
             }
+            let region = area("MK", f[4], f[5]);
+            let hospital_district = area("SHP", f[8], f[9]);
+            let collaboration_area = area("YTA", f[16], f[17]);
             years.entry(year).or_default().insert(
                 format!("KU{}", f[1]),
                 MunicipalityYear {
                     name_fi: f[2].to_owned(),
                     name_sv: f[3].to_owned(),
                     county,
+                    region,
+                    hospital_district,
+                    collaboration_area,
                 },
             );
         }
@@ -164,6 +226,18 @@ impl Registry {
                     .entry(joiner.to_owned())
                     .or_default()
                     .push(joinee.to_owned());
+            }
+        }
+        // Documented corrections (`registry/corrections.csv`) replace a joiner's entries.
+        for (i, line) in CORRECTIONS.lines().enumerate().skip(1) {
+            let mut f = line.splitn(3, ',');
+            match (f.next(), f.next()) {
+                (Some(abolished_code), Some(joined_code))
+                    if abolished_code.starts_with("KU") && joined_code.starts_with("KU") =>
+                {
+                    abolished.insert(abolished_code.to_owned(), vec![joined_code.to_owned()]);
+                }
+                _ => return Err(bad("corrections.csv", i + 1, "expected `KU...,KU...,note`")),
             }
         }
 
@@ -237,6 +311,58 @@ impl Registry {
                 },
             );
         }
+        // Regions, hospital districts and collaboration areas: names from Sotkanet where it has
+        // them (fi/sv/en), else the key's Finnish name; validity from the years they have members.
+        let sotkanet_area: HashMap<String, &SotkanetRegion> = sotkanet
+            .iter()
+            .filter_map(|r| {
+                let code = match r.category.as_str() {
+                    "MAAKUNTA" => format!("MK{:0>2}", r.code),
+                    // Sotkanet codes Åland's hospital district 22; Statistics Finland 00.
+                    "SAIRAANHOITOPIIRI" if r.code == "22" => "SHP00".to_owned(),
+                    "SAIRAANHOITOPIIRI" => format!("SHP{:0>2}", r.code),
+                    _ => return None,
+                };
+                Some((code, r))
+            })
+            .collect();
+        for (code, name) in areas {
+            let level = Level::of_code(&code)
+                .ok_or_else(|| bad("municipality_key_2013-2026.csv", 1, "bad area code"))?;
+            let member_years: Vec<i16> = years
+                .iter()
+                .filter(|(_, m)| {
+                    m.values().any(|m| {
+                        [&m.region, &m.hospital_district, &m.collaboration_area]
+                            .iter()
+                            .any(|c| c.as_deref() == Some(code.as_str()))
+                    })
+                })
+                .map(|(y, _)| *y)
+                .collect();
+            let (from, to) = (
+                member_years.first().copied().unwrap_or(first_year),
+                member_years.last().copied().unwrap_or(last_year),
+            );
+            let s = sotkanet_area.get(&code);
+            let title =
+                |t: Option<&Option<String>>| t.cloned().flatten().unwrap_or_else(|| name.clone());
+            regions.insert(
+                code.clone(),
+                Region {
+                    code,
+                    level,
+                    name_fi: title(s.map(|s| &s.title.fi)),
+                    name_sv: title(s.map(|s| &s.title.sv)),
+                    name_en: title(s.map(|s| &s.title.en)),
+                    // The key gives hospital districts only from 2017 and collaboration areas
+                    // from 2023: a start inside the key's span is a real start only for the latter.
+                    valid_from: (level == Level::CollaborationArea).then(|| jan1(from)),
+                    valid_to: (to < last_year).then(|| dec31(to)),
+                    sotkanet_id: s.map(|s| s.id),
+                },
+            );
+        }
         let (fi, sv, en) = match sotkanet.iter().find(|r| r.category == "MAA") {
             Some(c) => (c.title.fi.clone(), c.title.sv.clone(), c.title.en.clone()),
             None => (None, None, None),
@@ -283,6 +409,36 @@ impl Registry {
     /// All regions, ordered by code.
     pub fn regions(&self) -> impl Iterator<Item = &Region> {
         self.regions.values()
+    }
+
+    /// The key: each year's municipalities with their memberships.
+    pub fn years(&self) -> &BTreeMap<i16, BTreeMap<String, MunicipalityYear>> {
+        &self.years
+    }
+
+    /// Every merger: abolished municipality, the one it joined, and when (from the key: 1 January
+    /// of the first year the abolished municipality is gone).
+    pub fn mergers(&self) -> Vec<Merger> {
+        let mut out: Vec<Merger> = self
+            .abolished
+            .iter()
+            .flat_map(|(abolished, joined)| {
+                let last = self
+                    .years
+                    .iter()
+                    .filter(|(_, m)| m.contains_key(abolished))
+                    .map(|(y, _)| *y)
+                    .next_back();
+                joined.iter().map(move |j| Merger {
+                    abolished: abolished.clone(),
+                    joined: j.clone(),
+                    effective: last.map(|y| jan1(y + 1)),
+                })
+            })
+            .filter(|m| m.abolished != m.joined)
+            .collect();
+        out.sort_by(|a, b| (&a.abolished, &a.joined).cmp(&(&b.abolished, &b.joined)));
+        out
     }
 
     /// The canonical code of a Sotkanet region id, if the registry knows it.
