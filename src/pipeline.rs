@@ -898,18 +898,14 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
     }
     lines.push("indicators:".to_owned());
     for ind in &f.indicators {
-        let den = ind
-            .denominator
-            .as_ref()
-            .map(|d| {
-                format!(
-                    " / {}/{}.{}",
-                    d.dataset.get_ref(),
-                    d.measure,
-                    d.field.column()
-                )
-            })
-            .unwrap_or_default();
+        let measure = |d: &crate::config::MeasureRef| {
+            format!("{}/{}.{}", d.dataset.get_ref(), d.measure, d.field.column())
+        };
+        let den = match (&ind.denominator, &ind.weight) {
+            (Some(d), _) => format!(" / {}", measure(d)),
+            (None, Some(w)) => format!(" weighted by {}", measure(w)),
+            (None, None) => String::new(),
+        };
         lines.push(format!(
             "  {} [{:?}] {}/{}.{}{den} × {} ({}): {}",
             ind.id.get_ref(),
@@ -922,9 +918,43 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
             ind.title_en
         ));
     }
+    if let Some(pop) = &f.population {
+        lines.push(format!(
+            "population structure from {}/{} ({}): bands {}; changes over {} years{}",
+            pop.dataset.get_ref(),
+            pop.measure,
+            pop.sex,
+            pop.bands
+                .get_ref()
+                .iter()
+                .map(|b| crate::derive::population::band_label(b))
+                .collect::<Vec<_>>()
+                .join(", "),
+            pop.changes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            pop.projection
+                .as_ref()
+                .map(|p| format!("; projection {}/{}", p.dataset.get_ref(), p.measure))
+                .unwrap_or_default()
+        ));
+    }
+    for c in &f.crosschecks {
+        lines.push(format!(
+            "cross-check {}: {}/{} summed from municipalities = published {}/{} (tolerance {})",
+            c.name.get_ref(),
+            c.computed.dataset.get_ref(),
+            c.computed.measure,
+            c.published.dataset.get_ref(),
+            c.published.measure,
+            c.tolerance
+        ));
+    }
     let out = output_dir(&p.pipeline, None);
     lines.push(format!(
-        "outputs in {}: observations, regions, indicators, quarantine/observations, quarantine/indicators{}",
+        "outputs in {}: observations, regions, crosswalk, mergers, indicators, quarantine/observations, quarantine/indicators{}",
         out.display(),
         if f.output.csv { " (+ CSV twins under csv/)" } else { "" }
     ));

@@ -327,7 +327,16 @@ numerator = { dataset = "t:a", measure = "idx" }
     // The index as published for the county and a hospital district: taken as it is.
     rows.push(("t:a", "idx", "HVA18", 2024, Some(112.5), "total"));
     rows.push(("t:a", "idx", "SHP17", 2024, Some(111.0), "total"));
+    // Pertunmaa's own index (before it joined Mäntyharju) cannot be combined: quarantined.
+    rows.push(("t:a", "idx", "KU588", 2024, Some(140.0), "total"));
     let d = run(&p, &observations(&rows), &cw);
+    assert_eq!(d.quarantine.len(), 1);
+    assert_eq!(d.quarantine[0].rule, "index_not_combined");
+    assert!(
+        d.quarantine[0].reason.contains("KU588"),
+        "{}",
+        d.quarantine[0].reason
+    );
     let others = f64::from(u32::try_from(cw.members()["HVA18"].len()).unwrap() - 1);
     let expected = (40.0 * 48_000.0 + 50.0 * 2000.0 * others) / (48_000.0 + 2000.0 * others);
     assert!((value(&d, "age_mean", "HVA18", 2024).unwrap() - expected).abs() < 1e-9);
@@ -405,6 +414,7 @@ fn population_bands_shares_and_dependency_ratios() {
 [population]
 dataset = "t:a"
 measure = "vaesto"
+projection = { dataset = "t:b", measure = "ennuste" }
 "#,
     );
     let ages: Vec<String> = (0..100).map(|a| format!("{a:03}")).collect();
@@ -425,6 +435,12 @@ measure = "vaesto"
         )
     }));
     rows.push(("t:a", "vaesto", "KU091", 2019, Some(5.0), "100-"));
+    // A projection for 2030: computed the same way for its own years (not the pipeline's).
+    rows.extend(
+        ages.iter()
+            .map(|a| ("t:b", "ennuste", "KU091", 2030, Some(12.0), a.as_str())),
+    );
+    rows.push(("t:b", "ennuste", "KU091", 2030, Some(10.0), "100-"));
     // A five-year class across the 6/7 band limit cannot be split: quarantined, not spread.
     rows.push(("t:a", "vaesto", "KU049", 2024, Some(100.0), "5-9"));
     let d = run(&p, &observations(&rows), &cw);
@@ -450,6 +466,16 @@ measure = "vaesto"
     );
     // Helsinki is a county: the county has the same figures.
     assert_eq!(value(&d, "population_total", "HVA90", 2024), Some(1005.0));
+    assert_eq!(
+        value(&d, "projected_population_total", "KU091", 2030),
+        Some(1210.0)
+    );
+    assert!(
+        (value(&d, "projected_dependency_ratio_old_age", "KU091", 2030).unwrap()
+            - 430.0 / 600.0 * 100.0)
+            .abs()
+            < 1e-12
+    );
     assert_eq!(d.quarantine.len(), 1);
     assert_eq!(d.quarantine[0].rule, "unusable_age");
     assert!(

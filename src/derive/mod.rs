@@ -85,6 +85,13 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
     for ind in input.indicators {
         frames.push(indicator_frame(ind, input, &crosswalk, &expected)?);
     }
+    for ind in input
+        .indicators
+        .iter()
+        .filter(|i| *i.aggregation.get_ref() == Aggregation::Index)
+    {
+        quarantine.extend(index_not_combined(ind, input)?);
+    }
     if let Some(pop) = input.population {
         let (f, q) = population::population_frames(pop, input, &crosswalk, &expected)?;
         frames.extend(f);
@@ -111,6 +118,59 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
         crosschecks,
         quarantine,
     })
+}
+
+/// Municipal rows of an `index` indicator published under a code that is not a municipality of
+/// the reference division: an index cannot be combined into the successor, so they are
+/// quarantined rather than dropped.
+fn index_not_combined(
+    ind: &IndicatorConfig,
+    input: &DeriveInput<'_>,
+) -> Result<Vec<QuarantineEntry>, InternalError> {
+    let rows = measure_rows(&ind.numerator, input)
+        .filter(col("region_level").eq(lit(Level::Municipality.as_str())))
+        .select([
+            col("region").cast(DataType::String),
+            col("period").cast(DataType::String),
+            col("raw_sha256").cast(DataType::String),
+        ])
+        .collect()
+        .context("reading index rows")?;
+    let text = |name: &str| -> Result<Vec<String>, InternalError> {
+        Ok(rows
+            .column(name)
+            .context("reading index rows")?
+            .str()
+            .context("reading index rows")?
+            .iter()
+            .map(|v| v.unwrap_or_default().to_owned())
+            .collect())
+    };
+    let (region, period, sha) = (text("region")?, text("period")?, text("raw_sha256")?);
+    let cw = input.crosswalk;
+    let (dataset, measure) = (ind.numerator.dataset.get_ref(), &ind.numerator.measure);
+    Ok((0..rows.height())
+        .filter(|i| cw.successor(&region[*i]) != Some(region[*i].as_str()))
+        .map(|i| QuarantineEntry {
+            stage: "derive",
+            source: input
+                .source_of
+                .get(&sha[i])
+                .cloned()
+                .unwrap_or_else(|| dataset.clone()),
+            raw_sha256: sha[i].clone(),
+            location: format!("observations: {dataset} {measure} {} {}", region[i], period[i]),
+            rule: "index_not_combined",
+            reason: format!(
+                "indicator `{}` is an index: the value of {}, which is not a municipality of the {} division, cannot be combined into {}",
+                ind.id.get_ref(),
+                region[i],
+                cw.reference_year,
+                cw.successor(&region[i]).unwrap_or("any municipality")
+            ),
+            record: format!("dataset={dataset};measure={measure};region={};period={}", region[i], period[i]),
+        })
+        .collect())
 }
 
 /// Compares a measure summed from municipalities with its published county and country values.
