@@ -198,6 +198,15 @@ fn mergers_and_moves_land_in_the_reference_county() {
         "Juankoski in Kuopio"
     );
     assert_eq!(county, "HVA13");
+    // In every reference year the key can serve (those with a county for every municipality).
+    let (registry, _) = registry();
+    let years = registry.reference_years();
+    assert_eq!(years.first(), Some(&2021));
+    for year in years {
+        let cw = registry.crosswalk(year).unwrap();
+        assert_eq!(cw.successor("KU174"), Some("KU297"), "{year}");
+        assert_eq!(cw.county_of("KU297"), Some("HVA13"), "{year}");
+    }
     assert_eq!(
         county_of_data("KU171", 2019).1,
         "HVA13",
