@@ -519,6 +519,12 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         &mut crosswalk,
     )?;
     publisher.stage(&Contract::for_table("mergers")?, "mergers", &mut mergers)?;
+    let mut catalogue = catalogue_frame(&p.pipeline)?;
+    publisher.stage(
+        &Contract::for_table("indicator_catalogue")?,
+        "indicator_catalogue",
+        &mut catalogue,
+    )?;
     publisher.stage(
         &Contract::for_table("indicators")?,
         "indicators",
@@ -555,6 +561,15 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         finished_at: Utc::now(),
         status: "success".to_owned(),
         inputs,
+        catalogue: p.pipeline.catalogue.as_ref().map(|c| {
+            serde_json::json!({
+                "path": c.path.display().to_string(),
+                "version": c.version,
+                "sha256": c.sha256,
+                "derived": c.used,
+                "skipped": c.skipped.iter().map(|(id, why)| serde_json::json!({"indicator": id, "reason": why})).collect::<Vec<_>>(),
+            })
+        }),
         crosschecks: derived.crosschecks.clone(),
         http,
         outputs: publisher.outputs().to_vec(),
@@ -776,6 +791,109 @@ pub fn crosswalk_frame(registry: &Registry, cw: &Crosswalk) -> Result<DataFrame,
     DataFrame::new(rows.len(), columns).context("building `crosswalk`")
 }
 
+/// Every indicator of the run: the pipeline's own, then the catalogue's (derived or skipped).
+pub fn catalogue_frame(p: &crate::config::Pipeline) -> Result<DataFrame, InternalError> {
+    use crate::config::IndicatorConfig;
+    let cat = p.catalogue.as_ref();
+    let from_catalogue: std::collections::BTreeSet<&str> = cat
+        .map(|c| c.used.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    // (entry, catalogue version, derived, skipped reason)
+    let mut rows: Vec<(&IndicatorConfig, Option<&str>, bool, Option<&str>)> = p
+        .file
+        .indicators
+        .iter()
+        .map(|i| {
+            let v = from_catalogue
+                .contains(i.id.get_ref().as_str())
+                .then(|| cat.map(|c| c.version.as_str()))
+                .flatten();
+            (i, v, true, None)
+        })
+        .collect();
+    if let Some(c) = cat {
+        for (id, reason) in &c.skipped {
+            if let Some(e) = c.entries.iter().find(|e| e.id.get_ref() == id) {
+                rows.push((e, Some(c.version.as_str()), false, Some(reason.as_str())));
+            }
+        }
+    }
+    let describe = |m: &crate::config::MeasureRef| {
+        format!(
+            "{}/{}.{} (sex {}, age {})",
+            m.dataset.get_ref(),
+            m.measure,
+            m.field.column(),
+            m.sex,
+            m.age
+        )
+    };
+    let opt = |name: &str, v: Vec<Option<String>>| -> Column { Series::new(name.into(), v).into() };
+    let columns = vec![
+        str_column("indicator", rows.iter().map(|r| r.0.id.get_ref().as_str())),
+        opt(
+            "catalogue_version",
+            rows.iter().map(|r| r.1.map(str::to_owned)).collect(),
+        ),
+        opt("group", rows.iter().map(|r| r.0.group.clone()).collect()),
+        str_column("title_fi", rows.iter().map(|r| r.0.title_fi.as_str())),
+        opt(
+            "title_sv",
+            rows.iter().map(|r| r.0.title_sv.clone()).collect(),
+        ),
+        str_column("title_en", rows.iter().map(|r| r.0.title_en.as_str())),
+        str_column("unit", rows.iter().map(|r| r.0.unit.as_str())),
+        str_column(
+            "aggregation",
+            rows.iter().map(|r| match r.0.aggregation.get_ref() {
+                crate::config::Aggregation::Count => "count",
+                crate::config::Aggregation::Ratio => "ratio",
+                crate::config::Aggregation::Mean => "mean",
+                crate::config::Aggregation::Index => "index",
+            }),
+        ),
+        opt(
+            "numerator",
+            rows.iter()
+                .map(|r| Some(describe(&r.0.numerator)))
+                .collect(),
+        ),
+        opt(
+            "denominator",
+            rows.iter()
+                .map(|r| r.0.denominator.as_ref().map(describe))
+                .collect(),
+        ),
+        opt(
+            "weight",
+            rows.iter()
+                .map(|r| r.0.weight.as_ref().map(describe))
+                .collect(),
+        ),
+        Series::new(
+            "scale".into(),
+            rows.iter().map(|r| r.0.scale).collect::<Vec<_>>(),
+        )
+        .into(),
+        opt(
+            "higher_is",
+            rows.iter()
+                .map(|r| r.0.higher_is.map(|d| d.as_str().to_owned()))
+                .collect(),
+        ),
+        Series::new(
+            "derived".into(),
+            rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        )
+        .into(),
+        opt(
+            "skipped_reason",
+            rows.iter().map(|r| r.3.map(str::to_owned)).collect(),
+        ),
+    ];
+    DataFrame::new(rows.len(), columns).context("building `indicator_catalogue`")
+}
+
 /// Municipal mergers with their dates.
 pub fn mergers_frame(registry: &Registry) -> Result<DataFrame, InternalError> {
     let m = registry.mergers();
@@ -918,6 +1036,28 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
             ind.title_en
         ));
     }
+    if let Some(c) = &p.pipeline.catalogue {
+        lines.push(format!(
+            "catalogue {} version {} (sha256 {}): {} indicators derived (listed above), {} skipped{}",
+            c.path.display(),
+            c.version,
+            &c.sha256[..12],
+            c.used.len(),
+            c.skipped.len(),
+            if c.skipped.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ": {}",
+                    c.skipped
+                        .iter()
+                        .map(|(id, why)| format!("{id} ({why})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        ));
+    }
     if let Some(pop) = &f.population {
         lines.push(format!(
             "population structure from {}/{} ({}): bands {}; changes over {} years{}",
@@ -954,7 +1094,7 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
     }
     let out = output_dir(&p.pipeline, None);
     lines.push(format!(
-        "outputs in {}: observations, regions, crosswalk, mergers, indicators, quarantine/observations, quarantine/indicators{}",
+        "outputs in {}: observations, regions, crosswalk, mergers, indicators, indicator_catalogue, quarantine/observations, quarantine/indicators{}",
         out.display(),
         if f.output.csv { " (+ CSV twins under csv/)" } else { "" }
     ));

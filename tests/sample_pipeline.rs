@@ -75,7 +75,7 @@ fn sample_pipeline_end_to_end() {
     assert_eq!(manifest["status"], "success");
     assert_eq!(manifest["inputs"].as_array().unwrap().len(), 8);
     let outputs = manifest["outputs"].as_array().unwrap();
-    assert_eq!(outputs.len(), 14, "7 tables x (parquet + csv)");
+    assert_eq!(outputs.len(), 16, "8 tables x (parquet + csv)");
     for o in outputs {
         let path = dir.join(o["path"].as_str().unwrap());
         let bytes = std::fs::read(&path).unwrap();
@@ -126,6 +126,7 @@ fn sample_pipeline_end_to_end() {
         ("quarantine", "quarantine/indicators.parquet"),
         ("crosswalk", "crosswalk.parquet"),
         ("mergers", "mergers.parquet"),
+        ("indicator_catalogue", "indicator_catalogue.parquet"),
     ] {
         let path = dir.join(rel);
         let rows = outputs.iter().find(|o| o["path"] == rel).unwrap()["rows"]
@@ -201,6 +202,36 @@ fn sample_pipeline_end_to_end() {
         assert!((get("dependency_ratio_old_age") - old / working * 100.0).abs() < 1e-9);
         assert!((get("population_share_85plus") - sum(85, 100) / total * 100.0).abs() < 1e-9);
     }
+    // The catalogue's entries with datasets here are derived; the others are listed as skipped.
+    assert_eq!(manifest["catalogue"]["version"], "2026.1");
+    let derived: Vec<&str> = manifest["catalogue"]["derived"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(derived, ["population_31_12", "share_aged_75plus"]);
+    assert_eq!(
+        one_f64(
+            &ind,
+            &[("indicator", "share_aged_75plus"), ("region", "HVA90")],
+            2024,
+            "value"
+        ),
+        one_f64(
+            &ind,
+            &[("indicator", "share_75plus"), ("region", "HVA90")],
+            2024,
+            "value"
+        ),
+        "the catalogue's share aged 75+ is the sample's own definition"
+    );
+    let catalogue = read_parquet(&dir.join("indicator_catalogue.parquet"));
+    let skipped = row_where(&catalogue, "indicator", "home_care_75plus_pct");
+    assert!(
+        skipped["skipped_reason"].contains("sotkanet:2723"),
+        "{skipped:?}"
+    );
     // The cross-source checks are in the manifest: counties summed from municipalities match
     // the published county rows exactly.
     let checks = manifest["crosschecks"].as_array().unwrap();

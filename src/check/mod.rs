@@ -103,7 +103,7 @@ impl ColumnType {
     }
 }
 
-const CONTRACTS: [(&str, &str); 6] = [
+const CONTRACTS: [(&str, &str); 7] = [
     (
         "observations",
         include_str!("../../schemas/observations.toml"),
@@ -113,6 +113,10 @@ const CONTRACTS: [(&str, &str); 6] = [
     ("quarantine", include_str!("../../schemas/quarantine.toml")),
     ("crosswalk", include_str!("../../schemas/crosswalk.toml")),
     ("mergers", include_str!("../../schemas/mergers.toml")),
+    (
+        "indicator_catalogue",
+        include_str!("../../schemas/indicator_catalogue.toml"),
+    ),
 ];
 
 impl Contract {

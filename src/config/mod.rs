@@ -28,6 +28,71 @@ pub struct Pipeline {
     pub file: PipelineFile,
     /// The file's text, kept to point at spans in later errors.
     pub text: String,
+    /// The indicator catalogue the pipeline names, when it names one.
+    pub catalogue: Option<Catalogue>,
+}
+
+/// A loaded indicator catalogue.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    /// The file.
+    pub path: PathBuf,
+    /// sha256 of its bytes.
+    pub sha256: String,
+    /// Its `version`.
+    pub version: String,
+    /// Every indicator it defines.
+    pub entries: Vec<IndicatorConfig>,
+    /// Ids of the entries this pipeline derives (appended to the pipeline's indicators).
+    pub used: Vec<String>,
+    /// Entries not derived, with the reason (a dataset no source provides).
+    pub skipped: Vec<(String, String)>,
+}
+
+/// The content of a catalogue file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueFile {
+    version: String,
+    #[serde(default)]
+    #[allow(dead_code)] // documentation for readers of the file
+    description: Option<String>,
+    #[serde(default)]
+    indicators: Vec<IndicatorConfig>,
+}
+
+/// `[catalogue]` of a pipeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueRef {
+    /// The catalogue file, relative to the pipeline file.
+    pub path: PathBuf,
+    /// Ids to derive; default: every entry whose datasets the pipeline's sources provide.
+    #[serde(default, rename = "use")]
+    pub use_ids: Option<Spanned<Vec<String>>>,
+}
+
+/// Whether a higher value of an indicator is better, worse, or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Higher is better (e.g. share living at home).
+    Better,
+    /// Higher is worse (e.g. waiting times, mortality).
+    Worse,
+    /// Context, not a judgement (e.g. population).
+    Neutral,
+}
+
+impl Direction {
+    /// The value written to outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Better => "better",
+            Direction::Worse => "worse",
+            Direction::Neutral => "neutral",
+        }
+    }
 }
 
 /// The content of a pipeline file.
@@ -50,6 +115,9 @@ pub struct PipelineFile {
     /// Cross-source checks: a figure computed from municipalities against a published one.
     #[serde(default)]
     pub crosschecks: Vec<CrossCheckConfig>,
+    /// An indicator catalogue whose indicators the pipeline derives too.
+    #[serde(default)]
+    pub catalogue: Option<CatalogueRef>,
     /// Output settings.
     #[serde(default)]
     pub output: OutputConfig,
@@ -391,6 +459,12 @@ pub struct IndicatorConfig {
     /// Multiplier applied to numerator / denominator (100 for %, 1000 for per 1 000).
     #[serde(default = "one")]
     pub scale: f64,
+    /// Theme, e.g. `service_use`, `costs`, `population`.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Whether a higher value is better, worse or neither.
+    #[serde(default)]
+    pub higher_is: Option<Direction>,
 }
 
 fn one() -> f64 {
@@ -551,14 +625,133 @@ impl Pipeline {
                 message: e.message().trim().to_owned(),
             }
         })?;
-        let pipeline = Pipeline {
+        let mut pipeline = Pipeline {
             path: path.to_path_buf(),
             sha256: crate::hash::sha256_hex(text.as_bytes()),
             file,
             text: text.to_owned(),
+            catalogue: None,
         };
         pipeline.check(text)?;
+        pipeline.load_catalogue()?;
         Ok(pipeline)
+    }
+
+    /// Reads the catalogue the pipeline names, checks every entry (errors name the catalogue's
+    /// file, line and column), and appends the entries to derive to the pipeline's indicators.
+    fn load_catalogue(&mut self) -> Result<(), ConfigError> {
+        let Some(r) = self.file.catalogue.clone() else {
+            return Ok(());
+        };
+        let path = self.resolve(&r.path);
+        let text = fs_err::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let at = |span: std::ops::Range<usize>, message: String| {
+            let (line, column) = line_column(&text, span.start);
+            ConfigError::Parse {
+                path: path.clone(),
+                line,
+                column,
+                message,
+            }
+        };
+        let cat: CatalogueFile = toml::from_str(&text)
+            .map_err(|e| at(e.span().unwrap_or(0..0), e.message().trim().to_owned()))?;
+        let mut ids = BTreeSet::new();
+        for e in &cat.indicators {
+            if !ids.insert(e.id.get_ref().as_str()) {
+                return Err(at(
+                    e.id.span(),
+                    format!("indicator id `{}` is used twice", e.id.get_ref()),
+                ));
+            }
+            check_indicator(e, None, &at)?;
+        }
+        let datasets: BTreeSet<&str> = self
+            .file
+            .sources
+            .iter()
+            .filter_map(|s| s.dataset.as_ref().map(|d| d.get_ref().as_str()))
+            .collect();
+        let missing = |e: &IndicatorConfig| {
+            std::iter::once(&e.numerator)
+                .chain(e.denominator.as_ref())
+                .chain(e.weight.as_ref())
+                .map(|m| m.dataset.get_ref())
+                .find(|d| !datasets.contains(d.as_str()))
+                .cloned()
+        };
+        let own: BTreeSet<&str> = self
+            .file
+            .indicators
+            .iter()
+            .map(|i| i.id.get_ref().as_str())
+            .collect();
+        let mut used = Vec::new();
+        let mut skipped = Vec::new();
+        let mut append = Vec::new();
+        match &r.use_ids {
+            Some(list) => {
+                for id in list.get_ref() {
+                    let Some(e) = cat.indicators.iter().find(|e| e.id.get_ref() == id) else {
+                        return Err(self.error_at(
+                            list.span(),
+                            format!(
+                                "`catalogue.use`: `{id}` is not in {} (version {})",
+                                path.display(),
+                                cat.version
+                            ),
+                        ));
+                    };
+                    if let Some(d) = missing(e) {
+                        return Err(self.error_at(
+                            list.span(),
+                            format!("`catalogue.use`: `{id}` needs dataset `{d}`, which no source provides"),
+                        ));
+                    }
+                    used.push(id.clone());
+                    append.push(e.clone());
+                }
+            }
+            None => {
+                for e in &cat.indicators {
+                    if let Some(d) = missing(e) {
+                        skipped.push((
+                            e.id.get_ref().clone(),
+                            format!("no source provides dataset `{d}`"),
+                        ));
+                    } else {
+                        used.push(e.id.get_ref().clone());
+                        append.push(e.clone());
+                    }
+                }
+            }
+        }
+        if let Some(dup) = append
+            .iter()
+            .find(|e| own.contains(e.id.get_ref().as_str()))
+        {
+            return Err(self.error_at(
+                0..0,
+                format!(
+                    "indicator `{}` is defined both in this pipeline and in the catalogue {}; rename one",
+                    dup.id.get_ref(),
+                    path.display()
+                ),
+            ));
+        }
+        self.file.indicators.extend(append);
+        self.catalogue = Some(Catalogue {
+            sha256: crate::hash::sha256_hex(text.as_bytes()),
+            path,
+            version: cat.version,
+            entries: cat.indicators,
+            used,
+            skipped,
+        });
+        Ok(())
     }
 
     /// A configuration error pointing at a span of the pipeline file.
@@ -686,67 +879,7 @@ impl Pipeline {
                     format!("indicator id `{id}` is used twice"),
                 ));
             }
-            let refs = std::iter::once(&ind.numerator)
-                .chain(ind.denominator.as_ref())
-                .chain(ind.weight.as_ref());
-            for r in refs {
-                let ds = r.dataset.get_ref();
-                if !datasets.contains(ds.as_str()) {
-                    return Err(at(
-                        r.dataset.span(),
-                        format!("indicator `{id}`: no source provides dataset `{ds}`"),
-                    ));
-                }
-                if !SEXES.contains(&r.sex.as_str()) {
-                    return Err(at(
-                        r.dataset.span(),
-                        format!(
-                            "indicator `{id}`: sex `{}` is not total, male or female",
-                            r.sex
-                        ),
-                    ));
-                }
-            }
-            let rule = match (
-                ind.aggregation.get_ref(),
-                ind.denominator.is_some(),
-                ind.weight.is_some(),
-            ) {
-                (Aggregation::Count | Aggregation::Index, false, false)
-                | (Aggregation::Ratio, true, false)
-                | (Aggregation::Mean, false, true) => None,
-                (Aggregation::Ratio, false, _) => Some(
-                    "aggregation `ratio` needs a `denominator` (a measure, or the numerator's \
-                     `abs_value` over a population): it is never an average of ratios",
-                ),
-                (Aggregation::Mean, _, false) => Some(
-                    "aggregation `mean` needs a `weight` measure: an unweighted mean of \
-                     municipal values is not a county value",
-                ),
-                (Aggregation::Index, _, _) => Some(
-                    "an `index` is not aggregated (its published values are used at each level), \
-                     so it takes no `denominator` or `weight`",
-                ),
-                (Aggregation::Count, _, _) => Some(
-                    "aggregation `count` takes no `denominator` or `weight`; use `ratio` or `mean`",
-                ),
-                (Aggregation::Ratio, true, true) => Some("aggregation `ratio` takes no `weight`"),
-                (Aggregation::Mean, true, true) => {
-                    Some("aggregation `mean` takes no `denominator`")
-                }
-            };
-            if let Some(message) = rule {
-                return Err(at(
-                    ind.aggregation.span(),
-                    format!("indicator `{id}`: {message}"),
-                ));
-            }
-            if !ind.scale.is_finite() || ind.scale <= 0.0 {
-                return Err(at(
-                    ind.id.span(),
-                    format!("indicator `{id}`: `scale` must be a positive number"),
-                ));
-            }
+            check_indicator(ind, Some(&datasets), &at)?;
         }
         if let Some(pop) = &f.population {
             check_population(pop, &datasets, &at)?;
@@ -780,6 +913,76 @@ impl Pipeline {
         }
         Ok(())
     }
+}
+
+/// An indicator's own rules: datasets provided (when `datasets` is given), sexes, the
+/// aggregation rule's measures, a positive scale.
+fn check_indicator(
+    ind: &IndicatorConfig,
+    datasets: Option<&BTreeSet<&str>>,
+    at: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let id = ind.id.get_ref();
+    let refs = std::iter::once(&ind.numerator)
+        .chain(ind.denominator.as_ref())
+        .chain(ind.weight.as_ref());
+    for r in refs {
+        let ds = r.dataset.get_ref();
+        if datasets.is_some_and(|d| !d.contains(ds.as_str())) {
+            return Err(at(
+                r.dataset.span(),
+                format!("indicator `{id}`: no source provides dataset `{ds}`"),
+            ));
+        }
+        if !SEXES.contains(&r.sex.as_str()) {
+            return Err(at(
+                r.dataset.span(),
+                format!(
+                    "indicator `{id}`: sex `{}` is not total, male or female",
+                    r.sex
+                ),
+            ));
+        }
+    }
+    let rule = match (
+        ind.aggregation.get_ref(),
+        ind.denominator.is_some(),
+        ind.weight.is_some(),
+    ) {
+        (Aggregation::Count | Aggregation::Index, false, false)
+        | (Aggregation::Ratio, true, false)
+        | (Aggregation::Mean, false, true) => None,
+        (Aggregation::Ratio, false, _) => Some(
+            "aggregation `ratio` needs a `denominator` (a measure, or the numerator's \
+             `abs_value` over a population): it is never an average of ratios",
+        ),
+        (Aggregation::Mean, _, false) => Some(
+            "aggregation `mean` needs a `weight` measure: an unweighted mean of \
+             municipal values is not a county value",
+        ),
+        (Aggregation::Index, _, _) => Some(
+            "an `index` is not aggregated (its published values are used at each level), \
+             so it takes no `denominator` or `weight`",
+        ),
+        (Aggregation::Count, _, _) => {
+            Some("aggregation `count` takes no `denominator` or `weight`; use `ratio` or `mean`")
+        }
+        (Aggregation::Ratio, true, true) => Some("aggregation `ratio` takes no `weight`"),
+        (Aggregation::Mean, true, true) => Some("aggregation `mean` takes no `denominator`"),
+    };
+    if let Some(message) = rule {
+        return Err(at(
+            ind.aggregation.span(),
+            format!("indicator `{id}`: {message}"),
+        ));
+    }
+    if !ind.scale.is_finite() || ind.scale <= 0.0 {
+        return Err(at(
+            ind.id.span(),
+            format!("indicator `{id}`: `scale` must be a positive number"),
+        ));
+    }
+    Ok(())
 }
 
 /// `[population]`: its datasets exist, its bands ascend without overlapping.

@@ -30,6 +30,9 @@ pub struct RunManifest {
     pub status: String,
     /// Every input and its payloads.
     pub inputs: Vec<InputRecord>,
+    /// The indicator catalogue used: file, version, sha256, entries derived and skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalogue: Option<serde_json::Value>,
     /// Every comparison of the pipeline's cross-source checks.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub crosschecks: Vec<crate::derive::CrossCheckResult>,
