@@ -110,6 +110,8 @@ struct SourceResult<'a> {
     parts: Vec<(usize, Decoded)>,
     /// Sotkanet indicator metadata, for the manifest.
     metadata: Option<serde_json::Value>,
+    /// KPA rows (kpa-csv sources): index into `payloads`, rows.
+    kpa: Vec<(usize, Vec<crate::normalize::regionfile::KpaRow>)>,
 }
 
 /// How sources are read: `validate` reads files and only plans live sources.
@@ -154,6 +156,7 @@ fn read_and_decode<'a>(
                         payloads: Vec::new(),
                         parts: Vec::new(),
                         metadata: None,
+                        kpa: Vec::new(),
                     });
                     continue;
                 };
@@ -169,6 +172,7 @@ fn read_and_decode<'a>(
             }
         };
         let mut parts = Vec::new();
+        let mut kpa = Vec::new();
         for (i, sp) in payloads
             .iter()
             .enumerate()
@@ -197,6 +201,30 @@ fn read_and_decode<'a>(
                 raw_sha256: sp.payload.sha256.clone(),
                 unit: s.unit.clone(),
             };
+            if s.format == SourceFormat::KpaCsv {
+                let text = crate::normalize::regionfile::decode_text(
+                    &sp.payload.bytes,
+                    s.encoding,
+                    &ctx.file,
+                )?;
+                let (rows, quarantine) = crate::normalize::regionfile::read_kpa(
+                    &text,
+                    &ctx.file,
+                    &|location, rule, reason, record| {
+                        ctx.quarantine(location, rule, reason, record)
+                    },
+                )?;
+                kpa.push((i, rows));
+                parts.push((
+                    i,
+                    Decoded {
+                        rows: Vec::new(),
+                        quarantine,
+                        datasets: Vec::new(),
+                    },
+                ));
+                continue;
+            }
             parts.push((i, decode(s.format, &sp.payload.bytes, s, &ctx)?));
         }
         results.push(SourceResult {
@@ -205,6 +233,7 @@ fn read_and_decode<'a>(
             payloads,
             parts,
             metadata,
+            kpa,
         });
     }
     Ok((results, region_payloads))
@@ -322,10 +351,11 @@ fn decode(
             };
             jsonstat::decode(bytes, &roles, ctx)?
         }
-        SourceFormat::SotkanetRegions => {
-            return Err(InternalError::Invariant(
-                "`/regions` payloads have no observations".into(),
-            )
+        SourceFormat::SotkanetRegions | SourceFormat::KpaCsv => {
+            return Err(InternalError::Invariant(format!(
+                "`{}` payloads have no observations",
+                format.name()
+            ))
             .into());
         }
     })
@@ -416,8 +446,17 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     let mut columns = ObservationColumns::default();
     let mut quarantine_obs: Vec<QuarantineEntry> = Vec::new();
     let mut inputs = Vec::new();
+    // KPA rows: (source config, sha256 of the file, rows).
+    let mut kpa_inputs = Vec::new();
     for s in sources {
         let id = s.config.id.get_ref();
+        for (i, rows) in &s.kpa {
+            kpa_inputs.push((
+                s.config,
+                s.payloads[*i].payload.sha256.clone(),
+                rows.clone(),
+            ));
+        }
         let datasets = s
             .parts
             .iter()
@@ -486,7 +525,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
                 .map(|p| (p.sha256.clone(), i.source.clone()))
         })
         .collect();
-    let derived = derive(&DeriveInput {
+    let derive_input = DeriveInput {
         observations: &observations,
         crosswalk: &p.crosswalk,
         indicators: &p.pipeline.file.indicators,
@@ -494,15 +533,52 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         source_of: &source_of,
         population: p.pipeline.file.population.as_ref(),
         crosschecks: &p.pipeline.file.crosschecks,
-    })?;
+    };
+    let derived = derive(&derive_input)?;
     check_crosschecks(&derived.crosschecks, &p.pipeline.file.crosschecks)?;
+    let mut kpa = if kpa_inputs.is_empty() {
+        None
+    } else {
+        let cfg = p.pipeline.file.kpa.clone().unwrap_or_default();
+        let prices = match &cfg.price_index {
+            Some(pi) => Some(read_price_index(&p.pipeline, pi)?),
+            None => None,
+        };
+        let sources: Vec<crate::derive::kpa::KpaSource<'_>> = kpa_inputs
+            .iter()
+            .filter_map(|(c, sha, rows)| {
+                Some(crate::derive::kpa::KpaSource {
+                    source: c.id.get_ref(),
+                    region: c.region.as_ref()?.get_ref(),
+                    cost_basis: *c.cost_basis.as_ref()?.get_ref(),
+                    raw_sha256: sha,
+                    rows,
+                })
+            })
+            .collect();
+        Some(crate::derive::kpa::kpa_frame(
+            &sources,
+            &cfg,
+            prices.as_ref(),
+            &derive_input,
+        )?)
+    };
     let mut indicators = derived.indicators;
     lap("derive", &mut timings);
 
     let mut regions = regions_frame(&p.registry, &p.crosswalk)?;
     let mut q_obs = quarantine_frame(&quarantine_obs, &run_id)?;
     let mut q_ind = quarantine_frame(&derived.quarantine, &run_id)?;
-    let mut publisher = Publisher::new(&out, &run_id, &meta.name, p.pipeline.file.output.csv)?;
+    let mut publisher = Publisher::new(
+        &out,
+        &run_id,
+        &meta.name,
+        p.pipeline
+            .file
+            .output
+            .csv
+            .then_some(p.pipeline.file.output.csv_dialect),
+    )?;
     publisher.stage(
         &Contract::for_table("observations")?,
         "observations",
@@ -531,6 +607,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         &mut indicators,
     )?;
     let qc = Contract::for_table("quarantine")?;
+    if let Some(kpa) = &mut kpa {
+        publisher.stage(&Contract::for_table("kpa")?, "kpa", kpa)?;
+    }
     publisher.stage(&qc, "quarantine/observations", &mut q_obs)?;
     publisher.stage(&qc, "quarantine/indicators", &mut q_ind)?;
     lap("stage", &mut timings);
@@ -688,6 +767,55 @@ pub fn regions_frame(registry: &Registry, cw: &Crosswalk) -> Result<DataFrame, I
         .into(),
     ];
     DataFrame::new(regions.len(), columns).context("building `regions`")
+}
+
+/// Reads a price index file: `;`-separated `Vuosi;Indeksi` with a decimal comma.
+fn read_price_index(
+    p: &Pipeline,
+    cfg: &crate::config::PriceIndexConfig,
+) -> Result<crate::derive::kpa::PriceIndex, Error> {
+    use crate::normalize::regionfile::{Encoding, decode_text, parse_fi_number};
+    let path = p.resolve(&cfg.path);
+    let payload = read_file("kpa.price_index", &path)?;
+    let file = path.display().to_string();
+    let text = decode_text(&payload.bytes, Encoding::Auto, &file)?;
+    let mut values = BTreeMap::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let bad = |column: usize, message: String| crate::error::SourceError::Malformed {
+            path: path.clone(),
+            location: format!("line {}, column {column}", i + 1),
+            message,
+        };
+        let (y, v) = line
+            .split_once(';')
+            .ok_or_else(|| bad(1, "expected `Vuosi;Indeksi`".into()))?;
+        let year: i16 = y
+            .trim()
+            .parse()
+            .map_err(|_| bad(1, format!("`{}` is not a year", y.trim())))?;
+        let value = parse_fi_number(v)
+            .map_err(|m| bad(y.chars().count() + 2, m))?
+            .ok_or_else(|| bad(y.chars().count() + 2, "the index is empty".into()))?;
+        values.insert(year, value);
+    }
+    if !values.contains_key(&cfg.base_year) {
+        return Err(crate::error::SourceError::Malformed {
+            path,
+            location: String::new(),
+            message: format!("no index for the base year {}", cfg.base_year),
+        }
+        .into());
+    }
+    Ok(crate::derive::kpa::PriceIndex {
+        name: cfg.name.clone(),
+        base_year: cfg.base_year,
+        values,
+    })
 }
 
 /// A cross-source comparison beyond its tolerance fails the run before anything is published.

@@ -155,6 +155,66 @@ def write_population_by_age() -> None:
         json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n", "utf-8")
 
 
+# KPA: invented cost and client figures of five service classes, by county; Etelä-Savo costs more
+# per client than its peers. (class, target ages, base cost per client EUR, clients per 1 000 of the
+# target group, unit name, units per client)
+KPA_CLASSES = [
+    ("Ikääntyneiden kotihoito", "75+", 15800.0, 95.0, "käynti", 180.0),
+    ("Ympärivuorokautinen palveluasuminen", "75+", 62000.0, 70.0, "hoitopäivä", 330.0),
+    ("Lastensuojelun sijaishuolto", "0-17", 88000.0, 14.0, "hoitopäivä", 280.0),
+    ("Perusterveydenhuollon avosairaanhoito", "", 620.0, 780.0, "käynti", 3.1),
+    ("Somaattinen erikoissairaanhoito", "", 5400.0, 310.0, "hoitojakso", 1.6),
+]
+KPA_LEVEL = {"12": 1.12, "13": 1.0, "18": 0.95}
+KPA_FILES = {"12": ("SYNTHETIC_kpa_etela_savo_2022_2024.csv", "cp1252"),
+             "13": ("SYNTHETIC_kpa_pohjois_savo_2022_2024.csv", "utf-8-sig"),
+             "18": ("SYNTHETIC_kpa_keski_pohjanmaa_2022_2024.csv", "utf-8")}
+
+
+def fi(x: float) -> str:
+    """1234567.8 -> '1 234 567,80' (Finnish, two decimals)."""
+    whole, frac = f"{x:,.2f}".split(".")
+    return whole.replace(",", " ") + "," + frac
+
+
+def write_kpa() -> None:
+    doc = json.loads((HERE / "statfin/SYNTHETIC_population_by_age_2014_2024.json").read_text("utf-8"))
+    areas = doc["dimension"]["alue"]["category"]["index"]
+    ages = doc["dimension"]["ika"]["category"]["index"]
+    years = doc["dimension"]["vuosi"]["category"]["index"]
+    def pop(area, year, group):
+        a, y = areas.index(area), years.index(str(year))
+        total = 0
+        for i, code in enumerate(ages):
+            if code == "SSS":
+                continue
+            age = int(code.rstrip("-"))
+            if group == "75+" and age < 75 or group == "0-17" and age > 17:
+                continue
+            total += doc["value"][(a * len(ages) + i) * len(years) + y]
+        return total
+    (HERE / "kpa").mkdir(exist_ok=True)
+    for county, (name, encoding) in KPA_FILES.items():
+        lines = ["Vuosi;Palveluluokka;Kustannukset €;Asiakkaat;Suoritteet;Suoriteyksikkö"]
+        for year in (2022, 2023, 2024):
+            for (cls, group, cost, rate, unit, per_client) in KPA_CLASSES:
+                p = pop(f"HVA{county}", year, group)
+                j = 1.0 + 0.05 * jitter(f"{county}{cls}{year}")
+                clients = round(p * rate / 1000.0 * j)
+                costs = clients * cost * KPA_LEVEL[county] * (1.0 + 0.03 * (year - 2022)) * (1.0 + 0.04 * jitter(cls + county))
+                lines.append(f"{year};{cls};{fi(costs)};{clients};{round(clients * per_client)};{unit}")
+            if county == "18":
+                # A small class: fewer than 5 clients, to be suppressed.
+                lines.append(f"{year};Vaativa erityishuolto;{fi(412000.0 + 1000 * (year - 2022))};3;;")
+        lines.append("Yhteensä;;;;;")
+        (HERE / "kpa" / name).write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    # An invented price index (2015 = 100), shaped like Statistics Finland's price index of public
+    # expenditure for social and health care; not the real series.
+    rows = ["Vuosi;Indeksi", "2021;113,2", "2022;118,6", "2023;124,9", "2024;128,4"]
+    (HERE / "kpa" / "SYNTHETIC_price_index_2015_100.csv").write_text("\n".join(rows) + "\n", "utf-8")
+
+
 if __name__ == "__main__":
     main()
     write_population_by_age()
+    write_kpa()

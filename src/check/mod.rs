@@ -103,7 +103,7 @@ impl ColumnType {
     }
 }
 
-const CONTRACTS: [(&str, &str); 7] = [
+const CONTRACTS: [(&str, &str); 8] = [
     (
         "observations",
         include_str!("../../schemas/observations.toml"),
@@ -117,6 +117,7 @@ const CONTRACTS: [(&str, &str); 7] = [
         "indicator_catalogue",
         include_str!("../../schemas/indicator_catalogue.toml"),
     ),
+    ("kpa", include_str!("../../schemas/kpa.toml")),
 ];
 
 impl Contract {

@@ -118,6 +118,9 @@ pub struct PipelineFile {
     /// An indicator catalogue whose indicators the pipeline derives too.
     #[serde(default)]
     pub catalogue: Option<CatalogueRef>,
+    /// Cost per client (KPA) settings.
+    #[serde(default)]
+    pub kpa: Option<KpaConfig>,
     /// Output settings.
     #[serde(default)]
     pub output: OutputConfig,
@@ -225,6 +228,8 @@ pub enum SourceFormat {
     SotkanetRegions,
     /// A JSON-stat 2.0 dataset (Statistics Finland PxWeb, THL cubes, ...).
     Jsonstat,
+    /// A region's own cost and client file (KPA), `;`-separated with Finnish headers.
+    KpaCsv,
 }
 
 impl SourceFormat {
@@ -235,12 +240,13 @@ impl SourceFormat {
             SourceFormat::SotkanetCsv => "sotkanet-csv",
             SourceFormat::SotkanetRegions => "sotkanet-regions",
             SourceFormat::Jsonstat => "jsonstat",
+            SourceFormat::KpaCsv => "kpa-csv",
         }
     }
 
     /// Whether the source yields observations (as opposed to reference data).
     pub fn has_observations(self) -> bool {
-        self != SourceFormat::SotkanetRegions
+        !matches!(self, SourceFormat::SotkanetRegions | SourceFormat::KpaCsv)
     }
 }
 
@@ -279,6 +285,107 @@ pub struct SourceConfig {
     /// Marks a source whose data is synthetic (recorded in the run manifest).
     #[serde(default)]
     pub synthetic: bool,
+    /// KPA: the region (county) the file's figures are for, e.g. `HVA12`.
+    #[serde(default)]
+    pub region: Option<Spanned<String>>,
+    /// KPA: what the costs include.
+    #[serde(default)]
+    pub cost_basis: Option<Spanned<CostBasis>>,
+    /// KPA: how the file's bytes are decoded (default: UTF-8 if valid, else Windows-1252).
+    #[serde(default)]
+    pub encoding: crate::normalize::regionfile::Encoding,
+}
+
+/// What a region's reported costs include. Figures on different bases are not compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostBasis {
+    /// Net (income deducted) or gross costs.
+    pub costs: CostKind,
+    /// Whether overheads (administration, premises ...) are allocated to the service classes.
+    pub overheads: Overheads,
+}
+
+/// Net or gross.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CostKind {
+    /// Costs less operating income.
+    Net,
+    /// All costs.
+    Gross,
+}
+
+/// Overheads allocated or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overheads {
+    /// Allocated to the service classes.
+    Allocated,
+    /// Not allocated.
+    NotAllocated,
+}
+
+impl CostBasis {
+    /// E.g. `net costs, overheads allocated`.
+    pub fn describe(self) -> String {
+        format!(
+            "{} costs, overheads {}",
+            match self.costs {
+                CostKind::Net => "net",
+                CostKind::Gross => "gross",
+            },
+            match self.overheads {
+                Overheads::Allocated => "allocated",
+                Overheads::NotAllocated => "not allocated",
+            }
+        )
+    }
+}
+
+/// `[kpa]`: how cost-per-client figures are put in proportion.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KpaConfig {
+    /// Population by single year of age (as `[population]`), for clients per 1 000 and cost per
+    /// capita.
+    #[serde(default)]
+    pub population: Option<PopulationRef>,
+    /// Service class -> the ages it serves, `[from, to]` or `[from]` (default: everyone).
+    #[serde(default)]
+    pub target_groups: BTreeMap<String, Vec<u16>>,
+    /// Deflate costs to a base year with a price index.
+    #[serde(default)]
+    pub price_index: Option<PriceIndexConfig>,
+    /// A need or morbidity index (country = 100), e.g. Sotkanet 243, for needs-adjusted cost per
+    /// capita.
+    #[serde(default)]
+    pub need_index: Option<MeasureRef>,
+}
+
+/// A population-by-age dataset.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PopulationRef {
+    /// Dataset.
+    pub dataset: Spanned<String>,
+    /// Measure.
+    pub measure: String,
+    /// Sex (default total).
+    #[serde(default = "total")]
+    pub sex: String,
+}
+
+/// `kpa.price_index`: a `;` CSV `Vuosi;Indeksi` (decimal comma).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceIndexConfig {
+    /// The file, relative to the pipeline file.
+    pub path: PathBuf,
+    /// Costs are expressed in this year's prices.
+    pub base_year: i16,
+    /// What the index is, for the method text (e.g. "public expenditure price index, social and health care").
+    pub name: String,
 }
 
 /// Which JSON-stat dimension holds what.
@@ -481,12 +588,28 @@ pub struct OutputConfig {
     /// Whether to write CSV twins under `csv/`.
     #[serde(default = "yes")]
     pub csv: bool,
+    /// How the CSV twins are written.
+    #[serde(default)]
+    pub csv_dialect: CsvDialect,
+}
+
+/// CSV dialects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CsvDialect {
+    /// UTF-8, `,`, decimal point (for programs).
+    #[default]
+    Standard,
+    /// For Finnish Excel: `;`, decimal comma, UTF-8 with a byte-order mark (so that Excel reads
+    /// ä and ö correctly when the file is opened with a double click).
+    ExcelFi,
 }
 
 impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig {
             dir: None,
+            csv_dialect: CsvDialect::Standard,
             csv: true,
         }
     }
@@ -497,6 +620,50 @@ fn yes() -> bool {
 }
 
 const SEXES: [&str; 3] = ["total", "male", "female"];
+
+/// KPA sources name their region and cost basis; other sources take neither.
+fn check_kpa_source(
+    s: &SourceConfig,
+    at: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let id = s.id.get_ref();
+    if s.format != SourceFormat::KpaCsv {
+        if s.region.is_some() || s.cost_basis.is_some() {
+            return Err(at(
+                s.id.span(),
+                format!("source `{id}`: `region` and `cost_basis` apply to `kpa-csv` only"),
+            ));
+        }
+        return Ok(());
+    }
+    let Some(region) = &s.region else {
+        return Err(at(
+            s.id.span(),
+            format!(
+                "source `{id}` (kpa-csv) needs `region`, the county its figures are for, e.g. `HVA12`"
+            ),
+        ));
+    };
+    if crate::regions::Level::of_code(region.get_ref()).is_none() {
+        return Err(at(
+            region.span(),
+            format!(
+                "source `{id}`: `{}` is not a region code (e.g. `HVA12`)",
+                region.get_ref()
+            ),
+        ));
+    }
+    if s.cost_basis.is_none() {
+        return Err(at(
+            s.id.span(),
+            format!(
+                "source `{id}` (kpa-csv) needs `cost_basis`, e.g. {{ costs = \"net\", overheads = \"allocated\" }}: \
+                 figures are compared only on the same basis"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// A source has a file or a `fetch`, and a `fetch` fits its API and format.
 fn check_fetch(
@@ -852,6 +1019,7 @@ impl Pipeline {
                 }
             }
             check_fetch(s, f, &at)?;
+            check_kpa_source(s, &at)?;
             if (s.dimensions.is_some() || s.sex_codes.is_some())
                 && s.format != SourceFormat::Jsonstat
             {
@@ -870,6 +1038,63 @@ impl Pipeline {
             }
         }
 
+        // KPA figures of different cost bases cannot be compared: refuse the mix.
+        let mut first_basis: Option<(&str, CostBasis)> = None;
+        for s in f
+            .sources
+            .iter()
+            .filter(|s| s.format == SourceFormat::KpaCsv)
+        {
+            let Some(basis) = &s.cost_basis else { continue };
+            match first_basis {
+                None => first_basis = Some((s.id.get_ref(), *basis.get_ref())),
+                Some((other, b)) if b != *basis.get_ref() => {
+                    return Err(at(
+                        basis.span(),
+                        format!(
+                            "source `{}` reports {}, but source `{other}` reports {}: cost-per-client \
+                             figures on different cost bases cannot be compared",
+                            s.id.get_ref(),
+                            basis.get_ref().describe(),
+                            b.describe()
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(kpa) = &f.kpa {
+            if let Some(p) = &kpa.population
+                && !datasets.contains(p.dataset.get_ref().as_str())
+            {
+                return Err(at(
+                    p.dataset.span(),
+                    format!(
+                        "`kpa.population`: no source provides dataset `{}`",
+                        p.dataset.get_ref()
+                    ),
+                ));
+            }
+            if let Some(n) = &kpa.need_index
+                && !datasets.contains(n.dataset.get_ref().as_str())
+            {
+                return Err(at(
+                    n.dataset.span(),
+                    format!(
+                        "`kpa.need_index`: no source provides dataset `{}`",
+                        n.dataset.get_ref()
+                    ),
+                ));
+            }
+            if let Some((class, ages)) = kpa.target_groups.iter().find(|(_, a)| {
+                !matches!(a.as_slice(), [_] | [_, _]) || (a.len() == 2 && a[1] < a[0])
+            }) {
+                return Err(at(
+                    0..0,
+                    format!("`kpa.target_groups.{class}` is {ages:?}: use [from, to] or [from]"),
+                ));
+            }
+        }
         let mut indicator_ids = BTreeSet::new();
         for ind in &f.indicators {
             let id = ind.id.get_ref();

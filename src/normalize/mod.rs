@@ -10,6 +10,7 @@
 //! a canonical code, because that needs the registry and, for Sotkanet, the `/regions` payload.
 
 pub mod jsonstat;
+pub mod regionfile;
 pub mod sotkanet;
 
 use std::fmt;

@@ -92,11 +92,21 @@ pub fn write_parquet(
 }
 
 /// Writes a frame as CSV (UTF-8, `,`, header) and fsyncs it.
-pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<(), InternalError> {
+pub fn write_csv(
+    df: &mut DataFrame,
+    path: &Path,
+    dialect: crate::config::CsvDialect,
+) -> Result<(), InternalError> {
+    let excel = dialect == crate::config::CsvDialect::ExcelFi;
     let file = fs_err::File::create(path).map_err(|e| write_error(path, e))?;
     let mut w = BufWriter::new(file.into_parts().0);
     CsvWriter::new(&mut w)
         .include_header(true)
+        .include_bom(excel)
+        .with_separator(if excel { b';' } else { b',' })
+        .with_decimal_comma(excel)
+        // Excel on Windows expects CRLF.
+        .with_line_terminator(if excel { "\r\n" } else { "\n" }.into())
         // Every timestamp in mittari's tables is UTC; say so in the text, as ISO 8601 does.
         .with_datetime_format(Some("%Y-%m-%dT%H:%M:%S%.6fZ".into()))
         .finish(df)
@@ -144,7 +154,7 @@ pub struct Publisher {
     staging: PathBuf,
     run_id: String,
     pipeline: String,
-    csv: bool,
+    csv: Option<crate::config::CsvDialect>,
     staged: Vec<Staged>,
     outputs: Vec<OutputRecord>,
 }
@@ -155,7 +165,7 @@ impl Publisher {
         out: &Path,
         run_id: &str,
         pipeline: &str,
-        csv: bool,
+        csv: Option<crate::config::CsvDialect>,
     ) -> Result<Publisher, InternalError> {
         let staging = out.join(format!(".staging-{run_id}"));
         fs_err::create_dir_all(&staging).map_err(|e| write_error(&staging, e))?;
@@ -194,13 +204,13 @@ impl Publisher {
             staged,
             df.height(),
         )?;
-        if self.csv {
+        if let Some(dialect) = self.csv {
             let csv_rel = format!("csv/{relative}.csv");
             let staged = self.staging.join(&csv_rel);
             if let Some(dir) = staged.parent() {
                 fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
             }
-            write_csv(df, &staged)?;
+            write_csv(df, &staged, dialect)?;
             self.record(&csv_rel, &contract.table, "csv", staged, df.height())?;
         }
         Ok(())
