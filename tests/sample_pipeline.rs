@@ -73,9 +73,9 @@ fn sample_pipeline_end_to_end() {
     let run_id = manifest["run_id"].as_str().unwrap().to_owned();
     assert_eq!(runs[0].file_stem().unwrap().to_str().unwrap(), run_id);
     assert_eq!(manifest["status"], "success");
-    assert_eq!(manifest["inputs"].as_array().unwrap().len(), 8);
+    assert_eq!(manifest["inputs"].as_array().unwrap().len(), 11);
     let outputs = manifest["outputs"].as_array().unwrap();
-    assert_eq!(outputs.len(), 16, "8 tables x (parquet + csv)");
+    assert_eq!(outputs.len(), 18, "9 tables x (parquet + csv)");
     for o in outputs {
         let path = dir.join(o["path"].as_str().unwrap());
         let bytes = std::fs::read(&path).unwrap();
@@ -127,6 +127,7 @@ fn sample_pipeline_end_to_end() {
         ("crosswalk", "crosswalk.parquet"),
         ("mergers", "mergers.parquet"),
         ("indicator_catalogue", "indicator_catalogue.parquet"),
+        ("kpa", "kpa.parquet"),
     ] {
         let path = dir.join(rel);
         let rows = outputs.iter().find(|o| o["path"] == rel).unwrap()["rows"]

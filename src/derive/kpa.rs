@@ -237,7 +237,7 @@ fn group_population(
                         (None, Some(_)) => false,
                     }
             }
-            (None, (0, None)) => false,
+            // The total row and unreadable classes are not ages.
             (None, _) => false,
         })
         .map(str::to_owned)
