@@ -79,12 +79,18 @@ pub fn prepare(path: &Path) -> Result<Prepared, Error> {
                 format!("`pipeline.reference_year`: {m}"),
             )
         })?;
-    for f in &pipeline.file.regions.focus {
+    let peers = pipeline
+        .file
+        .comparison
+        .iter()
+        .flat_map(|c| c.peers.iter().map(|p| ("peer", p)));
+    let focus = pipeline.file.regions.focus.iter().map(|f| ("focus", f));
+    for (what, f) in focus.chain(peers) {
         if registry.get(f.get_ref()).is_none() {
             return Err(pipeline
                 .error_at(
                     f.span(),
-                    format!("focus region `{}` is not in the region registry (codes look like `HVA12`, `KU740`, `SSS`)", f.get_ref()),
+                    format!("{what} region `{}` is not in the region registry (codes look like `HVA12`, `KU740`, `SSS`)", f.get_ref()),
                 )
                 .into());
         }
@@ -564,6 +570,25 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         )?)
     };
     let mut indicators = derived.indicators;
+    let focus: Vec<String> = p
+        .pipeline
+        .file
+        .regions
+        .focus
+        .iter()
+        .map(|f| f.get_ref().clone())
+        .collect();
+    let peers: Vec<String> = p.pipeline.file.comparison.as_ref().map_or_else(
+        || focus.clone(),
+        |c| c.peers.iter().map(|p| p.get_ref().clone()).collect(),
+    );
+    let (mut comparisons, mut profile) = crate::derive::compare::comparisons(
+        &indicators,
+        &p.pipeline.file.indicators,
+        &focus,
+        &peers,
+        meta.years.get_ref(),
+    )?;
     lap("derive", &mut timings);
 
     let mut regions = regions_frame(&p.registry, &p.crosswalk)?;
@@ -610,6 +635,18 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     if let Some(kpa) = &mut kpa {
         publisher.stage(&Contract::for_table("kpa")?, "kpa", kpa)?;
     }
+    publisher.stage(
+        &Contract::for_table("comparisons")?,
+        "comparisons",
+        &mut comparisons,
+    )?;
+    // The profile opens in Finnish Excel whatever the other CSVs' dialect.
+    publisher.stage_as(
+        &Contract::for_table("region_profile")?,
+        "region_profile",
+        &mut profile,
+        Some(crate::config::CsvDialect::ExcelFi),
+    )?;
     publisher.stage(&qc, "quarantine/observations", &mut q_obs)?;
     publisher.stage(&qc, "quarantine/indicators", &mut q_ind)?;
     lap("stage", &mut timings);

@@ -73,9 +73,9 @@ fn sample_pipeline_end_to_end() {
     let run_id = manifest["run_id"].as_str().unwrap().to_owned();
     assert_eq!(runs[0].file_stem().unwrap().to_str().unwrap(), run_id);
     assert_eq!(manifest["status"], "success");
-    assert_eq!(manifest["inputs"].as_array().unwrap().len(), 11);
+    assert_eq!(manifest["inputs"].as_array().unwrap().len(), 15);
     let outputs = manifest["outputs"].as_array().unwrap();
-    assert_eq!(outputs.len(), 18, "9 tables x (parquet + csv)");
+    assert_eq!(outputs.len(), 22, "11 tables x (parquet + csv)");
     for o in outputs {
         let path = dir.join(o["path"].as_str().unwrap());
         let bytes = std::fs::read(&path).unwrap();
@@ -128,6 +128,8 @@ fn sample_pipeline_end_to_end() {
         ("mergers", "mergers.parquet"),
         ("indicator_catalogue", "indicator_catalogue.parquet"),
         ("kpa", "kpa.parquet"),
+        ("comparisons", "comparisons.parquet"),
+        ("region_profile", "region_profile.parquet"),
     ] {
         let path = dir.join(rel);
         let rows = outputs.iter().find(|o| o["path"] == rel).unwrap()["rows"]
@@ -211,7 +213,17 @@ fn sample_pipeline_end_to_end() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert_eq!(derived, ["population_31_12", "share_aged_75plus"]);
+    assert_eq!(
+        derived,
+        [
+            "phc_physician_visits_per_1000",
+            "specialised_somatic_days_75plus_per_1000",
+            "sote_net_cost_per_capita",
+            "population_31_12",
+            "share_aged_75plus",
+            "morbidity_index_thl_age_standardised"
+        ]
+    );
     assert_eq!(
         one_f64(
             &ind,
@@ -512,4 +524,73 @@ fn a_cross_source_mismatch_fails_the_run() {
         "{err}"
     );
     assert!(!ws.out().exists(), "nothing published");
+}
+
+/// Etelä-Savo's profile against the country and its peers shows what the reform projects
+/// described: old, ill, heavy use of specialised care, light use of primary-care appointments,
+/// high costs. Peer medians and best quartiles are recomputed here from the three counties.
+#[test]
+fn etela_savo_profile_against_country_and_peers() {
+    let ws = Workspace::new();
+    let out = ws.run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cmp = read_parquet(&ws.out().join("comparisons.parquet"));
+    let get = |indicator: &str, region: &str, column: &str| {
+        one_f64(
+            &cmp,
+            &[("indicator", indicator), ("region", region)],
+            2024,
+            column,
+        )
+    };
+    let index = |indicator: &str| get(indicator, "HVA12", "index_country").unwrap();
+    assert!(index("share_aged_75plus") > 120.0, "old");
+    assert!(index("morbidity_index_thl_age_standardised") > 110.0, "ill");
+    assert!(
+        index("specialised_somatic_days_75plus_per_1000") > 110.0,
+        "heavy specialised care"
+    );
+    assert!(
+        index("phc_physician_visits_per_1000") < 90.0,
+        "light primary care"
+    );
+    assert!(index("sote_net_cost_per_capita") > 105.0, "high costs");
+    // Peer median and best quartile (lower quartile: higher costs are worse), by hand.
+    let mut peers: Vec<f64> = ["HVA12", "HVA13", "HVA18"]
+        .iter()
+        .map(|r| get("sote_net_cost_per_capita", r, "value").unwrap())
+        .collect();
+    peers.sort_by(f64::total_cmp);
+    let value = get("sote_net_cost_per_capita", "HVA12", "value").unwrap();
+    assert_eq!(
+        get("sote_net_cost_per_capita", "HVA12", "peer_median"),
+        Some(peers[1])
+    );
+    let lower_quartile = peers[0] + (peers[1] - peers[0]) * 0.5;
+    let best = get("sote_net_cost_per_capita", "HVA12", "peer_best_quartile").unwrap();
+    assert!((best - lower_quartile).abs() < 1e-9);
+    let diff = get(
+        "sote_net_cost_per_capita",
+        "HVA12",
+        "diff_to_peer_best_quartile",
+    )
+    .unwrap();
+    assert!((diff - (value - lower_quartile)).abs() < 1e-9);
+    // Context indicators have no best quartile.
+    assert_eq!(
+        get("share_aged_75plus", "HVA12", "peer_best_quartile"),
+        None
+    );
+
+    // The profile: a row per region and year, a column per indicator, in Finnish Excel's CSV.
+    let profile = read_parquet(&ws.out().join("region_profile.parquet"));
+    let es = one_f64(
+        &profile,
+        &[("region", "HVA12")],
+        2024,
+        "sote_net_cost_per_capita",
+    );
+    assert_eq!(es, Some(value));
+    let csv = std::fs::read(ws.out().join("csv/region_profile.csv")).unwrap();
+    assert!(csv.starts_with(b"\xEF\xBB\xBFregion;year;"));
 }

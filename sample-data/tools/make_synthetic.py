@@ -214,7 +214,49 @@ def write_kpa() -> None:
     (HERE / "kpa" / "SYNTHETIC_price_index_2015_100.csv").write_text("\n".join(rows) + "\n", "utf-8")
 
 
+# Service use, costs and morbidity for 2024 (Sotkanet /json form, every municipality): invented,
+# with Etelä-Savo shaped like the Itä-Savo self-description (old, ill, heavy specialised care,
+# light primary-care appointments, high costs). (indicator, national level, {county: factor})
+PROFILE = [
+    (6, 1450.0, {"12": 1.18, "13": 1.08, "18": 0.97}),      # specialised somatic days 75+ / 1 000
+    (1552, 1150.0, {"12": 0.84, "13": 0.95, "18": 1.04}),   # primary-care physician visits / 1 000
+    (1073, 4100.0, {"12": 1.13, "13": 1.06, "18": 1.01}),   # sote net costs, EUR / inhabitant
+]
+MORBIDITY = {"12": 121.0, "13": 116.0, "18": 104.0}  # THL morbidity index 243 (country = 100)
+
+
+def write_profile_data() -> None:
+    js = json.loads((HERE / "statfin/11s5_population_by_municipality_2024M12.json").read_text("utf-8"))
+    codes = [c[2:] for c in js["dimension"]["alue"]["category"]["index"]]
+    county = {}
+    with open(ROOT / "registry/municipality_key_2013-2026.csv", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["year"] in ("2024", "2025"):
+                county.setdefault(row["kunta_code"], row["hyvinvointialue_code"])
+    regions = json.loads((HERE / "sotkanet/regions_2015.json").read_text("utf-8"))
+    sotkanet_id = {r["code"]: r["id"] for r in regions if r["category"] == "KUNTA"}
+    for indicator, level, factors in PROFILE:
+        rows = []
+        for code in sorted(codes):
+            f = factors.get(county[code], 1.0 + 0.06 * jitter(county[code] + str(indicator)))
+            v = level * f * (1.0 + 0.05 * jitter(code + str(indicator)))
+            rows.append({"indicator": indicator, "region": sotkanet_id[code], "year": 2024, "gender": "total",
+                         "value": round(v, 1)})
+        (HERE / "sotkanet" / f"SYNTHETIC_{indicator}_2024.json").write_text(json.dumps(rows, indent=1) + "\n", "utf-8")
+    # The morbidity index is published per county and for the country (Sotkanet county ids 956-978).
+    ids = {}
+    with open(ROOT / "registry/sotkanet_hyvinvointialueet.csv", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            ids[f"{int(row['uusi_code']):02d}"] = int(row["uusi_id"])
+    rows = [{"indicator": 243, "region": 658, "year": 2024, "gender": "total", "value": 100.0}]
+    for c, rid in sorted(ids.items()):
+        v = MORBIDITY.get(c, round(100.0 + 12.0 * jitter(c + "243"), 1))
+        rows.append({"indicator": 243, "region": rid, "year": 2024, "gender": "total", "value": v})
+    (HERE / "sotkanet" / "SYNTHETIC_243_2024.json").write_text(json.dumps(rows, indent=1) + "\n", "utf-8")
+
+
 if __name__ == "__main__":
     main()
     write_population_by_age()
     write_kpa()
+    write_profile_data()

@@ -26,6 +26,10 @@ pub struct Contract {
     pub description: String,
     /// Columns in order.
     pub columns: Vec<ColumnContract>,
+    /// A wide table: after `columns`, any number of further (nullable) columns of this type, one
+    /// per indicator.
+    #[serde(default)]
+    pub extra_columns: Option<ColumnType>,
 }
 
 /// One column of a contract.
@@ -103,7 +107,7 @@ impl ColumnType {
     }
 }
 
-const CONTRACTS: [(&str, &str); 8] = [
+const CONTRACTS: [(&str, &str); 10] = [
     (
         "observations",
         include_str!("../../schemas/observations.toml"),
@@ -118,6 +122,14 @@ const CONTRACTS: [(&str, &str); 8] = [
         include_str!("../../schemas/indicator_catalogue.toml"),
     ),
     ("kpa", include_str!("../../schemas/kpa.toml")),
+    (
+        "comparisons",
+        include_str!("../../schemas/comparisons.toml"),
+    ),
+    (
+        "region_profile",
+        include_str!("../../schemas/region_profile.toml"),
+    ),
 ];
 
 impl Contract {
@@ -149,7 +161,24 @@ impl Contract {
     pub fn check_frame(&self, df: &DataFrame) -> Result<(), InternalError> {
         let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
         let expected: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
-        if names != expected {
+        let (fixed, extra) = names.split_at(names.len().min(expected.len()));
+        if let Some(kind) = self.extra_columns
+            && fixed == expected.as_slice()
+        {
+            for name in extra {
+                let dt = df
+                    .column(name)
+                    .map_err(|e| self.violation(format!("column `{name}`: {e}")))?
+                    .dtype()
+                    .clone();
+                if !kind.matches_polars(&dt) {
+                    return Err(self.violation(format!(
+                        "column `{name}` has type {dt}, contract says {kind:?} for every column after `{}`",
+                        expected.last().copied().unwrap_or_default()
+                    )));
+                }
+            }
+        } else if names != expected {
             return Err(self.violation(format!(
                 "columns are [{}], contract says [{}]",
                 names.join(", "),
@@ -209,8 +238,20 @@ impl Contract {
             .collect();
         let expected: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
         let at = |m: String| self.violation(format!("{}: {m}", path.display()));
-        if names != expected {
+        let fixed_ok = names.len() >= expected.len() && names[..expected.len()] == expected[..];
+        if !(names == expected || (self.extra_columns.is_some() && fixed_ok)) {
             return Err(at(format!("file columns are [{}]", names.join(", "))));
+        }
+        if let Some(kind) = self.extra_columns {
+            for f in &meta.schema.fields()[expected.len()..] {
+                if !kind.matches_arrow(f.data_type()) {
+                    return Err(at(format!(
+                        "column `{}` is {} in the file",
+                        f.name(),
+                        f.data_type()
+                    )));
+                }
+            }
         }
         for (c, f) in self.columns.iter().zip(meta.schema.fields()) {
             if !c.kind.matches_arrow(f.data_type()) {
@@ -270,6 +311,7 @@ mod tests {
                 nullable: false,
                 description: String::new(),
             }],
+            extra_columns: None,
         };
         let ok = df!("a" => [1i16, 2]).unwrap();
         c.check_frame(&ok).unwrap();

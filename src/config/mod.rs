@@ -121,6 +121,9 @@ pub struct PipelineFile {
     /// Cost per client (KPA) settings.
     #[serde(default)]
     pub kpa: Option<KpaConfig>,
+    /// The peer group the focus regions are compared with.
+    #[serde(default)]
+    pub comparison: Option<ComparisonConfig>,
     /// Output settings.
     #[serde(default)]
     pub output: OutputConfig,
@@ -341,6 +344,14 @@ impl CostBasis {
             }
         )
     }
+}
+
+/// `[comparison]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComparisonConfig {
+    /// Peer regions (canonical codes; default: the focus regions).
+    pub peers: Vec<Spanned<String>>,
 }
 
 /// `[kpa]`: how cost-per-client figures are put in proportion.

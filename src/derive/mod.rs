@@ -17,6 +17,7 @@
 //! `index_country` is the value relative to the country (= 100) in the same year;
 //! `yoy_change_pct` the change from the previous year's value of the same region.
 
+pub mod compare;
 pub mod kpa;
 pub mod population;
 

@@ -188,6 +188,18 @@ impl Publisher {
         relative: &str,
         df: &mut DataFrame,
     ) -> Result<(), InternalError> {
+        self.stage_as(contract, relative, df, None)
+    }
+
+    /// As [`Publisher::stage`], with the CSV twin (if CSVs are written) in `dialect` instead of
+    /// the pipeline's.
+    pub fn stage_as(
+        &mut self,
+        contract: &Contract,
+        relative: &str,
+        df: &mut DataFrame,
+        dialect: Option<crate::config::CsvDialect>,
+    ) -> Result<(), InternalError> {
         contract.check_frame(df)?;
         let parquet_rel = format!("{relative}.parquet");
         let staged = self.staging.join(&parquet_rel);
@@ -204,7 +216,7 @@ impl Publisher {
             staged,
             df.height(),
         )?;
-        if let Some(dialect) = self.csv {
+        if let Some(dialect) = self.csv.map(|d| dialect.unwrap_or(d)) {
             let csv_rel = format!("csv/{relative}.csv");
             let staged = self.staging.join(&csv_rel);
             if let Some(dir) = staged.parent() {
