@@ -207,19 +207,16 @@ fn read_and_decode<'a>(
                 raw_sha256: sp.payload.sha256.clone(),
                 unit: s.unit.clone(),
             };
-            if s.format == SourceFormat::KpaCsv {
-                let text = crate::normalize::regionfile::decode_text(
-                    &sp.payload.bytes,
-                    s.encoding,
-                    &ctx.file,
-                )?;
-                let (rows, quarantine) = crate::normalize::regionfile::read_kpa(
-                    &text,
-                    &ctx.file,
-                    &|location, rule, reason, record| {
-                        ctx.quarantine(location, rule, reason, record)
-                    },
-                )?;
+            if s.format.is_kpa() {
+                use crate::normalize::regionfile::{decode_text, read_kpa, read_kpa_xlsx};
+                let reject =
+                    |location, rule, reason, record| ctx.quarantine(location, rule, reason, record);
+                let (rows, quarantine) = if s.format == SourceFormat::KpaXlsx {
+                    read_kpa_xlsx(&sp.payload.bytes, &ctx.file, &reject)?
+                } else {
+                    let text = decode_text(&sp.payload.bytes, s.encoding, &ctx.file)?;
+                    read_kpa(&text, &ctx.file, &reject)?
+                };
                 kpa.push((i, rows));
                 parts.push((
                     i,
@@ -357,7 +354,7 @@ fn decode(
             };
             jsonstat::decode(bytes, &roles, ctx)?
         }
-        SourceFormat::SotkanetRegions | SourceFormat::KpaCsv => {
+        SourceFormat::SotkanetRegions | SourceFormat::KpaCsv | SourceFormat::KpaXlsx => {
             return Err(InternalError::Invariant(format!(
                 "`{}` payloads have no observations",
                 format.name()

@@ -305,3 +305,77 @@ need_index = { dataset = "n", measure = "243" }
         Some("net costs, overheads allocated")
     );
 }
+
+/// The same figures as an Excel workbook (numbers as numbers, one cost as text with a decimal
+/// comma, the data on the first of two sheets) give the same rows as the CSV.
+#[test]
+fn an_xlsx_workbook_reads_like_the_csv() {
+    use mittari::normalize::regionfile::{Encoding, decode_text, read_kpa, read_kpa_xlsx};
+    let reject = |location: String, rule, reason: String, record: String| {
+        mittari::normalize::QuarantineEntry {
+            stage: "normalize",
+            source: "t".into(),
+            raw_sha256: String::new(),
+            location,
+            rule,
+            reason,
+            record,
+        }
+    };
+    let xlsx = std::fs::read(
+        repo().join("tests/fixtures/kpa/SYNTHETIC_kpa_keski_pohjanmaa_2022_2024.xlsx"),
+    )
+    .unwrap();
+    let (from_xlsx, q) = read_kpa_xlsx(&xlsx, "kp.xlsx", &reject).unwrap();
+    assert!(q.is_empty(), "{q:?}");
+    let csv =
+        std::fs::read(repo().join("sample-data/kpa/SYNTHETIC_kpa_keski_pohjanmaa_2022_2024.csv"))
+            .unwrap();
+    let text = decode_text(&csv, Encoding::Auto, "kp.csv").unwrap();
+    let (from_csv, q) = read_kpa(&text, "kp.csv", &reject).unwrap();
+    assert!(q.is_empty(), "{q:?}");
+    assert_eq!(from_xlsx.len(), 18);
+    assert_eq!(from_xlsx, from_csv);
+    // A workbook that is not one: an error naming the file.
+    let err = read_kpa_xlsx(b"Vuosi;Palveluluokka", "broken.xlsx", &reject)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("broken.xlsx") && err.contains("not a readable .xlsx"),
+        "{err}"
+    );
+}
+
+/// A `kpa-xlsx` source in a pipeline gives the same `kpa` table as the CSV it replaces.
+#[test]
+fn a_kpa_xlsx_source_runs_in_the_pipeline() {
+    let ws = Workspace::new();
+    std::fs::copy(
+        repo().join("tests/fixtures/kpa/SYNTHETIC_kpa_keski_pohjanmaa_2022_2024.xlsx"),
+        ws.path("sample-data/kpa/kp.xlsx"),
+    )
+    .unwrap();
+    ws.edit(
+        "pipelines/sample.toml",
+        "format = \"kpa-csv\"\npath = \"../sample-data/kpa/SYNTHETIC_kpa_keski_pohjanmaa_2022_2024.csv\"",
+        "format = \"kpa-xlsx\"\npath = \"../sample-data/kpa/kp.xlsx\"",
+    );
+    let out = ws.run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let kpa = read_parquet(&ws.out().join("kpa.parquet"));
+    assert_eq!(kpa.height(), 48);
+    let costs = one_f64(
+        &kpa,
+        &[
+            ("region", "HVA18"),
+            ("service_class", "Ympärivuorokautinen palveluasuminen"),
+        ],
+        2022,
+        "costs",
+    );
+    assert_eq!(
+        costs,
+        Some(23_093_512.0),
+        "the cost stored as text with a decimal comma"
+    );
+}

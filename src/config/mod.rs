@@ -233,6 +233,8 @@ pub enum SourceFormat {
     Jsonstat,
     /// A region's own cost and client file (KPA), `;`-separated with Finnish headers.
     KpaCsv,
+    /// The same as an Excel workbook (first sheet).
+    KpaXlsx,
 }
 
 impl SourceFormat {
@@ -244,12 +246,18 @@ impl SourceFormat {
             SourceFormat::SotkanetRegions => "sotkanet-regions",
             SourceFormat::Jsonstat => "jsonstat",
             SourceFormat::KpaCsv => "kpa-csv",
+            SourceFormat::KpaXlsx => "kpa-xlsx",
         }
     }
 
     /// Whether the source yields observations (as opposed to reference data).
     pub fn has_observations(self) -> bool {
-        !matches!(self, SourceFormat::SotkanetRegions | SourceFormat::KpaCsv)
+        !matches!(self, SourceFormat::SotkanetRegions) && !self.is_kpa()
+    }
+
+    /// Whether the source is a region's cost and client file.
+    pub fn is_kpa(self) -> bool {
+        matches!(self, SourceFormat::KpaCsv | SourceFormat::KpaXlsx)
     }
 }
 
@@ -638,11 +646,13 @@ fn check_kpa_source(
     at: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
 ) -> Result<(), ConfigError> {
     let id = s.id.get_ref();
-    if s.format != SourceFormat::KpaCsv {
+    if !s.format.is_kpa() {
         if s.region.is_some() || s.cost_basis.is_some() {
             return Err(at(
                 s.id.span(),
-                format!("source `{id}`: `region` and `cost_basis` apply to `kpa-csv` only"),
+                format!(
+                    "source `{id}`: `region` and `cost_basis` apply to `kpa-csv` and `kpa-xlsx` only"
+                ),
             ));
         }
         return Ok(());
@@ -1051,11 +1061,7 @@ impl Pipeline {
 
         // KPA figures of different cost bases cannot be compared: refuse the mix.
         let mut first_basis: Option<(&str, CostBasis)> = None;
-        for s in f
-            .sources
-            .iter()
-            .filter(|s| s.format == SourceFormat::KpaCsv)
-        {
+        for s in f.sources.iter().filter(|s| s.format.is_kpa()) {
             let Some(basis) = &s.cost_basis else { continue };
             match first_basis {
                 None => first_basis = Some((s.id.get_ref(), *basis.get_ref())),

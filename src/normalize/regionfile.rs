@@ -15,6 +15,7 @@
 
 use crate::error::SourceError;
 use crate::normalize::QuarantineEntry;
+use crate::normalize::xlsx::{XCell, XRow};
 
 /// One row of a KPA file.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,28 +191,86 @@ fn normalise_header(h: &str) -> String {
     h.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Reads a KPA file: rows, and quarantine entries for cells that are not numbers.
+/// Reads a KPA CSV file: rows, and quarantine entries for cells that are not numbers.
 pub fn read_kpa(
     text: &str,
     file: &str,
     quarantine: &dyn Fn(String, &'static str, String, String) -> QuarantineEntry,
 ) -> Result<(Vec<KpaRow>, Vec<QuarantineEntry>), SourceError> {
-    let mut lines = text
+    // Cells are numbered by field; locations report the field's character column.
+    let mut columns: std::collections::HashMap<(usize, usize), usize> =
+        std::collections::HashMap::new();
+    let rows: Vec<XRow> = text
         .lines()
         .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((h_idx, header)) = lines.next() else {
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            let cells = split_fields(l)
+                .into_iter()
+                .enumerate()
+                .map(|(k, (c, v))| {
+                    columns.insert((i + 1, k + 1), c);
+                    (k + 1, XCell::Text(v))
+                })
+                .collect();
+            (i + 1, cells)
+        })
+        .collect();
+    read_kpa_rows(
+        &rows,
+        file,
+        &|row, field| columns.get(&(row, field)).copied().unwrap_or(1),
+        quarantine,
+    )
+}
+
+/// Reads a KPA workbook (`.xlsx`, first sheet): as [`read_kpa`], with numbers as Excel stores
+/// them; locations are `file:row:column`.
+pub fn read_kpa_xlsx(
+    bytes: &[u8],
+    file: &str,
+    quarantine: &dyn Fn(String, &'static str, String, String) -> QuarantineEntry,
+) -> Result<(Vec<KpaRow>, Vec<QuarantineEntry>), SourceError> {
+    let rows = crate::normalize::xlsx::first_sheet(bytes, file)?;
+    read_kpa_rows(&rows, file, &|_, column| column, quarantine)
+}
+
+fn cell_text(c: &XCell) -> String {
+    match c {
+        XCell::Text(t) => t.clone(),
+        XCell::Number(n) => n.to_string(),
+    }
+}
+
+/// Rows of cells (1-based row and column numbers) -> KPA rows.
+fn read_kpa_rows(
+    rows: &[XRow],
+    file: &str,
+    locate: &dyn Fn(usize, usize) -> usize,
+    quarantine: &dyn Fn(String, &'static str, String, String) -> QuarantineEntry,
+) -> Result<(Vec<KpaRow>, Vec<QuarantineEntry>), SourceError> {
+    let mut rows = rows.iter().filter(|(_, cells)| {
+        cells
+            .iter()
+            .any(|(_, c)| !matches!(c, XCell::Text(t) if t.trim().is_empty()))
+    });
+    let Some((h_line, header)) = rows.next() else {
         return Err(SourceError::Malformed {
             path: file.into(),
             location: "line 1".into(),
             message: "the file is empty".into(),
         });
     };
-    let headers: Vec<String> = split_fields(header)
-        .into_iter()
-        .map(|(_, h)| normalise_header(&h))
+    let headers: Vec<(usize, String)> = header
+        .iter()
+        .map(|(c, v)| (*c, normalise_header(&cell_text(v))))
         .collect();
-    let find = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
+    let find = |names: &[&str]| {
+        headers
+            .iter()
+            .find(|(_, h)| names.contains(&h.as_str()))
+            .map(|(c, _)| *c)
+    };
     let required = [
         ("Vuosi", find(&["vuosi"])),
         ("Palveluluokka", find(&["palveluluokka"])),
@@ -227,48 +286,62 @@ pub fn read_kpa(
     if let Some((name, _)) = required.iter().find(|(_, i)| i.is_none()) {
         return Err(SourceError::Malformed {
             path: file.into(),
-            location: format!("line {}", h_idx + 1),
+            location: format!("line {h_line}"),
             message: format!(
                 "no `{name}` column; the header has: {}",
-                split_fields(header)
-                    .into_iter()
-                    .map(|(_, h)| h)
+                header
+                    .iter()
+                    .map(|(_, h)| cell_text(h))
                     .collect::<Vec<_>>()
                     .join(" | ")
             ),
         });
     }
-    let [year_i, class_i, cost_i, client_i] = required.map(|(_, i)| i.unwrap_or_default());
-    let units_i = find(&["suoritteet", "suoritemäärä"]);
-    let unit_name_i = find(&["suoriteyksikkö"]);
-    let mut rows = Vec::new();
+    let [year_c, class_c, cost_c, client_c] = required.map(|(_, i)| i.unwrap_or_default());
+    let units_c = find(&["suoritteet", "suoritemäärä"]);
+    let unit_name_c = find(&["suoriteyksikkö"]);
+    let mut out = Vec::new();
     let mut rejected = Vec::new();
-    for (idx, line) in lines {
-        let n = idx + 1;
-        let fields = split_fields(line);
-        let cell = |i: usize| fields.get(i).map_or((1, ""), |(c, v)| (*c, v.as_str()));
+    for (n, cells) in rows {
+        let n = *n;
+        let cell = |c: usize| cells.iter().find(|(col, _)| *col == c).map(|(_, v)| v);
+        let text = |c: usize| cell(c).map(cell_text).unwrap_or_default();
         // A closing total row (`Yhteensä`) is a sum of the rows above, not data.
-        if cell(class_i).1.trim().eq_ignore_ascii_case("yhteensä")
-            || cell(year_i).1.trim().eq_ignore_ascii_case("yhteensä")
+        if text(class_c).trim().eq_ignore_ascii_case("yhteensä")
+            || text(year_c).trim().eq_ignore_ascii_case("yhteensä")
         {
             continue;
         }
-        let number = |i: usize, name: &str| -> Result<Option<f64>, (String, String)> {
-            let (col, v) = cell(i);
-            parse_fi_number(v).map_err(|m| (format!("{file}:{n}:{col}"), format!("{name}: {m}")))
+        let number = |c: usize, name: &str| -> Result<Option<f64>, (String, String)> {
+            match cell(c) {
+                Some(XCell::Number(v)) => Ok(Some(*v)),
+                Some(XCell::Text(t)) => parse_fi_number(t).map_err(|m| {
+                    (
+                        format!("{file}:{n}:{}", locate(n, c)),
+                        format!("{name}: {m}"),
+                    )
+                }),
+                None => Ok(None),
+            }
         };
         let parsed = (|| {
-            let (ycol, y) = cell(year_i);
-            let year = y.trim().parse::<i16>().map_err(|_| {
+            let year = match cell(year_c) {
+                Some(XCell::Number(v)) if v.fract() == 0.0 && (1900.0..=2100.0).contains(v) => {
+                    format!("{v}").parse::<i16>().ok()
+                }
+                Some(XCell::Text(t)) => t.trim().parse::<i16>().ok(),
+                _ => None,
+            }
+            .ok_or_else(|| {
                 (
-                    format!("{file}:{n}:{ycol}"),
-                    format!("Vuosi: `{}` is not a year", y.trim()),
+                    format!("{file}:{n}:{}", locate(n, year_c)),
+                    format!("Vuosi: `{}` is not a year", text(year_c).trim()),
                 )
             })?;
-            let class = cell(class_i).1.trim().to_owned();
+            let class = text(class_c).trim().to_owned();
             if class.is_empty() {
                 return Err((
-                    format!("{file}:{n}:{}", cell(class_i).0),
+                    format!("{file}:{n}:{class_c}"),
                     "Palveluluokka is empty".to_owned(),
                 ));
             }
@@ -276,25 +349,30 @@ pub fn read_kpa(
                 line: n,
                 year,
                 service_class: class,
-                costs: number(cost_i, "Kustannukset")?,
-                clients: number(client_i, "Asiakkaat")?,
-                units: units_i
-                    .map(|i| number(i, "Suoritteet"))
+                costs: number(cost_c, "Kustannukset")?,
+                clients: number(client_c, "Asiakkaat")?,
+                units: units_c
+                    .map(|c| number(c, "Suoritteet"))
                     .transpose()?
                     .flatten(),
-                unit_name: unit_name_i
-                    .map(|i| cell(i).1.trim().to_owned())
+                unit_name: unit_name_c
+                    .map(|c| text(c).trim().to_owned())
                     .filter(|s| !s.is_empty()),
             })
         })();
         match parsed {
-            Ok(r) => rows.push(r),
+            Ok(r) => out.push(r),
             Err((location, reason)) => {
-                rejected.push(quarantine(location, "bad_number", reason, line.to_owned()));
+                let record = cells
+                    .iter()
+                    .map(|(_, v)| cell_text(v))
+                    .collect::<Vec<_>>()
+                    .join(";");
+                rejected.push(quarantine(location, "bad_number", reason, record));
             }
         }
     }
-    Ok((rows, rejected))
+    Ok((out, rejected))
 }
 
 #[cfg(test)]
