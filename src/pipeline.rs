@@ -585,6 +585,12 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         &focus,
         &peers,
         meta.years.get_ref(),
+        p.pipeline
+            .file
+            .comparison
+            .as_ref()
+            .and_then(|c| c.need_indicator.as_ref())
+            .map(|n| n.get_ref().as_str()),
     )?;
     lap("derive", &mut timings);
 

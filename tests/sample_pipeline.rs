@@ -576,6 +576,13 @@ fn etela_savo_profile_against_country_and_peers() {
     )
     .unwrap();
     assert!((diff - (value - lower_quartile)).abs() < 1e-9);
+    // Needs-adjusted: cost per inhabitant divided by the morbidity index / 100 (121 for Etelä-Savo).
+    let adjusted = get("sote_net_cost_per_capita", "HVA12", "needs_adjusted_value").unwrap();
+    assert!((adjusted - value / 1.21).abs() < 1e-9, "{adjusted}");
+    assert_eq!(
+        get("share_aged_75plus", "HVA12", "needs_adjusted_value"),
+        None
+    );
     // Context indicators have no best quartile.
     assert_eq!(
         get("share_aged_75plus", "HVA12", "peer_best_quartile"),

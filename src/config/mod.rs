@@ -360,6 +360,11 @@ impl CostBasis {
 pub struct ComparisonConfig {
     /// Peer regions (canonical codes; default: the focus regions).
     pub peers: Vec<Spanned<String>>,
+    /// An indicator that is a need or morbidity index (country = 100), e.g.
+    /// `morbidity_index_thl_age_standardised`: cost-per-capita indicators are also shown divided
+    /// by it (`needs_adjusted_value`).
+    #[serde(default)]
+    pub need_indicator: Option<Spanned<String>>,
 }
 
 /// `[kpa]`: how cost-per-client figures are put in proportion.
@@ -829,7 +834,7 @@ impl Pipeline {
     /// file, line and column), and appends the entries to derive to the pipeline's indicators.
     fn load_catalogue(&mut self) -> Result<(), ConfigError> {
         let Some(r) = self.file.catalogue.clone() else {
-            return Ok(());
+            return self.check_need_indicator();
         };
         let path = self.resolve(&r.path);
         let text = fs_err::read_to_string(&path).map_err(|source| ConfigError::Read {
@@ -931,6 +936,7 @@ impl Pipeline {
             ));
         }
         self.file.indicators.extend(append);
+        self.check_need_indicator()?;
         self.catalogue = Some(Catalogue {
             sha256: crate::hash::sha256_hex(text.as_bytes()),
             path,
@@ -940,6 +946,31 @@ impl Pipeline {
             skipped,
         });
         Ok(())
+    }
+
+    /// `comparison.need_indicator` names an indicator of the run.
+    fn check_need_indicator(&self) -> Result<(), ConfigError> {
+        let Some(n) = self
+            .file
+            .comparison
+            .as_ref()
+            .and_then(|c| c.need_indicator.as_ref())
+        else {
+            return Ok(());
+        };
+        if self
+            .file
+            .indicators
+            .iter()
+            .any(|i| i.id.get_ref() == n.get_ref())
+        {
+            Ok(())
+        } else {
+            Err(self.error_at(
+                n.span(),
+                format!("`comparison.need_indicator`: `{}` is not an indicator of this pipeline or its catalogue", n.get_ref()),
+            ))
+        }
     }
 
     /// A configuration error pointing at a span of the pipeline file.

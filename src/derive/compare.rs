@@ -12,6 +12,11 @@
 //!   none for indicators that are context rather than performance (`higher_is = "neutral"` or
 //!   unknown). A region's own value counts in its peer group.
 //!
+//! - with a need indicator (`[comparison] need_indicator`, e.g. THL's age-standardised morbidity
+//!   index, country = 100), `needs_adjusted_value = value / (need / 100)` for the indicators
+//!   whose unit is `EUR per capita`: what a region spends per inhabitant given how ill its
+//!   population is.
+//!
 //! `region_profile` is the decision makers' view: one row per region of interest and year, one
 //! column per indicator (ids as column names; titles in `indicator_catalogue`).
 
@@ -58,6 +63,7 @@ pub fn comparisons(
     focus: &[String],
     peers: &[String],
     years: &[i16],
+    need_indicator: Option<&str>,
 ) -> Result<(DataFrame, DataFrame), InternalError> {
     let wanted: BTreeSet<&str> = focus
         .iter()
@@ -122,6 +128,12 @@ pub fn comparisons(
             .and_then(|d| d.higher_is)
     };
     let peer_label = peers.join(", ");
+    let per_capita = |id: &str| {
+        definitions
+            .iter()
+            .find(|d| d.id.get_ref() == id)
+            .is_some_and(|d| d.unit == "EUR per capita")
+    };
     let mut c = Rows::default();
     for (id, by_region) in &data {
         let dir = direction(id);
@@ -162,6 +174,13 @@ pub fn comparisons(
                 c.best.push(best);
                 c.diff_best.push(v.value.zip(best).map(|(a, b)| a - b));
                 c.higher_is.push(dir.map(|d| d.as_str().to_owned()));
+                let need = need_indicator
+                    .filter(|_| per_capita(id))
+                    .and_then(|n| by_region_value(&data, n, region, *y));
+                c.needs_adjusted.push(match (v.value, need) {
+                    (Some(x), Some(n)) if n > 0.0 => Some(x / (n / 100.0)),
+                    _ => None,
+                });
             }
         }
     }
@@ -232,6 +251,7 @@ struct Rows {
     best: Vec<Option<f64>>,
     diff_best: Vec<Option<f64>>,
     higher_is: Vec<Option<String>>,
+    needs_adjusted: Vec<Option<f64>>,
 }
 
 impl Rows {
@@ -257,6 +277,7 @@ impl Rows {
                 Series::new("peer_best_quartile".into(), self.best).into(),
                 Series::new("diff_to_peer_best_quartile".into(), self.diff_best).into(),
                 Series::new("higher_is".into(), self.higher_is).into(),
+                Series::new("needs_adjusted_value".into(), self.needs_adjusted).into(),
             ],
         )
         .context("building `comparisons`")
