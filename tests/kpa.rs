@@ -379,3 +379,25 @@ fn a_kpa_xlsx_source_runs_in_the_pipeline() {
         "the cost stored as text with a decimal comma"
     );
 }
+
+#[test]
+fn an_unknown_need_indicator_is_a_config_error() {
+    let ws = Workspace::new();
+    ws.edit(
+        "pipelines/sample.toml",
+        "need_indicator = \"morbidity_index_thl_age_standardised\"",
+        "need_indicator = \"morbidity\"",
+    );
+    let out = mittari()
+        .arg("validate")
+        .arg(ws.pipeline())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("`comparison.need_indicator`: `morbidity` is not an indicator"),
+        "{err}"
+    );
+    assert!(err.contains("sample.toml:"), "{err}");
+}
