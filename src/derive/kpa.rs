@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
 
-use super::population::parse_age;
+use super::population::{group_of, parse_age, population_rows};
 use super::{DeriveInput, levels, measure_rows};
 use crate::config::{CostBasis, KpaConfig};
 use crate::error::{InternalError, PolarsContext};
@@ -203,24 +203,13 @@ fn group_population(
     crosswalk: &DataFrame,
     expected: &DataFrame,
 ) -> Result<Vec<(String, i16, f64)>, InternalError> {
-    let rows = input
-        .observations
-        .clone()
-        .lazy()
-        .filter(
-            col("dataset")
-                .eq(lit(p.dataset.get_ref().as_str()))
-                .and(col("measure").eq(lit(p.measure.as_str())))
-                .and(col("sex").eq(lit(p.sex.as_str())))
-                .and(col("breakdown").eq(lit("")))
-                .and(col("region_level").eq(lit(Level::Municipality.as_str()))),
-        )
+    let base = || population_rows(input, p.dataset.get_ref(), &p.measure, &p.sex);
+    let rows = base()
         .select([col("age").cast(DataType::String)])
         .unique(None, UniqueKeepStrategy::First)
         .collect()
         .context("reading ages")?;
-    // Ages inside the group (a class must lie wholly inside it; the total row counts only for
-    // the whole population).
+    // Ages wholly inside the group (the total row and unreadable classes are not ages).
     let inside: Vec<String> = rows
         .column("age")
         .context("reading ages")?
@@ -228,37 +217,15 @@ fn group_population(
         .context("reading ages")?
         .iter()
         .flatten()
-        .filter(|a| match (parse_age(a), g) {
-            (Some(c), (from, to)) => {
-                c.from >= from
-                    && match (c.to, to) {
-                        (_, None) => true,
-                        (Some(ct), Some(t)) => ct <= t,
-                        (None, Some(_)) => false,
-                    }
-            }
-            // The total row and unreadable classes are not ages.
-            (None, _) => false,
-        })
+        .filter(|a| parse_age(a).and_then(|c| group_of(c, &[g])).is_some())
         .map(str::to_owned)
         .collect();
     let ages = Series::new("ages".into(), inside);
-    let parts = input
-        .observations
-        .clone()
-        .lazy()
+    let parts = base()
         .filter(
-            col("dataset")
-                .eq(lit(p.dataset.get_ref().as_str()))
-                .and(col("measure").eq(lit(p.measure.as_str())))
-                .and(col("sex").eq(lit(p.sex.as_str())))
-                .and(col("breakdown").eq(lit("")))
-                .and(col("region_level").eq(lit(Level::Municipality.as_str())))
-                .and(
-                    col("age")
-                        .cast(DataType::String)
-                        .is_in(lit(ages).implode(false), false),
-                ),
+            col("age")
+                .cast(DataType::String)
+                .is_in(lit(ages).implode(false), false),
         )
         .select([col("region"), col("year"), col("value").alias("x")])
         .join(

@@ -67,7 +67,7 @@ pub fn parse_age(code: &str) -> Option<AgeClass> {
 }
 
 /// Which of `groups` (`[from, to]` or `[from]`) holds the whole class, if one does.
-fn group_of(class: AgeClass, groups: &[(u16, Option<u16>)]) -> Option<usize> {
+pub(super) fn group_of(class: AgeClass, groups: &[(u16, Option<u16>)]) -> Option<usize> {
     groups.iter().position(|(from, to)| {
         class.from >= *from
             && match (class.to, to) {
@@ -88,6 +88,23 @@ pub fn band_label(band: &[u16]) -> String {
         [from] => format!("{from}plus"),
         _ => String::from("invalid"),
     }
+}
+
+/// The municipal rows of a population measure for one sex (no breakdown).
+pub(super) fn population_rows(
+    input: &DeriveInput<'_>,
+    dataset: &str,
+    measure: &str,
+    sex: &str,
+) -> LazyFrame {
+    input.observations.clone().lazy().filter(
+        col("dataset")
+            .eq(lit(dataset))
+            .and(col("measure").eq(lit(measure)))
+            .and(col("sex").eq(lit(sex)))
+            .and(col("breakdown").eq(lit("")))
+            .and(col("region_level").eq(lit(Level::Municipality.as_str()))),
+    )
 }
 
 /// Population-structure indicator rows (columns as `finish` gives) and quarantined rows.
@@ -135,19 +152,8 @@ fn structure(
     crosswalk: &DataFrame,
     expected: &DataFrame,
 ) -> Result<(Vec<LazyFrame>, Vec<QuarantineEntry>), InternalError> {
-    let rows = input
-        .observations
-        .clone()
-        .lazy()
-        .filter(
-            col("dataset")
-                .eq(lit(dataset))
-                .and(col("measure").eq(lit(measure)))
-                .and(col("sex").eq(lit(cfg.sex.as_str())))
-                .and(col("breakdown").eq(lit("")))
-                .and(col("age").neq(lit("total")))
-                .and(col("region_level").eq(lit(Level::Municipality.as_str()))),
-        )
+    let rows = population_rows(input, dataset, measure, &cfg.sex)
+        .filter(col("age").neq(lit("total")))
         .select([
             col("region"),
             col("year"),
