@@ -22,3 +22,7 @@ pub fn contact() -> Option<String> {
         .ok()
         .filter(|c| !c.trim().is_empty())
 }
+
+/// Secret salt for respondent keys of maturity surveys; keep it stable to keep keys stable
+/// between runs. Without it, each run salts with a random value.
+pub const MITTARI_SURVEY_SALT: &str = "MITTARI_SURVEY_SALT";

@@ -15,6 +15,7 @@
 //!
 //! [`pipeline`] sequences them; [`cli`] and `main` are the thin edge.
 
+pub mod assess;
 pub mod check;
 pub mod cli;
 pub mod config;

@@ -593,6 +593,10 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
             .map(|n| n.get_ref().as_str()),
     )?;
     lap("derive", &mut timings);
+    let mut maturity = assess(&p, &archive, &run_id)?;
+    if maturity.is_some() {
+        lap("assess", &mut timings);
+    }
 
     let mut regions = regions_frame(&p.registry, &p.crosswalk)?;
     let mut q_obs = quarantine_frame(&quarantine_obs, &run_id)?;
@@ -650,6 +654,29 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         &mut profile,
         Some(crate::config::CsvDialect::ExcelFi),
     )?;
+    if let Some(m) = &mut maturity {
+        publisher.stage(
+            &Contract::for_table("maturity_responses")?,
+            "maturity_responses",
+            &mut m.responses,
+        )?;
+        publisher.stage(
+            &Contract::for_table("maturity_role_scores")?,
+            "maturity_role_scores",
+            &mut m.roles,
+        )?;
+        publisher.stage(
+            &Contract::for_table("maturity_dimension_scores")?,
+            "maturity_dimension_scores",
+            &mut m.dimensions,
+        )?;
+        publisher.stage(
+            &Contract::for_table("maturity_method_params")?,
+            "maturity_method_params",
+            &mut m.params,
+        )?;
+        publisher.stage(&qc, "quarantine/maturity", &mut m.quarantine)?;
+    }
     publisher.stage(&qc, "quarantine/observations", &mut q_obs)?;
     publisher.stage(&qc, "quarantine/indicators", &mut q_ind)?;
     lap("stage", &mut timings);
@@ -807,6 +834,107 @@ pub fn regions_frame(registry: &Registry, cw: &Crosswalk) -> Result<DataFrame, I
         .into(),
     ];
     DataFrame::new(regions.len(), columns).context("building `regions`")
+}
+
+/// The maturity tables of a run.
+struct Maturity {
+    responses: DataFrame,
+    roles: DataFrame,
+    dimensions: DataFrame,
+    params: DataFrame,
+    quarantine: DataFrame,
+}
+
+/// Reads every survey export (archiving it), aggregates per region and round.
+fn assess(p: &Prepared, archive: &Archive, run_id: &str) -> Result<Option<Maturity>, Error> {
+    use crate::assess::{Params, aggregate, survey, tables};
+    use crate::normalize::regionfile::decode_text;
+    let surveys = &p.pipeline.file.surveys;
+    if surveys.is_empty() {
+        return Ok(None);
+    }
+    let salt = std::env::var(crate::env_vars::MITTARI_SURVEY_SALT)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| {
+            warn!(
+                "{} is not set: respondent keys are salted with a random value and differ between runs",
+                crate::env_vars::MITTARI_SURVEY_SALT
+            );
+            crate::hash::sha256_hex(new_run_id().as_bytes())
+        });
+    let params = Params::default();
+    let mut answers = Vec::new();
+    let mut quarantine = Vec::new();
+    let mut dims = Vec::new();
+    let mut roles = Vec::new();
+    for sv in surveys {
+        let id = sv.id.get_ref();
+        let map_path = p.pipeline.resolve(&sv.question_map);
+        let map_payload = read_file(id, &map_path)?;
+        let map_file = map_path.display().to_string();
+        let map = survey::read_question_map(
+            &decode_text(
+                &map_payload.bytes,
+                crate::normalize::regionfile::Encoding::Auto,
+                &map_file,
+            )?,
+            &map_file,
+        )?;
+        let path = p.pipeline.resolve(&sv.path);
+        let payload = read_file(id, &path)?;
+        archive.store(&format!("file://{}", absolute(&path).display()), &payload)?;
+        let file = path.display().to_string();
+        let rows = if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+        {
+            crate::normalize::xlsx::first_sheet(&payload.bytes, &file)?
+        } else {
+            survey::csv_rows(&decode_text(&payload.bytes, sv.encoding, &file)?)
+        };
+        let ctx = DecodeContext {
+            source_id: id.clone(),
+            dataset: String::new(),
+            file: file.clone(),
+            raw_sha256: payload.sha256.clone(),
+            unit: None,
+        };
+        let (got, rejected) = survey::read_responses(
+            &rows,
+            sv.header_rows,
+            &map,
+            &salt,
+            &file,
+            &|location, rule, reason, record| ctx.quarantine(location, rule, reason, record),
+        )?;
+        info!(survey = %id, answers = got.len(), quarantined = rejected.len(), "Read survey");
+        let (d, r) = aggregate(sv.region.get_ref(), &sv.round, &got, &params);
+        dims.extend(d);
+        roles.extend(r);
+        quarantine.extend(rejected);
+        answers.push((sv, got));
+    }
+    let rows: Vec<(&str, &str, &str, &survey::Answer)> = answers
+        .iter()
+        .flat_map(|(sv, a)| {
+            a.iter().map(move |x| {
+                (
+                    sv.id.get_ref().as_str(),
+                    sv.region.get_ref().as_str(),
+                    sv.round.as_str(),
+                    x,
+                )
+            })
+        })
+        .collect();
+    Ok(Some(Maturity {
+        responses: tables::responses(&rows, run_id)?,
+        roles: tables::role_scores(&roles, run_id)?,
+        dimensions: tables::dimension_scores(&dims, run_id)?,
+        params: tables::method_params(&params, run_id)?,
+        quarantine: quarantine_frame(&quarantine, run_id)?,
+    }))
 }
 
 /// Reads a price index file: `;`-separated `Vuosi;Indeksi` with a decimal comma.

@@ -81,7 +81,7 @@ fn sample_kpa_files_decode_and_small_counts_are_suppressed() {
 fn different_cost_bases_are_refused_naming_both() {
     let ws = Workspace::new();
     let text = std::fs::read_to_string(ws.path("pipelines/sample.toml")).unwrap();
-    let i = text.find("region = \"HVA13\"").unwrap();
+    let i = text.find("id = \"kpa_pohjois_savo\"").unwrap();
     let edited = format!(
         "{}{}",
         &text[..i],

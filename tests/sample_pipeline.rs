@@ -75,7 +75,7 @@ fn sample_pipeline_end_to_end() {
     assert_eq!(manifest["status"], "success");
     assert_eq!(manifest["inputs"].as_array().unwrap().len(), 15);
     let outputs = manifest["outputs"].as_array().unwrap();
-    assert_eq!(outputs.len(), 22, "11 tables x (parquet + csv)");
+    assert_eq!(outputs.len(), 32, "16 tables x (parquet + csv)");
     for o in outputs {
         let path = dir.join(o["path"].as_str().unwrap());
         let bytes = std::fs::read(&path).unwrap();
@@ -130,6 +130,11 @@ fn sample_pipeline_end_to_end() {
         ("kpa", "kpa.parquet"),
         ("comparisons", "comparisons.parquet"),
         ("region_profile", "region_profile.parquet"),
+        ("maturity_responses", "maturity_responses.parquet"),
+        ("maturity_role_scores", "maturity_role_scores.parquet"),
+        ("maturity_dimension_scores", "maturity_dimension_scores.parquet"),
+        ("maturity_method_params", "maturity_method_params.parquet"),
+        ("quarantine", "quarantine/maturity.parquet"),
     ] {
         let path = dir.join(rel);
         let rows = outputs.iter().find(|o| o["path"] == rel).unwrap()["rows"]

@@ -255,8 +255,80 @@ def write_profile_data() -> None:
     (HERE / "sotkanet" / "SYNTHETIC_243_2024.json").write_text(json.dumps(rows, indent=1) + "\n", "utf-8")
 
 
+# Knowledge-management maturity surveys (method tjk-1): invented answers of two rounds per county.
+DIM_TITLES = ["Tietojohtamisen johtaminen ja strategia", "Tietotarpeet ja mittarit", "Data ja sen laatu",
+              "Järjestelmät, arkkitehtuuri ja kirjaaminen", "Analytiikka ja raportointi",
+              "Päätöksenteko ja tiedon käyttö", "Osaaminen, roolit ja kulttuuri"]
+LIKERT = ["Täysin eri mieltä", "Jokseenkin eri mieltä", "Ei samaa eikä eri mieltä", "Jokseenkin samaa mieltä",
+          "Täysin samaa mieltä"]
+ROLE_LABELS = ["Johto", "Järjestäjän asiantuntija", "Talous", "ICT", "Palvelulinja", "Muu"]
+# County -> round -> (base level per dimension, respondents per role label)
+SURVEYS = {
+    "12": {"2020": ([2.1, 2.4, 1.9, 2.2, 2.0, 2.3, 2.5], [3, 3, 2, 2, 2, 0]),
+           "2022": ([2.8, 3.0, 2.4, 2.7, 2.6, 2.9, 2.9], [3, 3, 2, 2, 2, 1])},
+    "13": {"2020": ([2.5, 2.6, 2.3, 2.4, 2.6, 2.5, 2.7], [2, 3, 2, 2, 2, 0]),
+           "2022": ([3.0, 3.1, 2.8, 2.9, 3.1, 3.0, 3.1], [3, 3, 2, 2, 1, 0])},
+    # Keski-Pohjanmaa: only two from finance, so no finance role row is exported.
+    "18": {"2020": ([2.2, 2.2, 2.0, 2.3, 2.1, 2.4, 2.6], [3, 3, 2, 1, 0, 0]),
+           "2022": ([2.6, 2.7, 2.5, 2.6, 2.5, 2.8, 2.9], [3, 3, 2, 1, 1, 0])},
+}
+SURVEY_FILES = {"12": "etela_savo", "13": "pohjois_savo", "18": "keski_pohjanmaa"}
+
+
+def write_surveys() -> None:
+    d = HERE / "maturity"
+    d.mkdir(exist_ok=True)
+    items = []
+    for k in range(1, 8):
+        for j in (1, 2, 3):
+            items.append((k, f"D{k}.{j}", "current", f"[D{k}.{j}] Nykytila: väite {j}"))
+        items.append((k, f"D{k}.S", "satisfaction", f"[D{k}.S] Tyytyväisyys nykytilaan (1-5)"))
+        items.append((k, f"D{k}.T", "target", f"[D{k}.T] Tavoitetaso 2025 (1-5)"))
+    qmap = ["header_regex;item_id;dimension_id;answer_type;scale_min;scale_max;reverse_coded"]
+    for (k, item, kind, _) in items:
+        reverse = "1" if item == "D3.3" else "0"  # "tietoja joudutaan korjaamaan käsin" is reverse coded
+        qmap.append(f"\\[{item.replace('.', '[.]')}\\];{item.replace('.', '_')};D{k};{kind};1;5;{reverse}")
+    (d / "question_map.csv").write_text("\n".join(qmap) + "\n", "utf-8")
+    for county, rounds in SURVEYS.items():
+        for rnd, (base, per_role) in rounds.items():
+            two_rows = county == "12" and rnd == "2020"
+            group_row = ["", "", ""] + [DIM_TITLES[k - 1] if item.endswith(".1") else "" for (k, item, _, _) in items]
+            header = ["Vastaajatunnus", "Vastausaika", "Rooli"] + [h for (_, _, _, h) in items]
+            lines = []
+            if two_rows:
+                lines.append(";".join(group_row))
+            lines.append(";".join(header))
+            n = 0
+            for r, count in enumerate(per_role):
+                for i in range(count):
+                    n += 1
+                    rid = f"{county}-{rnd}-{n:03d}"
+                    when = f"{12 + n % 10}.10.{rnd} 1{n % 10}:0{n % 6}" if county != "13" else str(44130 + 730 * (rnd == "2022") + n)
+                    row = [rid, when, ROLE_LABELS[r]]
+                    for (k, item, kind, _) in items:
+                        v = base[k - 1] + 0.9 * jitter(f"{rid}{item}") + (0.4 if r == 0 else 0.0)
+                        if kind == "target":
+                            v = min(5, base[k - 1] + 1.4 + 0.3 * jitter(rid + item))
+                        v = max(1, min(5, round(v)))
+                        if item == "D3.3":
+                            v = 6 - v
+                        if kind == "current":
+                            cell = LIKERT[v - 1]
+                            if jitter(f"{rid}{item}eos") > 0.85:
+                                cell = "En osaa sanoa"
+                        else:
+                            cell = str(v)
+                        row.append(cell)
+                    lines.append(";".join(row))
+            lines.append("Yhteensä" + ";" * (len(header) - 1))
+            name = f"SYNTHETIC_survey_{SURVEY_FILES[county]}_{rnd}.csv"
+            encoding = "cp1252" if two_rows else ("utf-8-sig" if county == "13" else "utf-8")
+            (d / name).write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+
+
 if __name__ == "__main__":
     main()
     write_population_by_age()
     write_kpa()
     write_profile_data()
+    write_surveys()

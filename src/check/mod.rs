@@ -107,7 +107,7 @@ impl ColumnType {
     }
 }
 
-const CONTRACTS: [(&str, &str); 10] = [
+const CONTRACTS: [(&str, &str); 14] = [
     (
         "observations",
         include_str!("../../schemas/observations.toml"),
@@ -129,6 +129,22 @@ const CONTRACTS: [(&str, &str); 10] = [
     (
         "region_profile",
         include_str!("../../schemas/region_profile.toml"),
+    ),
+    (
+        "maturity_responses",
+        include_str!("../../schemas/maturity_responses.toml"),
+    ),
+    (
+        "maturity_role_scores",
+        include_str!("../../schemas/maturity_role_scores.toml"),
+    ),
+    (
+        "maturity_dimension_scores",
+        include_str!("../../schemas/maturity_dimension_scores.toml"),
+    ),
+    (
+        "maturity_method_params",
+        include_str!("../../schemas/maturity_method_params.toml"),
     ),
 ];
 

@@ -124,6 +124,9 @@ pub struct PipelineFile {
     /// The peer group the focus regions are compared with.
     #[serde(default)]
     pub comparison: Option<ComparisonConfig>,
+    /// Knowledge-management maturity survey exports, one per region and round.
+    #[serde(default)]
+    pub surveys: Vec<SurveyConfig>,
     /// Output settings.
     #[serde(default)]
     pub output: OutputConfig,
@@ -352,6 +355,35 @@ impl CostBasis {
             }
         )
     }
+}
+
+/// `[[surveys]]`: one region's respondent-level export of one assessment round.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurveyConfig {
+    /// Unique id.
+    pub id: Spanned<String>,
+    /// The region assessed, e.g. `HVA12`.
+    pub region: Spanned<String>,
+    /// The assessment round, e.g. `2020`.
+    pub round: String,
+    /// The export: `.xlsx` (first sheet) or `;`-separated CSV, relative to the pipeline file.
+    pub path: PathBuf,
+    /// The question map (`;` CSV), relative to the pipeline file.
+    pub question_map: PathBuf,
+    /// Header rows: 1, or 2 when a group-title row stands over the statements.
+    #[serde(default = "one_row")]
+    pub header_rows: usize,
+    /// How a CSV's bytes are decoded.
+    #[serde(default)]
+    pub encoding: crate::normalize::regionfile::Encoding,
+    /// Marks synthetic data (recorded in the manifest).
+    #[serde(default)]
+    pub synthetic: bool,
+}
+
+fn one_row() -> usize {
+    1
 }
 
 /// `[comparison]`.
@@ -1140,6 +1172,28 @@ impl Pipeline {
                 return Err(at(
                     0..0,
                     format!("`kpa.target_groups.{class}` is {ages:?}: use [from, to] or [from]"),
+                ));
+            }
+        }
+        let mut survey_ids = BTreeSet::new();
+        for sv in &f.surveys {
+            let id = sv.id.get_ref();
+            if !survey_ids.insert(id.as_str()) {
+                return Err(at(sv.id.span(), format!("survey id `{id}` is used twice")));
+            }
+            if crate::regions::Level::of_code(sv.region.get_ref()).is_none() {
+                return Err(at(
+                    sv.region.span(),
+                    format!(
+                        "survey `{id}`: `{}` is not a region code (e.g. `HVA12`)",
+                        sv.region.get_ref()
+                    ),
+                ));
+            }
+            if !(1..=2).contains(&sv.header_rows) {
+                return Err(at(
+                    sv.id.span(),
+                    format!("survey `{id}`: `header_rows` is 1 or 2"),
                 ));
             }
         }

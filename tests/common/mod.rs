@@ -88,7 +88,8 @@ pub fn mittari() -> Command {
     cmd.env_remove("MITTARI_OUT")
         .env_remove("MITTARI_CACHE")
         .env_remove("MITTARI_LOG")
-        .env_remove("MITTARI_CONTACT");
+        .env_remove("MITTARI_CONTACT")
+        .env_remove("MITTARI_SURVEY_SALT");
     cmd
 }
 
