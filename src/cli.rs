@@ -71,6 +71,9 @@ pub struct RunArgs {
     /// archive does not have.
     #[arg(long)]
     pub offline: bool,
+    /// The date roadmap progress is measured at (YYYY-MM-DD; default: today).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<chrono::NaiveDate>,
 }
 
 /// Arguments of `mittari validate`.

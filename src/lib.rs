@@ -48,6 +48,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 out: args.out,
                 cache: args.cache,
                 offline: args.offline,
+                as_of: args.as_of,
             })?;
             let tables = summary
                 .rows

@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub cache: Option<PathBuf>,
     /// Answer every web request from the archive; fail on one it does not have.
     pub offline: bool,
+    /// Roadmap progress date (default today).
+    pub as_of: Option<chrono::NaiveDate>,
 }
 
 /// What a finished run reports.
@@ -593,7 +595,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
             .map(|n| n.get_ref().as_str()),
     )?;
     lap("derive", &mut timings);
-    let mut maturity = assess(&p, &archive, &run_id)?;
+    let as_of = opts.as_of.unwrap_or_else(|| Utc::now().date_naive());
+    let mut maturity = assess(&p, &archive, &run_id, as_of)?;
     if maturity.is_some() {
         lap("assess", &mut timings);
     }
@@ -675,6 +678,23 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
             "maturity_method_params",
             &mut m.params,
         )?;
+        if let Some((actions, milestones, progress)) = &mut m.roadmap {
+            publisher.stage(
+                &Contract::for_table("roadmap_actions")?,
+                "roadmap_actions",
+                actions,
+            )?;
+            publisher.stage(
+                &Contract::for_table("roadmap_milestones")?,
+                "roadmap_milestones",
+                milestones,
+            )?;
+            publisher.stage(
+                &Contract::for_table("roadmap_progress")?,
+                "roadmap_progress",
+                progress,
+            )?;
+        }
         publisher.stage(&qc, "quarantine/maturity", &mut m.quarantine)?;
     }
     publisher.stage(&qc, "quarantine/observations", &mut q_obs)?;
@@ -843,14 +863,20 @@ struct Maturity {
     dimensions: DataFrame,
     params: DataFrame,
     quarantine: DataFrame,
+    roadmap: Option<(DataFrame, DataFrame, DataFrame)>,
 }
 
 /// Reads every survey export (archiving it), aggregates per region and round.
-fn assess(p: &Prepared, archive: &Archive, run_id: &str) -> Result<Option<Maturity>, Error> {
-    use crate::assess::{Params, aggregate, survey, tables};
+fn assess(
+    p: &Prepared,
+    archive: &Archive,
+    run_id: &str,
+    as_of: chrono::NaiveDate,
+) -> Result<Option<Maturity>, Error> {
+    use crate::assess::{Params, aggregate, roadmap, survey, tables};
     use crate::normalize::regionfile::decode_text;
     let surveys = &p.pipeline.file.surveys;
-    if surveys.is_empty() {
+    if surveys.is_empty() && p.pipeline.file.roadmaps.is_empty() {
         return Ok(None);
     }
     let salt = std::env::var(crate::env_vars::MITTARI_SURVEY_SALT)
@@ -915,6 +941,86 @@ fn assess(p: &Prepared, archive: &Archive, run_id: &str) -> Result<Option<Maturi
         quarantine.extend(rejected);
         answers.push((sv, got));
     }
+    // Roadmaps: progress per region and dimension at the as-of date, over the region's rounds.
+    let rparams = roadmap::RoadmapParams::default();
+    let mut rm_rows = Vec::new();
+    for r in &p.pipeline.file.roadmaps {
+        let id = r.id.get_ref();
+        let region = r.region.get_ref();
+        let (actions_rows, milestone_rows, file) = if let Some(path) = &r.path {
+            let path = p.pipeline.resolve(path);
+            let payload = read_file(id, &path)?;
+            archive.store(&format!("file://{}", absolute(&path).display()), &payload)?;
+            let file = path.display().to_string();
+            (
+                crate::normalize::xlsx::sheet(&payload.bytes, &file, Some("Toimenpiteet"))?,
+                crate::normalize::xlsx::sheet(&payload.bytes, &file, Some("Virstanpylväät"))?,
+                file,
+            )
+        } else {
+            let read =
+                |rel: &std::path::PathBuf| -> Result<Vec<crate::normalize::xlsx::XRow>, Error> {
+                    let path = p.pipeline.resolve(rel);
+                    let payload = read_file(id, &path)?;
+                    archive.store(&format!("file://{}", absolute(&path).display()), &payload)?;
+                    Ok(survey::csv_rows(&decode_text(
+                        &payload.bytes,
+                        r.encoding,
+                        &path.display().to_string(),
+                    )?))
+                };
+            let a = read(
+                r.actions
+                    .as_ref()
+                    .ok_or_else(|| InternalError::Invariant("roadmap without actions".into()))?,
+            )?;
+            let m =
+                read(r.milestones.as_ref().ok_or_else(|| {
+                    InternalError::Invariant("roadmap without milestones".into())
+                })?)?;
+            (
+                a,
+                m,
+                p.pipeline
+                    .resolve(r.actions.as_deref().unwrap_or(std::path::Path::new("")))
+                    .display()
+                    .to_string(),
+            )
+        };
+        let rm = roadmap::read(&actions_rows, &milestone_rows, &file)?;
+        for (location, reason) in &rm.rejected {
+            quarantine.push(QuarantineEntry {
+                stage: "assess",
+                source: id.clone(),
+                raw_sha256: String::new(),
+                location: location.clone(),
+                rule: "unusable_roadmap_row",
+                reason: reason.clone(),
+                record: String::new(),
+            });
+        }
+        let mut progress = Vec::new();
+        for (d, _, _) in crate::assess::DIMENSIONS {
+            if !rm
+                .actions
+                .iter()
+                .any(|a| a.dimensions.iter().any(|x| x == d))
+            {
+                continue;
+            }
+            let rounds = round_scores(&dims, &answers, region, d);
+            progress.push(roadmap::progress(
+                d,
+                &rm.actions,
+                &rm.milestones,
+                &rounds,
+                as_of,
+                &rparams,
+            ));
+        }
+        info!(roadmap = %id, actions = rm.actions.len(), milestones = rm.milestones.len(), "Read roadmap");
+        rm_rows.push((id.clone(), region.clone(), rm, progress));
+    }
     let rows: Vec<(&str, &str, &str, &survey::Answer)> = answers
         .iter()
         .flat_map(|(sv, a)| {
@@ -932,9 +1038,47 @@ fn assess(p: &Prepared, archive: &Archive, run_id: &str) -> Result<Option<Maturi
         responses: tables::responses(&rows, run_id)?,
         roles: tables::role_scores(&roles, run_id)?,
         dimensions: tables::dimension_scores(&dims, run_id)?,
-        params: tables::method_params(&params, run_id)?,
+        params: tables::method_params(&params, &rparams, run_id)?,
         quarantine: quarantine_frame(&quarantine, run_id)?,
+        roadmap: if rm_rows.is_empty() {
+            None
+        } else {
+            Some(tables::roadmap(&rm_rows, as_of, run_id)?)
+        },
     }))
+}
+
+/// A region's survey scores of a dimension by round, oldest first, at the round's fractional
+/// year (the median answer date, else the middle of the round's year).
+fn round_scores(
+    dims: &[crate::assess::DimensionScore],
+    answers: &[(
+        &crate::config::SurveyConfig,
+        Vec<crate::assess::survey::Answer>,
+    )],
+    region: &str,
+    dimension: &str,
+) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = dims
+        .iter()
+        .filter(|d| d.region == region && d.dimension == dimension)
+        .filter_map(|d| {
+            let score = d.score?;
+            let mut dates: Vec<chrono::NaiveDate> = answers
+                .iter()
+                .filter(|(sv, _)| sv.region.get_ref() == region && sv.round == d.round)
+                .flat_map(|(_, a)| a.iter().filter_map(|x| x.answered))
+                .collect();
+            dates.sort_unstable();
+            let t = match dates.get(dates.len() / 2) {
+                Some(day) => crate::assess::roadmap::fractional_year(*day),
+                None => d.round.trim().parse::<f64>().ok()? + 0.5,
+            };
+            Some((t, score))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
 }
 
 /// Reads a price index file: `;`-separated `Vuosi;Indeksi` with a decimal comma.

@@ -259,3 +259,59 @@ fn the_sample_produces_the_maturity_tables() {
         .clone();
     assert!(keys.iter().all(|k| k.unwrap().len() == 16));
 }
+
+/// The sample's roadmap workbooks at 1 January 2023: execution, precision of dates, RAG.
+#[test]
+fn the_sample_roadmaps_at_an_as_of_date() {
+    let ws = Workspace::new();
+    let out = mittari()
+        .arg("run")
+        .arg(ws.pipeline())
+        .arg("--out")
+        .arg(ws.out())
+        .arg("--cache")
+        .arg(ws.path("cache"))
+        .args(["--as-of", "2023-01-01"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let progress = read_parquet(&ws.out().join("roadmap_progress.parquet"));
+    let row = |region: &str, dim: &str| {
+        let r = progress
+            .clone()
+            .lazy()
+            .filter(
+                col("region")
+                    .eq(lit(region))
+                    .and(col("dimension_id").eq(lit(dim))),
+            )
+            .collect()
+            .unwrap();
+        assert_eq!(r.height(), 1, "{region} {dim}");
+        r
+    };
+    let es = row("HVA12", "D1");
+    let int = |df: &DataFrame, c: &str| df.column(c).unwrap().i64().unwrap().get(0).unwrap();
+    // Three milestones due (autumn 2022 is due by 1.1.2023), two done, one late: SPI 2/3.
+    assert_eq!(
+        (int(&es, "due"), int(&es, "done"), int(&es, "late")),
+        (3, 2, 1)
+    );
+    let spi = es.column("spi").unwrap().f64().unwrap().get(0).unwrap();
+    assert!((spi - 2.0 / 3.0).abs() < 1e-12);
+    // Keski-Pohjanmaa: two of three milestones late, SPI 1/3 < 0.6: red.
+    let kp = row("HVA18", "D1");
+    assert_eq!(kp.column("rag").unwrap().str().unwrap().get(0), Some("red"));
+    // The cancelled milestone is not counted in D3 (two left), and the milestone table says so.
+    assert_eq!(int(&row("HVA12", "D3"), "milestones"), 2);
+    let ms = read_parquet(&ws.out().join("roadmap_milestones.parquet"));
+    let cancelled = row_where(&ms, "milestone_id", "ES-3.1");
+    assert_eq!(cancelled["status"], "Peruttu");
+    let actions = read_parquet(&ws.out().join("roadmap_actions.parquet"));
+    let a = row_where(&actions, "action_id", "ES-2");
+    assert_eq!(
+        (a["start_precision"].as_str(), a["due_precision"].as_str()),
+        ("year", "half_year")
+    );
+    assert_eq!(a["dimensions"], "D2");
+}

@@ -75,7 +75,7 @@ fn sample_pipeline_end_to_end() {
     assert_eq!(manifest["status"], "success");
     assert_eq!(manifest["inputs"].as_array().unwrap().len(), 15);
     let outputs = manifest["outputs"].as_array().unwrap();
-    assert_eq!(outputs.len(), 32, "16 tables x (parquet + csv)");
+    assert_eq!(outputs.len(), 38, "19 tables x (parquet + csv)");
     for o in outputs {
         let path = dir.join(o["path"].as_str().unwrap());
         let bytes = std::fs::read(&path).unwrap();
@@ -132,9 +132,15 @@ fn sample_pipeline_end_to_end() {
         ("region_profile", "region_profile.parquet"),
         ("maturity_responses", "maturity_responses.parquet"),
         ("maturity_role_scores", "maturity_role_scores.parquet"),
-        ("maturity_dimension_scores", "maturity_dimension_scores.parquet"),
+        (
+            "maturity_dimension_scores",
+            "maturity_dimension_scores.parquet",
+        ),
         ("maturity_method_params", "maturity_method_params.parquet"),
         ("quarantine", "quarantine/maturity.parquet"),
+        ("roadmap_actions", "roadmap_actions.parquet"),
+        ("roadmap_milestones", "roadmap_milestones.parquet"),
+        ("roadmap_progress", "roadmap_progress.parquet"),
     ] {
         let path = dir.join(rel);
         let rows = outputs.iter().find(|o| o["path"] == rel).unwrap()["rows"]

@@ -326,9 +326,57 @@ def write_surveys() -> None:
             (d / name).write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
 
 
+# Roadmap workbooks (sheets Toimenpiteet and Virstanpylväät) per county: invented actions and
+# milestones in every date form of the method. Needs openpyxl (`pip install openpyxl`).
+ROADMAPS = {
+    "12": [("ES-1", "Tietojohtamisen vastuut ja foorumi", "D1", "Hyvinvointialuejohtaja", "10/2020", "Q4/2022", "Käynnissä", 3.5, 2025, 2,
+            [("ES-1.1", "Tietojohtamisen foorumi perustettu", "26.10.2020", "30.11.2020", "Valmis"),
+             ("ES-1.2", "Vuosikello hyväksytty", "kevät 2021", "15.9.2021", "Valmis"),
+             ("ES-1.3", "Tietostrategia hyväksytty", "syksy 2022", "", "Viivästynyt")]),
+           ("ES-2", "Mittaristo ja tietotarpeet", "D2", "Kehittämisyksikkö", "2021", "H2 2023", "Käynnissä", 3.5, 2025, 1,
+            [("ES-2.1", "Tietotarvekartoitus", "Q2/2021", "20.6.2021", "Valmis"),
+             ("ES-2.2", "Strateginen mittaristo", "H1 2022", "", "Viivästynyt"),
+             ("ES-2.3", "Mittariston julkaisu", "2023", "", "Ei aloitettu")]),
+           ("ES-3", "Tiedon laadun hallinta", "D3, D4", "Tietohallinto", "1/2022", "2024", "Käynnissä", 3.0, 2025, 3,
+            [("ES-3.1", "Laatupoikkeamien seuranta", "6/2022", "", "Peruttu"),
+             ("ES-3.2", "Kirjaamisen ohjeistus", "Q4/2022", "1.3.2023", "Valmis"),
+             ("ES-3.3", "Tietovarasto käytössä", "kevät 2024", "", "Käynnissä")])],
+    "13": [("PS-1", "Johtamisjärjestelmän tietoperusta", "D1", "Johtoryhmä", "9/2020", "2022", "Valmis", 3.5, 2024, 1,
+            [("PS-1.1", "Tietojohtamisen malli", "Q4/2020", "10.12.2020", "Valmis"),
+             ("PS-1.2", "Johdon raportointi", "H1 2021", "31.5.2021", "Valmis")]),
+           ("PS-2", "Analytiikkatiimi", "D5", "Talous- ja tietopalvelut", "2021", "2023", "Käynnissä", 3.5, 2025, 2,
+            [("PS-2.1", "Tiimi rekrytoitu", "syksy 2021", "1.10.2021", "Valmis"),
+             ("PS-2.2", "Itsepalveluraportointi", "kevät 2022", "20.5.2022", "Valmis"),
+             ("PS-2.3", "Ennustemallit", "2023", "", "Käynnissä")])],
+    "18": [("KP-1", "Tietojohtamisen kehittämisohjelma", "D1, D2", "Soite johtoryhmä", "11/2020", "2023", "Viivästynyt", 3.0, 2024, 1,
+            [("KP-1.1", "Nykytilan arviointi", "26.10.2020", "26.10.2020", "Valmis"),
+             ("KP-1.2", "Tavoitteet ja mittarit", "Q2/2021", "", "Viivästynyt"),
+             ("KP-1.3", "Seurantamalli", "H2 2021", "", "Viivästynyt")])],
+}
+
+
+def write_roadmaps() -> None:
+    from openpyxl import Workbook
+    d = HERE / "maturity"
+    for county, actions in ROADMAPS.items():
+        wb = Workbook()
+        a = wb.active
+        a.title = "Toimenpiteet"
+        a.append(["Tunnus", "Toimenpide", "Osa-alue", "Vastuutaho", "Alkaa", "Päättyy", "Tila", "Tavoitetaso",
+                  "Tavoitevuosi", "Mittari", "Tavoitearvo", "Resurssit"])
+        m = wb.create_sheet("Virstanpylväät")
+        m.append(["Tunnus", "Toimenpide", "Virstanpylväs", "Suunniteltu pvm", "Toteutunut pvm", "Tila"])
+        for (aid, title, dims, owner, start, due, status, level, year, effort, milestones) in actions:
+            a.append([aid, title, dims, owner, start, due, status, level, year, None, None, effort])
+            for (mid, mtitle, planned, done, mstatus) in milestones:
+                m.append([mid, aid, mtitle, planned, done or None, mstatus])
+        wb.save(d / f"SYNTHETIC_roadmap_{SURVEY_FILES[county]}.xlsx")
+
+
 if __name__ == "__main__":
     main()
     write_population_by_age()
     write_kpa()
     write_profile_data()
     write_surveys()
+    write_roadmaps()

@@ -172,8 +172,13 @@ pub fn dimension_scores(rows: &[DimensionScore], run_id: &str) -> Result<DataFra
 }
 
 /// `maturity_method_params`.
-pub fn method_params(params: &Params, run_id: &str) -> Result<DataFrame, InternalError> {
-    let rows = params.rows();
+pub fn method_params(
+    params: &Params,
+    roadmap: &super::roadmap::RoadmapParams,
+    run_id: &str,
+) -> Result<DataFrame, InternalError> {
+    let mut rows = params.rows();
+    rows.extend(roadmap.rows());
     let n = rows.len();
     let mut columns = common(n, run_id);
     columns.extend([
@@ -181,4 +186,260 @@ pub fn method_params(params: &Params, run_id: &str) -> Result<DataFrame, Interna
         strings("value", rows.iter().map(|r| r.1.as_str())),
     ]);
     DataFrame::new(n, columns).context("building `maturity_method_params`")
+}
+
+fn days(d: Option<chrono::NaiveDate>) -> Option<i32> {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    d.and_then(|d| i32::try_from((d - epoch).num_days()).ok())
+}
+
+fn date_col(name: &str, v: Vec<Option<chrono::NaiveDate>>) -> Result<Column, InternalError> {
+    Ok(
+        Series::new(name.into(), v.into_iter().map(days).collect::<Vec<_>>())
+            .cast(&DataType::Date)
+            .context("building a date column")?
+            .into(),
+    )
+}
+
+fn count(v: usize) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A roadmap of a region: (source id, region, roadmap, progress per dimension).
+pub type RoadmapRows = (
+    String,
+    String,
+    super::roadmap::Roadmap,
+    Vec<super::roadmap::Progress>,
+);
+
+/// `roadmap_actions`, `roadmap_milestones`, `roadmap_progress`.
+pub fn roadmap(
+    rows: &[RoadmapRows],
+    as_of: chrono::NaiveDate,
+    run_id: &str,
+) -> Result<(DataFrame, DataFrame, DataFrame), InternalError> {
+    use super::roadmap::Status;
+    let actions: Vec<(&str, &str, &super::roadmap::Action)> = rows
+        .iter()
+        .flat_map(|(id, region, rm, _)| {
+            rm.actions
+                .iter()
+                .map(move |a| (id.as_str(), region.as_str(), a))
+        })
+        .collect();
+    let n = actions.len();
+    let mut a_cols = common(n, run_id);
+    a_cols.extend([
+        strings("region", actions.iter().map(|a| a.1)),
+        strings("source", actions.iter().map(|a| a.0)),
+        strings("action_id", actions.iter().map(|a| a.2.id.as_str())),
+        strings("title", actions.iter().map(|a| a.2.title.as_str())),
+        Series::new(
+            "dimensions".into(),
+            actions
+                .iter()
+                .map(|a| a.2.dimensions.join(", "))
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "owner".into(),
+            actions
+                .iter()
+                .map(|a| a.2.owner.clone())
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+        date_col(
+            "start",
+            actions.iter().map(|a| a.2.start.map(|p| p.start)).collect(),
+        )?,
+        Series::new(
+            "start_precision".into(),
+            actions
+                .iter()
+                .map(|a| a.2.start.map(|p| p.precision.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+        date_col(
+            "due",
+            actions.iter().map(|a| a.2.due.map(|p| p.end)).collect(),
+        )?,
+        Series::new(
+            "due_precision".into(),
+            actions
+                .iter()
+                .map(|a| a.2.due.map(|p| p.precision.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+        strings("status", actions.iter().map(|a| a.2.status.as_str())),
+        Series::new(
+            "target_level".into(),
+            actions.iter().map(|a| a.2.target_level).collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "target_year".into(),
+            actions
+                .iter()
+                .map(|a| a.2.target_year.and_then(|y| i16::try_from(y).ok()))
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "metric".into(),
+            actions
+                .iter()
+                .map(|a| a.2.metric.clone())
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "target_value".into(),
+            actions.iter().map(|a| a.2.target_value).collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "effort".into(),
+            actions.iter().map(|a| a.2.effort).collect::<Vec<_>>(),
+        )
+        .into(),
+    ]);
+    let actions_df = DataFrame::new(n, a_cols).context("building `roadmap_actions`")?;
+
+    let ms: Vec<(&str, &str, &super::roadmap::Milestone)> = rows
+        .iter()
+        .flat_map(|(id, region, rm, _)| {
+            rm.milestones
+                .iter()
+                .map(move |m| (id.as_str(), region.as_str(), m))
+        })
+        .collect();
+    let n = ms.len();
+    let live = |m: &super::roadmap::Milestone| m.status != Status::Cancelled;
+    let due = |m: &super::roadmap::Milestone| live(m) && m.planned.is_some_and(|p| p.end <= as_of);
+    let done = |m: &super::roadmap::Milestone| {
+        m.status == Status::Done || m.done_on.is_some_and(|d| d.end <= as_of)
+    };
+    let mut m_cols = common(n, run_id);
+    m_cols.extend([
+        strings("region", ms.iter().map(|m| m.1)),
+        strings("source", ms.iter().map(|m| m.0)),
+        strings("milestone_id", ms.iter().map(|m| m.2.id.as_str())),
+        strings("action_id", ms.iter().map(|m| m.2.action.as_str())),
+        strings("title", ms.iter().map(|m| m.2.title.as_str())),
+        date_col(
+            "planned",
+            ms.iter().map(|m| m.2.planned.map(|p| p.end)).collect(),
+        )?,
+        Series::new(
+            "planned_precision".into(),
+            ms.iter()
+                .map(|m| m.2.planned.map(|p| p.precision.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+        date_col(
+            "done_on",
+            ms.iter().map(|m| m.2.done_on.map(|p| p.end)).collect(),
+        )?,
+        Series::new(
+            "done_precision".into(),
+            ms.iter()
+                .map(|m| m.2.done_on.map(|p| p.precision.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+        strings("status", ms.iter().map(|m| m.2.status.as_str())),
+        date_col("as_of", vec![Some(as_of); n])?,
+        Series::new(
+            "due".into(),
+            ms.iter().map(|m| due(m.2)).collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "done".into(),
+            ms.iter().map(|m| done(m.2)).collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "late".into(),
+            ms.iter()
+                .map(|m| due(m.2) && !done(m.2))
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+    ]);
+    let milestones_df = DataFrame::new(n, m_cols).context("building `roadmap_milestones`")?;
+
+    let pr: Vec<(&str, &super::roadmap::Progress)> = rows
+        .iter()
+        .flat_map(|(_, region, _, p)| p.iter().map(move |x| (region.as_str(), x)))
+        .collect();
+    let n = pr.len();
+    let f = |name: &str, g: &dyn Fn(&super::roadmap::Progress) -> Option<f64>| -> Column {
+        Series::new(name.into(), pr.iter().map(|p| g(p.1)).collect::<Vec<_>>()).into()
+    };
+    let i = |name: &str, g: &dyn Fn(&super::roadmap::Progress) -> usize| -> Column {
+        Series::new(
+            name.into(),
+            pr.iter().map(|p| count(g(p.1))).collect::<Vec<_>>(),
+        )
+        .into()
+    };
+    let mut p_cols = common(n, run_id);
+    p_cols.extend([
+        strings("region", pr.iter().map(|p| p.0)),
+        strings("dimension_id", pr.iter().map(|p| p.1.dimension.as_str())),
+        date_col("as_of", vec![Some(as_of); n])?,
+        i("milestones", &|p| p.total),
+        i("due", &|p| p.due),
+        i("done", &|p| p.done),
+        i("done_on_time", &|p| p.done_on_time),
+        i("late", &|p| p.late),
+        Series::new(
+            "max_overdue_days".into(),
+            pr.iter().map(|p| p.1.max_overdue_days).collect::<Vec<_>>(),
+        )
+        .into(),
+        f("pct_done", &|p| p.pct_done),
+        f("spi", &|p| p.spi),
+        f("progress_pct", &|p| p.progress_pct),
+        f("target_level", &|p| p.target_level),
+        Series::new(
+            "target_year".into(),
+            pr.iter()
+                .map(|p| p.1.target_year.and_then(|y| i16::try_from(y).ok()))
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+        f("baseline_score", &|p| p.baseline),
+        f("current_score", &|p| p.current),
+        f("gap", &|p| p.gap),
+        f("gap_closed_pct", &|p| p.gap_closed_pct),
+        f("slope", &|p| p.slope),
+        Series::new(
+            "trend_method".into(),
+            pr.iter().map(|p| p.1.trend_method).collect::<Vec<_>>(),
+        )
+        .into(),
+        f("projected_year", &|p| p.projected_year),
+        Series::new(
+            "converging".into(),
+            pr.iter().map(|p| p.1.converging).collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "on_track".into(),
+            pr.iter().map(|p| p.1.on_track).collect::<Vec<_>>(),
+        )
+        .into(),
+        strings("rag", pr.iter().map(|p| p.1.rag)),
+    ]);
+    let progress_df = DataFrame::new(n, p_cols).context("building `roadmap_progress`")?;
+    Ok((actions_df, milestones_df, progress_df))
 }

@@ -107,7 +107,7 @@ impl ColumnType {
     }
 }
 
-const CONTRACTS: [(&str, &str); 14] = [
+const CONTRACTS: [(&str, &str); 17] = [
     (
         "observations",
         include_str!("../../schemas/observations.toml"),
@@ -145,6 +145,18 @@ const CONTRACTS: [(&str, &str); 14] = [
     (
         "maturity_method_params",
         include_str!("../../schemas/maturity_method_params.toml"),
+    ),
+    (
+        "roadmap_actions",
+        include_str!("../../schemas/roadmap_actions.toml"),
+    ),
+    (
+        "roadmap_milestones",
+        include_str!("../../schemas/roadmap_milestones.toml"),
+    ),
+    (
+        "roadmap_progress",
+        include_str!("../../schemas/roadmap_progress.toml"),
     ),
 ];
 

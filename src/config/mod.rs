@@ -127,6 +127,9 @@ pub struct PipelineFile {
     /// Knowledge-management maturity survey exports, one per region and round.
     #[serde(default)]
     pub surveys: Vec<SurveyConfig>,
+    /// Roadmaps, one per region.
+    #[serde(default)]
+    pub roadmaps: Vec<RoadmapConfig>,
     /// Output settings.
     #[serde(default)]
     pub output: OutputConfig,
@@ -384,6 +387,32 @@ pub struct SurveyConfig {
 
 fn one_row() -> usize {
     1
+}
+
+/// `[[roadmaps]]`: a region's roadmap, an `.xlsx` workbook (sheets `Toimenpiteet` and
+/// `Virstanpylväät`) or two `;` CSV files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoadmapConfig {
+    /// Unique id.
+    pub id: Spanned<String>,
+    /// The region, e.g. `HVA12`.
+    pub region: Spanned<String>,
+    /// The workbook, relative to the pipeline file.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Or: the actions CSV ...
+    #[serde(default)]
+    pub actions: Option<PathBuf>,
+    /// ... and the milestones CSV.
+    #[serde(default)]
+    pub milestones: Option<PathBuf>,
+    /// How CSV bytes are decoded.
+    #[serde(default)]
+    pub encoding: crate::normalize::regionfile::Encoding,
+    /// Marks synthetic data.
+    #[serde(default)]
+    pub synthetic: bool,
 }
 
 /// `[comparison]`.
@@ -1194,6 +1223,30 @@ impl Pipeline {
                 return Err(at(
                     sv.id.span(),
                     format!("survey `{id}`: `header_rows` is 1 or 2"),
+                ));
+            }
+        }
+        for r in &f.roadmaps {
+            let id = r.id.get_ref();
+            let ok = matches!(
+                (&r.path, &r.actions, &r.milestones),
+                (Some(_), None, None) | (None, Some(_), Some(_))
+            );
+            if !ok {
+                return Err(at(
+                    r.id.span(),
+                    format!(
+                        "roadmap `{id}` needs `path` (an .xlsx workbook) or both `actions` and `milestones` (CSV)"
+                    ),
+                ));
+            }
+            if crate::regions::Level::of_code(r.region.get_ref()).is_none() {
+                return Err(at(
+                    r.region.span(),
+                    format!(
+                        "roadmap `{id}`: `{}` is not a region code",
+                        r.region.get_ref()
+                    ),
                 ));
             }
         }

@@ -271,8 +271,13 @@ fn cell_ref(r: &str) -> Option<(usize, usize)> {
 
 /// Reads the first worksheet.
 pub fn first_sheet(bytes: &[u8], file: &str) -> Result<Vec<XRow>, SourceError> {
+    sheet(bytes, file, None)
+}
+
+/// Reads the worksheet named `name` (or the first one), erring with the sheets there are.
+pub fn sheet(bytes: &[u8], file: &str, name: Option<&str>) -> Result<Vec<XRow>, SourceError> {
     let zip = Zip::open(bytes, file)?;
-    let sheet_path = first_sheet_path(&zip, file)?;
+    let sheet_path = sheet_path(&zip, file, name)?;
     let shared = match zip.read("xl/sharedStrings.xml", file)? {
         Some(xml) => shared_strings(&xml),
         None => Vec::new(),
@@ -340,16 +345,43 @@ pub fn first_sheet(bytes: &[u8], file: &str) -> Result<Vec<XRow>, SourceError> {
     Ok(rows)
 }
 
-/// The first sheet's part, through `xl/workbook.xml` and its relationships.
-fn first_sheet_path(zip: &Zip<'_>, file: &str) -> Result<String, SourceError> {
+/// A sheet's part (the named one, or the first), through `xl/workbook.xml` and its
+/// relationships.
+fn sheet_path(zip: &Zip<'_>, file: &str, name: Option<&str>) -> Result<String, SourceError> {
     let fallback = "xl/worksheets/sheet1.xml".to_owned();
     let Some(workbook) = zip.read("xl/workbook.xml", file)? else {
         return Err(malformed(file, "no xl/workbook.xml"));
     };
-    let id = events(&workbook).into_iter().find_map(|e| match e {
-        Event::Start("sheet", attrs, _) => attr(&attrs, "id").map(str::to_owned),
-        _ => None,
-    });
+    let sheets: Vec<(String, Option<String>)> = events(&workbook)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Start("sheet", attrs, _) => Some((
+                attr(&attrs, "name").unwrap_or_default().to_owned(),
+                attr(&attrs, "id").map(str::to_owned),
+            )),
+            _ => None,
+        })
+        .collect();
+    let id = match name {
+        None => sheets.first().and_then(|s| s.1.clone()),
+        Some(n) => match sheets.iter().find(|s| s.0.trim().eq_ignore_ascii_case(n)) {
+            Some(s) => s.1.clone(),
+            None => {
+                return Err(SourceError::Malformed {
+                    path: file.into(),
+                    location: String::new(),
+                    message: format!(
+                        "no sheet `{n}`; the workbook has: {}",
+                        sheets
+                            .iter()
+                            .map(|s| s.0.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+        },
+    };
     let (Some(id), Some(rels)) = (id, zip.read("xl/_rels/workbook.xml.rels", file)?) else {
         return Ok(fallback);
     };
