@@ -596,7 +596,13 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     )?;
     lap("derive", &mut timings);
     let as_of = opts.as_of.unwrap_or_else(|| Utc::now().date_naive());
-    let mut maturity = assess(&p, &archive, &run_id, as_of)?;
+    let evidence = Evidence {
+        indicators: &indicators,
+        observations: &observations,
+        kpa: kpa.as_ref(),
+        crosschecks: &derived.crosschecks,
+    };
+    let mut maturity = assess(&p, &archive, &run_id, as_of, &evidence)?;
     if maturity.is_some() {
         lap("assess", &mut timings);
     }
@@ -667,6 +673,16 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
             &Contract::for_table("maturity_role_scores")?,
             "maturity_role_scores",
             &mut m.roles,
+        )?;
+        publisher.stage(
+            &Contract::for_table("maturity_signals")?,
+            "maturity_signals",
+            &mut m.signals,
+        )?;
+        publisher.stage(
+            &Contract::for_table("maturity_overall")?,
+            "maturity_overall",
+            &mut m.overall,
         )?;
         publisher.stage(
             &Contract::for_table("maturity_dimension_scores")?,
@@ -858,6 +874,8 @@ pub fn regions_frame(registry: &Registry, cw: &Crosswalk) -> Result<DataFrame, I
 
 /// The maturity tables of a run.
 struct Maturity {
+    overall: DataFrame,
+    signals: DataFrame,
     responses: DataFrame,
     roles: DataFrame,
     dimensions: DataFrame,
@@ -867,11 +885,20 @@ struct Maturity {
 }
 
 /// Reads every survey export (archiving it), aggregates per region and round.
+/// What the data signals read from the run.
+struct Evidence<'a> {
+    indicators: &'a DataFrame,
+    observations: &'a DataFrame,
+    kpa: Option<&'a DataFrame>,
+    crosschecks: &'a [crate::derive::CrossCheckResult],
+}
+
 fn assess(
     p: &Prepared,
     archive: &Archive,
     run_id: &str,
     as_of: chrono::NaiveDate,
+    evidence: &Evidence<'_>,
 ) -> Result<Option<Maturity>, Error> {
     use crate::assess::{Params, aggregate, roadmap, survey, tables};
     use crate::normalize::regionfile::decode_text;
@@ -1034,11 +1061,63 @@ fn assess(
             })
         })
         .collect();
+    // Data signals per region and round (at the round's date), blending, overall scores.
+    let bparams = crate::assess::signals::BlendParams::default();
+    let values = indicator_values(evidence.indicators)?;
+    let (by_sex, by_age) = breakdowns(evidence.observations, &p.pipeline.file.indicators)?;
+    let kpa_facts = kpa_facts(evidence.kpa, archive)?;
+    let mut signal_rows = Vec::new();
+    let mut blends = Vec::new();
+    for d in &dims {
+        let key = (d.region.clone(), d.round.clone());
+        if !signal_rows.iter().any(|(k, _, _)| *k == key) {
+            let date = round_date(&answers, &d.region, &d.round);
+            let rm = rm_rows.iter().find(|r| r.1 == d.region).map(|r| &r.2);
+            let (facts, deliveries) = kpa_facts.get(&d.region).cloned().unwrap_or_default();
+            let inputs = crate::assess::signals::Inputs {
+                values: &values,
+                by_sex: by_sex.clone(),
+                by_age: by_age.clone(),
+                kpa: facts,
+                deliveries,
+                crosschecks: evidence
+                    .crosschecks
+                    .iter()
+                    .filter(|c| c.region == d.region)
+                    .map(|c| c.status)
+                    .collect(),
+                national_classes: p
+                    .pipeline
+                    .file
+                    .kpa
+                    .as_ref()
+                    .and_then(|k| k.national_classes.as_deref()),
+                actions: rm.map_or(&[], |r| r.actions.as_slice()),
+                milestones: rm.map_or(&[], |r| r.milestones.as_slice()),
+            };
+            let sig = crate::assess::signals::signals(&d.region, date, &inputs);
+            signal_rows.push((key.clone(), date, sig));
+        }
+        let sig = &signal_rows
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|x| &x.2)
+            .cloned()
+            .unwrap_or_default();
+        let data = crate::assess::signals::data_score(&d.dimension, sig, bparams.min_signals);
+        let has_s11 = sig.iter().any(|s| s.id == "S11" && s.value.is_some());
+        blends.push((
+            data,
+            crate::assess::signals::blend(&d.dimension, d.score, data, has_s11, &bparams),
+        ));
+    }
     Ok(Some(Maturity {
         responses: tables::responses(&rows, run_id)?,
         roles: tables::role_scores(&roles, run_id)?,
-        dimensions: tables::dimension_scores(&dims, run_id)?,
-        params: tables::method_params(&params, &rparams, run_id)?,
+        overall: tables::overall(&dims, &blends, &bparams, run_id)?,
+        signals: tables::signals(&signal_rows, run_id)?,
+        dimensions: tables::dimension_scores(&dims, &blends, run_id)?,
+        params: tables::method_params(&params, &rparams, &bparams, run_id)?,
         quarantine: quarantine_frame(&quarantine, run_id)?,
         roadmap: if rm_rows.is_empty() {
             None
@@ -1046,6 +1125,204 @@ fn assess(
             Some(tables::roadmap(&rm_rows, as_of, run_id)?)
         },
     }))
+}
+
+/// The date of a round: the median answer date, else 1 July of the round's year.
+fn round_date(
+    answers: &[(
+        &crate::config::SurveyConfig,
+        Vec<crate::assess::survey::Answer>,
+    )],
+    region: &str,
+    round: &str,
+) -> chrono::NaiveDate {
+    let mut dates: Vec<chrono::NaiveDate> = answers
+        .iter()
+        .filter(|(sv, _)| sv.region.get_ref() == region && sv.round == round)
+        .flat_map(|(_, a)| a.iter().filter_map(|x| x.answered))
+        .collect();
+    dates.sort_unstable();
+    dates.get(dates.len() / 2).copied().unwrap_or_else(|| {
+        round
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .and_then(|y| chrono::NaiveDate::from_ymd_opt(y, 7, 1))
+            .unwrap_or_default()
+    })
+}
+
+/// Every indicator value of the run, for the data signals.
+fn indicator_values(df: &DataFrame) -> Result<Vec<crate::assess::signals::Value>, Error> {
+    let s = |c: &str| -> Result<Vec<Option<String>>, Error> {
+        Ok(df
+            .column(c)
+            .context("reading indicators")?
+            .str()
+            .context("reading indicators")?
+            .iter()
+            .map(|v| v.map(str::to_owned))
+            .collect())
+    };
+    let (ind, region, level) = (s("indicator")?, s("region")?, s("region_level")?);
+    let year: Vec<Option<i16>> = df
+        .column("year")
+        .context("reading indicators")?
+        .i16()
+        .context("reading indicators")?
+        .iter()
+        .collect();
+    let value: Vec<Option<f64>> = df
+        .column("value")
+        .context("reading indicators")?
+        .f64()
+        .context("reading indicators")?
+        .iter()
+        .collect();
+    Ok((0..df.height())
+        .filter_map(|i| {
+            Some(crate::assess::signals::Value {
+                indicator: ind[i].clone()?,
+                region: region[i].clone()?,
+                level: level[i].clone()?,
+                year: year[i]?,
+                value: value[i],
+            })
+        })
+        .collect())
+}
+
+/// (indicator, region) pairs with observations by sex, and by age.
+#[allow(clippy::type_complexity)]
+fn breakdowns(
+    obs: &DataFrame,
+    indicators: &[crate::config::IndicatorConfig],
+) -> Result<
+    (
+        std::collections::BTreeSet<(String, String)>,
+        std::collections::BTreeSet<(String, String)>,
+    ),
+    Error,
+> {
+    let pairs = |column: &str| -> Result<std::collections::BTreeSet<(String, String)>, Error> {
+        let df = obs
+            .clone()
+            .lazy()
+            .filter(col(column).cast(DataType::String).neq(lit("total")))
+            .select([
+                col("dataset").cast(DataType::String),
+                col("measure").cast(DataType::String),
+                col("region").cast(DataType::String),
+            ])
+            .unique(None, UniqueKeepStrategy::First)
+            .collect()
+            .context("reading breakdowns")?;
+        let s = |c: &str| -> Result<Vec<String>, Error> {
+            Ok(df
+                .column(c)
+                .context("reading breakdowns")?
+                .str()
+                .context("reading breakdowns")?
+                .iter()
+                .map(|v| v.unwrap_or_default().to_owned())
+                .collect())
+        };
+        let (ds, ms, rs) = (s("dataset")?, s("measure")?, s("region")?);
+        let mut out = std::collections::BTreeSet::new();
+        for i in 0..df.height() {
+            for ind in indicators
+                .iter()
+                .filter(|x| x.numerator.dataset.get_ref() == &ds[i] && x.numerator.measure == ms[i])
+            {
+                out.insert((ind.id.get_ref().clone(), rs[i].clone()));
+            }
+        }
+        Ok(out)
+    };
+    Ok((pairs("sex")?, pairs("age")?))
+}
+
+/// Per region: KPA facts (year, class, complete) and its files' deliveries.
+#[allow(clippy::type_complexity)]
+fn kpa_facts(
+    kpa: Option<&DataFrame>,
+    archive: &Archive,
+) -> Result<
+    HashMap<
+        String,
+        (
+            Vec<crate::assess::signals::KpaFact>,
+            Vec<crate::assess::signals::Delivery>,
+        ),
+    >,
+    Error,
+> {
+    let mut out: HashMap<
+        String,
+        (
+            Vec<crate::assess::signals::KpaFact>,
+            Vec<crate::assess::signals::Delivery>,
+        ),
+    > = HashMap::new();
+    let Some(df) = kpa else { return Ok(out) };
+    let text = |c: &str| -> Result<Vec<String>, Error> {
+        Ok(df
+            .column(c)
+            .context("reading kpa")?
+            .str()
+            .context("reading kpa")?
+            .iter()
+            .map(|v| v.unwrap_or_default().to_owned())
+            .collect())
+    };
+    let floats = |c: &str| -> Result<Vec<Option<f64>>, Error> {
+        Ok(df
+            .column(c)
+            .context("reading kpa")?
+            .f64()
+            .context("reading kpa")?
+            .iter()
+            .collect())
+    };
+    let (region, class, sha) = (text("region")?, text("service_class")?, text("raw_sha256")?);
+    let year: Vec<i16> = df
+        .column("year")
+        .context("reading kpa")?
+        .i16()
+        .context("reading kpa")?
+        .iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    let (per_1000, per_client, adjusted) = (
+        floats("clients_per_1000")?,
+        floats("cost_per_client")?,
+        floats("cost_per_capita_need_adjusted")?,
+    );
+    let mut last: HashMap<(String, String), i16> = HashMap::new();
+    for i in 0..df.height() {
+        let e = out.entry(region[i].clone()).or_default();
+        e.0.push(crate::assess::signals::KpaFact {
+            year: year[i],
+            class: class[i].clone(),
+            complete: per_1000[i].is_some() && per_client[i].is_some() && adjusted[i].is_some(),
+        });
+        let l = last
+            .entry((region[i].clone(), sha[i].clone()))
+            .or_insert(year[i]);
+        *l = (*l).max(year[i]);
+    }
+    for ((r, sha), y) in last {
+        if let Some(first) = archive.first_seen(&sha) {
+            out.entry(r)
+                .or_default()
+                .1
+                .push(crate::assess::signals::Delivery {
+                    last_year: y,
+                    delivered: first.date_naive(),
+                });
+        }
+    }
+    Ok(out)
 }
 
 /// A region's survey scores of a dimension by round, oldest first, at the round's fractional

@@ -75,7 +75,7 @@ fn sample_pipeline_end_to_end() {
     assert_eq!(manifest["status"], "success");
     assert_eq!(manifest["inputs"].as_array().unwrap().len(), 15);
     let outputs = manifest["outputs"].as_array().unwrap();
-    assert_eq!(outputs.len(), 38, "19 tables x (parquet + csv)");
+    assert_eq!(outputs.len(), 42, "21 tables x (parquet + csv)");
     for o in outputs {
         let path = dir.join(o["path"].as_str().unwrap());
         let bytes = std::fs::read(&path).unwrap();
@@ -141,6 +141,8 @@ fn sample_pipeline_end_to_end() {
         ("roadmap_actions", "roadmap_actions.parquet"),
         ("roadmap_milestones", "roadmap_milestones.parquet"),
         ("roadmap_progress", "roadmap_progress.parquet"),
+        ("maturity_signals", "maturity_signals.parquet"),
+        ("maturity_overall", "maturity_overall.parquet"),
     ] {
         let path = dir.join(rel);
         let rows = outputs.iter().find(|o| o["path"] == rel).unwrap()["rows"]

@@ -21,6 +21,7 @@
 //! Every parameter is in [`Params`] and written to `maturity_method_params`.
 
 pub mod roadmap;
+pub mod signals;
 pub mod survey;
 pub mod tables;
 

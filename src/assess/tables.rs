@@ -83,8 +83,15 @@ pub fn role_scores(rows: &[RoleScore], run_id: &str) -> Result<DataFrame, Intern
     DataFrame::new(n, columns).context("building `maturity_role_scores`")
 }
 
+/// A dimension's data score and blend, aligned with its [`DimensionScore`].
+pub type Blend = (Option<f64>, super::signals::Blended);
+
 /// `maturity_dimension_scores`.
-pub fn dimension_scores(rows: &[DimensionScore], run_id: &str) -> Result<DataFrame, InternalError> {
+pub fn dimension_scores(
+    rows: &[DimensionScore],
+    blends: &[Blend],
+    run_id: &str,
+) -> Result<DataFrame, InternalError> {
     let n = rows.len();
     let f = |name: &str, g: &dyn Fn(&DimensionScore) -> Option<f64>| -> Column {
         Series::new(name.into(), rows.iter().map(g).collect::<Vec<_>>()).into()
@@ -158,27 +165,186 @@ pub fn dimension_scores(rows: &[DimensionScore], run_id: &str) -> Result<DataFra
         f("target", &|r| r.target),
         f("dev_need", &|r| r.dev_need),
         f("priority", &|r| r.priority),
-        strings("reliability", rows.iter().map(|r| r.reliability)),
         Series::new(
-            "flags".into(),
-            rows.iter()
-                .map(|r| (!r.flags.is_empty()).then(|| r.flags.join(", ")))
+            "data_score".into(),
+            blends.iter().map(|b| b.0).collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "data_level".into(),
+            blends.iter().map(|b| b.1.data_level).collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "final_score".into(),
+            blends.iter().map(|b| b.1.final_score).collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "final_level".into(),
+            blends
+                .iter()
+                .map(|b| b.1.final_score.map(|x| i16::from(level(x))))
                 .collect::<Vec<_>>(),
         )
         .into(),
-        strings("source", rows.iter().map(|_| "survey")),
+        f("national_median", &|r| national(rows, blends, r).0),
+        f("national_q1", &|r| national(rows, blends, r).1),
+        f("national_q3", &|r| national(rows, blends, r).2),
+        Series::new(
+            "reliability".into(),
+            rows.iter()
+                .zip(blends)
+                .map(|(r, b)| {
+                    if b.1.source == Some("data_only") {
+                        "indicative"
+                    } else {
+                        r.reliability
+                    }
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "flags".into(),
+            rows.iter()
+                .zip(blends)
+                .map(|(r, b)| {
+                    let all: Vec<&str> = r.flags.iter().chain(&b.1.flags).copied().collect();
+                    (!all.is_empty()).then(|| all.join(", "))
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "source".into(),
+            blends.iter().map(|b| b.1.source).collect::<Vec<_>>(),
+        )
+        .into(),
     ]);
     DataFrame::new(n, columns).context("building `maturity_dimension_scores`")
+}
+
+/// Median and quartiles of the final scores of every region in the same dimension and round.
+fn national(
+    rows: &[DimensionScore],
+    blends: &[Blend],
+    r: &DimensionScore,
+) -> (Option<f64>, Option<f64>, Option<f64>) {
+    let mut v: Vec<f64> = rows
+        .iter()
+        .zip(blends)
+        .filter(|(o, _)| o.dimension == r.dimension && o.round == r.round)
+        .filter_map(|(_, b)| b.1.final_score)
+        .collect();
+    v.sort_by(f64::total_cmp);
+    let q = |p| crate::derive::compare::quantile(&v, p);
+    (q(0.5), q(0.25), q(0.75))
+}
+
+/// `maturity_signals`: ((region, round), as-of date, signals).
+pub fn signals(
+    rows: &[(
+        (String, String),
+        chrono::NaiveDate,
+        Vec<super::signals::Signal>,
+    )],
+    run_id: &str,
+) -> Result<DataFrame, InternalError> {
+    let flat: Vec<(&str, &str, chrono::NaiveDate, &super::signals::Signal)> = rows
+        .iter()
+        .flat_map(|((r, round), d, s)| s.iter().map(move |x| (r.as_str(), round.as_str(), *d, x)))
+        .collect();
+    let n = flat.len();
+    let mut columns = common(n, run_id);
+    columns.extend([
+        strings("region", flat.iter().map(|r| r.0)),
+        strings("round", flat.iter().map(|r| r.1)),
+        date_col("as_of", flat.iter().map(|r| Some(r.2)).collect())?,
+        strings("signal", flat.iter().map(|r| r.3.id)),
+        strings("name", flat.iter().map(|r| r.3.name)),
+        Series::new(
+            "numerator".into(),
+            flat.iter().map(|r| r.3.numerator).collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "denominator".into(),
+            flat.iter().map(|r| r.3.denominator).collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "value".into(),
+            flat.iter().map(|r| r.3.value).collect::<Vec<_>>(),
+        )
+        .into(),
+    ]);
+    DataFrame::new(n, columns).context("building `maturity_signals`")
+}
+
+/// `maturity_overall`: one row per region and round.
+pub fn overall(
+    rows: &[DimensionScore],
+    blends: &[Blend],
+    p: &super::signals::BlendParams,
+    run_id: &str,
+) -> Result<DataFrame, InternalError> {
+    let mut keys: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.region.as_str(), r.round.as_str()))
+        .collect();
+    keys.dedup();
+    let mut score = Vec::new();
+    let mut lvl = Vec::new();
+    let mut count = Vec::new();
+    let mut weakest = Vec::new();
+    let mut weakest_score = Vec::new();
+    for (region, round) in &keys {
+        let finals: Vec<(&str, f64)> = rows
+            .iter()
+            .zip(blends)
+            .filter(|(r, _)| r.region == *region && r.round == *round)
+            .filter_map(|(r, b)| Some((r.dimension.as_str(), b.1.final_score?)))
+            .collect();
+        let s = (finals.len() >= p.min_dimensions).then(|| {
+            finals.iter().map(|f| f.1).sum::<f64>()
+                / f64::from(u32::try_from(finals.len()).unwrap_or(1))
+        });
+        let min = finals.iter().min_by(|a, b| a.1.total_cmp(&b.1)).copied();
+        score.push(s);
+        // The weakest link: no more than one level above the weakest dimension.
+        lvl.push(
+            s.zip(min)
+                .map(|(s, m)| i16::from(level(s).min(level(m.1) + 1))),
+        );
+        count.push(i64::try_from(finals.len()).unwrap_or(i64::MAX));
+        weakest.push(min.map(|m| m.0));
+        weakest_score.push(min.map(|m| m.1));
+    }
+    let n = keys.len();
+    let mut columns = common(n, run_id);
+    columns.extend([
+        strings("region", keys.iter().map(|k| k.0)),
+        strings("round", keys.iter().map(|k| k.1)),
+        Series::new("dimensions".into(), count).into(),
+        Series::new("overall_score".into(), score).into(),
+        Series::new("overall_level".into(), lvl).into(),
+        Series::new("weakest_dimension".into(), weakest).into(),
+        Series::new("weakest_score".into(), weakest_score).into(),
+    ]);
+    DataFrame::new(n, columns).context("building `maturity_overall`")
 }
 
 /// `maturity_method_params`.
 pub fn method_params(
     params: &Params,
     roadmap: &super::roadmap::RoadmapParams,
+    blend: &super::signals::BlendParams,
     run_id: &str,
 ) -> Result<DataFrame, InternalError> {
     let mut rows = params.rows();
     rows.extend(roadmap.rows());
+    rows.extend(blend.rows());
     let n = rows.len();
     let mut columns = common(n, run_id);
     columns.extend([

@@ -107,7 +107,7 @@ impl ColumnType {
     }
 }
 
-const CONTRACTS: [(&str, &str); 17] = [
+const CONTRACTS: [(&str, &str); 19] = [
     (
         "observations",
         include_str!("../../schemas/observations.toml"),
@@ -157,6 +157,14 @@ const CONTRACTS: [(&str, &str); 17] = [
     (
         "roadmap_progress",
         include_str!("../../schemas/roadmap_progress.toml"),
+    ),
+    (
+        "maturity_signals",
+        include_str!("../../schemas/maturity_signals.toml"),
+    ),
+    (
+        "maturity_overall",
+        include_str!("../../schemas/maturity_overall.toml"),
     ),
 ];
 

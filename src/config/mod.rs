@@ -446,6 +446,9 @@ pub struct KpaConfig {
     /// capita.
     #[serde(default)]
     pub need_index: Option<MeasureRef>,
+    /// The national service classes (for maturity signal S8, classification conformance).
+    #[serde(default)]
+    pub national_classes: Option<Vec<String>>,
 }
 
 /// A population-by-age dataset.

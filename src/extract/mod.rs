@@ -189,6 +189,16 @@ impl Archive {
             }))
     }
 
+    /// When a payload was first archived (its earliest index entry).
+    pub fn first_seen(&self, sha256: &str) -> Option<DateTime<Utc>> {
+        let text = fs_err::read_to_string(self.root.join("index")).ok()?;
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<IndexEntry>(l).ok())
+            .filter(|e| e.sha256 == sha256)
+            .map(|e| e.retrieved_at)
+            .min()
+    }
+
     /// Reads an archived payload back, verifying that its bytes still have their sha256.
     pub fn load(
         &self,
