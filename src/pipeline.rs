@@ -953,16 +953,25 @@ fn assess(
             raw_sha256: payload.sha256.clone(),
             unit: None,
         };
-        let (got, rejected) = survey::read_responses(
-            &rows,
-            sv.header_rows,
-            &map,
-            &salt,
-            &file,
-            &|location, rule, reason, record| ctx.quarantine(location, rule, reason, record),
-        )?;
-        info!(survey = %id, answers = got.len(), quarantined = rejected.len(), "Read survey");
-        let (d, r) = aggregate(sv.region.get_ref(), &sv.round, &got, &params);
+        let reject =
+            |location, rule, reason, record| ctx.quarantine(location, rule, reason, record);
+        let (got, rejected, (d, r)) = if sv.granularity == crate::config::Granularity::Aggregated {
+            let (freqs, rejected) = survey::read_frequencies(&rows, &map, &file, &reject)?;
+            info!(survey = %id, cells = freqs.len(), quarantined = rejected.len(), "Read aggregated survey");
+            let scores = crate::assess::aggregate_frequencies(
+                sv.region.get_ref(),
+                &sv.round,
+                &freqs,
+                &params,
+            );
+            (Vec::new(), rejected, scores)
+        } else {
+            let (got, rejected) =
+                survey::read_responses(&rows, sv.header_rows, &map, &salt, &file, &reject)?;
+            info!(survey = %id, answers = got.len(), quarantined = rejected.len(), "Read survey");
+            let scores = aggregate(sv.region.get_ref(), &sv.round, &got, &params);
+            (got, rejected, scores)
+        };
         dims.extend(d);
         roles.extend(r);
         quarantine.extend(rejected);

@@ -315,3 +315,36 @@ fn the_sample_roadmaps_at_an_as_of_date() {
     );
     assert_eq!(a["dimensions"], "D2");
 }
+
+/// An aggregated export (question × option counts, with roles): item-level statistics by hand.
+#[test]
+fn an_aggregated_export_by_hand() {
+    use mittari::assess::aggregate_frequencies;
+    use mittari::assess::survey::read_frequencies;
+    let map = read_question_map(
+        "header_regex;item_id;dimension_id;answer_type;scale_min;scale_max;reverse_coded\nQ1;q1;D1;current;1;5;0\nQ2;q2;D1;current;1;5;0\n",
+        "m.csv",
+    )
+    .unwrap();
+    let text = "Rooli;Kysymys;Vaihtoehto;Lukumäärä\n\
+        Johto;Q1 tieto;Jokseenkin samaa mieltä;2\n\
+        Johto;Q1 tieto;5;1\n\
+        Johto;Q2 mittarit;3;3\n\
+        Talous;Q1 tieto;2;3\n\
+        Talous;Q2 mittarit;Jokseenkin eri mieltä;1\n\
+        Talous;Q2 mittarit;4;2\n\
+        Talous;Q2 mittarit;En osaa sanoa;4\n\
+        Talous;Q2 mittarit;9;1\n\
+        Yhteensä;;;16\n";
+    let (freqs, q) = read_frequencies(&csv_rows(text), &map, "agg.csv", &reject()).unwrap();
+    assert_eq!(q.len(), 1, "the 9 is off the scale");
+    assert_eq!(q[0].location, "agg.csv:9:3");
+    let (dims, roles) = aggregate_frequencies("HVA13", "2022", &freqs, &Params::default());
+    let d = &dims[0];
+    // Management (4·2 + 5 + 3·3) / 6, finance (2·3 + 2 + 4·2) / 6; "don't know" is not counted.
+    let (m, f) = (22.0 / 6.0, 16.0 / 6.0);
+    assert!(close(d.score.unwrap(), f64::midpoint(m, f)));
+    assert_eq!((d.n, d.roles, d.reliability), (6, 2, "indicative"));
+    assert_eq!(roles.len(), 2, "three answers per item in each role");
+    assert!(close(roles[0].mean, m) || close(roles[0].mean, f));
+}

@@ -373,6 +373,165 @@ pub fn aggregate(
     (dims, roles_out)
 }
 
+/// Scores from an aggregated export (item × option counts): the same statistics at item level.
+/// A role's mean is the count-weighted mean of its answers to the dimension's current items; S
+/// weights roles as usual (an export without roles is one group, `roles` = 0); n is the largest
+/// number of answers to one item; SD, IQR and the interval come from the pooled answers (the
+/// bootstrap resamples answers). Role rows follow the anonymity rule on n.
+pub fn aggregate_frequencies(
+    region: &str,
+    round: &str,
+    freqs: &[survey::Frequency],
+    params: &Params,
+) -> (Vec<DimensionScore>, Vec<RoleScore>) {
+    let mut dims = Vec::new();
+    let mut roles_out = Vec::new();
+    for (d, _, _) in DIMENSIONS {
+        let of = |t: AnswerType| -> Vec<&survey::Frequency> {
+            freqs
+                .iter()
+                .filter(|f| f.dimension == d && f.answer_type == t && f.value.is_some())
+                .collect()
+        };
+        let current = of(AnswerType::Current);
+        if current.is_empty() {
+            continue;
+        }
+        let wmean = |v: &[&survey::Frequency]| {
+            let (s, n) = v.iter().fold((0.0, 0.0), |(s, n), f| {
+                (s + f.value.unwrap_or_default() * f.count, n + f.count)
+            });
+            (n > 0.0).then(|| s / n)
+        };
+        let max_item = |v: &[&survey::Frequency]| {
+            let mut per: BTreeMap<&str, f64> = BTreeMap::new();
+            for f in v {
+                *per.entry(f.item.as_str()).or_default() += f.count;
+            }
+            per.values().copied().fold(0.0, f64::max)
+        };
+        let mut by_role: BTreeMap<Option<&'static str>, Vec<&survey::Frequency>> = BTreeMap::new();
+        for f in &current {
+            by_role.entry(f.role).or_default().push(f);
+        }
+        let mut role_means: BTreeMap<&'static str, f64> = BTreeMap::new();
+        let mut plain: Option<f64> = None;
+        for (role, v) in &by_role {
+            let m = wmean(v);
+            let n = max_item(v);
+            match (role, m) {
+                (Some(r), Some(m)) => {
+                    role_means.insert(r, m);
+                    let count = format!("{n}").parse::<usize>().unwrap_or(0);
+                    if count >= params.min_n {
+                        roles_out.push(RoleScore {
+                            region: region.to_owned(),
+                            round: round.to_owned(),
+                            dimension: d.to_owned(),
+                            role: r,
+                            n: count,
+                            mean: m,
+                        });
+                    }
+                }
+                (None, m) => plain = m,
+                _ => {}
+            }
+        }
+        let n = format!("{}", max_item(&current))
+            .parse::<usize>()
+            .unwrap_or(0);
+        let n_roles = role_means.len();
+        let reliability = if n < params.min_n {
+            "suppressed"
+        } else if n >= params.ok_min_n && n_roles >= params.ok_min_roles {
+            "ok"
+        } else {
+            "indicative"
+        };
+        let published = reliability != "suppressed";
+        let weighted = |means: &BTreeMap<&'static str, f64>| {
+            let (num, den) = means.iter().fold((0.0, 0.0), |(s, w), (r, m)| {
+                let wr = params.role_weights.get(r).copied().unwrap_or(0.0);
+                (s + wr * m, w + wr)
+            });
+            (den > 0.0).then(|| num / den)
+        };
+        let score = if role_means.is_empty() {
+            plain
+        } else {
+            weighted(&role_means)
+        }
+        .filter(|_| published);
+        // Pooled answers (a count of k is k answers).
+        let mut pooled: Vec<f64> = Vec::new();
+        for f in &current {
+            let k = format!("{}", f.count).parse::<usize>().unwrap_or(0);
+            pooled.extend(std::iter::repeat_n(f.value.unwrap_or_default(), k));
+        }
+        pooled.sort_by(f64::total_cmp);
+        let sd = (pooled.len() >= 2)
+            .then(|| sample_sd(&pooled))
+            .filter(|_| published);
+        let q = |p: f64| crate::derive::compare::quantile(&pooled, p).filter(|_| published);
+        let ci = score.and_then(|s| {
+            if n >= params.bootstrap_below_n {
+                let half = t_quantile(params.ci_level, n - 1) * sd?
+                    / f64::from(u32::try_from(n).ok()?).sqrt();
+                Some(((s - half, s + half), "t"))
+            } else {
+                let answers: Vec<(&'static str, f64)> =
+                    pooled.iter().map(|v| ("other", *v)).collect();
+                let plain_mean = |m: &BTreeMap<&'static str, f64>| m.values().next().copied();
+                let (lo, hi) = bootstrap(&answers, params, &plain_mean)?;
+                // Shift the pooled-mean interval onto the role-weighted score.
+                let centre = mean(&pooled);
+                Some(((lo - centre + s, hi - centre + s), "bootstrap"))
+            }
+        });
+        let rwg = sd.map(|sd| (1.0 - sd * sd / 2.0).max(0.0));
+        let mut flags = Vec::new();
+        if rwg.is_some_and(|r| r < params.rwg_threshold) {
+            flags.push("low_agreement");
+        }
+        let (lo, hi) = role_means
+            .values()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), m| {
+                (a.min(*m), b.max(*m))
+            });
+        if published && role_means.len() >= 2 && hi - lo >= params.divergence {
+            flags.push("role_divergence");
+        }
+        let sat = wmean(&of(AnswerType::Satisfaction)).filter(|_| published);
+        let tgt = wmean(&of(AnswerType::Target)).filter(|_| published);
+        let dissatisfaction = sat.map(|s| 5.0 - s);
+        let dev_need = tgt.zip(score).map(|(t, s)| (t - s).max(0.0));
+        dims.push(DimensionScore {
+            region: region.to_owned(),
+            round: round.to_owned(),
+            dimension: d.to_owned(),
+            n,
+            roles: n_roles,
+            score,
+            mean: (!pooled.is_empty() && published).then(|| mean(&pooled)),
+            median: q(0.5),
+            sd,
+            iqr: q(0.75).zip(q(0.25)).map(|(a, b)| a - b),
+            ci: ci.map(|c| c.0),
+            ci_method: ci.map(|c| c.1),
+            rwg,
+            satisfaction: sat,
+            dissatisfaction,
+            target: tgt,
+            dev_need,
+            priority: dev_need.zip(dissatisfaction).map(|(n, d)| n * d / 4.0),
+            reliability,
+            flags,
+        });
+    }
+    (dims, roles_out)
+}
+
 /// Respondent -> (role, score) for the answers of one dimension and answer type, kept when at
 /// least the required share of the dimension's items is answered.
 fn respondent_scores(

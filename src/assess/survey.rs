@@ -502,3 +502,163 @@ mod tests {
         assert_eq!(role_of("astronaut"), None);
     }
 }
+
+/// One cell of an aggregated export: how many answered `value` to an item (in a role, when the
+/// export has roles).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frequency {
+    /// Role, when the export has a role column.
+    pub role: Option<&'static str>,
+    /// Item id.
+    pub item: String,
+    /// Dimension.
+    pub dimension: String,
+    /// What it asks.
+    pub answer_type: AnswerType,
+    /// The answer on 1–5; `None` for "don't know".
+    pub value: Option<f64>,
+    /// How many gave it.
+    pub count: f64,
+}
+
+/// Reads an aggregated export (`granularity = "aggregated"`): one row per question × option with
+/// a count (`Kysymys`, `Vaihtoehto`, `Lukumäärä`, optionally `Rooli`). Rows that cannot be used are
+/// quarantined with file, row and column.
+pub fn read_frequencies(
+    rows: &[XRow],
+    map: &[MappedItem],
+    file: &str,
+    quarantine: &dyn Fn(String, &'static str, String, String) -> QuarantineEntry,
+) -> Result<(Vec<Frequency>, Vec<QuarantineEntry>), SourceError> {
+    let text = |c: &XCell| match c {
+        XCell::Text(t) => t.trim().to_owned(),
+        XCell::Number(n) => n.to_string(),
+    };
+    let mut rows = rows
+        .iter()
+        .filter(|(_, c)| c.iter().any(|(_, v)| !text(v).is_empty()));
+    let Some((h, header)) = rows.next() else {
+        return Err(SourceError::Malformed {
+            path: file.into(),
+            location: "line 1".into(),
+            message: "empty".into(),
+        });
+    };
+    let col = |names: &[&str]| {
+        header
+            .iter()
+            .find(|(_, v)| names.contains(&text(v).to_lowercase().as_str()))
+            .map(|(c, _)| *c)
+    };
+    let (Some(q_col), Some(o_col), Some(n_col)) = (
+        col(&["kysymys", "question", "väittämä"]),
+        col(&["vaihtoehto", "option", "vastaus"]),
+        col(&["lukumäärä", "count", "vastaajia", "n"]),
+    ) else {
+        return Err(SourceError::Malformed {
+            path: file.into(),
+            location: format!("line {h}"),
+            message: "an aggregated export needs `Kysymys`, `Vaihtoehto` and `Lukumäärä` columns"
+                .into(),
+        });
+    };
+    let role_col = col(&["rooli", "role"]);
+    let mut out = Vec::new();
+    let mut rejected = Vec::new();
+    for (n, cells) in rows {
+        let cell = |c: usize| cells.iter().find(|(x, _)| *x == c).map(|(_, v)| v);
+        let record = cells
+            .iter()
+            .map(|(_, v)| text(v))
+            .collect::<Vec<_>>()
+            .join(";");
+        let question = cell(q_col).map(&text).unwrap_or_default();
+        // A closing total row is not data.
+        if cells
+            .iter()
+            .any(|(_, v)| text(v).eq_ignore_ascii_case("yhteensä"))
+        {
+            continue;
+        }
+        let Some(m) = map.iter().find(|m| m.pattern.is_match(&question)) else {
+            rejected.push(quarantine(
+                format!("{file}:{n}:{q_col}"),
+                "unmapped_question",
+                format!("question `{question}` matches no line of the question map"),
+                record,
+            ));
+            continue;
+        };
+        let written_role = role_col.map(|c| cell(c).map(&text).unwrap_or_default());
+        let role = written_role.as_deref().map(role_of);
+        if let (Some(None), Some(r)) = (role, &written_role) {
+            rejected.push(quarantine(
+                format!("{file}:{n}:{}", role_col.unwrap_or(1)),
+                "unknown_role",
+                format!("role `{r}` is none of {}", ROLES.join(", ")),
+                record,
+            ));
+            continue;
+        }
+        let role = role.flatten();
+        let count = match cell(n_col) {
+            Some(XCell::Number(v)) => Some(*v),
+            Some(XCell::Text(t)) => t.trim().replace(',', ".").parse::<f64>().ok(),
+            None => None,
+        }
+        .filter(|c| *c >= 0.0 && c.fract() == 0.0);
+        let Some(count) = count else {
+            rejected.push(quarantine(
+                format!("{file}:{n}:{n_col}"),
+                "bad_number",
+                "Lukumäärä is not a whole number".into(),
+                record,
+            ));
+            continue;
+        };
+        let option = cell(o_col);
+        let value = match option {
+            Some(XCell::Number(v)) => on_scale(*v, m),
+            Some(XCell::Text(t)) => match likert(t) {
+                Some(v) => Ok(v),
+                None => t
+                    .trim()
+                    .replace(',', ".")
+                    .parse::<f64>()
+                    .map_err(|_| {
+                        format!(
+                            "`{}` is not an answer on item `{}`'s scale",
+                            t.trim(),
+                            m.item
+                        )
+                    })
+                    .and_then(|v| on_scale(v, m)),
+            },
+            None => Ok(None),
+        };
+        match value {
+            Ok(v) => out.push(Frequency {
+                role,
+                item: m.item.clone(),
+                dimension: m.dimension.clone(),
+                answer_type: m.answer_type,
+                value: v.map(|v| {
+                    let v = if m.reverse {
+                        m.scale.0 + m.scale.1 - v
+                    } else {
+                        v
+                    };
+                    1.0 + 4.0 * (v - m.scale.0) / (m.scale.1 - m.scale.0)
+                }),
+                count,
+            }),
+            Err(reason) => rejected.push(quarantine(
+                format!("{file}:{n}:{o_col}"),
+                "answer_out_of_scale",
+                reason,
+                record,
+            )),
+        }
+    }
+    Ok((out, rejected))
+}

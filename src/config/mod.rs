@@ -377,6 +377,9 @@ pub struct SurveyConfig {
     /// Header rows: 1, or 2 when a group-title row stands over the statements.
     #[serde(default = "one_row")]
     pub header_rows: usize,
+    /// `respondent` (one row per respondent) or `aggregated` (question × option counts).
+    #[serde(default)]
+    pub granularity: Granularity,
     /// How a CSV's bytes are decoded.
     #[serde(default)]
     pub encoding: crate::normalize::regionfile::Encoding,
@@ -387,6 +390,17 @@ pub struct SurveyConfig {
 
 fn one_row() -> usize {
     1
+}
+
+/// What one row of a survey export is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    /// A respondent.
+    #[default]
+    Respondent,
+    /// A question × option with its count.
+    Aggregated,
 }
 
 /// `[[roadmaps]]`: a region's roadmap, an `.xlsx` workbook (sheets `Toimenpiteet` and
