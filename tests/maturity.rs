@@ -348,3 +348,62 @@ fn an_aggregated_export_by_hand() {
     assert_eq!(roles.len(), 2, "three answers per item in each role");
     assert!(close(roles[0].mean, m) || close(roles[0].mean, f));
 }
+
+/// A roadmap given as two CSV files (Windows-1252 here) runs like the workbook.
+#[test]
+fn a_roadmap_from_two_csv_files() {
+    let ws = Workspace::new();
+    let actions = "Tunnus;Toimenpide;Osa-alue;Vastuutaho;Alkaa;Päättyy;Tila;Tavoitetaso;Tavoitevuosi;Mittari;Tavoitearvo;Resurssit\r\n\
+        X-1;Tietovarasto;Data ja sen laatu;ICT;Q1/2021;H2 2022;Käynnissä;3,5;2025;;;2\r\n\
+        X-2;Huono rivi;D9;ICT;2021;2022;Käynnissä;3;2025;;;1\r\n";
+    let milestones = "Tunnus;Toimenpide;Virstanpylväs;Suunniteltu pvm;Toteutunut pvm;Tila\r\n\
+        X-1.1;X-1;Määrittely;syksy 2021;15.11.2021;Valmis\r\n\
+        X-1.2;X-1;Käyttöönotto;kevät 2022;;Viivästynyt\r\n";
+    let cp1252 = |s: &str| -> Vec<u8> {
+        s.chars()
+            .map(|c| match c {
+                'ä' => 0xE4,
+                'ö' => 0xF6,
+                c => u8::try_from(u32::from(c)).unwrap(),
+            })
+            .collect()
+    };
+    std::fs::write(ws.path("sample-data/maturity/actions.csv"), cp1252(actions)).unwrap();
+    std::fs::write(
+        ws.path("sample-data/maturity/milestones.csv"),
+        cp1252(milestones),
+    )
+    .unwrap();
+    ws.edit(
+        "pipelines/sample.toml",
+        "path = \"../sample-data/maturity/SYNTHETIC_roadmap_etela_savo.xlsx\"",
+        "actions = \"../sample-data/maturity/actions.csv\"\nmilestones = \"../sample-data/maturity/milestones.csv\"",
+    );
+    let out = mittari()
+        .arg("run")
+        .arg(ws.pipeline())
+        .arg("--out")
+        .arg(ws.out())
+        .arg("--cache")
+        .arg(ws.path("cache"))
+        .args(["--as-of", "2023-01-01"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let progress = read_parquet(&ws.out().join("roadmap_progress.parquet"));
+    let es = progress
+        .lazy()
+        .filter(col("region").eq(lit("HVA12")))
+        .collect()
+        .unwrap();
+    assert_eq!(es.height(), 1, "only D3 has an action");
+    assert_eq!(
+        es.column("dimension_id").unwrap().str().unwrap().get(0),
+        Some("D3")
+    );
+    assert_eq!(es.column("spi").unwrap().f64().unwrap().get(0), Some(0.5));
+    // The row naming a dimension that does not exist is quarantined, not dropped.
+    let q = read_parquet(&ws.out().join("quarantine/maturity.parquet"));
+    let row = row_where(&q, "rule", "unusable_roadmap_row");
+    assert!(row["reason"].contains("Osa-alue `D9`"), "{}", row["reason"]);
+}
