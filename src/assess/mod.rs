@@ -323,27 +323,15 @@ pub fn aggregate(
                 bootstrap(&respondents, params, &weighted).map(|c| (c, "bootstrap"))
             }
         });
-        let mut flags = Vec::new();
         let rwg = sd.map(|sd| (1.0 - sd * sd / 2.0).max(0.0));
-        if rwg.is_some_and(|r| r < params.rwg_threshold) {
-            flags.push("low_agreement");
-        }
-        let (lo, hi) = role_means
-            .values()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), m| {
-                (a.min(*m), b.max(*m))
-            });
-        if published && role_means.len() >= 2 && hi - lo >= params.divergence {
-            flags.push("role_divergence");
-        }
+        let flags = agreement_flags(rwg, &role_means, published, params);
         let mean_of = |m: &BTreeMap<String, (&'static str, f64)>| {
             let v: Vec<f64> = m.values().map(|(_, s)| *s).collect();
             (!v.is_empty() && published).then(|| mean(&v))
         };
         let sat = mean_of(&satisfaction);
         let tgt = mean_of(&target);
-        let dissatisfaction = sat.map(|s| 5.0 - s);
-        let dev_need = tgt.zip(score).map(|(t, s)| (t - s).max(0.0));
+        let (dissatisfaction, dev_need, priority) = need_and_priority(sat, tgt, score);
         dims.push(DimensionScore {
             region: region.to_owned(),
             round: round.to_owned(),
@@ -365,7 +353,7 @@ pub fn aggregate(
             dissatisfaction,
             target: tgt,
             dev_need,
-            priority: dev_need.zip(dissatisfaction).map(|(n, d)| n * d / 4.0),
+            priority,
             reliability,
             flags,
         });
@@ -490,22 +478,10 @@ pub fn aggregate_frequencies(
             }
         });
         let rwg = sd.map(|sd| (1.0 - sd * sd / 2.0).max(0.0));
-        let mut flags = Vec::new();
-        if rwg.is_some_and(|r| r < params.rwg_threshold) {
-            flags.push("low_agreement");
-        }
-        let (lo, hi) = role_means
-            .values()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), m| {
-                (a.min(*m), b.max(*m))
-            });
-        if published && role_means.len() >= 2 && hi - lo >= params.divergence {
-            flags.push("role_divergence");
-        }
+        let flags = agreement_flags(rwg, &role_means, published, params);
         let sat = wmean(&of(AnswerType::Satisfaction)).filter(|_| published);
         let tgt = wmean(&of(AnswerType::Target)).filter(|_| published);
-        let dissatisfaction = sat.map(|s| 5.0 - s);
-        let dev_need = tgt.zip(score).map(|(t, s)| (t - s).max(0.0));
+        let (dissatisfaction, dev_need, priority) = need_and_priority(sat, tgt, score);
         dims.push(DimensionScore {
             region: region.to_owned(),
             round: round.to_owned(),
@@ -524,12 +500,46 @@ pub fn aggregate_frequencies(
             dissatisfaction,
             target: tgt,
             dev_need,
-            priority: dev_need.zip(dissatisfaction).map(|(n, d)| n * d / 4.0),
+            priority,
             reliability,
             flags,
         });
     }
     (dims, roles_out)
+}
+
+/// `low_agreement` and `role_divergence` of a dimension.
+fn agreement_flags(
+    rwg: Option<f64>,
+    role_means: &BTreeMap<&'static str, f64>,
+    published: bool,
+    params: &Params,
+) -> Vec<&'static str> {
+    let mut flags = Vec::new();
+    if rwg.is_some_and(|r| r < params.rwg_threshold) {
+        flags.push("low_agreement");
+    }
+    let (lo, hi) = role_means
+        .values()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), m| {
+            (a.min(*m), b.max(*m))
+        });
+    if published && role_means.len() >= 2 && hi - lo >= params.divergence {
+        flags.push("role_divergence");
+    }
+    flags
+}
+
+/// (dissatisfaction, development need, priority) from mean satisfaction, mean target and S.
+fn need_and_priority(
+    satisfaction: Option<f64>,
+    target: Option<f64>,
+    score: Option<f64>,
+) -> (Option<f64>, Option<f64>, Option<f64>) {
+    let dissatisfaction = satisfaction.map(|s| 5.0 - s);
+    let dev_need = target.zip(score).map(|(t, s)| (t - s).max(0.0));
+    let priority = dev_need.zip(dissatisfaction).map(|(n, d)| n * d / 4.0);
+    (dissatisfaction, dev_need, priority)
 }
 
 /// Respondent -> (role, score) for the answers of one dimension and answer type, kept when at

@@ -63,6 +63,18 @@ pub struct MappedItem {
     pub reverse: bool,
 }
 
+impl MappedItem {
+    /// An answer on the item's scale -> 1..5, reverse-coded items mirrored.
+    pub fn to_common_scale(&self, v: f64) -> f64 {
+        let v = if self.reverse {
+            self.scale.0 + self.scale.1 - v
+        } else {
+            v
+        };
+        1.0 + 4.0 * (v - self.scale.0) / (self.scale.1 - self.scale.0)
+    }
+}
+
 /// The roles of respondents.
 pub const ROLES: [&str; 6] = [
     "management",
@@ -399,14 +411,7 @@ pub fn read_responses(
                     item: m.item.clone(),
                     dimension: m.dimension.clone(),
                     answer_type: m.answer_type,
-                    value: v.map(|v| {
-                        let v = if m.reverse {
-                            m.scale.0 + m.scale.1 - v
-                        } else {
-                            v
-                        };
-                        1.0 + 4.0 * (v - m.scale.0) / (m.scale.1 - m.scale.0)
-                    }),
+                    value: v.map(|v| m.to_common_scale(v)),
                     raw: raw.as_ref().map(&text).unwrap_or_default(),
                 }),
                 Err(reason) => {
@@ -642,14 +647,7 @@ pub fn read_frequencies(
                 item: m.item.clone(),
                 dimension: m.dimension.clone(),
                 answer_type: m.answer_type,
-                value: v.map(|v| {
-                    let v = if m.reverse {
-                        m.scale.0 + m.scale.1 - v
-                    } else {
-                        v
-                    };
-                    1.0 + 4.0 * (v - m.scale.0) / (m.scale.1 - m.scale.0)
-                }),
+                value: v.map(|v| m.to_common_scale(v)),
                 count,
             }),
             Err(reason) => rejected.push(quarantine(
