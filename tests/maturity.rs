@@ -407,3 +407,29 @@ fn a_roadmap_from_two_csv_files() {
     let row = row_where(&q, "rule", "unusable_roadmap_row");
     assert!(row["reason"].contains("Osa-alue `D9`"), "{}", row["reason"]);
 }
+
+/// The same survey as an Excel workbook (labels as text, numbers as numbers, answer times as
+/// Excel dates) reads to exactly the CSV's answers.
+#[test]
+fn an_xlsx_survey_reads_like_the_csv() {
+    let dir = repo().join("sample-data/maturity");
+    let map = read_question_map(
+        &std::fs::read_to_string(dir.join("question_map.csv")).unwrap(),
+        "m.csv",
+    )
+    .unwrap();
+    let csv =
+        std::fs::read_to_string(dir.join("SYNTHETIC_survey_keski_pohjanmaa_2022.csv")).unwrap();
+    let xlsx = std::fs::read(
+        repo().join("tests/fixtures/maturity/SYNTHETIC_survey_keski_pohjanmaa_2022.xlsx"),
+    )
+    .unwrap();
+    let rows = mittari::normalize::xlsx::first_sheet(&xlsx, "kp.xlsx").unwrap();
+    let q = reject();
+    let (a, qa) = read_responses(&csv_rows(&csv), 1, &map, "s", "kp.csv", &q).unwrap();
+    let (b, qb) = read_responses(&rows, 1, &map, "s", "kp.xlsx", &q).unwrap();
+    assert!(qa.is_empty() && qb.is_empty(), "{qb:?}");
+    assert_eq!(a.len(), 10 * 35);
+    assert_eq!(a, b);
+    assert!(b.iter().all(|x| x.answered.is_some()), "Excel dates read");
+}

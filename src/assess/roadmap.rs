@@ -11,7 +11,7 @@
 //! - cancelled (`Peruttu`) milestones leave every count; a milestone is done when its status is
 //!   `Valmis` or it has a done date on or before T; due when its planned period ends on or before
 //!   T; on time when done within 30 days of the planned end; late when due and not done;
-//! - SPI = Σ w·[done ∧ due] / Σ w·[due] (w = the action's effort, default 1), NULL when nothing is
+//! - SPI = Σ w·\[done ∧ due\] / Σ w·\[due\] (w = the action's effort, default 1), NULL when nothing is
 //!   due; progress = Σ w·done / Σ w;
 //! - gap = target level − current score; gap closed = (current − baseline) / (target − baseline),
 //!   clamped to 0..100 %, NULL when the target is not above the baseline. The current score is

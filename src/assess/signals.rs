@@ -280,7 +280,7 @@ pub fn signals(region: &str, as_of: NaiveDate, inputs: &Inputs<'_>) -> Vec<Signa
     ]
 }
 
-/// (Σ w·[done ∧ due], Σ w·[due]) over all milestones, cancelled left out.
+/// (Σ w·\[done ∧ due\], Σ w·\[due\]) over all milestones, cancelled left out.
 fn whole_spi(actions: &[Action], milestones: &[Milestone], as_of: NaiveDate) -> Option<(f64, f64)> {
     let (mut num, mut den) = (0.0, 0.0);
     for m in milestones.iter().filter(|m| m.status != Status::Cancelled) {
