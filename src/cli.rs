@@ -74,6 +74,9 @@ pub struct RunArgs {
     /// The date roadmap progress is measured at (YYYY-MM-DD; default: today).
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<chrono::NaiveDate>,
+    /// Seconds to wait for another run on the same output folder before giving up (exit 2).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub wait: u64,
 }
 
 /// Arguments of `mittari validate`.

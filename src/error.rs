@@ -109,6 +109,12 @@ pub enum ConfigError {
         /// What the parser said.
         message: String,
     },
+    /// Another run holds the output folder.
+    #[error("{message}")]
+    Busy {
+        /// Who holds it, and what to do.
+        message: String,
+    },
     /// The pipeline file parses but says something inconsistent.
     #[error("{}: {message}", path.display())]
     Invalid {

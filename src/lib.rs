@@ -27,6 +27,7 @@ pub mod extract;
 pub mod hash;
 pub mod http;
 pub mod inspect;
+pub mod lock;
 pub mod logging;
 pub mod normalize;
 pub mod output;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 cache: args.cache,
                 offline: args.offline,
                 as_of: args.as_of,
+                wait: std::time::Duration::from_secs(args.wait),
             })?;
             let tables = summary
                 .rows

@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub offline: bool,
     /// Roadmap progress date (default today).
     pub as_of: Option<chrono::NaiveDate>,
+    /// How long to wait for another run on the same output folder.
+    pub wait: std::time::Duration,
 }
 
 /// What a finished run reports.
@@ -421,6 +423,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     let p = prepare(&opts.pipeline)?;
     let meta = &p.pipeline.file.pipeline;
     let out = output_dir(&p.pipeline, opts.out.as_deref());
+    // One run at a time per output folder (released when this function returns).
+    let _lock = crate::lock::acquire(&out, &run_id, opts.wait)?;
     let cache = opts.cache.clone().unwrap_or_else(default_cache_dir);
     info!(pipeline = %meta.name, run_id = %run_id, out = %out.display(), "Starting run");
 

@@ -221,3 +221,90 @@ fn usage_errors_exit_2_and_help_exits_0() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("validate"));
 }
+
+/// One run at a time per output folder: a live holder makes a second run stop (or wait), a
+/// stale lock of a killed process is taken over, and two concurrent runs both complete.
+#[test]
+fn output_folder_lock() {
+    let ws = Workspace::new();
+    let out = ws.out();
+    std::fs::create_dir_all(&out).unwrap();
+    let lock = out.join(".mittari.lock");
+    let run = |extra: &[&str]| {
+        mittari()
+            .arg("run")
+            .arg(ws.pipeline())
+            .arg("--out")
+            .arg(&out)
+            .arg("--cache")
+            .arg(ws.path("cache"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // Held by a live process (this test).
+    let held = format!(
+        r#"{{"pid":{},"run_id":"other-run","started_at":"2026-11-22T10:00:00Z"}}"#,
+        std::process::id()
+    );
+    std::fs::write(&lock, &held).unwrap();
+    let started = std::time::Instant::now();
+    let o = run(&["--wait", "1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "it waited"
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("is in use by run other-run") && err.contains("--wait SECONDS"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        held,
+        "the holder's lock is untouched"
+    );
+    // Stale: the process is gone.
+    std::fs::write(
+        &lock,
+        held.replace(&std::process::id().to_string(), "999999999"),
+    )
+    .unwrap();
+    let o = run(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Taking over a stale lock"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!lock.exists(), "released at the end");
+    // Two at once: the second waits for the first; both publish complete outputs.
+    let spawn = || {
+        mittari()
+            .arg("run")
+            .arg(ws.pipeline())
+            .arg("--out")
+            .arg(&out)
+            .arg("--cache")
+            .arg(ws.path("cache"))
+            .args(["--wait", "120"])
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success());
+    let runs = std::fs::read_dir(out.join("_runs"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json")
+        })
+        .count();
+    assert_eq!(runs, 3);
+    assert!(read_parquet(&out.join("indicators.parquet")).height() > 0);
+}
