@@ -54,6 +54,21 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Print a Parquet file's schema, row count, key-value metadata and first rows.
     Inspect(InspectArgs),
+    /// List the latest runs of an output folder (from `_runs/history.parquet`).
+    Runs(RunsArgs),
+}
+
+/// Arguments of `mittari runs`.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// A pipeline file, whose output folder is listed (or give `--out`).
+    pub pipeline: Option<PathBuf>,
+    /// The output folder.
+    #[arg(long, env = env_vars::MITTARI_OUT)]
+    pub out: Option<PathBuf>,
+    /// How many runs, latest last.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub limit: usize,
 }
 
 /// Arguments of `mittari run`.

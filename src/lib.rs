@@ -25,6 +25,7 @@ pub mod env_vars;
 pub mod error;
 pub mod extract;
 pub mod hash;
+pub mod history;
 pub mod http;
 pub mod inspect;
 pub mod lock;
@@ -80,6 +81,19 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             )])
         }
         Command::Inspect(args) => print(inspect::inspect(&args.file, args.rows)?),
+        Command::Runs(args) => {
+            let out = match (&args.out, &args.pipeline) {
+                (Some(out), _) => out.clone(),
+                (None, Some(p)) => pipeline::output_dir(&config::Pipeline::load(p)?, None),
+                (None, None) => {
+                    return Err(error::ConfigError::Busy {
+                        message: "`mittari runs` needs a pipeline file or `--out DIR`".into(),
+                    }
+                    .into());
+                }
+            };
+            print(history::list(&out, args.limit)?)
+        }
     }
 }
 

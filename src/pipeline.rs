@@ -413,6 +413,44 @@ fn new_run_id() -> String {
 pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     let started_at = Utc::now();
     let run_id = new_run_id();
+    let p = prepare(&opts.pipeline)?;
+    let out = output_dir(&p.pipeline, opts.out.as_deref());
+    // One run at a time per output folder (released when this function returns, after the
+    // run's history row is written).
+    let lock = crate::lock::acquire(&out, &run_id, opts.wait)?;
+    let result = run_locked(opts, &p, &out, &run_id, started_at);
+    let (status, rows, quarantined, error) = match &result {
+        Ok(s) => ("success", s.rows.clone(), s.quarantined, None),
+        Err(e) => ("failed", BTreeMap::new(), 0, Some(e)),
+    };
+    let row = crate::history::RunRow {
+        run_id: run_id.clone(),
+        pipeline: opts.pipeline.display().to_string(),
+        started_at,
+        finished_at: Utc::now(),
+        status,
+        exit_code: error.map_or(0, |e| i16::from(e.exit_status().code())),
+        rows,
+        quarantined,
+        checks_failed: error.map_or(0, |e| i64::from(matches!(e, Error::Check(_)))),
+        error: error.map(crate::error::chain),
+    };
+    if let Err(e) = crate::history::record(&out, &row) {
+        warn!("The run history could not be written: {e}");
+    }
+    drop(lock);
+    result
+}
+
+fn run_locked(
+    opts: &RunOptions,
+    p: &Prepared,
+    out: &Path,
+    run_id: &str,
+    started_at: chrono::DateTime<Utc>,
+) -> Result<RunSummary, Error> {
+    let run_id = run_id.to_owned();
+    let out = out.to_path_buf();
     let mut timings: Vec<(String, u128)> = Vec::new();
     let mut clock = Instant::now();
     let mut lap = |name: &str, timings: &mut Vec<(String, u128)>| {
@@ -420,11 +458,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         clock = Instant::now();
     };
 
-    let p = prepare(&opts.pipeline)?;
     let meta = &p.pipeline.file.pipeline;
-    let out = output_dir(&p.pipeline, opts.out.as_deref());
-    // One run at a time per output folder (released when this function returns).
-    let _lock = crate::lock::acquire(&out, &run_id, opts.wait)?;
     let cache = opts.cache.clone().unwrap_or_else(default_cache_dir);
     info!(pipeline = %meta.name, run_id = %run_id, out = %out.display(), "Starting run");
 
@@ -439,7 +473,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     } else {
         None
     };
-    let (sources, region_payloads) = read_and_decode(&p, Mode::Run(&archive, client.as_mut()))?;
+    let (sources, region_payloads) = read_and_decode(p, Mode::Run(&archive, client.as_mut()))?;
     let http = client.as_ref().map(Client::stats);
     if let Some(h) = &http {
         info!(
@@ -606,7 +640,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         kpa: kpa.as_ref(),
         crosschecks: &derived.crosschecks,
     };
-    let mut maturity = assess(&p, &archive, &run_id, as_of, &evidence)?;
+    let mut maturity = assess(p, &archive, &run_id, as_of, &evidence)?;
     if maturity.is_some() {
         lap("assess", &mut timings);
     }

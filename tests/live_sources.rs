@@ -420,7 +420,9 @@ fn offline_names_a_request_the_archive_lacks() {
         "{err}"
     );
     assert!(err.contains("hint:"), "{err}");
-    assert!(!out.exists());
+    // Nothing published; only the failed run's record in `_runs/`.
+    assert!(!out.join("observations.parquet").exists());
+    assert!(out.join("_runs/history.parquet").exists());
 }
 
 /// One faulty route for the data request; the metadata answers normally.
@@ -532,7 +534,7 @@ fn a_truncated_body_is_retried_and_never_data() {
     let (o, _) = run_fault(&dir, &pipeline);
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(server.count("GET", JSON_127), 3);
-    assert!(!dir.path().join("out").exists());
+    assert!(!dir.path().join("out/observations.parquet").exists());
 }
 
 #[test]
@@ -679,7 +681,18 @@ fn a_failed_run_leaves_the_previous_outputs_intact() {
     // A new ETag-less failure: the run ends with exit 3 and publishes nothing.
     let (o, _) = run_fault(&dir, &pipeline);
     assert_eq!(o.status.code(), Some(3));
-    assert_eq!(snapshot(&dir.path().join("out")), before);
+    let after = snapshot(&dir.path().join("out"));
+    for (path, bytes) in &before {
+        if !path.ends_with("_runs/history.parquet") {
+            assert!(after.get(path) == Some(bytes), "{} changed", path.display());
+        }
+    }
+    assert!(
+        after
+            .keys()
+            .filter(|p| !before.contains_key(*p))
+            .all(|p| p.starts_with("_runs"))
+    );
 }
 
 #[test]

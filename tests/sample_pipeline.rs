@@ -67,8 +67,10 @@ fn sample_pipeline_end_to_end() {
     let runs: Vec<_> = std::fs::read_dir(dir.join("_runs"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(dir.join("_runs/history.parquet").is_file());
     let manifest: Value = serde_json::from_slice(&std::fs::read(&runs[0]).unwrap()).unwrap();
     let run_id = manifest["run_id"].as_str().unwrap().to_owned();
     assert_eq!(runs[0].file_stem().unwrap().to_str().unwrap(), run_id);
@@ -536,7 +538,10 @@ fn a_cross_source_mismatch_fails_the_run() {
         )),
         "{err}"
     );
-    assert!(!ws.out().exists(), "nothing published");
+    assert!(
+        !ws.out().join("observations.parquet").exists(),
+        "nothing published"
+    );
 }
 
 /// Etelä-Savo's profile against the country and its peers shows what the reform projects
@@ -613,4 +618,68 @@ fn etela_savo_profile_against_country_and_peers() {
     assert_eq!(es, Some(value));
     let csv = std::fs::read(ws.out().join("csv/region_profile.csv")).unwrap();
     assert!(csv.starts_with(b"\xEF\xBB\xBFregion;year;"));
+}
+
+/// Every run, successful or failed, is in `_runs/history.parquet` and `mittari runs` lists them;
+/// a failed run gets a manifest saying why.
+#[test]
+fn run_history_and_mittari_runs() {
+    let ws = Workspace::new();
+    let out = ws.run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A cross-source mismatch: exit 1, nothing published, recorded.
+    let rel = "sample-data/statfin/SYNTHETIC_population_by_age_2014_2024.json";
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(ws.path(rel)).unwrap()).unwrap();
+    let areas = doc["dimension"]["alue"]["category"]["index"]
+        .as_array()
+        .unwrap()
+        .len();
+    let i = ((areas - 3) * 102) * 6 + 5;
+    doc["value"][i] = serde_json::json!(doc["value"][i].as_f64().unwrap() + 1.0);
+    std::fs::write(ws.path(rel), serde_json::to_vec(&doc).unwrap()).unwrap();
+    assert_eq!(ws.run().status.code(), Some(1));
+    let history = read_parquet(&ws.out().join("_runs/history.parquet"));
+    assert_eq!(history.height(), 2);
+    let status: Vec<_> = history
+        .column("status")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(status, [Some("success"), Some("failed")]);
+    let codes: Vec<_> = history
+        .column("exit_code")
+        .unwrap()
+        .i16()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(codes, [Some(0), Some(1)]);
+    let failed = row_where(&history, "status", "failed");
+    assert!(
+        failed["error"].contains("population_by_age_county_totals"),
+        "{}",
+        failed["error"]
+    );
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(ws.out().join(format!("_runs/{}.json", failed["run_id"]))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["status"], "failed");
+    assert_eq!(manifest["exit_code"], 1);
+    let listed = mittari()
+        .arg("runs")
+        .arg("--out")
+        .arg(ws.out())
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let text = stdout(&listed);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[1].contains("\tsuccess\t0\t") && lines[2].contains("\tfailed\t1\t"),
+        "{text}"
+    );
 }

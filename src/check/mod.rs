@@ -107,7 +107,7 @@ impl ColumnType {
     }
 }
 
-const CONTRACTS: [(&str, &str); 19] = [
+const CONTRACTS: [(&str, &str); 20] = [
     (
         "observations",
         include_str!("../../schemas/observations.toml"),
@@ -165,6 +165,10 @@ const CONTRACTS: [(&str, &str); 19] = [
     (
         "maturity_overall",
         include_str!("../../schemas/maturity_overall.toml"),
+    ),
+    (
+        "run_history",
+        include_str!("../../schemas/run_history.toml"),
     ),
 ];
 
