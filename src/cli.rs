@@ -92,6 +92,9 @@ pub struct RunArgs {
     /// Seconds to wait for another run on the same output folder before giving up (exit 2).
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub wait: u64,
+    /// Treat failing checks of severity `warn` as errors: publish nothing, exit 1.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Arguments of `mittari validate`.

@@ -213,6 +213,8 @@ pub struct CheckError {
     pub check: String,
     /// What failed, and where to look.
     pub message: String,
+    /// Every declared check's outcome, for the failed run's manifest (empty for a cross-check).
+    pub outcomes: Vec<crate::check::quality::CheckOutcome>,
 }
 
 /// Something that should not happen.

@@ -38,6 +38,8 @@ pub struct RunRow {
     pub checks_failed: i64,
     /// The error, for a failed run.
     pub error: Option<String>,
+    /// Declared checks' outcomes of a run stopped by a check (for its manifest).
+    pub checks: Vec<crate::check::quality::CheckOutcome>,
 }
 
 fn frame(r: &RunRow) -> Result<DataFrame, InternalError> {
@@ -86,6 +88,7 @@ pub fn record(out: &Path, r: &RunRow) -> Result<(), InternalError> {
             "status": r.status,
             "exit_code": r.exit_code,
             "error": r.error,
+            "checks": r.checks,
             "note": "nothing was published; the previous outputs are unchanged",
         });
         let bytes = serde_json::to_vec_pretty(&manifest)

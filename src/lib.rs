@@ -52,6 +52,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 offline: args.offline,
                 as_of: args.as_of,
                 wait: std::time::Duration::from_secs(args.wait),
+                strict: args.strict,
             })?;
             let tables = summary
                 .rows

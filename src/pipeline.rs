@@ -13,6 +13,7 @@ use polars::prelude::*;
 use tracing::{info, warn};
 
 use crate::check::Contract;
+use crate::check::quality::{CheckContext, CheckRun, CheckStatus, run_checks};
 use crate::config::{ApiKind, Pipeline, SourceConfig, SourceFormat};
 use crate::derive::{DeriveInput, derive};
 use crate::error::{Error, InternalError, PolarsContext};
@@ -43,6 +44,8 @@ pub struct RunOptions {
     pub as_of: Option<chrono::NaiveDate>,
     /// How long to wait for another run on the same output folder.
     pub wait: std::time::Duration,
+    /// Treat failing `warn` checks as errors.
+    pub strict: bool,
 }
 
 /// What a finished run reports.
@@ -432,8 +435,22 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         exit_code: error.map_or(0, |e| i16::from(e.exit_status().code())),
         rows,
         quarantined,
-        checks_failed: error.map_or(0, |e| i64::from(matches!(e, Error::Check(_)))),
+        checks_failed: match error {
+            Some(Error::Check(c)) if c.outcomes.is_empty() => 1,
+            Some(Error::Check(c)) => c
+                .outcomes
+                .iter()
+                .filter(|o| o.status == CheckStatus::Fail)
+                .count()
+                .try_into()
+                .unwrap_or(i64::MAX),
+            _ => 0,
+        },
         error: error.map(crate::error::chain),
+        checks: match error {
+            Some(Error::Check(c)) => c.outcomes.clone(),
+            _ => Vec::new(),
+        },
     };
     if let Err(e) = crate::history::record(&out, &row) {
         warn!("The run history could not be written: {e}");
@@ -648,6 +665,51 @@ fn run_locked(
     let mut regions = regions_frame(&p.registry, &p.crosswalk)?;
     let mut q_obs = quarantine_frame(&quarantine_obs, &run_id)?;
     let mut q_ind = quarantine_frame(&derived.quarantine, &run_id)?;
+    let (mut crosswalk, mut mergers) = (
+        crosswalk_frame(&p.registry, &p.crosswalk)?,
+        mergers_frame(&p.registry)?,
+    );
+    let mut catalogue = catalogue_frame(&p.pipeline)?;
+
+    // Declared checks see every table before anything is staged.
+    let mut tables: BTreeMap<&str, &DataFrame> = BTreeMap::from([
+        ("observations", &observations),
+        ("regions", &regions),
+        ("crosswalk", &crosswalk),
+        ("mergers", &mergers),
+        ("indicator_catalogue", &catalogue),
+        ("indicators", &indicators),
+        ("comparisons", &comparisons),
+        ("region_profile", &profile),
+    ]);
+    if let Some(k) = &kpa {
+        tables.insert("kpa", k);
+    }
+    if let Some(m) = &maturity {
+        tables.extend([
+            ("maturity_responses", &m.responses),
+            ("maturity_role_scores", &m.roles),
+            ("maturity_signals", &m.signals),
+            ("maturity_overall", &m.overall),
+            ("maturity_dimension_scores", &m.dimensions),
+            ("maturity_method_params", &m.params),
+        ]);
+        if let Some((a, ms, pr)) = &m.roadmap {
+            tables.extend([
+                ("roadmap_actions", a),
+                ("roadmap_milestones", ms),
+                ("roadmap_progress", pr),
+            ]);
+        }
+    }
+    let mut checks = run_declared_checks(p, &tables, &inputs, as_of, opts.strict)?;
+    drop(tables);
+    if let Some(err) = gate(&mut checks, &out, &run_id, &meta.name)? {
+        return Err(err.into());
+    }
+    if !checks.is_empty() {
+        lap("checks", &mut timings);
+    }
     let mut publisher = Publisher::new(
         &out,
         &run_id,
@@ -664,17 +726,12 @@ fn run_locked(
         &mut observations,
     )?;
     publisher.stage(&Contract::for_table("regions")?, "regions", &mut regions)?;
-    let (mut crosswalk, mut mergers) = (
-        crosswalk_frame(&p.registry, &p.crosswalk)?,
-        mergers_frame(&p.registry)?,
-    );
     publisher.stage(
         &Contract::for_table("crosswalk")?,
         "crosswalk",
         &mut crosswalk,
     )?;
     publisher.stage(&Contract::for_table("mergers")?, "mergers", &mut mergers)?;
-    let mut catalogue = catalogue_frame(&p.pipeline)?;
     publisher.stage(
         &Contract::for_table("indicator_catalogue")?,
         "indicator_catalogue",
@@ -753,6 +810,13 @@ fn run_locked(
     }
     publisher.stage(&qc, "quarantine/observations", &mut q_obs)?;
     publisher.stage(&qc, "quarantine/indicators", &mut q_ind)?;
+    for c in &mut checks {
+        if let (Some(rows), Some(contract)) = (&mut c.rows, &c.contract) {
+            let rel = format!("quarantine/checks/{}", c.outcome.name);
+            publisher.stage(contract, &rel, rows)?;
+            c.outcome.quarantine = Some(format!("{rel}.parquet"));
+        }
+    }
     lap("stage", &mut timings);
 
     let mut rows = BTreeMap::new();
@@ -791,6 +855,7 @@ fn run_locked(
             })
         }),
         crosschecks: derived.crosschecks.clone(),
+        checks: checks.into_iter().map(|c| c.outcome).collect(),
         http,
         outputs: publisher.outputs().to_vec(),
         quarantine: quarantine_counts(&all_quarantine),
@@ -1454,6 +1519,142 @@ fn read_price_index(
     })
 }
 
+/// Runs the pipeline's `[[checks]]` on the finished tables.
+fn run_declared_checks(
+    p: &Prepared,
+    tables: &BTreeMap<&str, &DataFrame>,
+    inputs: &[InputRecord],
+    as_of: chrono::NaiveDate,
+    strict: bool,
+) -> Result<Vec<CheckRun>, Error> {
+    let f = &p.pipeline.file;
+    if f.checks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let known_regions: std::collections::BTreeSet<String> =
+        p.registry.regions().map(|r| r.code.clone()).collect();
+    let counties: Vec<String> = p.crosswalk.members().keys().cloned().collect();
+    let municipalities: Vec<String> = p.crosswalk.members().values().flatten().cloned().collect();
+    let focus: Vec<String> = f
+        .regions
+        .focus
+        .iter()
+        .map(|r| r.get_ref().clone())
+        .collect();
+    let source_updated: BTreeMap<String, Option<chrono::NaiveDate>> = inputs
+        .iter()
+        .map(|i| (i.source.clone(), declared_update(i)))
+        .collect();
+    let ctx = CheckContext {
+        known_regions: &known_regions,
+        focus: &focus,
+        counties: &counties,
+        municipalities: &municipalities,
+        years: f.pipeline.years.get_ref(),
+        as_of,
+        source_updated: &source_updated,
+    };
+    let runs = run_checks(&f.checks, tables, &ctx, strict)?;
+    for r in &runs {
+        let o = &r.outcome;
+        match o.status {
+            CheckStatus::Pass => info!(check = %o.name, "Check passed: {}", o.message),
+            CheckStatus::Warn => {
+                warn!(check = %o.name, rows = o.failing_rows, "Check failed (warning): {}", o.message);
+            }
+            CheckStatus::Fail => {
+                warn!(check = %o.name, rows = o.failing_rows, "Check failed: {}", o.message);
+            }
+        }
+    }
+    Ok(runs)
+}
+
+/// The latest update date an input declares: JSON-stat `updated` of its datasets, Sotkanet
+/// `data-updated` of its indicator metadata.
+fn declared_update(input: &InputRecord) -> Option<chrono::NaiveDate> {
+    let parse = |s: &str| chrono::NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok();
+    input
+        .datasets
+        .iter()
+        .filter_map(|d| d.updated.as_deref().and_then(parse))
+        .chain(
+            input
+                .metadata
+                .as_ref()
+                .and_then(|m| m.get("data-updated"))
+                .and_then(serde_json::Value::as_str)
+                .and_then(parse),
+        )
+        .max()
+}
+
+/// Stops the run when a check failed: the failing rows go beside the failed run's manifest
+/// (`_runs/<run_id>/quarantine/checks/<name>.parquet`), nothing is published.
+fn gate(
+    checks: &mut [CheckRun],
+    out: &Path,
+    run_id: &str,
+    pipeline: &str,
+) -> Result<Option<crate::error::CheckError>, InternalError> {
+    if !checks.iter().any(|c| c.outcome.status == CheckStatus::Fail) {
+        return Ok(None);
+    }
+    let mut failed = Vec::new();
+    for c in checks.iter_mut() {
+        if let (Some(rows), Some(contract)) = (&mut c.rows, &c.contract) {
+            let rel = format!(
+                "_runs/{run_id}/quarantine/checks/{}.parquet",
+                c.outcome.name
+            );
+            let path = out.join(&rel);
+            if let Some(dir) = path.parent() {
+                fs_err::create_dir_all(dir).map_err(|e| crate::publish::write_error(dir, e))?;
+            }
+            contract.check_frame(rows)?;
+            crate::publish::write_parquet(
+                rows,
+                &path,
+                contract.parquet_metadata(run_id, pipeline),
+            )?;
+            c.outcome.quarantine = Some(rel);
+        }
+        if c.outcome.status == CheckStatus::Fail {
+            failed.push(&c.outcome);
+        }
+    }
+    let first = failed[0];
+    let look = first.quarantine.as_ref().map_or_else(
+        || format!("_runs/{run_id}.json"),
+        |q| format!("{q} and _runs/{run_id}.json"),
+    );
+    let others = if failed.len() > 1 {
+        format!(
+            " ({} more failed: {})",
+            failed.len() - 1,
+            failed[1..]
+                .iter()
+                .map(|o| o.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        String::new()
+    };
+    let message = format!(
+        "{}: {}{others}; nothing was published, the previous outputs are unchanged; see {} in `{}`",
+        first.kind.name(),
+        first.message,
+        look,
+        out.display()
+    );
+    Ok(Some(crate::error::CheckError {
+        check: first.name.clone(),
+        message,
+        outcomes: checks.iter().map(|c| c.outcome.clone()).collect(),
+    }))
+}
+
 /// A cross-source comparison beyond its tolerance fails the run before anything is published.
 fn check_crosschecks(
     results: &[crate::derive::CrossCheckResult],
@@ -1493,6 +1694,7 @@ fn check_crosschecks(
                     examples.join("; "),
                     if bad.len() > examples.len() { "; ..." } else { "" }
                 ),
+                outcomes: Vec::new(),
             }
             .into());
         }

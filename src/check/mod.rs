@@ -6,6 +6,8 @@
 //! arrow-rs Parquet reader, so that what lands on disk is what the contract says. A mismatch is an
 //! error (exit 4), never a warning.
 
+pub mod quality;
+
 use std::path::Path;
 
 use arrow_schema::{DataType as ArrowType, TimeUnit as ArrowUnit};

@@ -115,6 +115,9 @@ pub struct PipelineFile {
     /// Cross-source checks: a figure computed from municipalities against a published one.
     #[serde(default)]
     pub crosschecks: Vec<CrossCheckConfig>,
+    /// Data-quality checks on the finished tables (see [`crate::check::quality`]).
+    #[serde(default)]
+    pub checks: Vec<crate::check::quality::CheckConfig>,
     /// An indicator catalogue whose indicators the pipeline derives too.
     #[serde(default)]
     pub catalogue: Option<CatalogueRef>,
@@ -1307,6 +1310,19 @@ impl Pipeline {
                     format!("cross-check `{name}`: `tolerance` must be 0 or more"),
                 ));
             }
+        }
+        let source_ids: BTreeSet<&str> =
+            f.sources.iter().map(|s| s.id.get_ref().as_str()).collect();
+        let mut check_names = BTreeSet::new();
+        for c in &f.checks {
+            let name = c.name.get_ref();
+            if !check_names.insert(name.as_str()) {
+                return Err(at(
+                    c.name.span(),
+                    format!("check `{name}` is defined twice"),
+                ));
+            }
+            c.validate(&source_ids).map_err(|(span, m)| at(span, m))?;
         }
         Ok(())
     }

@@ -36,6 +36,9 @@ pub struct RunManifest {
     /// Every comparison of the pipeline's cross-source checks.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub crosschecks: Vec<crate::derive::CrossCheckResult>,
+    /// Every declared check's outcome.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::check::quality::CheckOutcome>,
     /// What the HTTP client did (absent when no source is fetched).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<crate::http::Stats>,

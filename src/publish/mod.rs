@@ -12,6 +12,8 @@
 //! ```text
 //! <out>/<table>.parquet              observations, regions, indicators
 //! <out>/quarantine/<table>.parquet   rows rejected on their way into <table>
+//! <out>/quarantine/checks/<name>.parquet  rows that failed a declared check of severity warn
+//!                                    (removed when the check passes again)
 //! <out>/csv/...                      CSV twins (UTF-8, `,`, header), same relative paths
 //! <out>/_runs/<run_id>.json          the run manifest
 //! ```
@@ -265,6 +267,26 @@ impl Publisher {
             fs_err::create_dir_all(&dir).map_err(|e| write_error(&dir, e))?;
             fs_err::rename(&s.staged, &s.target).map_err(|e| write_error(&s.target, e))?;
             dirs.insert(dir);
+        }
+        // A check that failed last time and passes now leaves no rows behind.
+        let written: std::collections::BTreeSet<PathBuf> = self
+            .outputs
+            .iter()
+            .map(|o| self.out.join(&o.path))
+            .collect();
+        for checks in [
+            self.out.join("quarantine/checks"),
+            self.out.join("csv/quarantine/checks"),
+        ] {
+            let Ok(entries) = fs_err::read_dir(&checks) else {
+                continue;
+            };
+            for path in entries.filter_map(|e| Some(e.ok()?.path())) {
+                if !written.contains(&path) {
+                    fs_err::remove_file(&path).map_err(|e| write_error(&path, e))?;
+                    dirs.insert(checks.clone());
+                }
+            }
         }
         for dir in &dirs {
             sync_dir(dir).map_err(|e| write_error(dir, e))?;
