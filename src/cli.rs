@@ -95,6 +95,9 @@ pub struct RunArgs {
     /// Treat failing checks of severity `warn` as errors: publish nothing, exit 1.
     #[arg(long)]
     pub strict: bool,
+    /// Rebuild and rewrite every output even when nothing changed since the last successful run.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `mittari validate`.

@@ -78,7 +78,7 @@ fn frame(r: &RunRow) -> Result<DataFrame, InternalError> {
 /// Adds a run to `<out>/_runs/history.parquet` (and writes a failed run's manifest).
 pub fn record(out: &Path, r: &RunRow) -> Result<(), InternalError> {
     let dir = out.join("_runs");
-    if r.status != "success" {
+    if r.status == "failed" {
         let manifest = serde_json::json!({
             "run_id": r.run_id,
             "mittari_version": env!("CARGO_PKG_VERSION"),

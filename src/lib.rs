@@ -35,6 +35,7 @@ pub mod output;
 pub mod pipeline;
 pub mod publish;
 pub mod regions;
+pub mod state;
 
 use tracing::info;
 
@@ -53,7 +54,11 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 as_of: args.as_of,
                 wait: std::time::Duration::from_secs(args.wait),
                 strict: args.strict,
+                force: args.force,
             })?;
+            if summary.up_to_date.is_some() {
+                return Ok(());
+            }
             let tables = summary
                 .rows
                 .iter()

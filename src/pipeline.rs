@@ -16,7 +16,7 @@ use crate::check::Contract;
 use crate::check::quality::{CheckContext, CheckRun, CheckStatus, run_checks};
 use crate::config::{ApiKind, Pipeline, SourceConfig, SourceFormat};
 use crate::derive::{DeriveInput, derive};
-use crate::error::{Error, InternalError, PolarsContext};
+use crate::error::{Error, InternalError, PolarsContext, SourceError};
 use crate::extract::{self, Archive, SourcePayload, read_file};
 use crate::http::{Client, Expect};
 use crate::normalize::jsonstat::{self, DimensionRoles};
@@ -28,6 +28,7 @@ use crate::publish::manifest::{
 };
 use crate::regions::conform::{ObservationColumns, Provenance, RegionResolver};
 use crate::regions::{Crosswalk, Registry};
+use crate::state::State;
 
 /// Options of `mittari run`.
 #[derive(Debug, Clone)]
@@ -46,6 +47,8 @@ pub struct RunOptions {
     pub wait: std::time::Duration,
     /// Treat failing `warn` checks as errors.
     pub strict: bool,
+    /// Rebuild even when nothing changed since the last successful run.
+    pub force: bool,
 }
 
 /// What a finished run reports.
@@ -61,6 +64,8 @@ pub struct RunSummary {
     pub rows: BTreeMap<String, usize>,
     /// Rows quarantined.
     pub quarantined: usize,
+    /// Nothing changed since this run, whose outputs stand; nothing was rewritten.
+    pub up_to_date: Option<String>,
 }
 
 /// A pipeline checked against the registry, ready to run.
@@ -71,6 +76,35 @@ pub struct Prepared {
     pub registry: Registry,
     /// The reference year's crosswalk.
     pub crosswalk: Crosswalk,
+    /// Every local file read so far, for the run state.
+    reads: std::sync::Mutex<Vec<crate::state::FileDep>>,
+}
+
+impl Prepared {
+    /// Reads a local input file, recording it for the run state (see [`crate::state`]).
+    fn read(&self, source_id: &str, path: &Path) -> Result<extract::Payload, SourceError> {
+        // Metadata first: a change while reading then shows as a change next time.
+        let stat = crate::state::FileDep::stat(path);
+        let payload = read_file(source_id, path)?;
+        if let Some((bytes, modified_ns)) = stat
+            && let Ok(mut reads) = self.reads.lock()
+        {
+            reads.push(crate::state::FileDep {
+                path: absolute(path).display().to_string(),
+                bytes,
+                modified_ns,
+                sha256: payload.sha256.clone(),
+            });
+        }
+        Ok(payload)
+    }
+
+    fn files_read(&self) -> Vec<crate::state::FileDep> {
+        let mut files = self.reads.lock().map(|r| r.clone()).unwrap_or_default();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        files.dedup();
+        files
+    }
 }
 
 /// Loads a pipeline and checks what needs the registry: reference year and focus regions.
@@ -106,6 +140,7 @@ pub fn prepare(path: &Path) -> Result<Prepared, Error> {
         pipeline,
         registry,
         crosswalk,
+        reads: std::sync::Mutex::default(),
     })
 }
 
@@ -148,7 +183,7 @@ fn read_and_decode<'a>(
         let (origin, payloads) = match (&s.path, &s.fetch) {
             (Some(path), _) => {
                 let path = p.pipeline.resolve(path);
-                let payload = read_file(id, &path)?;
+                let payload = p.read(id, &path)?;
                 let request = format!("file://{}", absolute(&path).display());
                 if let Mode::Run(a, _) = &mode {
                     a.store(&request, &payload)?;
@@ -421,8 +456,19 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     // One run at a time per output folder (released when this function returns, after the
     // run's history row is written).
     let lock = crate::lock::acquire(&out, &run_id, opts.wait)?;
-    let result = run_locked(opts, &p, &out, &run_id, started_at);
+    crate::publish::clear_stale_staging(&out);
+    let key = run_key(&p, opts);
+    let previous = if opts.force { None } else { State::load(&out) };
+    let live = p.pipeline.file.sources.iter().any(|s| s.fetch.is_some());
+    // Without live sources, file metadata decides before any source is read.
+    let result = match previous {
+        Some(s) if !live && s.key == key && s.files_and_outputs_unchanged(&out) => {
+            Ok(up_to_date(&s, &out, &run_id))
+        }
+        previous => run_locked(opts, &p, &out, &run_id, started_at, &key, previous),
+    };
     let (status, rows, quarantined, error) = match &result {
+        Ok(s) if s.up_to_date.is_some() => ("up_to_date", s.rows.clone(), 0, None),
         Ok(s) => ("success", s.rows.clone(), s.quarantined, None),
         Err(e) => ("failed", BTreeMap::new(), 0, Some(e)),
     };
@@ -459,12 +505,83 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     result
 }
 
+/// The run key (see [`crate::state`]): build, pipeline and catalogue, and the options and
+/// environment that change results.
+fn run_key(p: &Prepared, opts: &RunOptions) -> String {
+    let f = &p.pipeline.file;
+    let mut parts = vec![
+        ("pipeline", p.pipeline.sha256.clone()),
+        (
+            "catalogue",
+            p.pipeline
+                .catalogue
+                .as_ref()
+                .map(|c| c.sha256.clone())
+                .unwrap_or_default(),
+        ),
+        ("strict", opts.strict.to_string()),
+    ];
+    let dated = !f.roadmaps.is_empty()
+        || f.checks
+            .iter()
+            .any(|c| *c.kind.get_ref() == crate::check::quality::CheckKind::Freshness);
+    if dated {
+        let as_of = opts.as_of.unwrap_or_else(|| Utc::now().date_naive());
+        parts.push(("as_of", as_of.to_string()));
+    }
+    if !f.surveys.is_empty() {
+        let salt = std::env::var(crate::env_vars::MITTARI_SURVEY_SALT).unwrap_or_default();
+        parts.push(("survey_salt", crate::hash::sha256_hex(salt.as_bytes())));
+    }
+    let parts: Vec<(&str, &str)> = parts.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    crate::state::run_key(&parts)
+}
+
+/// The summary of a run that found nothing changed.
+fn up_to_date(state: &State, out: &Path, run_id: &str) -> RunSummary {
+    info!(
+        last_build = %state.run_id,
+        "Up to date: no input, pipeline or mittari build changed since run {}; nothing rewritten (use --force to rebuild)",
+        state.run_id
+    );
+    RunSummary {
+        run_id: run_id.to_owned(),
+        out: out.to_path_buf(),
+        manifest: out.join("_runs").join(format!("{}.json", state.run_id)),
+        rows: state
+            .outputs
+            .iter()
+            .filter_map(|o| Some((o.path.strip_suffix(".parquet")?.to_owned(), o.rows)))
+            .collect(),
+        quarantined: 0,
+        up_to_date: Some(state.run_id.clone()),
+    }
+}
+
+/// The web payloads of a run, in a stable order.
+fn web_payloads(sources: &[SourceResult<'_>]) -> Vec<crate::state::PayloadDep> {
+    let mut deps: Vec<crate::state::PayloadDep> = sources
+        .iter()
+        .flat_map(|s| &s.payloads)
+        .filter(|sp| sp.origin != "file")
+        .map(|sp| crate::state::PayloadDep {
+            request: sp.request.clone(),
+            sha256: sp.payload.sha256.clone(),
+        })
+        .collect();
+    deps.sort();
+    deps.dedup();
+    deps
+}
+
 fn run_locked(
     opts: &RunOptions,
     p: &Prepared,
     out: &Path,
     run_id: &str,
     started_at: chrono::DateTime<Utc>,
+    key: &str,
+    previous: Option<State>,
 ) -> Result<RunSummary, Error> {
     let run_id = run_id.to_owned();
     let out = out.to_path_buf();
@@ -491,6 +608,16 @@ fn run_locked(
         None
     };
     let (sources, region_payloads) = read_and_decode(p, Mode::Run(&archive, client.as_mut()))?;
+    let payloads = web_payloads(&sources);
+    // With live sources, the answers to the conditional requests decide.
+    if let Some(prev) = &previous
+        && live
+        && prev.key == key
+        && prev.payloads == payloads
+        && prev.files_and_outputs_unchanged(&out)
+    {
+        return Ok(up_to_date(prev, &out, &run_id));
+    }
     let http = client.as_ref().map(Client::stats);
     if let Some(h) = &http {
         info!(
@@ -601,7 +728,7 @@ fn run_locked(
     } else {
         let cfg = p.pipeline.file.kpa.clone().unwrap_or_default();
         let prices = match &cfg.price_index {
-            Some(pi) => Some(read_price_index(&p.pipeline, pi)?),
+            Some(pi) => Some(read_price_index(p, pi)?),
             None => None,
         };
         let sources: Vec<crate::derive::kpa::KpaSource<'_>> = kpa_inputs
@@ -720,6 +847,9 @@ fn run_locked(
             .csv
             .then_some(p.pipeline.file.output.csv_dialect),
     )?;
+    if let Some(prev) = previous {
+        publisher.keep_unchanged(prev);
+    }
     publisher.stage(
         &Contract::for_table("observations")?,
         "observations",
@@ -862,13 +992,26 @@ fn run_locked(
         indicators: indicator_summaries(&indicators)?,
         timings_ms: timings,
     };
-    let manifest_path = publisher.commit(&manifest)?;
+    let (manifest_path, outputs) = publisher.commit(&manifest)?;
+    let state = State {
+        key: key.to_owned(),
+        run_id: run_id.clone(),
+        files: p.files_read(),
+        payloads,
+        outputs,
+    };
+    if let Err(e) = state.save(&out) {
+        // The next run then rebuilds: a state that no longer describes the outputs must go.
+        warn!("The run state could not be written ({e}); the next run rebuilds everything");
+        let _ = fs_err::remove_file(out.join("_runs/state.json"));
+    }
     Ok(RunSummary {
         run_id,
         out,
         manifest: manifest_path,
         rows,
         quarantined: all_quarantine.len(),
+        up_to_date: None,
     })
 }
 
@@ -1027,7 +1170,7 @@ fn assess(
     for sv in surveys {
         let id = sv.id.get_ref();
         let map_path = p.pipeline.resolve(&sv.question_map);
-        let map_payload = read_file(id, &map_path)?;
+        let map_payload = p.read(id, &map_path)?;
         let map_file = map_path.display().to_string();
         let map = survey::read_question_map(
             &decode_text(
@@ -1038,7 +1181,7 @@ fn assess(
             &map_file,
         )?;
         let path = p.pipeline.resolve(&sv.path);
-        let payload = read_file(id, &path)?;
+        let payload = p.read(id, &path)?;
         archive.store(&format!("file://{}", absolute(&path).display()), &payload)?;
         let file = path.display().to_string();
         let rows = if path
@@ -1088,7 +1231,7 @@ fn assess(
         let region = r.region.get_ref();
         let (actions_rows, milestone_rows, file) = if let Some(path) = &r.path {
             let path = p.pipeline.resolve(path);
-            let payload = read_file(id, &path)?;
+            let payload = p.read(id, &path)?;
             archive.store(&format!("file://{}", absolute(&path).display()), &payload)?;
             let file = path.display().to_string();
             (
@@ -1100,7 +1243,7 @@ fn assess(
             let read =
                 |rel: &std::path::PathBuf| -> Result<Vec<crate::normalize::xlsx::XRow>, Error> {
                     let path = p.pipeline.resolve(rel);
-                    let payload = read_file(id, &path)?;
+                    let payload = p.read(id, &path)?;
                     archive.store(&format!("file://{}", absolute(&path).display()), &payload)?;
                     Ok(survey::csv_rows(&decode_text(
                         &payload.bytes,
@@ -1472,12 +1615,12 @@ fn round_scores(
 
 /// Reads a price index file: `;`-separated `Vuosi;Indeksi` with a decimal comma.
 fn read_price_index(
-    p: &Pipeline,
+    p: &Prepared,
     cfg: &crate::config::PriceIndexConfig,
 ) -> Result<crate::derive::kpa::PriceIndex, Error> {
     use crate::normalize::regionfile::{Encoding, decode_text, parse_fi_number};
-    let path = p.resolve(&cfg.path);
-    let payload = read_file("kpa.price_index", &path)?;
+    let path = p.pipeline.resolve(&cfg.path);
+    let payload = p.read("kpa.price_index", &path)?;
     let file = path.display().to_string();
     let text = decode_text(&payload.bytes, Encoding::Auto, &file)?;
     let mut values = BTreeMap::new();

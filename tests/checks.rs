@@ -45,7 +45,7 @@ fn manifests(out: &Path) -> Vec<Value> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(out.join("_runs"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| is_manifest(p))
         .collect();
     paths.sort();
     paths

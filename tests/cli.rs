@@ -288,7 +288,8 @@ fn output_folder_lock() {
             .arg(&out)
             .arg("--cache")
             .arg(ws.path("cache"))
-            .args(["--wait", "120"])
+            // Forced: nothing changed, and each must really rebuild.
+            .args(["--wait", "120", "--force"])
             .spawn()
             .unwrap()
     };
@@ -297,14 +298,74 @@ fn output_folder_lock() {
     assert!(a.status.success() && b.status.success());
     let runs = std::fs::read_dir(out.join("_runs"))
         .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "json")
-        })
+        .filter(|e| is_manifest(&e.as_ref().unwrap().path()))
         .count();
     assert_eq!(runs, 3);
     assert!(read_parquet(&out.join("indicators.parquet")).height() > 0);
+}
+
+/// A run killed (SIGKILL) while publishing leaves the previous outputs as they were, readable
+/// and complete; the next run takes over its lock, clears its staging folder and publishes.
+#[test]
+fn a_run_killed_while_publishing_leaves_the_previous_outputs() {
+    let ws = Workspace::new();
+    let out = ws.out();
+    let first = ws.run();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = snapshot(&out);
+
+    let mut child = mittari()
+        .arg("run")
+        .arg(ws.pipeline())
+        .arg("--out")
+        .arg(&out)
+        .arg("--cache")
+        .arg(ws.path("cache"))
+        .arg("--force")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed as soon as its first table is staged.
+    let staged = |out: &std::path::Path| {
+        std::fs::read_dir(out).unwrap().any(|e| {
+            let e = e.unwrap();
+            e.file_name().to_string_lossy().starts_with(".staging-")
+                && std::fs::read_dir(e.path()).is_ok_and(|mut d| d.next().is_some())
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
+    while !staged(&out) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let after = snapshot(&out);
+    for (path, bytes) in &before {
+        assert!(after.get(path) == Some(bytes), "{} changed", path.display());
+        if path.extension().is_some_and(|e| e == "parquet") {
+            assert!(read_parquet(&out.join(path)).height() > 0 || path.starts_with("quarantine"));
+        }
+    }
+
+    let next = ws.run();
+    assert!(next.status.success(), "{}", stderr(&next));
+    assert!(
+        stderr(&next).contains("Taking over a stale lock"),
+        "{}",
+        stderr(&next)
+    );
+    assert!(!staged(&out), "the killed run's staging folder is gone");
+    assert!(!std::fs::read_dir(&out).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".staging-")
+    }));
 }

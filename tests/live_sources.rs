@@ -220,7 +220,7 @@ fn manifest(out: &Path) -> serde_json::Value {
     let entry = std::fs::read_dir(&runs)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| is_manifest(p))
         .max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap())
         .unwrap();
     serde_json::from_slice(&std::fs::read(entry).unwrap()).unwrap()
@@ -405,6 +405,22 @@ fn a_rerun_is_conditional_and_offline_replays_the_archive() {
         .drop("run_id")
         .unwrap();
     assert!(a.equals_missing(&b));
+
+    // Again into the same folder: the same conditional requests, the same payloads, so the run
+    // is up to date and rewrites nothing.
+    server.clear_seen();
+    let before = snapshot(&second);
+    let o = run(&pipeline, &second, &cache, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Up to date"), "{}", stderr(&o));
+    assert_eq!(server.seen().len(), 11);
+    let after = snapshot(&second);
+    for (path, bytes) in &before {
+        if !path.ends_with("_runs/history.parquet") {
+            assert!(after.get(path) == Some(bytes), "{} changed", path.display());
+        }
+    }
+    assert_eq!(before.len(), after.len());
 }
 
 #[test]

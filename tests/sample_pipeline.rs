@@ -67,7 +67,7 @@ fn sample_pipeline_end_to_end() {
     let runs: Vec<_> = std::fs::read_dir(dir.join("_runs"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| is_manifest(p))
         .collect();
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert!(dir.join("_runs/history.parquet").is_file());

@@ -393,9 +393,29 @@ fn measure_levels(
 /// municipalities, its counties and the country: `region`, `region_level`, `year`, `x`,
 /// `x_flag`. A level's sum is null unless every part below it has a value.
 pub(crate) fn levels(parts: LazyFrame, expected: &DataFrame) -> Result<LazyFrame, InternalError> {
+    // Floating-point sums depend on the order of their terms, and joins upstream do not keep
+    // one: sort first, so that every run sums in the same order and gives the same bits.
+    let order = |cols: &[&str]| {
+        (
+            // As text: a categorical sorts by its codes, whose order depends on the order the
+            // strings were first seen in the process.
+            cols.iter()
+                .map(|c| col(*c).cast(DataType::String))
+                .collect::<Vec<_>>(),
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+    };
+    let (by, opts) = order(&["muni", "year", "region", "x"]);
+    // Materialised: the query optimiser drops a sort that only feeds an aggregation it deems
+    // order-independent, and a float sum is not.
+    let parts = parts
+        .sort_by_exprs(by, opts)
+        .collect()
+        .context("ordering the parts of a measure")?
+        .lazy();
     // Level 1: municipalities of the reference division (merged parts summed).
     let munis = parts
-        .group_by([col("muni"), col("county"), col("year")])
+        .group_by_stable([col("muni"), col("county"), col("year")])
         .agg([
             col("x").sum().alias("sum"),
             col("x").count().alias("n_valid"),
@@ -414,8 +434,14 @@ pub(crate) fn levels(parts: LazyFrame, expected: &DataFrame) -> Result<LazyFrame
                 .otherwise(lit(NULL).cast(DataType::String))
                 .alias("x_flag"),
         ]);
+    let (by, opts) = order(&["county", "region", "year"]);
+    let munis = munis
+        .sort_by_exprs(by, opts)
+        .collect()
+        .context("ordering municipalities")?
+        .lazy();
     let aggregate = |lf: LazyFrame, keys: Vec<Expr>, level: Level| {
-        lf.group_by(keys)
+        lf.group_by_stable(keys)
             .agg([
                 col("x").sum().alias("sum"),
                 col("x").count().alias("n_valid"),

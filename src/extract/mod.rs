@@ -241,16 +241,25 @@ impl Archive {
     }
 }
 
-/// Reads a local file as a payload.
+/// Reads a local file as a payload. Its `retrieved_at` is the file's modification time: the
+/// version of the file that was read, which stays the same from run to run while the file does
+/// (so that an unchanged input gives byte-identical tables); the time of reading is in the run
+/// manifest.
 pub fn read_file(source_id: &str, path: &Path) -> Result<Payload, SourceError> {
-    let bytes = fs_err::read(path).map_err(|e| SourceError::Missing {
+    let missing = |e| SourceError::Missing {
         source_id: source_id.to_owned(),
         path: path.to_path_buf(),
         source: e,
-    })?;
+    };
+    let modified = fs_err::metadata(path)
+        .map_err(missing)?
+        .modified()
+        .ok()
+        .map(DateTime::<Utc>::from);
+    let bytes = fs_err::read(path).map_err(missing)?;
     Ok(Payload {
         sha256: sha256_hex(&bytes),
         bytes,
-        retrieved_at: Utc::now(),
+        retrieved_at: modified.unwrap_or_else(Utc::now),
     })
 }

@@ -111,6 +111,9 @@ pub struct OutputRecord {
     pub bytes: u64,
     /// sha256 of the file.
     pub sha256: String,
+    /// The run that wrote the file: this run, or an earlier one when the content did not change
+    /// (the file was then left untouched).
+    pub written_by: String,
 }
 
 /// Quarantined rows of one stage and rule.

@@ -77,6 +77,43 @@ pub fn read_parquet_metadata(path: &Path) -> Result<ParquetMeta, InternalError> 
     })
 }
 
+/// sha256 of a Parquet file's data: its column chunks, in file order, except those of a
+/// `run_id` column (which names the run that wrote the row, not what the row says). Two files of
+/// the same frame written by the same build then have the same hash whichever run wrote them,
+/// although their bytes differ in `run_id` and the footer's key-value metadata.
+pub fn parquet_content_sha256(path: &Path) -> Result<String, InternalError> {
+    use sha2::Digest;
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = fs_err::File::open(path).map_err(|e| write_error(path, e))?;
+    let reader =
+        SerializedFileReader::new(file.file().try_clone().map_err(|e| write_error(path, e))?)
+            .map_err(|e| write_error(path, e))?;
+    let mut ranges = Vec::new();
+    for rg in reader.metadata().row_groups() {
+        for c in rg.columns() {
+            if c.column_path().string() != "run_id" {
+                ranges.push(c.byte_range());
+            }
+        }
+    }
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    for (start, len) in ranges {
+        hasher.update(len.to_le_bytes());
+        file.seek(SeekFrom::Start(start))
+            .map_err(|e| write_error(path, e))?;
+        let mut left = len;
+        while left > 0 {
+            let n = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+            file.read_exact(&mut buf[..n])
+                .map_err(|e| write_error(path, e))?;
+            hasher.update(&buf[..n]);
+            left -= n as u64;
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
 /// Writes a frame as zstd Parquet with key-value metadata, and fsyncs it.
 pub fn write_parquet(
     df: &mut DataFrame,
@@ -144,10 +181,29 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     fs_err::File::open(dir)?.sync_all()
 }
 
+/// Removes the staging folders of runs that were killed before they finished. Call it only while
+/// holding the output folder's lock: then no other run is using them.
+pub fn clear_stale_staging(out: &Path) {
+    if let Ok(entries) = fs_err::read_dir(out) {
+        for e in entries.filter_map(Result::ok) {
+            if e.file_name().to_string_lossy().starts_with(".staging-") {
+                tracing::info!(folder = %e.path().display(), "Removing a killed run's staging folder");
+                let _ = fs_err::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
 /// One staged file, waiting to be moved into place.
 struct Staged {
     staged: PathBuf,
     target: PathBuf,
+}
+
+/// What the publisher knows of one output: its record, and its content hash and writer.
+struct Written {
+    content_sha256: String,
+    run_id: String,
 }
 
 /// Stages the tables of one run and moves them into place together.
@@ -159,6 +215,9 @@ pub struct Publisher {
     csv: Option<crate::config::CsvDialect>,
     staged: Vec<Staged>,
     outputs: Vec<OutputRecord>,
+    written: Vec<Written>,
+    /// The last successful run's state: outputs whose content is unchanged are kept as they are.
+    previous: Option<crate::state::State>,
 }
 
 impl Publisher {
@@ -179,7 +238,15 @@ impl Publisher {
             csv,
             staged: Vec::new(),
             outputs: Vec::new(),
+            written: Vec::new(),
+            previous: None,
         })
+    }
+
+    /// Keeps in place any output whose content equals what `previous` recorded for it (still
+    /// intact on disk), instead of replacing it with an identical file.
+    pub fn keep_unchanged(&mut self, previous: crate::state::State) {
+        self.previous = Some(previous);
     }
 
     /// Checks a table against its contract and stages it (and its CSV twin) at `relative`
@@ -211,13 +278,28 @@ impl Publisher {
         let metadata = contract.parquet_metadata(&self.run_id, &self.pipeline);
         write_parquet(df, &staged, metadata)?;
         contract.check_parquet(&staged, df.height(), &self.run_id)?;
+        let (sha256, bytes) = sha256_file(&staged).map_err(|e| write_error(&staged, e))?;
+        let data = parquet_content_sha256(&staged)?;
+        // The data, and what the footer says of it besides the run: table, contract version,
+        // column names and types, and the build that wrote it.
+        let content = crate::hash::sha256_hex(
+            format!(
+                "{data}\n{}\n{}\n{:?}\n{}",
+                contract.table,
+                contract.schema_version,
+                df.schema(),
+                env!("MITTARI_BUILD_ID")
+            )
+            .as_bytes(),
+        );
         self.record(
             &parquet_rel,
             &contract.table,
             "parquet",
             staged,
             df.height(),
-        )?;
+            (sha256, bytes, content.clone()),
+        );
         if let Some(dialect) = self.csv.map(|d| dialect.unwrap_or(d)) {
             let csv_rel = format!("csv/{relative}.csv");
             let staged = self.staging.join(&csv_rel);
@@ -225,11 +307,24 @@ impl Publisher {
                 fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
             }
             write_csv(df, &staged, dialect)?;
-            self.record(&csv_rel, &contract.table, "csv", staged, df.height())?;
+            let (sha256, bytes) = sha256_file(&staged).map_err(|e| write_error(&staged, e))?;
+            // The same data as the Parquet twin (whose `run_id` values it shares) in a dialect.
+            let content = crate::hash::sha256_hex(format!("{content}\ncsv {dialect:?}").as_bytes());
+            self.record(
+                &csv_rel,
+                &contract.table,
+                "csv",
+                staged,
+                df.height(),
+                (sha256, bytes, content),
+            );
         }
         Ok(())
     }
 
+    /// Records a staged file: it replaces the output at `relative` at commit, unless the output
+    /// there already has this content, in which case the staged copy is dropped and the output
+    /// (and the record of the run that wrote it) stays.
     fn record(
         &mut self,
         relative: &str,
@@ -237,8 +332,25 @@ impl Publisher {
         format: &str,
         staged: PathBuf,
         rows: usize,
-    ) -> Result<(), InternalError> {
-        let (sha256, bytes) = sha256_file(&staged).map_err(|e| write_error(&staged, e))?;
+        (sha256, bytes, content): (String, u64, String),
+    ) {
+        let kept = self
+            .previous
+            .as_ref()
+            .and_then(|p| p.intact_output(&self.out, relative))
+            .filter(|o| o.content_sha256 == content)
+            .cloned();
+        let (sha256, bytes, run_id) = if let Some(o) = kept {
+            // Dropped from staging now; the staging folder goes at the end anyway.
+            let _ = fs_err::remove_file(&staged);
+            (o.sha256, o.bytes, o.run_id)
+        } else {
+            self.staged.push(Staged {
+                target: self.out.join(relative),
+                staged,
+            });
+            (sha256, bytes, self.run_id.clone())
+        };
         self.outputs.push(OutputRecord {
             table: table.to_owned(),
             path: relative.to_owned(),
@@ -246,12 +358,12 @@ impl Publisher {
             rows,
             bytes,
             sha256,
+            written_by: run_id.clone(),
         });
-        self.staged.push(Staged {
-            target: self.out.join(relative),
-            staged,
+        self.written.push(Written {
+            content_sha256: content,
+            run_id,
         });
-        Ok(())
     }
 
     /// The outputs staged so far.
@@ -259,8 +371,12 @@ impl Publisher {
         &self.outputs
     }
 
-    /// Moves every staged file into place, then writes the manifest last.
-    pub fn commit(mut self, manifest: &manifest::RunManifest) -> Result<PathBuf, InternalError> {
+    /// Moves every staged file into place, then writes the manifest last. Returns the manifest's
+    /// path and what is now on disk, for the run state.
+    pub fn commit(
+        mut self,
+        manifest: &manifest::RunManifest,
+    ) -> Result<(PathBuf, Vec<crate::state::OutputDep>), InternalError> {
         let mut dirs = std::collections::BTreeSet::new();
         for s in std::mem::take(&mut self.staged) {
             let dir = s.target.parent().unwrap_or(&self.out).to_path_buf();
@@ -295,7 +411,22 @@ impl Publisher {
         let json = serde_json::to_vec_pretty(manifest)
             .map_err(|e| InternalError::Invariant(format!("serialising the manifest: {e}")))?;
         write_atomic(&path, &json)?;
-        Ok(path)
+        let mut deps = Vec::with_capacity(self.outputs.len());
+        for (o, w) in self.outputs.iter().zip(&self.written) {
+            let target = self.out.join(&o.path);
+            let (bytes, modified_ns) = crate::state::FileDep::stat(&target)
+                .ok_or_else(|| write_error(&target, "the output vanished after publishing"))?;
+            deps.push(crate::state::OutputDep {
+                path: o.path.clone(),
+                bytes,
+                modified_ns,
+                sha256: o.sha256.clone(),
+                rows: o.rows,
+                content_sha256: w.content_sha256.clone(),
+                run_id: w.run_id.clone(),
+            });
+        }
+        Ok((path, deps))
     }
 }
 

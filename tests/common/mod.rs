@@ -127,6 +127,11 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
+/// Whether a file in `_runs/` is a run manifest (`<run_id>.json`; not `state.json`).
+pub fn is_manifest(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "json") && p.file_stem().is_some_and(|s| s != "state")
+}
+
 pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
