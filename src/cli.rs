@@ -30,6 +30,18 @@ pub struct GlobalArgs {
     /// When to colour log output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
+    /// Log lines as text, or as one JSON object per line (for schedulers and log collectors).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true, env = env_vars::MITTARI_LOG_FORMAT)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `time LEVEL message field=value ...`
+    Text,
+    /// `{"timestamp": ..., "level": ..., "message": ..., "field": value, ...}`
+    Json,
 }
 
 /// When to colour log output.

@@ -6,6 +6,8 @@ pub const MITTARI_OUT: &str = "MITTARI_OUT";
 pub const MITTARI_CACHE: &str = "MITTARI_CACHE";
 /// Log level override: `error`, `warn`, `info`, `debug` or `trace` (takes precedence over `-v`/`-q`).
 pub const MITTARI_LOG: &str = "MITTARI_LOG";
+/// Log format: `text` (default) or `json`.
+pub const MITTARI_LOG_FORMAT: &str = "MITTARI_LOG_FORMAT";
 /// Base folder for caches (XDG); the default archive is `$XDG_CACHE_HOME/mittari`.
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 /// The user's home; the default archive falls back to `$HOME/.cache/mittari`.

@@ -52,6 +52,17 @@ impl ExitStatus {
     pub fn code(self) -> u8 {
         self as u8
     }
+
+    /// What the code means, in a few words.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitStatus::Success => "success",
+            ExitStatus::CheckFailed => "exit 1: a check of error severity failed",
+            ExitStatus::Config => "exit 2: usage or configuration error",
+            ExitStatus::Source => "exit 3: source or network error",
+            ExitStatus::Internal => "exit 4: internal error",
+        }
+    }
 }
 
 /// An error with its causes on one line: `error: cause: cause`.

@@ -37,8 +37,6 @@ pub mod publish;
 pub mod regions;
 pub mod state;
 
-use tracing::info;
-
 use cli::{Cli, Command};
 use error::{Error, InternalError};
 
@@ -46,7 +44,7 @@ use error::{Error, InternalError};
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Run(args) => {
-            let summary = pipeline::run(&pipeline::RunOptions {
+            pipeline::run(&pipeline::RunOptions {
                 pipeline: args.pipeline,
                 out: args.out,
                 cache: args.cache,
@@ -56,22 +54,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 strict: args.strict,
                 force: args.force,
             })?;
-            if summary.up_to_date.is_some() {
-                return Ok(());
-            }
-            let tables = summary
-                .rows
-                .iter()
-                .map(|(t, n)| format!("{t}={n}"))
-                .collect::<Vec<_>>()
-                .join(" ");
-            info!(
-                run_id = %summary.run_id,
-                out = %summary.out.display(),
-                manifest = %summary.manifest.display(),
-                quarantined = summary.quarantined,
-                "Run succeeded: {tables}"
-            );
+            // `pipeline::run` logged the run's summary line.
             Ok(())
         }
         Command::Validate(args) => print(pipeline::validate(&args.pipeline)?),

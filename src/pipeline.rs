@@ -64,6 +64,8 @@ pub struct RunSummary {
     pub rows: BTreeMap<String, usize>,
     /// Rows quarantined.
     pub quarantined: usize,
+    /// Checks that failed with severity `warn`.
+    pub checks_warned: usize,
     /// Nothing changed since this run, whose outputs stand; nothing was rewritten.
     pub up_to_date: Option<String>,
 }
@@ -502,7 +504,62 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         warn!("The run history could not be written: {e}");
     }
     drop(lock);
+    summary_line(&row, &result, &out);
     result
+}
+
+/// The last line of every run: what happened, in one line a scheduler's log shows (with
+/// `--log-format json`, one object with `status`, `exit_code`, `run_id`, `seconds`, ...).
+fn summary_line(row: &crate::history::RunRow, result: &Result<RunSummary, Error>, out: &Path) {
+    #[allow(clippy::cast_precision_loss)] // Milliseconds of a run fit an f64 exactly.
+    let seconds = (row.finished_at - row.started_at).num_milliseconds() as f64 / 1000.0;
+    let (run_id, status, exit_code) = (&row.run_id, row.status, row.exit_code);
+    match result {
+        Ok(s) if s.up_to_date.is_some() => {
+            let last = s.up_to_date.as_deref().unwrap_or_default();
+            info!(
+                status,
+                exit_code,
+                run_id = %run_id,
+                seconds,
+                last_build = %last,
+                out = %out.display(),
+                "Up to date: no input, pipeline or mittari build changed since run {last}; nothing rewritten (use --force to rebuild)"
+            );
+        }
+        Ok(s) => {
+            let tables = s
+                .rows
+                .iter()
+                .map(|(t, n)| format!("{t}={n}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            info!(
+                status,
+                exit_code,
+                run_id = %run_id,
+                seconds,
+                quarantined = s.quarantined,
+                checks_warned = s.checks_warned,
+                out = %out.display(),
+                manifest = %s.manifest.display(),
+                "Run succeeded: {tables}"
+            );
+        }
+        Err(e) => {
+            tracing::error!(
+                status,
+                exit_code,
+                run_id = %run_id,
+                seconds,
+                checks_failed = row.checks_failed,
+                out = %out.display(),
+                manifest = %out.join("_runs").join(format!("{run_id}.json")).display(),
+                "Run failed ({}); nothing was published, the previous outputs are unchanged",
+                e.exit_status().meaning()
+            );
+        }
+    }
 }
 
 /// The run key (see [`crate::state`]): build, pipeline and catalogue, and the options and
@@ -539,11 +596,6 @@ fn run_key(p: &Prepared, opts: &RunOptions) -> String {
 
 /// The summary of a run that found nothing changed.
 fn up_to_date(state: &State, out: &Path, run_id: &str) -> RunSummary {
-    info!(
-        last_build = %state.run_id,
-        "Up to date: no input, pipeline or mittari build changed since run {}; nothing rewritten (use --force to rebuild)",
-        state.run_id
-    );
     RunSummary {
         run_id: run_id.to_owned(),
         out: out.to_path_buf(),
@@ -554,6 +606,7 @@ fn up_to_date(state: &State, out: &Path, run_id: &str) -> RunSummary {
             .filter_map(|o| Some((o.path.strip_suffix(".parquet")?.to_owned(), o.rows)))
             .collect(),
         quarantined: 0,
+        checks_warned: 0,
         up_to_date: Some(state.run_id.clone()),
     }
 }
@@ -985,7 +1038,7 @@ fn run_locked(
             })
         }),
         crosschecks: derived.crosschecks.clone(),
-        checks: checks.into_iter().map(|c| c.outcome).collect(),
+        checks: checks.iter().map(|c| c.outcome.clone()).collect(),
         http,
         outputs: publisher.outputs().to_vec(),
         quarantine: quarantine_counts(&all_quarantine),
@@ -1011,6 +1064,10 @@ fn run_locked(
         manifest: manifest_path,
         rows,
         quarantined: all_quarantine.len(),
+        checks_warned: checks
+            .iter()
+            .filter(|c| c.outcome.status == CheckStatus::Warn)
+            .count(),
         up_to_date: None,
     })
 }

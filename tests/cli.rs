@@ -369,3 +369,90 @@ fn a_run_killed_while_publishing_leaves_the_previous_outputs() {
             .starts_with(".staging-")
     }));
 }
+
+fn json_lines(o: &std::process::Output) -> Vec<serde_json::Value> {
+    stderr(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// `--log-format json`: every stderr line is one JSON object, and every run ends with a summary
+/// line a scheduler can read (status, exit code, run id, manifest); `-q` keeps only problems.
+#[test]
+fn json_logs_end_with_a_summary_line() {
+    let ws = Workspace::new();
+    let run = |extra: &[&str]| {
+        mittari()
+            .arg("run")
+            .arg(ws.pipeline())
+            .arg("--out")
+            .arg(ws.out())
+            .arg("--cache")
+            .arg(ws.path("cache"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["--log-format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert!(lines.len() > 10);
+    for l in &lines {
+        assert!(l["timestamp"].is_string() && l["level"].is_string() && l["message"].is_string());
+    }
+    let last = lines.last().unwrap();
+    assert_eq!(last["status"], "success");
+    assert_eq!(last["exit_code"], 0);
+    assert_eq!(last["quarantined"], 108);
+    assert!(last["seconds"].as_f64().unwrap() > 0.0);
+    let manifest = std::path::PathBuf::from(last["manifest"].as_str().unwrap());
+    assert!(manifest.ends_with(format!("_runs/{}.json", last["run_id"].as_str().unwrap())));
+    assert!(manifest.exists());
+    // A structured field keeps its type.
+    assert!(lines.iter().any(|l| l["check"] == "kpa_present"));
+
+    // The environment variable does the same; an up-to-date run says so in its last line.
+    let o = mittari()
+        .env("MITTARI_LOG_FORMAT", "json")
+        .arg("run")
+        .arg(ws.pipeline())
+        .arg("--out")
+        .arg(ws.out())
+        .arg("--cache")
+        .arg(ws.path("cache"))
+        .output()
+        .unwrap();
+    let last = json_lines(&o).pop().unwrap();
+    assert_eq!(last["status"], "up_to_date");
+    assert_eq!(last["last_build"], lines.last().unwrap()["run_id"]);
+
+    // A failure: the summary line, then the error itself, both JSON.
+    let share = ws.path("sample-data/sotkanet/SYNTHETIC_171_share_75plus_2024.json");
+    let bytes = std::fs::read(&share).unwrap();
+    std::fs::write(&share, &bytes[..bytes.len() / 2]).unwrap();
+    let o = run(&["--log-format", "json"]);
+    assert_eq!(o.status.code(), Some(3));
+    let lines = json_lines(&o);
+    let (summary, error) = (&lines[lines.len() - 2], &lines[lines.len() - 1]);
+    assert_eq!(summary["status"], "failed");
+    assert_eq!(summary["exit_code"], 3);
+    assert_eq!(summary["level"], "ERROR");
+    assert_eq!(error["exit_code"], 3);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("SYNTHETIC_171_share_75plus_2024.json"),
+        "{error}"
+    );
+
+    // Quiet: no INFO lines, but the failure is still there.
+    let o = run(&["-q"]);
+    let err = stderr(&o);
+    assert!(!err.contains(" INFO "), "{err}");
+    assert!(
+        err.contains("Run failed") && err.contains("error: "),
+        "{err}"
+    );
+}
