@@ -456,3 +456,46 @@ fn json_logs_end_with_a_summary_line() {
         "{err}"
     );
 }
+
+/// The systemd unit in `deploy/` runs: its `ExecStart` arguments and `Environment=` lines, with
+/// the sample pipeline in place of `%i`, give a successful run that logs JSON.
+#[test]
+fn the_systemd_unit_command_runs() {
+    let unit = std::fs::read_to_string(repo().join("deploy/mittari@.service")).unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap();
+    let mut words = exec.split_whitespace();
+    assert_eq!(words.next(), Some("/usr/local/bin/mittari"));
+    let ws = Workspace::new();
+    let args: Vec<String> = words
+        .map(|w| {
+            if w.ends_with("%i.toml") {
+                ws.pipeline().display().to_string()
+            } else {
+                w.to_owned()
+            }
+        })
+        .collect();
+    let mut cmd = mittari();
+    for l in unit.lines().filter_map(|l| l.strip_prefix("Environment=")) {
+        let (k, v) = l.split_once('=').unwrap();
+        if k != "MITTARI_CACHE" {
+            cmd.env(k, v);
+        }
+    }
+    let o = cmd
+        .args(&args)
+        .arg("--out")
+        .arg(ws.out())
+        .arg("--cache")
+        .arg(ws.path("cache"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json_lines(&o).pop().unwrap()["status"], "success");
+    // The timer names the service it starts by the same instance.
+    let timer = std::fs::read_to_string(repo().join("deploy/mittari@.timer")).unwrap();
+    assert!(timer.contains("OnCalendar=") && timer.contains("Persistent=true"));
+}
