@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use common::*;
 use polars::prelude::*;
 use serde_json::Value;
@@ -20,38 +18,12 @@ fn append(ws: &Workspace, text: &str) {
     std::fs::write(&p, s).unwrap();
 }
 
-fn run(ws: &Workspace, extra: &[&str]) -> std::process::Output {
-    mittari()
-        .arg("run")
-        .arg(ws.pipeline())
-        .arg("--out")
-        .arg(ws.out())
-        .arg("--cache")
-        .arg(ws.path("cache"))
-        .args(extra)
-        .output()
-        .unwrap()
-}
-
 /// Edits the Sotkanet 171 (2024) payload: `f` gets its array of rows.
 fn edit_share(ws: &Workspace, f: impl FnOnce(&mut Vec<Value>)) {
     let p = ws.path(SHARE_2024);
     let mut rows: Vec<Value> = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
     f(&mut rows);
     std::fs::write(&p, serde_json::to_vec_pretty(&rows).unwrap()).unwrap();
-}
-
-fn manifests(out: &Path) -> Vec<Value> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(out.join("_runs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| is_manifest(p))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
-        .collect()
 }
 
 fn outcome<'a>(manifest: &'a Value, name: &str) -> &'a Value {
@@ -75,13 +47,13 @@ struct Gated {
 /// naming the check, publish nothing and leave every earlier output byte for byte as it was.
 fn gated(prepare: impl FnOnce(&Workspace), check: &str, name: &str, extra: &[&str]) -> Gated {
     let ws = Workspace::new();
-    let first = run(&ws, &[]);
+    let first = ws.run_with(&[]);
     assert!(first.status.success(), "{}", stderr(&first));
     let before = snapshot(&ws.out());
 
     prepare(&ws);
     append(&ws, check);
-    let second = run(&ws, extra);
+    let second = ws.run_with(extra);
     let err = stderr(&second);
     assert_eq!(second.status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("check `{name}` failed")), "{err}");
@@ -398,7 +370,7 @@ where = { dataset = "sotkanet:171" }
     );
     let original = std::fs::read(ws.path(SHARE_2024)).unwrap();
     edit_share(&ws, |rows| rows[3]["value"] = Value::from(134.0));
-    let out = run(&ws, &[]);
+    let out = ws.run_with(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("Check failed (warning)"),
@@ -429,12 +401,12 @@ where = { dataset = "sotkanet:171" }
             .any(|x| x["path"] == o["quarantine"])
     );
 
-    let strict = run(&ws, &["--strict"]);
+    let strict = ws.run_with(&["--strict"]);
     assert_eq!(strict.status.code(), Some(1), "{}", stderr(&strict));
     assert!(stderr(&strict).contains("check `shares_are_percentages` failed"));
 
     std::fs::write(ws.path(SHARE_2024), original).unwrap();
-    let fixed = run(&ws, &["--strict"]);
+    let fixed = ws.run_with(&["--strict"]);
     assert!(fixed.status.success(), "{}", stderr(&fixed));
     assert!(!q.exists());
     assert!(

@@ -230,18 +230,7 @@ fn output_folder_lock() {
     let out = ws.out();
     std::fs::create_dir_all(&out).unwrap();
     let lock = out.join(".mittari.lock");
-    let run = |extra: &[&str]| {
-        mittari()
-            .arg("run")
-            .arg(ws.pipeline())
-            .arg("--out")
-            .arg(&out)
-            .arg("--cache")
-            .arg(ws.path("cache"))
-            .args(extra)
-            .output()
-            .unwrap()
-    };
+    let run = |extra: &[&str]| ws.run_with(extra);
     // Held by a live process (this test).
     let held = format!(
         r#"{{"pid":{},"run_id":"other-run","started_at":"2026-11-22T10:00:00Z"}}"#,
@@ -281,13 +270,7 @@ fn output_folder_lock() {
     assert!(!lock.exists(), "released at the end");
     // Two at once: the second waits for the first; both publish complete outputs.
     let spawn = || {
-        mittari()
-            .arg("run")
-            .arg(ws.pipeline())
-            .arg("--out")
-            .arg(&out)
-            .arg("--cache")
-            .arg(ws.path("cache"))
+        ws.run_cmd(&out)
             // Forced: nothing changed, and each must really rebuild.
             .args(["--wait", "120", "--force"])
             .spawn()
@@ -314,13 +297,8 @@ fn a_run_killed_while_publishing_leaves_the_previous_outputs() {
     assert!(first.status.success(), "{}", stderr(&first));
     let before = snapshot(&out);
 
-    let mut child = mittari()
-        .arg("run")
-        .arg(ws.pipeline())
-        .arg("--out")
-        .arg(&out)
-        .arg("--cache")
-        .arg(ws.path("cache"))
+    let mut child = ws
+        .run_cmd(&out)
         .arg("--force")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -382,18 +360,7 @@ fn json_lines(o: &std::process::Output) -> Vec<serde_json::Value> {
 #[test]
 fn json_logs_end_with_a_summary_line() {
     let ws = Workspace::new();
-    let run = |extra: &[&str]| {
-        mittari()
-            .arg("run")
-            .arg(ws.pipeline())
-            .arg("--out")
-            .arg(ws.out())
-            .arg("--cache")
-            .arg(ws.path("cache"))
-            .args(extra)
-            .output()
-            .unwrap()
-    };
+    let run = |extra: &[&str]| ws.run_with(extra);
     let o = run(&["--log-format", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let lines = json_lines(&o);
@@ -413,14 +380,9 @@ fn json_logs_end_with_a_summary_line() {
     assert!(lines.iter().any(|l| l["check"] == "kpa_present"));
 
     // The environment variable does the same; an up-to-date run says so in its last line.
-    let o = mittari()
+    let o = ws
+        .run_cmd(&ws.out())
         .env("MITTARI_LOG_FORMAT", "json")
-        .arg("run")
-        .arg(ws.pipeline())
-        .arg("--out")
-        .arg(ws.out())
-        .arg("--cache")
-        .arg(ws.path("cache"))
         .output()
         .unwrap();
     let last = json_lines(&o).pop().unwrap();

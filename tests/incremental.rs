@@ -9,18 +9,11 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use common::*;
-use serde_json::Value;
 
 const KPA_ES: &str = "sample-data/kpa/SYNTHETIC_kpa_etela_savo_2022_2024.csv";
 
 fn run_into(ws: &Workspace, out: &Path, extra: &[&str]) -> std::process::Output {
-    mittari()
-        .arg("run")
-        .arg(ws.pipeline())
-        .arg("--out")
-        .arg(out)
-        .arg("--cache")
-        .arg(ws.path("cache"))
+    ws.run_cmd(out)
         .args(extra)
         // A fixed salt: respondent keys are then the same in every run.
         .env("MITTARI_SURVEY_SALT", "incremental-test")
@@ -37,19 +30,6 @@ fn outputs(out: &Path) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {
             let t = std::fs::metadata(out.join(&p)).unwrap().modified().unwrap();
             (p, (bytes, t))
         })
-        .collect()
-}
-
-fn manifests(out: &Path) -> Vec<Value> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(out.join("_runs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| is_manifest(p))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
         .collect()
 }
 

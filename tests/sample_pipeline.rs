@@ -508,22 +508,28 @@ fn a_merged_municipality_lands_in_its_successor() {
     assert_eq!(q.height(), 0, "nothing left outside the 2025 division: {q}");
 }
 
-/// A published county figure that disagrees with its municipalities fails the run (exit 1),
-/// names the check, the county and both figures, and publishes nothing.
-#[test]
-fn a_cross_source_mismatch_fails_the_run() {
-    let ws = Workspace::new();
+/// Etelä-Savo (third from last), all ages, 2024, in the synthetic population table: one person
+/// more than its municipalities. Returns the true figure.
+fn add_one_to_etela_savo_2024(ws: &Workspace) -> f64 {
     let rel = "sample-data/statfin/SYNTHETIC_population_by_age_2014_2024.json";
     let mut doc: Value = serde_json::from_slice(&std::fs::read(ws.path(rel)).unwrap()).unwrap();
     let areas = doc["dimension"]["alue"]["category"]["index"]
         .as_array()
         .unwrap()
         .len();
-    // Etelä-Savo (third from last), all ages, 2024: one person more than its municipalities.
     let i = ((areas - 3) * 102) * 6 + 5;
     let v = doc["value"][i].as_f64().unwrap();
     doc["value"][i] = serde_json::json!(v + 1.0);
     std::fs::write(ws.path(rel), serde_json::to_vec(&doc).unwrap()).unwrap();
+    v
+}
+
+/// A published county figure that disagrees with its municipalities fails the run (exit 1),
+/// names the check, the county and both figures, and publishes nothing.
+#[test]
+fn a_cross_source_mismatch_fails_the_run() {
+    let ws = Workspace::new();
+    let v = add_one_to_etela_savo_2024(&ws);
     let out = ws.run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
@@ -628,15 +634,7 @@ fn run_history_and_mittari_runs() {
     let out = ws.run();
     assert!(out.status.success(), "{}", stderr(&out));
     // A cross-source mismatch: exit 1, nothing published, recorded.
-    let rel = "sample-data/statfin/SYNTHETIC_population_by_age_2014_2024.json";
-    let mut doc: Value = serde_json::from_slice(&std::fs::read(ws.path(rel)).unwrap()).unwrap();
-    let areas = doc["dimension"]["alue"]["category"]["index"]
-        .as_array()
-        .unwrap()
-        .len();
-    let i = ((areas - 3) * 102) * 6 + 5;
-    doc["value"][i] = serde_json::json!(doc["value"][i].as_f64().unwrap() + 1.0);
-    std::fs::write(ws.path(rel), serde_json::to_vec(&doc).unwrap()).unwrap();
+    let _ = add_one_to_etela_savo_2024(&ws);
     assert_eq!(ws.run().status.code(), Some(1));
     let history = read_parquet(&ws.out().join("_runs/history.parquet"));
     assert_eq!(history.height(), 2);

@@ -172,6 +172,22 @@ pub const CHECKABLE_TABLES: [&str; 18] = [
 ];
 
 impl CheckConfig {
+    /// `columns` (empty when absent: validation requires it where it is used).
+    fn column_list(&self) -> Vec<String> {
+        self.columns
+            .as_ref()
+            .map(|c| c.get_ref().clone())
+            .unwrap_or_default()
+    }
+
+    /// `column` (empty when absent: validation requires it where it is used).
+    fn column_name(&self) -> &str {
+        self.column
+            .as_ref()
+            .map(|c| c.get_ref().as_str())
+            .unwrap_or_default()
+    }
+
     /// Checks the fields the kind needs and only those, and that the table, its columns and
     /// the source exist. Returns the span to point at and the message.
     pub fn validate(
@@ -557,11 +573,7 @@ fn evaluate(
     };
     match c.kind.get_ref() {
         CheckKind::NotNull => {
-            let cols = c
-                .columns
-                .as_ref()
-                .map(|c| c.get_ref().clone())
-                .unwrap_or_default();
+            let cols = c.column_list();
             let nulls: Vec<BooleanChunked> = cols
                 .iter()
                 .map(|n| Ok(column(&df, n)?.is_null()))
@@ -586,11 +598,7 @@ fn evaluate(
             rows(mask, reasons)
         }
         CheckKind::Unique => {
-            let cols = c
-                .columns
-                .as_ref()
-                .map(|c| c.get_ref().clone())
-                .unwrap_or_default();
+            let cols = c.column_list();
             let keys: Vec<StringChunked> = cols
                 .iter()
                 .map(|n| text(&df, n))
@@ -620,11 +628,7 @@ fn evaluate(
             rows(mask, reasons)
         }
         CheckKind::AcceptedValues | CheckKind::Relationship => {
-            let name = c
-                .column
-                .as_ref()
-                .map(|c| c.get_ref().as_str())
-                .unwrap_or_default();
+            let name = c.column_name();
             let accepted: BTreeSet<&str> = c.values.iter().flatten().map(String::as_str).collect();
             let relationship = *c.kind.get_ref() == CheckKind::Relationship;
             let values = text(&df, name)?;
@@ -648,11 +652,7 @@ fn evaluate(
             rows(mask, reasons)
         }
         CheckKind::Range => {
-            let name = c
-                .column
-                .as_ref()
-                .map(|c| c.get_ref().as_str())
-                .unwrap_or_default();
+            let name = c.column_name();
             let values = column(&df, name)?
                 .cast(&DataType::Float64)
                 .context("reading a range check's column")?;
@@ -765,11 +765,7 @@ fn evaluate(
             })
         }
         CheckKind::Freshness => {
-            let name = c
-                .column
-                .as_ref()
-                .map(|c| c.get_ref().as_str())
-                .unwrap_or_default();
+            let name = c.column_name();
             let max_age = i64::from(c.max_age_years.unwrap_or_default());
             let oldest = i64::from(ctx.as_of.year()) - max_age;
             let latest = if df.height() == 0 {

@@ -59,6 +59,23 @@ impl Workspace {
             .unwrap()
     }
 
+    /// `mittari run pipelines/sample.toml --out <out> --cache <ws>/cache`, to add to and run.
+    pub fn run_cmd(&self, out: &Path) -> Command {
+        let mut cmd = mittari();
+        cmd.arg("run")
+            .arg(self.pipeline())
+            .arg("--out")
+            .arg(out)
+            .arg("--cache")
+            .arg(self.path("cache"));
+        cmd
+    }
+
+    /// The sample into the workspace's `out/` with extra arguments.
+    pub fn run_with(&self, extra: &[&str]) -> std::process::Output {
+        self.run_cmd(&self.out()).args(extra).output().unwrap()
+    }
+
     /// Replaces text in a workspace file.
     pub fn edit(&self, rel: &str, from: &str, to: &str) {
         let p = self.path(rel);
@@ -125,6 +142,20 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     walk(dir, dir, &mut out);
     out
+}
+
+/// Every run manifest in `<out>/_runs/`, oldest first (run ids sort by time).
+pub fn manifests(out: &Path) -> Vec<serde_json::Value> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(out.join("_runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| is_manifest(p))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect()
 }
 
 /// Whether a file in `_runs/` is a run manifest (`<run_id>.json`; not `state.json`).
