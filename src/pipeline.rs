@@ -2258,6 +2258,19 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
             c.tolerance
         ));
     }
+    for c in &f.checks {
+        let scope = match (&c.table, &c.source) {
+            (Some(t), _) => format!("on `{}`", t.get_ref()),
+            (None, Some(s)) => format!("on source `{}`", s.get_ref()),
+            (None, None) => String::new(),
+        };
+        lines.push(format!(
+            "check {} ({}): {} {scope}",
+            c.name.get_ref(),
+            c.severity.name(),
+            c.kind.get_ref().name()
+        ));
+    }
     let out = output_dir(&p.pipeline, None);
     lines.push(format!(
         "outputs in {}: observations, regions, crosswalk, mergers, indicators, indicator_catalogue, quarantine/observations, quarantine/indicators{}",

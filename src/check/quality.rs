@@ -39,6 +39,16 @@ pub enum Severity {
     Error,
 }
 
+impl Severity {
+    /// The name used in pipeline files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Warn => "warn",
+            Severity::Error => "error",
+        }
+    }
+}
+
 /// The kinds of check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -396,10 +406,7 @@ pub fn run_checks(
         let (rows, contract, failing_rows) = match found.reasons {
             Some((frame, reasons, columns)) if !reasons.is_empty() => {
                 let n = reasons.len();
-                let severity = match c.severity {
-                    Severity::Warn => "warn",
-                    Severity::Error => "error",
-                };
+                let severity = c.severity.name();
                 let mut cols: Vec<Column> = vec![
                     Column::new("check_name".into(), vec![name.as_str(); n]),
                     Column::new("check_severity".into(), vec![severity; n]),
