@@ -68,6 +68,23 @@ pub enum Command {
     Inspect(InspectArgs),
     /// List the latest runs of an output folder (from `_runs/history.parquet`).
     Runs(RunsArgs),
+    /// Write a synthetic national-scale input set and its pipeline (for the benchmark).
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+/// Arguments of `mittari generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The folder to write into.
+    pub dir: PathBuf,
+    /// Scale factor: 64 Sotkanet indicators per unit (1 is about 3.2 M observation rows, 16 about
+    /// 22 M).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Years, ending with 2024 (fewer make a small data set for tests).
+    #[arg(long, default_value_t = 20)]
+    pub years: u8,
 }
 
 /// Arguments of `mittari runs`.

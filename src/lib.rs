@@ -24,6 +24,7 @@ pub mod derive;
 pub mod env_vars;
 pub mod error;
 pub mod extract;
+pub mod generate;
 pub mod hash;
 pub mod history;
 pub mod http;
@@ -58,6 +59,16 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Validate(args) => print(pipeline::validate(&args.pipeline)?),
+        Command::Generate(args) => {
+            let g = generate::generate(&args.dir, args.scale, args.years)?;
+            print([format!(
+                "wrote {} Sotkanet indicators ({} rows), {} JSON-stat cells and {}",
+                g.indicators,
+                g.sotkanet_rows,
+                g.jsonstat_cells,
+                g.pipeline.display()
+            )])
+        }
         Command::Convert(args) => {
             let done = convert::convert(&args)?;
             print([format!(
