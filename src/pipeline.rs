@@ -156,6 +156,8 @@ struct SourceResult<'a> {
     origin: String,
     /// Every payload the source used (data, metadata, config), in the order obtained.
     payloads: Vec<SourcePayload>,
+    /// Size in bytes of each payload (whose bytes are dropped once decoded).
+    sizes: Vec<u64>,
     /// Decoded data payloads: index into `payloads`, and what it decoded to.
     parts: Vec<(usize, Decoded)>,
     /// Sotkanet indicator metadata, for the manifest.
@@ -182,7 +184,7 @@ fn read_and_decode<'a>(
     for s in &p.pipeline.file.sources {
         let id = s.id.get_ref();
         let mut metadata = None;
-        let (origin, payloads) = match (&s.path, &s.fetch) {
+        let (origin, mut payloads) = match (&s.path, &s.fetch) {
             (Some(path), _) => {
                 let path = p.pipeline.resolve(path);
                 let payload = p.read(id, &path)?;
@@ -204,6 +206,7 @@ fn read_and_decode<'a>(
                         config: s,
                         origin: format!("fetch from `{}`", fetch.api.get_ref()),
                         payloads: Vec::new(),
+                        sizes: Vec::new(),
                         parts: Vec::new(),
                         metadata: None,
                         kpa: Vec::new(),
@@ -274,10 +277,20 @@ fn read_and_decode<'a>(
             }
             parts.push((i, decode(s.format, &sp.payload.bytes, s, &ctx)?));
         }
+        // Decoded and archived: from here on only each payload's size and sha256 are needed, so
+        // the bytes go now rather than staying in memory for the whole run.
+        let sizes = payloads
+            .iter()
+            .map(|sp| sp.payload.bytes.len() as u64)
+            .collect();
+        for sp in &mut payloads {
+            sp.payload.bytes = Vec::new();
+        }
         results.push(SourceResult {
             config: s,
             origin,
             payloads,
+            sizes,
             parts,
             metadata,
             kpa,
@@ -738,12 +751,13 @@ fn run_locked(
             payloads: s
                 .payloads
                 .iter()
-                .map(|sp| PayloadRecord {
+                .zip(&s.sizes)
+                .map(|(sp, &bytes)| PayloadRecord {
                     request: sp.request.clone(),
                     role: sp.role,
                     origin: sp.origin,
                     sha256: sp.payload.sha256.clone(),
-                    bytes: sp.payload.bytes.len() as u64,
+                    bytes,
                     retrieved_at: sp.payload.retrieved_at,
                 })
                 .collect(),
@@ -773,6 +787,7 @@ fn run_locked(
         source_of: &source_of,
         population: p.pipeline.file.population.as_ref(),
         crosschecks: &p.pipeline.file.crosschecks,
+        memo: crate::derive::Memo::default(),
     };
     let derived = derive(&derive_input)?;
     check_crosschecks(&derived.crosschecks, &p.pipeline.file.crosschecks)?;
@@ -2175,9 +2190,11 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
             let q: usize = s.parts.iter().map(|(_, d)| d.quarantine.len()).sum();
             format!("{rows} rows, {q} quarantined")
         };
-        let (bytes, sha) = s.payloads.first().map_or((0, ""), |sp| {
-            (sp.payload.bytes.len(), &sp.payload.sha256[..12])
-        });
+        let (bytes, sha) = s
+            .payloads
+            .first()
+            .zip(s.sizes.first())
+            .map_or((0, ""), |(sp, n)| (*n, &sp.payload.sha256[..12]));
         lines.push(format!("{label} ({bytes} bytes, sha256 {sha}): {detail}"));
     }
     lines.push("indicators:".to_owned());

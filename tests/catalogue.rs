@@ -139,6 +139,7 @@ fn every_catalogue_indicator_follows_its_rule() {
         source_of: &HashMap::new(),
         population: None,
         crosschecks: &[],
+        memo: mittari::derive::Memo::default(),
     })
     .unwrap();
     let got: BTreeMap<String, f64> = {

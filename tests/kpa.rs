@@ -286,6 +286,7 @@ need_index = { dataset = "n", measure = "243" }
         source_of: &HashMap::new(),
         population: None,
         crosschecks: &[],
+        memo: mittari::derive::Memo::default(),
     };
     let df = kpa_frame(&sources, cfg, Some(&prices), &input).unwrap();
     let f = |name: &str| df.column(name).unwrap().f64().unwrap().get(0).unwrap();

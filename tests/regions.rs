@@ -76,6 +76,7 @@ fn run(p: &Pipeline, obs: &DataFrame, cw: &Crosswalk) -> Derived {
         source_of: &HashMap::new(),
         population: f.population.as_ref(),
         crosschecks: &f.crosschecks,
+        memo: mittari::derive::Memo::default(),
     })
     .unwrap()
 }

@@ -46,6 +46,16 @@ pub struct DeriveInput<'a> {
     pub population: Option<&'a crate::config::PopulationConfig>,
     /// Cross-source checks.
     pub crosschecks: &'a [crate::config::CrossCheckConfig],
+    /// Observations already selected, by dataset and by measure (many indicators share a
+    /// dataset, e.g. the population as denominator): each selection is made once.
+    pub memo: Memo,
+}
+
+/// Selections of `observations` made once per run (see [`DeriveInput::memo`]).
+#[derive(Default)]
+pub struct Memo {
+    by_dataset: std::cell::RefCell<HashMap<String, DataFrame>>,
+    by_measure: std::cell::RefCell<HashMap<String, DataFrame>>,
 }
 
 /// One comparison of a cross-source check: a county's or the country's figure summed from
@@ -368,15 +378,70 @@ fn parts(r: &MeasureRef, input: &DeriveInput<'_>, crosswalk: &DataFrame) -> Lazy
 
 /// A measure's observations of the derived years at every level.
 fn measure_rows(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
-    input.observations.clone().lazy().filter(
-        col("dataset")
-            .eq(lit(r.dataset.get_ref().as_str()))
-            .and(col("measure").eq(lit(r.measure.as_str())))
+    let dataset = r.dataset.get_ref();
+    let key = format!("{dataset}\u{1f}{}\u{1f}{}\u{1f}{}", r.measure, r.sex, r.age);
+    if let Some(df) = input.memo.by_measure.borrow().get(&key) {
+        return df.clone().lazy();
+    }
+    if input.memo.by_dataset.borrow().is_empty() {
+        // One pass over the observations: row numbers per dataset, then one gather each.
+        if let Ok(parts) = split_by_dataset(input.observations) {
+            *input.memo.by_dataset.borrow_mut() = parts;
+        }
+    }
+    let memoised = input.memo.by_dataset.borrow().get(dataset).cloned();
+    let years = Series::new("years".into(), input.years);
+    let of_dataset = match memoised {
+        Some(df) => df.lazy(),
+        // A dataset without rows, or the split failed (its error then surfaces here).
+        None => input
+            .observations
+            .clone()
+            .lazy()
+            .filter(col("dataset").eq(lit(dataset.as_str()))),
+    }
+    .filter(col("year").is_in(lit(years).implode(false), false));
+    let selected = of_dataset.filter(
+        col("measure")
+            .eq(lit(r.measure.as_str()))
             .and(col("sex").eq(lit(r.sex.as_str())))
             .and(col("age").eq(lit(r.age.as_str())))
-            .and(col("breakdown").eq(lit("")))
-            .and(year_filter(input.years)),
-    )
+            .and(col("breakdown").eq(lit(""))),
+    );
+    match selected.clone().collect() {
+        Ok(df) => {
+            input.memo.by_measure.borrow_mut().insert(key, df.clone());
+            df.lazy()
+        }
+        // Not memoised: the error surfaces where the frame is used.
+        Err(_) => selected,
+    }
+}
+
+/// The observations of each dataset, by dataset id.
+fn split_by_dataset(obs: &DataFrame) -> Result<HashMap<String, DataFrame>, InternalError> {
+    let ids = obs
+        .column("dataset")
+        .and_then(|c| c.cast(&DataType::String))
+        .context("reading `dataset`")?;
+    let ids = ids.str().context("reading `dataset`")?;
+    let mut rows: HashMap<&str, Vec<IdxSize>> = HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        if let Some(id) = id {
+            rows.entry(id)
+                .or_default()
+                .push(IdxSize::try_from(i).unwrap_or(IdxSize::MAX));
+        }
+    }
+    rows.into_iter()
+        .map(|(id, idx)| {
+            let idx = IdxCa::from_vec("idx".into(), idx);
+            Ok((
+                id.to_owned(),
+                obs.take(&idx).context("selecting a dataset")?,
+            ))
+        })
+        .collect()
 }
 
 /// One measure at the three levels: `region`, `region_level`, `year`, `x`, `x_flag`.

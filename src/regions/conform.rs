@@ -129,7 +129,9 @@ pub struct ObservationColumns {
     status: Vec<Option<String>>,
     status_label: Vec<Option<String>>,
     unit: Vec<Option<String>>,
-    raw_sha256: Vec<String>,
+    /// Index into `payloads`: one payload has many rows, so its sha256 is kept once.
+    raw_sha256: Vec<u32>,
+    payloads: Vec<String>,
     retrieved_at: Vec<i64>,
 }
 
@@ -184,7 +186,11 @@ impl ObservationColumns {
                     self.status.push(row.status);
                     self.status_label.push(row.status_label);
                     self.unit.push(row.unit);
-                    self.raw_sha256.push(provenance.raw_sha256.to_owned());
+                    if self.payloads.last().map(String::as_str) != Some(provenance.raw_sha256) {
+                        self.payloads.push(provenance.raw_sha256.to_owned());
+                    }
+                    let payload = u32::try_from(self.payloads.len() - 1).unwrap_or(u32::MAX);
+                    self.raw_sha256.push(payload);
                     self.retrieved_at.push(retrieved_at);
                     self.dataset.push(row.dataset);
                     self.measure.push(row.measure);
@@ -252,7 +258,14 @@ impl ObservationColumns {
             Series::new("status".into(), self.status).into(),
             Series::new("status_label".into(), self.status_label).into(),
             Series::new("unit".into(), self.unit).into(),
-            Series::new("raw_sha256".into(), self.raw_sha256).into(),
+            Series::new(
+                "raw_sha256".into(),
+                self.raw_sha256
+                    .iter()
+                    .map(|&i| self.payloads.get(i as usize).map_or("", String::as_str))
+                    .collect::<Vec<&str>>(),
+            )
+            .into(),
             retrieved_at.into(),
         ];
         DataFrame::new(height, columns).context("building `observations`")
