@@ -89,6 +89,7 @@ def main():
         row["mittari_over_pandas"] = row["mittari"]["wall_s"] / row["pandas"]["wall_s"]
         row["rss_mittari_over_duckdb"] = row["mittari"]["peak_rss_mb"] / row["duckdb"]["peak_rss_mb"]
         rows_out.append(row)
+        pathlib.Path(results_path).write_text(json.dumps(rows_out, indent=2))  # after every scale
 
     print()
     print(f"{'scale':>5} {'rows':>11} | {'mittari s':>9} {'MB':>6} | {'duckdb s':>8} {'MB':>6} | "
