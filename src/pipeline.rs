@@ -174,17 +174,36 @@ enum Mode<'c> {
     Run(&'c Archive, Option<&'c mut Client>),
 }
 
+/// A source's payloads, read or fetched, not yet decoded.
+struct Obtained<'a> {
+    config: &'a SourceConfig,
+    /// The file, or `fetch from <api>`.
+    origin: String,
+    payloads: Vec<SourcePayload>,
+    metadata: Option<serde_json::Value>,
+}
+
 /// Reads (or fetches) and decodes every source; `/regions` payloads are returned separately.
 fn read_and_decode<'a>(
     p: &'a Prepared,
-    mut mode: Mode<'_>,
+    mode: Mode<'_>,
 ) -> Result<(Vec<SourceResult<'a>>, RegionPayloads), Error> {
-    let mut results = Vec::new();
-    let mut region_payloads = HashMap::new();
+    let obtained = obtain_all(p, mode)?;
+    let regions = decode_regions(&obtained)?;
+    let results = obtained
+        .into_iter()
+        .map(decode_source)
+        .collect::<Result<_, _>>()?;
+    Ok((results, regions))
+}
+
+/// Reads (or fetches) every source's payloads, in pipeline order.
+fn obtain_all<'a>(p: &'a Prepared, mut mode: Mode<'_>) -> Result<Vec<Obtained<'a>>, Error> {
+    let mut all = Vec::new();
     for s in &p.pipeline.file.sources {
         let id = s.id.get_ref();
         let mut metadata = None;
-        let (origin, mut payloads) = match (&s.path, &s.fetch) {
+        let (origin, payloads) = match (&s.path, &s.fetch) {
             (Some(path), _) => {
                 let path = p.pipeline.resolve(path);
                 let payload = p.read(id, &path)?;
@@ -201,21 +220,20 @@ fn read_and_decode<'a>(
                 (path.display().to_string(), vec![sp])
             }
             (None, Some(fetch)) => {
+                let origin = format!("fetch from `{}`", fetch.api.get_ref());
                 let Mode::Run(_, Some(client)) = &mut mode else {
-                    results.push(SourceResult {
+                    // `validate`: a live source is planned, not fetched.
+                    all.push(Obtained {
                         config: s,
-                        origin: format!("fetch from `{}`", fetch.api.get_ref()),
+                        origin,
                         payloads: Vec::new(),
-                        sizes: Vec::new(),
-                        parts: Vec::new(),
                         metadata: None,
-                        kpa: Vec::new(),
                     });
                     continue;
                 };
                 let (payloads, meta) = fetch_source(p, s, client)?;
                 metadata = meta;
-                (format!("fetch from `{}`", fetch.api.get_ref()), payloads)
+                (origin, payloads)
             }
             (None, None) => {
                 return Err(InternalError::Invariant(format!(
@@ -224,25 +242,60 @@ fn read_and_decode<'a>(
                 .into());
             }
         };
-        let mut parts = Vec::new();
-        let mut kpa = Vec::new();
+        all.push(Obtained {
+            config: s,
+            origin,
+            payloads,
+            metadata,
+        });
+    }
+    Ok(all)
+}
+
+/// Where a payload's problems are reported: the file, or the request.
+fn payload_file(origin: &str, sp: &SourcePayload) -> String {
+    if sp.origin == "file" {
+        origin.to_owned()
+    } else {
+        sp.request.clone()
+    }
+}
+
+/// Decodes the Sotkanet `/regions` sources, which resolve the others' region ids.
+fn decode_regions(obtained: &[Obtained<'_>]) -> Result<RegionPayloads, Error> {
+    let mut regions = HashMap::new();
+    for o in obtained
+        .iter()
+        .filter(|o| o.config.format == SourceFormat::SotkanetRegions)
+    {
+        for sp in o.payloads.iter().filter(|sp| sp.role == "data") {
+            regions.insert(
+                o.config.id.get_ref().clone(),
+                sotkanet::decode_regions(&sp.payload.bytes, &payload_file(&o.origin, sp))?,
+            );
+        }
+    }
+    Ok(regions)
+}
+
+/// Decodes one source's data payloads (not `/regions`: see [`decode_regions`]), then drops their
+/// bytes: from here on only each payload's size and sha256 are needed.
+fn decode_source(o: Obtained<'_>) -> Result<SourceResult<'_>, Error> {
+    let Obtained {
+        config: s,
+        origin,
+        mut payloads,
+        metadata,
+    } = o;
+    let id = s.id.get_ref();
+    let mut parts = Vec::new();
+    let mut kpa = Vec::new();
+    if s.format != SourceFormat::SotkanetRegions {
         for (i, sp) in payloads
             .iter()
             .enumerate()
             .filter(|(_, sp)| sp.role == "data")
         {
-            let file = if sp.origin == "file" {
-                origin.clone()
-            } else {
-                sp.request.clone()
-            };
-            if s.format == SourceFormat::SotkanetRegions {
-                region_payloads.insert(
-                    id.clone(),
-                    sotkanet::decode_regions(&sp.payload.bytes, &file)?,
-                );
-                continue;
-            }
             let ctx = DecodeContext {
                 source_id: id.clone(),
                 dataset: s
@@ -250,7 +303,7 @@ fn read_and_decode<'a>(
                     .as_ref()
                     .map(|d| d.get_ref().clone())
                     .unwrap_or_default(),
-                file,
+                file: payload_file(&origin, sp),
                 raw_sha256: sp.payload.sha256.clone(),
                 unit: s.unit.clone(),
             };
@@ -277,26 +330,23 @@ fn read_and_decode<'a>(
             }
             parts.push((i, decode(s.format, &sp.payload.bytes, s, &ctx)?));
         }
-        // Decoded and archived: from here on only each payload's size and sha256 are needed, so
-        // the bytes go now rather than staying in memory for the whole run.
-        let sizes = payloads
-            .iter()
-            .map(|sp| sp.payload.bytes.len() as u64)
-            .collect();
-        for sp in &mut payloads {
-            sp.payload.bytes = Vec::new();
-        }
-        results.push(SourceResult {
-            config: s,
-            origin,
-            payloads,
-            sizes,
-            parts,
-            metadata,
-            kpa,
-        });
     }
-    Ok((results, region_payloads))
+    let sizes = payloads
+        .iter()
+        .map(|sp| sp.payload.bytes.len() as u64)
+        .collect();
+    for sp in &mut payloads {
+        sp.payload.bytes = Vec::new();
+    }
+    Ok(SourceResult {
+        config: s,
+        origin,
+        payloads,
+        sizes,
+        parts,
+        metadata,
+        kpa,
+    })
 }
 
 /// The requests `run` will send for a live source (PxWeb data batches depend on the API's limits).
@@ -625,10 +675,10 @@ fn up_to_date(state: &State, out: &Path, run_id: &str) -> RunSummary {
 }
 
 /// The web payloads of a run, in a stable order.
-fn web_payloads(sources: &[SourceResult<'_>]) -> Vec<crate::state::PayloadDep> {
-    let mut deps: Vec<crate::state::PayloadDep> = sources
-        .iter()
-        .flat_map(|s| &s.payloads)
+fn web_payloads<'s>(
+    payloads: impl Iterator<Item = &'s SourcePayload>,
+) -> Vec<crate::state::PayloadDep> {
+    let mut deps: Vec<crate::state::PayloadDep> = payloads
         .filter(|sp| sp.origin != "file")
         .map(|sp| crate::state::PayloadDep {
             request: sp.request.clone(),
@@ -673,8 +723,11 @@ fn run_locked(
     } else {
         None
     };
-    let (sources, region_payloads) = read_and_decode(p, Mode::Run(&archive, client.as_mut()))?;
-    let payloads = web_payloads(&sources);
+    // Every payload first (the conditional requests decide whether anything changed), then
+    // each source decoded and conformed in turn, so that only one source's decoded rows are in
+    // memory at a time.
+    let obtained = obtain_all(p, Mode::Run(&archive, client.as_mut()))?;
+    let payloads = web_payloads(obtained.iter().flat_map(|o| &o.payloads));
     // With live sources, the answers to the conditional requests decide.
     if let Some(prev) = &previous
         && live
@@ -694,14 +747,16 @@ fn run_locked(
             "HTTP"
         );
     }
-    lap("extract+normalize", &mut timings);
+    lap("extract", &mut timings);
 
+    let region_payloads = decode_regions(&obtained)?;
     let mut columns = ObservationColumns::default();
     let mut quarantine_obs: Vec<QuarantineEntry> = Vec::new();
     let mut inputs = Vec::new();
     // KPA rows: (source config, sha256 of the file, rows).
     let mut kpa_inputs = Vec::new();
-    for s in sources {
+    for o in obtained {
+        let s = decode_source(o)?;
         let id = s.config.id.get_ref();
         for (i, rows) in &s.kpa {
             kpa_inputs.push((
@@ -769,7 +824,7 @@ fn run_locked(
         });
     }
     let mut observations = columns.into_frame()?;
-    lap("conform", &mut timings);
+    lap("normalize+conform", &mut timings);
 
     let source_of: HashMap<String, String> = inputs
         .iter()
