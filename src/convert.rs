@@ -257,7 +257,7 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
         out = written?;
         // Cells given as text that decode (rare): resolved and written after the rest.
         for row in slow_rows {
-            if let Err(q) = columns.push_one(row, &resolver, &provenance) {
+            if let Err(q) = columns.push_one(&row, &resolver, &provenance) {
                 quarantine.push(q);
             }
         }

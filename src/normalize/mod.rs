@@ -84,7 +84,7 @@ impl Sex {
 }
 
 /// A region identifier as the payload published it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RegionId {
     /// Sotkanet's internal integer id.
     Sotkanet(i64),

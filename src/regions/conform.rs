@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
+use rayon::slice::ParallelSliceMut;
 
 use super::{Level, Registry};
 use crate::error::{InternalError, PolarsContext};
@@ -111,27 +112,94 @@ pub fn unresolved(
     }
 }
 
-/// Observations of one source with their regions resolved, in column form.
+/// A string column kept as its distinct values and a code per row.
+///
+/// Observations repeat a handful of datasets, measures, regions, periods and ages millions of
+/// times; keeping each distinct string once (and 4 bytes a row) is what keeps a national run in
+/// memory, and sorting by codes ranked once replaces millions of string comparisons.
+#[derive(Debug, Default)]
+struct Interned {
+    values: Vec<Box<str>>,
+    index: HashMap<Box<str>, u32>,
+    /// Per row; [`NULL`] for a missing value.
+    codes: Vec<u32>,
+}
+
+/// The code of a missing value in [`Interned`].
+const NULL: u32 = u32::MAX;
+
+impl Interned {
+    fn push(&mut self, value: &str) {
+        // Consecutive rows mostly repeat the previous row's value: compare before hashing.
+        let code = match self.codes.last() {
+            Some(&last) if last != NULL && *self.values[last as usize] == *value => last,
+            _ => self.code_of(value),
+        };
+        self.codes.push(code);
+    }
+
+    fn push_opt(&mut self, value: Option<&str>) {
+        match value {
+            Some(v) => self.push(v),
+            None => self.codes.push(NULL),
+        }
+    }
+
+    fn code_of(&mut self, value: &str) -> u32 {
+        if let Some(&code) = self.index.get(value) {
+            return code;
+        }
+        let code = u32::try_from(self.values.len())
+            .ok()
+            .filter(|&c| c != NULL)
+            .expect("fewer than 2^32 - 1 distinct values in one column");
+        self.values.push(value.into());
+        self.index.insert(value.into(), code);
+        code
+    }
+
+    /// Each distinct value's rank in byte order (the order polars sorts strings in).
+    fn ranks(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.values.len())
+            .map(|i| u32::try_from(i).unwrap_or(NULL))
+            .collect();
+        order.sort_unstable_by(|&a, &b| self.values[a as usize].cmp(&self.values[b as usize]));
+        let mut ranks = vec![0; order.len()];
+        for (rank, &code) in order.iter().enumerate() {
+            ranks[code as usize] = u32::try_from(rank).unwrap_or(NULL);
+        }
+        ranks
+    }
+
+    /// The column with rows in the given order.
+    fn series(&self, name: &str, rows: &[u32]) -> Series {
+        let value = |row: u32| match self.codes[row as usize] {
+            NULL => None,
+            code => Some(&*self.values[code as usize]),
+        };
+        StringChunked::from_iter_options(name.into(), rows.iter().map(|&r| value(r))).into_series()
+    }
+}
+
+/// Observations with their regions resolved, in column form.
 #[derive(Debug, Default)]
 pub struct ObservationColumns {
-    source: Vec<&'static str>,
-    dataset: Vec<String>,
-    measure: Vec<String>,
-    region: Vec<String>,
-    region_level: Vec<&'static str>,
-    period: Vec<String>,
+    source: Interned,
+    dataset: Interned,
+    measure: Interned,
+    region: Interned,
+    region_level: Interned,
+    period: Interned,
     year: Vec<i16>,
-    sex: Vec<&'static str>,
-    age: Vec<String>,
-    breakdown: Vec<String>,
+    sex: Interned,
+    age: Interned,
+    breakdown: Interned,
     value: Vec<Option<f64>>,
     abs_value: Vec<Option<f64>>,
-    status: Vec<Option<String>>,
-    status_label: Vec<Option<String>>,
-    unit: Vec<Option<String>>,
-    /// Index into `payloads`: one payload has many rows, so its sha256 is kept once.
-    raw_sha256: Vec<u32>,
-    payloads: Vec<String>,
+    status: Interned,
+    status_label: Interned,
+    unit: Interned,
+    raw_sha256: Interned,
     retrieved_at: Vec<i64>,
 }
 
@@ -145,8 +213,12 @@ pub struct Provenance<'a> {
     pub retrieved_at: DateTime<Utc>,
 }
 
+/// A resolved region: its code and level, or why it is quarantined.
+type Resolution = Result<(String, Level), (&'static str, String)>;
+
 impl ObservationColumns {
     /// Resolves and appends decoded rows; rows whose region does not resolve go to `quarantine`.
+    /// Each distinct region identifier is resolved once.
     pub fn push_resolved(
         &mut self,
         rows: Vec<RawObservation>,
@@ -154,9 +226,16 @@ impl ObservationColumns {
         provenance: &Provenance<'_>,
         quarantine: &mut Vec<QuarantineEntry>,
     ) {
+        let mut by_id: HashMap<RegionId, Resolution> = HashMap::new();
         for row in rows {
-            if let Err(q) = self.push_one(row, resolver, provenance) {
-                quarantine.push(q);
+            let resolution = by_id
+                .entry(row.region.clone())
+                .or_insert_with(|| resolver.resolve(&row.region));
+            match resolution {
+                Ok((code, level)) => self.push_row(&row, code, *level, provenance),
+                Err((rule, reason)) => {
+                    quarantine.push(unresolved(&row, provenance, rule, reason.clone()));
+                }
             }
         }
     }
@@ -164,117 +243,143 @@ impl ObservationColumns {
     /// Resolves and appends one row, or returns its quarantine entry.
     pub fn push_one(
         &mut self,
-        row: RawObservation,
+        row: &RawObservation,
         resolver: &RegionResolver<'_>,
         provenance: &Provenance<'_>,
     ) -> Result<(), QuarantineEntry> {
-        let retrieved_at = provenance.retrieved_at.timestamp_micros();
-        {
-            match resolver.resolve(&row.region) {
-                Ok((code, level)) => {
-                    self.source
-                        .push(SourceKind::of_dataset(&row.dataset).as_str());
-                    self.region.push(code);
-                    self.region_level.push(level.as_str());
-                    self.period.push(row.period);
-                    self.year.push(row.year);
-                    self.sex.push(row.sex.as_str());
-                    self.age.push(row.age);
-                    self.breakdown.push(row.breakdown);
-                    self.value.push(row.value);
-                    self.abs_value.push(row.abs_value);
-                    self.status.push(row.status);
-                    self.status_label.push(row.status_label);
-                    self.unit.push(row.unit);
-                    if self.payloads.last().map(String::as_str) != Some(provenance.raw_sha256) {
-                        self.payloads.push(provenance.raw_sha256.to_owned());
-                    }
-                    let payload = u32::try_from(self.payloads.len() - 1).unwrap_or(u32::MAX);
-                    self.raw_sha256.push(payload);
-                    self.retrieved_at.push(retrieved_at);
-                    self.dataset.push(row.dataset);
-                    self.measure.push(row.measure);
-                    Ok(())
-                }
-                Err((rule, reason)) => Err(unresolved(&row, provenance, rule, reason)),
+        match resolver.resolve(&row.region) {
+            Ok((code, level)) => {
+                self.push_row(row, &code, level, provenance);
+                Ok(())
             }
+            Err((rule, reason)) => Err(unresolved(row, provenance, rule, reason)),
         }
+    }
+
+    fn push_row(
+        &mut self,
+        row: &RawObservation,
+        region: &str,
+        level: Level,
+        provenance: &Provenance<'_>,
+    ) {
+        self.source
+            .push(SourceKind::of_dataset(&row.dataset).as_str());
+        self.dataset.push(&row.dataset);
+        self.measure.push(&row.measure);
+        self.region.push(region);
+        self.region_level.push(level.as_str());
+        self.period.push(&row.period);
+        self.year.push(row.year);
+        self.sex.push(row.sex.as_str());
+        self.age.push(&row.age);
+        self.breakdown.push(&row.breakdown);
+        self.value.push(row.value);
+        self.abs_value.push(row.abs_value);
+        self.status.push_opt(row.status.as_deref());
+        self.status_label.push_opt(row.status_label.as_deref());
+        self.unit.push_opt(row.unit.as_deref());
+        self.raw_sha256.push(provenance.raw_sha256);
+        self.retrieved_at
+            .push(provenance.retrieved_at.timestamp_micros());
     }
 
     /// Number of rows.
     pub fn len(&self) -> usize {
-        self.region.len()
+        self.year.len()
     }
 
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
-        self.region.is_empty()
+        self.year.is_empty()
     }
 
     /// The rows so far as an `observations` frame in arrival order, leaving this empty (for
     /// writing in batches).
     pub fn take_frame(&mut self) -> Result<DataFrame, InternalError> {
-        std::mem::take(self).unsorted_frame()
+        let rows = (0..self.len()).map(row_index).collect::<Vec<u32>>();
+        std::mem::take(self).frame(&rows)
     }
 
-    /// The `observations` table, sorted by dataset, measure, region, period, sex, age, breakdown.
+    /// The `observations` table, sorted by dataset, measure, region, period, sex, age,
+    /// breakdown (byte order; rows equal in all seven keep their arrival order).
     pub fn into_frame(self) -> Result<DataFrame, InternalError> {
-        self.unsorted_frame()?
-            .lazy()
-            .sort(
-                [
-                    "dataset",
-                    "measure",
-                    "region",
-                    "period",
-                    "sex",
-                    "age",
-                    "breakdown",
-                ],
-                SortMultipleOptions::default().with_maintain_order(true),
-            )
-            .collect()
-            .context("sorting `observations`")
+        let rows = self.sorted_rows();
+        self.frame(&rows)
     }
 
-    fn unsorted_frame(self) -> Result<DataFrame, InternalError> {
-        let height = self.region.len();
-        let retrieved_at = Int64Chunked::from_vec("retrieved_at".into(), self.retrieved_at)
-            .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-            .into_series();
+    /// Row numbers in `observations` order: each key column's values are ranked once, and the
+    /// rows sorted by their seven ranks.
+    fn sorted_rows(&self) -> Vec<u32> {
+        let columns = [
+            &self.dataset,
+            &self.measure,
+            &self.region,
+            &self.period,
+            &self.sex,
+            &self.age,
+            &self.breakdown,
+        ];
+        let ranks: Vec<Vec<u32>> = columns.iter().map(|c| c.ranks()).collect();
+        let mut keys: Vec<([u32; 7], u32)> = (0..self.len())
+            .map(|row| {
+                let key = std::array::from_fn(|k| ranks[k][columns[k].codes[row] as usize]);
+                (key, row_index(row))
+            })
+            .collect();
+        // The row number is part of the key: unstable sorting keeps arrival order among equals.
+        keys.par_sort_unstable();
+        keys.into_iter().map(|(_, row)| row).collect()
+    }
+
+    fn frame(self, rows: &[u32]) -> Result<DataFrame, InternalError> {
+        let gather_f64 = |name: &str, v: &[Option<f64>]| {
+            Float64Chunked::from_iter_options(name.into(), rows.iter().map(|&r| v[r as usize]))
+                .into_series()
+        };
+        let retrieved_at = Int64Chunked::from_iter_values(
+            "retrieved_at".into(),
+            rows.iter().map(|&r| self.retrieved_at[r as usize]),
+        )
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into_series();
+        let year = Int16Chunked::from_iter_values(
+            "year".into(),
+            rows.iter().map(|&r| self.year[r as usize]),
+        )
+        .into_series();
         let columns: Vec<Column> = vec![
-            Series::new("source".into(), self.source).into(),
-            Series::new("dataset".into(), self.dataset).into(),
-            Series::new("measure".into(), self.measure).into(),
-            Series::new("region".into(), self.region).into(),
-            Series::new("region_level".into(), self.region_level).into(),
-            Series::new("period".into(), self.period).into(),
-            Series::new("year".into(), self.year).into(),
-            Series::new("sex".into(), self.sex).into(),
-            Series::new("age".into(), self.age).into(),
-            Series::new("breakdown".into(), self.breakdown).into(),
-            Series::new("value".into(), self.value).into(),
-            Series::new("abs_value".into(), self.abs_value).into(),
-            Series::new("status".into(), self.status).into(),
-            Series::new("status_label".into(), self.status_label).into(),
-            Series::new("unit".into(), self.unit).into(),
-            Series::new(
-                "raw_sha256".into(),
-                self.raw_sha256
-                    .iter()
-                    .map(|&i| self.payloads.get(i as usize).map_or("", String::as_str))
-                    .collect::<Vec<&str>>(),
-            )
-            .into(),
+            self.source.series("source", rows).into(),
+            self.dataset.series("dataset", rows).into(),
+            self.measure.series("measure", rows).into(),
+            self.region.series("region", rows).into(),
+            self.region_level.series("region_level", rows).into(),
+            self.period.series("period", rows).into(),
+            year.into(),
+            self.sex.series("sex", rows).into(),
+            self.age.series("age", rows).into(),
+            self.breakdown.series("breakdown", rows).into(),
+            gather_f64("value", &self.value).into(),
+            gather_f64("abs_value", &self.abs_value).into(),
+            self.status.series("status", rows).into(),
+            self.status_label.series("status_label", rows).into(),
+            self.unit.series("unit", rows).into(),
+            self.raw_sha256.series("raw_sha256", rows).into(),
             retrieved_at.into(),
         ];
-        DataFrame::new(height, columns).context("building `observations`")
+        DataFrame::new(rows.len(), columns).context("building `observations`")
     }
+}
+
+/// A row number as stored in the sort keys.
+fn row_index(row: usize) -> u32 {
+    u32::try_from(row).expect("fewer than 2^32 observation rows in one run")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::Sex;
 
     #[test]
     fn resolves_codes_and_sotkanet_ids() {
@@ -299,6 +404,90 @@ mod tests {
         assert_eq!(
             r.resolve(&RegionId::Code("KU999".into())).unwrap_err().0,
             "unknown_region"
+        );
+    }
+
+    /// Random rows with many ties and missing values: `into_frame`'s rank sort must give what
+    /// polars' stable multi-column sort gives on the same rows in arrival order, and
+    /// `take_frame` must keep arrival order and every value (missing ones as null).
+    #[test]
+    fn sorted_by_ranks_as_polars_sorts() {
+        let registry = Registry::builtin().unwrap();
+        let resolver = RegionResolver {
+            registry: &registry,
+            sotkanet_regions: None,
+        };
+        let provenance = Provenance {
+            source_id: "s",
+            raw_sha256: "abc",
+            retrieved_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        };
+        let pick = |choices: &[&str]| choices[fastrand::usize(..choices.len())].to_owned();
+        fastrand::seed(7);
+        let rows: Vec<RawObservation> = (0..3000)
+            .map(|i| RawObservation {
+                dataset: pick(&["sotkanet:9", "sotkanet:10", "statfin:vaesto", "a"]),
+                measure: pick(&["1", "10", "2", "väestö"]),
+                region: RegionId::Code(pick(&["KU091", "KU020", "HVA12", "SSS", "049"])),
+                period: pick(&["2020", "2021", "2020M01"]),
+                year: 2020,
+                sex: [Sex::Total, Sex::Male, Sex::Female][fastrand::usize(..3)],
+                age: pick(&["total", "0", "10", "9"]),
+                breakdown: pick(&["", "x=1"]),
+                value: (i % 7 != 0).then(|| f64::from(i)),
+                abs_value: (i % 3 == 0).then(|| f64::from(i) * 2.0),
+                status: (i % 7 == 0).then(|| "..".to_owned()),
+                status_label: None,
+                unit: (i % 2 == 0).then(|| "%".to_owned()),
+                location: format!("row {i}"),
+            })
+            .collect();
+        let mut quarantine = Vec::new();
+        let mut columns = ObservationColumns::default();
+        columns.push_resolved(rows.clone(), &resolver, &provenance, &mut quarantine);
+        assert!(quarantine.is_empty());
+        let arrival = columns.take_frame().unwrap();
+        assert!(columns.is_empty());
+        assert_eq!(arrival.height(), rows.len());
+        let value = arrival.column("value").unwrap().f64().unwrap();
+        let status = arrival.column("status").unwrap().str().unwrap();
+        let region = arrival.column("region").unwrap().str().unwrap();
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(value.get(i), row.value);
+            assert_eq!(status.get(i), row.status.as_deref());
+        }
+        assert_eq!(
+            region.get(
+                rows.iter()
+                    .position(|r| r.region == RegionId::Code("049".into()))
+                    .unwrap()
+            ),
+            Some("KU049")
+        );
+
+        let expected = arrival
+            .clone()
+            .lazy()
+            .sort(
+                [
+                    "dataset",
+                    "measure",
+                    "region",
+                    "period",
+                    "sex",
+                    "age",
+                    "breakdown",
+                ],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+            .collect()
+            .unwrap();
+        columns.push_resolved(rows, &resolver, &provenance, &mut quarantine);
+        let sorted = columns.into_frame().unwrap();
+        assert!(sorted.equals_missing(&expected));
+        assert!(
+            !sorted.equals_missing(&arrival),
+            "the rows were not in order already"
         );
     }
 
