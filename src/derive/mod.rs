@@ -401,13 +401,24 @@ fn measure_rows(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
             .filter(col("dataset").eq(lit(dataset.as_str()))),
     }
     .filter(col("year").is_in(lit(years).implode(false), false));
-    let selected = of_dataset.filter(
-        col("measure")
-            .eq(lit(r.measure.as_str()))
-            .and(col("sex").eq(lit(r.sex.as_str())))
-            .and(col("age").eq(lit(r.age.as_str())))
-            .and(col("breakdown").eq(lit(""))),
-    );
+    let selected = of_dataset
+        .filter(
+            col("measure")
+                .eq(lit(r.measure.as_str()))
+                .and(col("sex").eq(lit(r.sex.as_str())))
+                .and(col("age").eq(lit(r.age.as_str())))
+                .and(col("breakdown").eq(lit(""))),
+        )
+        // What the indicators read of a measure; the memo keeps only these columns.
+        .select([
+            col("region"),
+            col("region_level"),
+            col("year"),
+            col("period"),
+            col("raw_sha256"),
+            col("value"),
+            col("abs_value"),
+        ]);
     match selected.clone().collect() {
         Ok(df) => {
             input.memo.by_measure.borrow_mut().insert(key, df.clone());
@@ -418,28 +429,43 @@ fn measure_rows(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
     }
 }
 
-/// The observations of each dataset, by dataset id.
+/// The observations of each dataset, by dataset id. `observations` is sorted by dataset, so
+/// each dataset is a run of rows and its frame a zero-copy slice; rows of a dataset that are
+/// not contiguous (a frame built otherwise) are gathered instead.
 fn split_by_dataset(obs: &DataFrame) -> Result<HashMap<String, DataFrame>, InternalError> {
     let ids = obs
         .column("dataset")
         .and_then(|c| c.cast(&DataType::String))
         .context("reading `dataset`")?;
     let ids = ids.str().context("reading `dataset`")?;
-    let mut rows: HashMap<&str, Vec<IdxSize>> = HashMap::new();
+    // Runs of equal ids: (id, first row, length).
+    let mut runs: Vec<(&str, usize, usize)> = Vec::new();
     for (i, id) in ids.iter().enumerate() {
-        if let Some(id) = id {
-            rows.entry(id)
-                .or_default()
-                .push(IdxSize::try_from(i).unwrap_or(IdxSize::MAX));
+        match (runs.last_mut(), id) {
+            (Some((last, _, len)), Some(id)) if *last == id => *len += 1,
+            (_, Some(id)) => runs.push((id, i, 1)),
+            (_, None) => {}
         }
     }
+    let mut rows: HashMap<&str, Vec<(usize, usize)>> = HashMap::new();
+    for (id, start, len) in runs {
+        rows.entry(id).or_default().push((start, len));
+    }
     rows.into_iter()
-        .map(|(id, idx)| {
-            let idx = IdxCa::from_vec("idx".into(), idx);
-            Ok((
-                id.to_owned(),
-                obs.take(&idx).context("selecting a dataset")?,
-            ))
+        .map(|(id, runs)| {
+            let frame = if let [(start, len)] = runs[..] {
+                let offset = i64::try_from(start).unwrap_or(i64::MAX);
+                obs.slice(offset, len)
+            } else {
+                let idx: Vec<IdxSize> = runs
+                    .iter()
+                    .flat_map(|&(start, len)| start..start + len)
+                    .map(|i| IdxSize::try_from(i).unwrap_or(IdxSize::MAX))
+                    .collect();
+                obs.take(&IdxCa::from_vec("idx".into(), idx))
+                    .context("selecting a dataset")?
+            };
+            Ok((id.to_owned(), frame))
         })
         .collect()
 }
@@ -893,4 +919,48 @@ fn empty_indicators() -> Result<DataFrame, InternalError> {
         ],
     )
     .context("building an empty indicators table")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Contiguous datasets come out as slices, scattered ones gathered; no row is lost or
+    /// moved to another dataset, and rows without a dataset belong to none.
+    #[test]
+    fn split_by_dataset_keeps_every_row_once() {
+        let obs = DataFrame::new(
+            7,
+            vec![
+                Column::new(
+                    "dataset".into(),
+                    [
+                        Some("a"),
+                        Some("a"),
+                        Some("b"),
+                        Some("c"),
+                        Some("a"),
+                        None,
+                        Some("c"),
+                    ],
+                ),
+                Column::new("row".into(), [0_i32, 1, 2, 3, 4, 5, 6]),
+            ],
+        )
+        .unwrap();
+        let parts = split_by_dataset(&obs).unwrap();
+        let rows = |id: &str| -> Vec<Option<i32>> {
+            parts[id]
+                .column("row")
+                .unwrap()
+                .i32()
+                .unwrap()
+                .iter()
+                .collect()
+        };
+        assert_eq!(parts.len(), 3);
+        assert_eq!(rows("a"), [Some(0), Some(1), Some(4)]);
+        assert_eq!(rows("b"), [Some(2)]);
+        assert_eq!(rows("c"), [Some(3), Some(6)]);
+    }
 }
