@@ -171,13 +171,21 @@ impl Interned {
         ranks
     }
 
-    /// The column with rows in the given order.
-    fn series(&self, name: &str, rows: &[u32]) -> Series {
-        let value = |row: u32| match self.codes[row as usize] {
-            NULL => None,
-            code => Some(&*self.values[code as usize]),
-        };
-        StringChunked::from_iter_options(name.into(), rows.iter().map(|&r| value(r))).into_series()
+    /// The column with rows in the given order: the distinct values gathered by code, so that
+    /// every row's string view points into one buffer of distinct values instead of a copy.
+    fn series(&self, name: &str, rows: &[u32]) -> Result<Series, InternalError> {
+        let values = StringChunked::from_iter_values(name.into(), self.values.iter().map(|v| &**v));
+        let codes = IdxCa::from_iter_options(
+            name.into(),
+            rows.iter().map(|&r| match self.codes[r as usize] {
+                NULL => None,
+                code => Some(IdxSize::from(code)),
+            }),
+        );
+        Ok(values
+            .take(&codes)
+            .context(format!("building `{name}`"))?
+            .into_series())
     }
 }
 
@@ -349,22 +357,22 @@ impl ObservationColumns {
         )
         .into_series();
         let columns: Vec<Column> = vec![
-            self.source.series("source", rows).into(),
-            self.dataset.series("dataset", rows).into(),
-            self.measure.series("measure", rows).into(),
-            self.region.series("region", rows).into(),
-            self.region_level.series("region_level", rows).into(),
-            self.period.series("period", rows).into(),
+            self.source.series("source", rows)?.into(),
+            self.dataset.series("dataset", rows)?.into(),
+            self.measure.series("measure", rows)?.into(),
+            self.region.series("region", rows)?.into(),
+            self.region_level.series("region_level", rows)?.into(),
+            self.period.series("period", rows)?.into(),
             year.into(),
-            self.sex.series("sex", rows).into(),
-            self.age.series("age", rows).into(),
-            self.breakdown.series("breakdown", rows).into(),
+            self.sex.series("sex", rows)?.into(),
+            self.age.series("age", rows)?.into(),
+            self.breakdown.series("breakdown", rows)?.into(),
             gather_f64("value", &self.value).into(),
             gather_f64("abs_value", &self.abs_value).into(),
-            self.status.series("status", rows).into(),
-            self.status_label.series("status_label", rows).into(),
-            self.unit.series("unit", rows).into(),
-            self.raw_sha256.series("raw_sha256", rows).into(),
+            self.status.series("status", rows)?.into(),
+            self.status_label.series("status_label", rows)?.into(),
+            self.unit.series("unit", rows)?.into(),
+            self.raw_sha256.series("raw_sha256", rows)?.into(),
             retrieved_at.into(),
         ];
         DataFrame::new(rows.len(), columns).context("building `observations`")
