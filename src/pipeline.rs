@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use polars::prelude::*;
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use tracing::{info, warn};
 
 use crate::check::Contract;
@@ -755,73 +756,87 @@ fn run_locked(
     let mut inputs = Vec::new();
     // KPA rows: (source config, sha256 of the file, rows).
     let mut kpa_inputs = Vec::new();
-    for o in obtained {
-        let s = decode_source(o)?;
-        let id = s.config.id.get_ref();
-        for (i, rows) in &s.kpa {
-            kpa_inputs.push((
-                s.config,
-                s.payloads[*i].payload.sha256.clone(),
-                rows.clone(),
-            ));
-        }
-        let datasets = s
-            .parts
-            .iter()
-            .flat_map(|(_, d)| d.datasets.iter().cloned())
+    // Sources are decoded a batch at a time in parallel (a source per core) and conformed in
+    // their order, so that at most one batch's decoded rows are held at once.
+    let batch = rayon::current_num_threads().max(1);
+    let mut pending = obtained.into_iter().peekable();
+    while pending.peek().is_some() {
+        let decoded: Vec<_> = pending
+            .by_ref()
+            .take(batch)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(decode_source)
             .collect();
-        let before_q = quarantine_obs.len();
-        let before_rows = columns.len();
-        let resolver = RegionResolver {
-            registry: &p.registry,
-            sotkanet_regions: s.config.regions.as_ref().and_then(|r| {
-                let name = r.get_ref();
-                region_payloads.get(name).map(|m| (name.as_str(), m))
-            }),
-        };
-        for (i, decoded) in s.parts {
-            quarantine_obs.extend(decoded.quarantine);
-            let payload = &s.payloads[i].payload;
-            let provenance = Provenance {
-                source_id: id,
-                raw_sha256: &payload.sha256,
-                retrieved_at: payload.retrieved_at,
-            };
-            columns.push_resolved(decoded.rows, &resolver, &provenance, &mut quarantine_obs);
-        }
-        let (rows, quarantined) = (columns.len() - before_rows, quarantine_obs.len() - before_q);
-        if quarantined > 0 {
-            warn!(source = %id, rows = quarantined, "Quarantined rows");
-        }
-        if let Some(regions) = region_payloads.get(id) {
-            info!(source = %id, regions = regions.len(), "Read region payload");
-        } else {
-            info!(source = %id, rows, "Decoded source");
-        }
-        inputs.push(InputRecord {
-            source: id.clone(),
-            format: s.config.format.name().to_owned(),
-            dataset: s.config.dataset.as_ref().map(|d| d.get_ref().clone()),
-            origin: s.origin.clone(),
-            payloads: s
-                .payloads
+        for s in decoded {
+            let s = s?;
+            let id = s.config.id.get_ref();
+            for (i, rows) in &s.kpa {
+                kpa_inputs.push((
+                    s.config,
+                    s.payloads[*i].payload.sha256.clone(),
+                    rows.clone(),
+                ));
+            }
+            let datasets = s
+                .parts
                 .iter()
-                .zip(&s.sizes)
-                .map(|(sp, &bytes)| PayloadRecord {
-                    request: sp.request.clone(),
-                    role: sp.role,
-                    origin: sp.origin,
-                    sha256: sp.payload.sha256.clone(),
-                    bytes,
-                    retrieved_at: sp.payload.retrieved_at,
-                })
-                .collect(),
-            metadata: s.metadata,
-            synthetic: s.config.synthetic,
-            rows,
-            quarantined,
-            datasets,
-        });
+                .flat_map(|(_, d)| d.datasets.iter().cloned())
+                .collect();
+            let before_q = quarantine_obs.len();
+            let before_rows = columns.len();
+            let resolver = RegionResolver {
+                registry: &p.registry,
+                sotkanet_regions: s.config.regions.as_ref().and_then(|r| {
+                    let name = r.get_ref();
+                    region_payloads.get(name).map(|m| (name.as_str(), m))
+                }),
+            };
+            for (i, decoded) in s.parts {
+                quarantine_obs.extend(decoded.quarantine);
+                let payload = &s.payloads[i].payload;
+                let provenance = Provenance {
+                    source_id: id,
+                    raw_sha256: &payload.sha256,
+                    retrieved_at: payload.retrieved_at,
+                };
+                columns.push_resolved(decoded.rows, &resolver, &provenance, &mut quarantine_obs);
+            }
+            let (rows, quarantined) =
+                (columns.len() - before_rows, quarantine_obs.len() - before_q);
+            if quarantined > 0 {
+                warn!(source = %id, rows = quarantined, "Quarantined rows");
+            }
+            if let Some(regions) = region_payloads.get(id) {
+                info!(source = %id, regions = regions.len(), "Read region payload");
+            } else {
+                info!(source = %id, rows, "Decoded source");
+            }
+            inputs.push(InputRecord {
+                source: id.clone(),
+                format: s.config.format.name().to_owned(),
+                dataset: s.config.dataset.as_ref().map(|d| d.get_ref().clone()),
+                origin: s.origin.clone(),
+                payloads: s
+                    .payloads
+                    .iter()
+                    .zip(&s.sizes)
+                    .map(|(sp, &bytes)| PayloadRecord {
+                        request: sp.request.clone(),
+                        role: sp.role,
+                        origin: sp.origin,
+                        sha256: sp.payload.sha256.clone(),
+                        bytes,
+                        retrieved_at: sp.payload.retrieved_at,
+                    })
+                    .collect(),
+                metadata: s.metadata,
+                synthetic: s.config.synthetic,
+                rows,
+                quarantined,
+                datasets,
+            });
+        }
     }
     let mut observations = columns.into_frame()?;
     lap("normalize+conform", &mut timings);
