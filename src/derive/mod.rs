@@ -297,6 +297,7 @@ fn unplaced_municipalities(
                 .eq(lit(Level::Municipality.as_str()))
                 .and(year_filter(input.years)),
         )
+        .with_columns(key_columns_as_text())
         .join(
             crosswalk.clone().lazy(),
             [col("region")],
@@ -304,8 +305,8 @@ fn unplaced_municipalities(
             JoinArgs::new(JoinType::Anti),
         )
         .select([
-            col("dataset"),
-            col("measure"),
+            col("dataset").cast(DataType::String),
+            col("measure").cast(DataType::String),
             col("region"),
             col("period"),
             col("raw_sha256"),
@@ -418,7 +419,8 @@ fn measure_rows(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
             col("raw_sha256"),
             col("value"),
             col("abs_value"),
-        ]);
+        ])
+        .with_columns(key_columns_as_text());
     match selected.clone().collect() {
         Ok(df) => {
             input.memo.by_measure.borrow_mut().insert(key, df.clone());
@@ -427,6 +429,12 @@ fn measure_rows(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
         // Not memoised: the error surfaces where the frame is used.
         Err(_) => selected,
     }
+}
+
+/// `observations` keeps its text columns dictionary-encoded (polars `Categorical`); a measure's
+/// selected rows get the ones derive joins on or reports as plain text.
+pub(crate) fn key_columns_as_text() -> [Expr; 4] {
+    ["region", "region_level", "period", "raw_sha256"].map(|c| col(c).cast(DataType::String))
 }
 
 /// The observations of each dataset, by dataset id. `observations` is sorted by dataset, so

@@ -97,14 +97,19 @@ pub(super) fn population_rows(
     measure: &str,
     sex: &str,
 ) -> LazyFrame {
-    input.observations.clone().lazy().filter(
-        col("dataset")
-            .eq(lit(dataset))
-            .and(col("measure").eq(lit(measure)))
-            .and(col("sex").eq(lit(sex)))
-            .and(col("breakdown").eq(lit("")))
-            .and(col("region_level").eq(lit(Level::Municipality.as_str()))),
-    )
+    input
+        .observations
+        .clone()
+        .lazy()
+        .filter(
+            col("dataset")
+                .eq(lit(dataset))
+                .and(col("measure").eq(lit(measure)))
+                .and(col("sex").eq(lit(sex)))
+                .and(col("breakdown").eq(lit("")))
+                .and(col("region_level").eq(lit(Level::Municipality.as_str()))),
+        )
+        .with_columns(super::key_columns_as_text())
 }
 
 /// Population-structure indicator rows (columns as `finish` gives) and quarantined rows.

@@ -282,12 +282,18 @@ impl Publisher {
         let data = parquet_content_sha256(&staged)?;
         // The data, and what the footer says of it besides the run: table, contract version,
         // column names and types, and the build that wrote it.
+        // Types by their names: a `Categorical`'s debug form names its (random) category set.
+        let schema: Vec<String> = df
+            .schema()
+            .iter()
+            .map(|(name, dtype)| format!("{name}: {dtype}"))
+            .collect();
         let content = crate::hash::sha256_hex(
             format!(
-                "{data}\n{}\n{}\n{:?}\n{}",
+                "{data}\n{}\n{}\n{}\n{}",
                 contract.table,
                 contract.schema_version,
-                df.schema(),
+                schema.join(", "),
                 env!("MITTARI_BUILD_ID")
             )
             .as_bytes(),

@@ -171,21 +171,36 @@ impl Interned {
         ranks
     }
 
-    /// The column with rows in the given order: the distinct values gathered by code, so that
-    /// every row's string view points into one buffer of distinct values instead of a copy.
+    /// The column with rows in the given order, dictionary-encoded: a polars `Categorical` of
+    /// the distinct values (an Arrow dictionary in Parquet), 4 bytes a row. A plain string
+    /// column would take a 16-byte view a row and make the Parquet writer hash every value to
+    /// find the dictionary again.
     fn series(&self, name: &str, rows: &[u32]) -> Result<Series, InternalError> {
-        let values = StringChunked::from_iter_values(name.into(), self.values.iter().map(|v| &**v));
-        let codes = IdxCa::from_iter_options(
+        let context = || format!("building `{name}`");
+        // Named, not random: the name goes into the Parquet file's metadata, and the same input
+        // should give the same file.
+        let categories = Categories::new(
+            format!("observations.{name}").into(),
+            "mittari".into(),
+            CategoricalPhysical::U32,
+        );
+        let mapping = categories.mapping();
+        let to_category = self
+            .values
+            .iter()
+            .map(|v| mapping.insert_cat(v))
+            .collect::<PolarsResult<Vec<u32>>>()
+            .context(context())?;
+        let ids = UInt32Chunked::from_iter_options(
             name.into(),
             rows.iter().map(|&r| match self.codes[r as usize] {
                 NULL => None,
-                code => Some(IdxSize::from(code)),
+                code => Some(to_category[code as usize]),
             }),
-        );
-        Ok(values
-            .take(&codes)
-            .context(format!("building `{name}`"))?
-            .into_series())
+        )
+        .into_series();
+        Series::from_cats_and_dtype(&ids, &DataType::Categorical(categories, mapping), true)
+            .context(context())
     }
 }
 
@@ -458,8 +473,15 @@ mod tests {
         assert!(columns.is_empty());
         assert_eq!(arrival.height(), rows.len());
         let value = arrival.column("value").unwrap().f64().unwrap();
-        let status = arrival.column("status").unwrap().str().unwrap();
-        let region = arrival.column("region").unwrap().str().unwrap();
+        let text = |name: &str| {
+            arrival
+                .column(name)
+                .unwrap()
+                .cast(&DataType::String)
+                .unwrap()
+        };
+        let (status, region) = (text("status"), text("region"));
+        let (status, region) = (status.str().unwrap(), region.str().unwrap());
         for (i, row) in rows.iter().enumerate() {
             assert_eq!(value.get(i), row.value);
             assert_eq!(status.get(i), row.status.as_deref());
@@ -473,6 +495,23 @@ mod tests {
             Some("KU049")
         );
 
+        // Categorical columns compare as text only: each frame has categories of its own.
+        let as_text = |df: &DataFrame| {
+            let columns = df
+                .columns()
+                .iter()
+                .map(|c| match c.dtype() {
+                    DataType::Categorical(..) => c.cast(&DataType::String).unwrap(),
+                    _ => c.clone(),
+                })
+                .collect();
+            DataFrame::new(df.height(), columns).unwrap()
+        };
+        assert!(matches!(
+            arrival.column("region").unwrap().dtype(),
+            DataType::Categorical(..)
+        ));
+        let arrival = as_text(&arrival);
         let expected = arrival
             .clone()
             .lazy()
@@ -491,7 +530,7 @@ mod tests {
             .collect()
             .unwrap();
         columns.push_resolved(rows, &resolver, &provenance, &mut quarantine);
-        let sorted = columns.into_frame().unwrap();
+        let sorted = as_text(&columns.into_frame().unwrap());
         assert!(sorted.equals_missing(&expected));
         assert!(
             !sorted.equals_missing(&arrival),
