@@ -441,14 +441,21 @@ pub(crate) fn key_columns_as_text() -> [Expr; 4] {
 /// each dataset is a run of rows and its frame a zero-copy slice; rows of a dataset that are
 /// not contiguous (a frame built otherwise) are gathered instead.
 fn split_by_dataset(obs: &DataFrame) -> Result<HashMap<String, DataFrame>, InternalError> {
-    let ids = obs
-        .column("dataset")
-        .and_then(|c| c.cast(&DataType::String))
-        .context("reading `dataset`")?;
-    let ids = ids.str().context("reading `dataset`")?;
+    let column = obs.column("dataset").context("reading `dataset`")?;
+    // Read in place when dictionary-encoded (as the pipeline builds it), cast otherwise.
+    let cast;
+    let ids: Box<dyn Iterator<Item = Option<&str>>> =
+        if matches!(column.dtype(), DataType::Categorical(..)) {
+            Box::new(column.cat32().context("reading `dataset`")?.iter_str())
+        } else {
+            cast = column
+                .cast(&DataType::String)
+                .context("reading `dataset`")?;
+            Box::new(cast.str().context("reading `dataset`")?.iter())
+        };
     // Runs of equal ids: (id, first row, length).
     let mut runs: Vec<(&str, usize, usize)> = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
+    for (i, id) in ids.enumerate() {
         match (runs.last_mut(), id) {
             (Some((last, _, len)), Some(id)) if *last == id => *len += 1,
             (_, Some(id)) => runs.push((id, i, 1)),
@@ -956,19 +963,31 @@ mod tests {
             ],
         )
         .unwrap();
-        let parts = split_by_dataset(&obs).unwrap();
-        let rows = |id: &str| -> Vec<Option<i32>> {
-            parts[id]
-                .column("row")
-                .unwrap()
-                .i32()
-                .unwrap()
-                .iter()
-                .collect()
-        };
-        assert_eq!(parts.len(), 3);
-        assert_eq!(rows("a"), [Some(0), Some(1), Some(4)]);
-        assert_eq!(rows("b"), [Some(2)]);
-        assert_eq!(rows("c"), [Some(3), Some(6)]);
+        let categorical =
+            DataType::from_categories(Categories::random("test".into(), CategoricalPhysical::U32));
+        let mut dictionary = obs.clone();
+        dictionary
+            .apply("dataset", |c| c.cast(&categorical).unwrap())
+            .unwrap();
+        assert!(matches!(
+            dictionary.column("dataset").unwrap().dtype(),
+            DataType::Categorical(..)
+        ));
+        for obs in [obs, dictionary] {
+            let parts = split_by_dataset(&obs).unwrap();
+            let rows = |id: &str| -> Vec<Option<i32>> {
+                parts[id]
+                    .column("row")
+                    .unwrap()
+                    .i32()
+                    .unwrap()
+                    .iter()
+                    .collect()
+            };
+            assert_eq!(parts.len(), 3);
+            assert_eq!(rows("a"), [Some(0), Some(1), Some(4)]);
+            assert_eq!(rows("b"), [Some(2)]);
+            assert_eq!(rows("c"), [Some(3), Some(6)]);
+        }
     }
 }
