@@ -21,6 +21,15 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 
 
+def stage_seconds(out):
+    """Seconds per stage of the newest full run in OUT (its manifest's `timings_ms`)."""
+    for path in sorted((out / "_runs").glob("*.json"), reverse=True):
+        timings = json.loads(path.read_text()).get("timings_ms") or []
+        if any(name == "derive" for name, _ in timings):
+            return {name: ms / 1000 for name, ms in timings}
+    sys.exit(f"no manifest with stage timings in {out}/_runs")
+
+
 def measure(cmd):
     out = subprocess.run([sys.executable, str(HERE / "measure.py"), *cmd], capture_output=True, text=True, check=True)
     wall, rss, code = out.stdout.split()
@@ -76,11 +85,13 @@ def main():
                 for peer in ("duckdb", "pandas"):
                     subprocess.run([sys.executable, str(HERE / "peers/compare.py"), str(outs["mittari"]),
                                     str(outs[peer]), peer], check=True, stdout=sys.stderr)
+        stages = stage_seconds(outs["mittari"])
         # An up-to-date rerun: nothing changed since the last mittari run.
         noop = [measure([binary, "-qq", "run", str(data / "pipeline.toml"), "--out", str(outs["mittari"]),
                          "--cache", str(data / "cache")])[0] for _ in range(runs)]
         n_rows = observation_rows(binary, outs["mittari"])
-        row = {"scale": scale, "observation_rows": n_rows, "noop_rerun_s": statistics.median(noop)}
+        row = {"scale": scale, "observation_rows": n_rows, "noop_rerun_s": statistics.median(noop),
+               "mittari_stage_s": stages}
         for name, s in samples.items():
             wall = statistics.median(x[0] for x in s)
             row[name] = {"wall_s": wall, "peak_rss_mb": max(x[1] for x in s) / 1e6,
@@ -103,6 +114,9 @@ def main():
     print("rows per second:", ", ".join(
         f"scale {r['scale']:g}: mittari {r['mittari']['rows_per_s']:,.0f}, duckdb {r['duckdb']['rows_per_s']:,.0f}, "
         f"pandas {r['pandas']['rows_per_s']:,.0f}" for r in rows_out))
+    print("mittari stages (s), last timed run:", "; ".join(
+        f"scale {r['scale']:g}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["mittari_stage_s"].items())
+        for r in rows_out))
     if len(rows_out) > 1:
         a, b = rows_out[0], rows_out[-1]
         growth = (b["mittari"]["wall_s"] / a["mittari"]["wall_s"]) / (b["observation_rows"] / a["observation_rows"])

@@ -102,5 +102,13 @@ fn generated_national_data_runs_through_the_pipeline() {
         assert!(row[name]["peak_rss_mb"].as_f64().unwrap() > 1.0, "{row}");
     }
     assert!(row["noop_rerun_s"].as_f64().unwrap() > 0.0);
+    // Stage times of the last timed run, from its manifest.
+    for stage in ["extract", "normalize+conform", "derive", "stage"] {
+        assert!(
+            row["mittari_stage_s"][stage].as_f64().unwrap() >= 0.0,
+            "{row}"
+        );
+    }
+    assert!(stdout(&o).contains("mittari stages"), "{}", stdout(&o));
     assert!(stdout(&o).contains("m/duck"), "{}", stdout(&o));
 }
