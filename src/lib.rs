@@ -105,3 +105,16 @@ fn print<I: IntoIterator<Item = S>, S: AsRef<str>>(lines: I) -> Result<(), Error
         })
     })
 }
+
+/// A file of this repository, for unit tests. `CARGO_MANIFEST_DIR` is read when the test runs
+/// (cargo sets it then) rather than as compiled in: a test binary reused from a shared target
+/// folder may have been built from another checkout.
+#[cfg(test)]
+pub(crate) fn repo_file(relative: &str) -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(
+            || env!("CARGO_MANIFEST_DIR").into(),
+            std::path::PathBuf::from,
+        )
+        .join(relative)
+}

@@ -484,11 +484,7 @@ mod tests {
 
     #[test]
     fn limits_of_v1_and_v2_configs() {
-        let v2 = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/http/scb/config.json"
-        ))
-        .unwrap();
+        let v2 = std::fs::read(crate::repo_file("tests/fixtures/http/scb/config.json")).unwrap();
         assert_eq!(
             parse_limits(&v2),
             Some(Limits {
@@ -506,9 +502,8 @@ mod tests {
 
     #[test]
     fn v2_metadata_and_resolving_a_query() {
-        let meta = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/http/scb/TAB6471_metadata.json"
+        let meta = std::fs::read(crate::repo_file(
+            "tests/fixtures/http/scb/TAB6471_metadata.json",
         ))
         .unwrap();
         let vars = parse_v2_metadata(&meta).unwrap();

@@ -210,9 +210,8 @@ mod tests {
     #[test]
     fn metadata_of_a_real_response() {
         // A 2025 /indicators/186 response (from tests/fixtures, see NOTICE).
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/http/sotkanet/indicators_186.json"
+        let text = std::fs::read_to_string(crate::repo_file(
+            "tests/fixtures/http/sotkanet/indicators_186.json",
         ))
         .unwrap();
         let m = parse_metadata(text.as_bytes(), "GET x").unwrap();

@@ -11,9 +11,11 @@ use polars::prelude::*;
 use std::process::Command;
 use tempfile::TempDir;
 
-/// The repository root.
+/// The repository root: `CARGO_MANIFEST_DIR` as cargo sets it when it runs the test (a test
+/// binary reused from a shared target folder may have been compiled in another checkout).
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
 
 /// A temporary copy of `pipelines/` and `sample-data/`, so tests can break inputs freely.
