@@ -30,7 +30,7 @@ use chrono::{Datelike, NaiveDate};
 
 use super::survey::{excel_date, parse_date};
 use crate::error::SourceError;
-use crate::normalize::xlsx::{XCell, XRow};
+use crate::normalize::xlsx::{XCell, XRow, header_and_rows};
 
 /// How precise a date is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,13 +217,6 @@ impl Status {
     }
 }
 
-fn text(c: &XCell) -> String {
-    match c {
-        XCell::Text(t) => t.trim().to_owned(),
-        XCell::Number(n) => n.to_string(),
-    }
-}
-
 /// A date cell: a text form, or an Excel serial number.
 fn period_cell(c: Option<&XCell>) -> Result<Option<Period>, String> {
     match c {
@@ -234,7 +227,7 @@ fn period_cell(c: Option<&XCell>) -> Result<Option<Period>, String> {
             precision: Precision::Day,
         })),
         Some(c) => {
-            let t = text(c);
+            let t = c.text();
             if t.is_empty() {
                 return Ok(None);
             }
@@ -248,19 +241,10 @@ type Record = (usize, Vec<(String, XCell)>);
 
 /// Rows of a sheet as header -> cell maps, with their row numbers.
 fn records(rows: &[XRow], file: &str, required: &[&str]) -> Result<Vec<Record>, SourceError> {
-    let mut rows = rows
-        .iter()
-        .filter(|(_, c)| c.iter().any(|(_, v)| !text(v).is_empty()));
-    let Some((h, header)) = rows.next() else {
-        return Err(SourceError::Malformed {
-            path: file.into(),
-            location: "line 1".into(),
-            message: "empty".into(),
-        });
-    };
+    let ((h, header), rows) = header_and_rows(rows, file)?;
     let names: Vec<(usize, String)> = header
         .iter()
-        .map(|(c, v)| (*c, text(v).to_lowercase()))
+        .map(|(c, v)| (*c, v.text().to_lowercase()))
         .collect();
     for r in required {
         if !names.iter().any(|(_, n)| n == &r.to_lowercase()) {
@@ -271,7 +255,7 @@ fn records(rows: &[XRow], file: &str, required: &[&str]) -> Result<Vec<Record>, 
                     "no `{r}` column; the header has: {}",
                     header
                         .iter()
-                        .map(|(_, v)| text(v))
+                        .map(|(_, v)| v.text())
                         .collect::<Vec<_>>()
                         .join(" | ")
                 ),
@@ -320,7 +304,7 @@ pub fn read(actions: &[XRow], milestones: &[XRow], file: &str) -> Result<Roadmap
     let mut bad = Vec::new();
     let mut out_a = Vec::new();
     for (n, rec) in records(actions, file, &["Tunnus", "Toimenpide", "Osa-alue", "Tila"])? {
-        let t = |k: &str| field(&rec, k).map(text).filter(|s| !s.is_empty());
+        let t = |k: &str| field(&rec, k).map(XCell::text).filter(|s| !s.is_empty());
         let num = |k: &str| -> Result<Option<f64>, String> {
             match field(&rec, k) {
                 Some(XCell::Number(v)) => Ok(Some(*v)),
@@ -366,7 +350,7 @@ pub fn read(actions: &[XRow], milestones: &[XRow], file: &str) -> Result<Roadmap
         file,
         &["Tunnus", "Toimenpide", "Suunniteltu pvm"],
     )? {
-        let t = |k: &str| field(&rec, k).map(text).filter(|s| !s.is_empty());
+        let t = |k: &str| field(&rec, k).map(XCell::text).filter(|s| !s.is_empty());
         let parsed = (|| -> Result<Milestone, String> {
             let status_text = t("tila").unwrap_or_default();
             Ok(Milestone {

@@ -22,7 +22,7 @@ use chrono::NaiveDate;
 
 use crate::error::SourceError;
 use crate::normalize::QuarantineEntry;
-use crate::normalize::xlsx::{XCell, XRow};
+use crate::normalize::xlsx::{XCell, XRow, header_and_rows};
 
 /// What an item asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -248,10 +248,7 @@ pub fn read_responses(
     file: &str,
     quarantine: &dyn Fn(String, &'static str, String, String) -> QuarantineEntry,
 ) -> Result<(Vec<Answer>, Vec<QuarantineEntry>), SourceError> {
-    let text = |c: &XCell| match c {
-        XCell::Text(t) => t.clone(),
-        XCell::Number(n) => n.to_string(),
-    };
+    let text = XCell::raw_text;
     let rows: Vec<&XRow> = rows
         .iter()
         .filter(|(_, c)| c.iter().any(|(_, v)| !text(v).trim().is_empty()))
@@ -535,20 +532,8 @@ pub fn read_frequencies(
     file: &str,
     quarantine: &dyn Fn(String, &'static str, String, String) -> QuarantineEntry,
 ) -> Result<(Vec<Frequency>, Vec<QuarantineEntry>), SourceError> {
-    let text = |c: &XCell| match c {
-        XCell::Text(t) => t.trim().to_owned(),
-        XCell::Number(n) => n.to_string(),
-    };
-    let mut rows = rows
-        .iter()
-        .filter(|(_, c)| c.iter().any(|(_, v)| !text(v).is_empty()));
-    let Some((h, header)) = rows.next() else {
-        return Err(SourceError::Malformed {
-            path: file.into(),
-            location: "line 1".into(),
-            message: "empty".into(),
-        });
-    };
+    let text = XCell::text;
+    let ((h, header), rows) = header_and_rows(rows, file)?;
     let col = |names: &[&str]| {
         header
             .iter()

@@ -235,13 +235,6 @@ pub fn read_kpa_xlsx(
     read_kpa_rows(&rows, file, &|_, column| column, quarantine)
 }
 
-fn cell_text(c: &XCell) -> String {
-    match c {
-        XCell::Text(t) => t.clone(),
-        XCell::Number(n) => n.to_string(),
-    }
-}
-
 /// Rows of cells (1-based row and column numbers) -> KPA rows.
 fn read_kpa_rows(
     rows: &[XRow],
@@ -263,7 +256,7 @@ fn read_kpa_rows(
     };
     let headers: Vec<(usize, String)> = header
         .iter()
-        .map(|(c, v)| (*c, normalise_header(&cell_text(v))))
+        .map(|(c, v)| (*c, normalise_header(&v.raw_text())))
         .collect();
     let find = |names: &[&str]| {
         headers
@@ -291,7 +284,7 @@ fn read_kpa_rows(
                 "no `{name}` column; the header has: {}",
                 header
                     .iter()
-                    .map(|(_, h)| cell_text(h))
+                    .map(|(_, h)| h.raw_text())
                     .collect::<Vec<_>>()
                     .join(" | ")
             ),
@@ -305,7 +298,7 @@ fn read_kpa_rows(
     for (n, cells) in rows {
         let n = *n;
         let cell = |c: usize| cells.iter().find(|(col, _)| *col == c).map(|(_, v)| v);
-        let text = |c: usize| cell(c).map(cell_text).unwrap_or_default();
+        let text = |c: usize| cell(c).map(XCell::raw_text).unwrap_or_default();
         // A closing total row (`Yhteensä`) is a sum of the rows above, not data.
         if text(class_c).trim().eq_ignore_ascii_case("yhteensä")
             || text(year_c).trim().eq_ignore_ascii_case("yhteensä")
@@ -365,7 +358,7 @@ fn read_kpa_rows(
             Err((location, reason)) => {
                 let record = cells
                     .iter()
-                    .map(|(_, v)| cell_text(v))
+                    .map(|(_, v)| v.raw_text())
                     .collect::<Vec<_>>()
                     .join(";");
                 rejected.push(quarantine(location, "bad_number", reason, record));

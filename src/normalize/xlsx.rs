@@ -27,6 +27,41 @@ pub enum XCell {
 /// A row: its 1-based number and its cells by 1-based column.
 pub type XRow = (usize, Vec<(usize, XCell)>);
 
+impl XCell {
+    /// The cell as text, as stored (a number as Rust writes it).
+    pub fn raw_text(&self) -> String {
+        match self {
+            XCell::Text(t) => t.clone(),
+            XCell::Number(n) => n.to_string(),
+        }
+    }
+
+    /// The cell as trimmed text (a number as Rust writes it).
+    pub fn text(&self) -> String {
+        match self {
+            XCell::Text(t) => t.trim().to_owned(),
+            XCell::Number(n) => n.to_string(),
+        }
+    }
+}
+
+/// A sheet's first row with a non-empty cell (its header) and the non-empty rows after it; an
+/// error naming the file when there is none.
+pub fn header_and_rows<'a>(
+    rows: &'a [XRow],
+    file: &str,
+) -> Result<(&'a XRow, impl Iterator<Item = &'a XRow>), SourceError> {
+    let mut rows = rows
+        .iter()
+        .filter(|(_, c)| c.iter().any(|(_, v)| !v.text().is_empty()));
+    let header = rows.next().ok_or_else(|| SourceError::Malformed {
+        path: file.into(),
+        location: "line 1".into(),
+        message: "empty".into(),
+    })?;
+    Ok((header, rows))
+}
+
 fn malformed(file: &str, message: impl Into<String>) -> SourceError {
     SourceError::Malformed {
         path: file.into(),
