@@ -251,10 +251,11 @@ impl ObservationColumns {
     ) {
         let mut by_id: HashMap<RegionId, Resolution> = HashMap::new();
         for row in rows {
-            let resolution = by_id
-                .entry(row.region.clone())
-                .or_insert_with(|| resolver.resolve(&row.region));
-            match resolution {
+            // Looked up before inserting: the entry API would clone every row's id.
+            if !by_id.contains_key(&row.region) {
+                by_id.insert(row.region.clone(), resolver.resolve(&row.region));
+            }
+            match &by_id[&row.region] {
                 Ok((code, level)) => self.push_row(&row, code, *level, provenance),
                 Err((rule, reason)) => {
                     quarantine.push(unresolved(&row, provenance, rule, reason.clone()));
