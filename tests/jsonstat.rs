@@ -61,8 +61,7 @@ fn cells(
     assert!(findings.iter().all(|f| !f.error), "{findings:?}");
     let pointers: Vec<String> = resolved.iter().map(|r| r.pointer.clone()).collect();
     let mut sink = Collect(BTreeMap::new());
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    jsonstat::stream::stream(&mut de, form, &pointers, &mut sink).unwrap();
+    jsonstat::stream::stream(bytes, form, &pointers, &mut sink).unwrap();
     (resolved, sink.0)
 }
 

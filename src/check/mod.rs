@@ -11,7 +11,7 @@ pub mod quality;
 use std::path::Path;
 
 use arrow_schema::{DataType as ArrowType, TimeUnit as ArrowUnit};
-use polars::prelude::{DataFrame, DataType, TimeUnit};
+use polars::prelude::{ArrayRef, DataFrame, DataType, PlSmallStr, TimeUnit};
 use serde::Deserialize;
 
 use crate::error::InternalError;
@@ -244,6 +244,44 @@ impl Contract {
                     "column `{}` has {} nulls but is not nullable",
                     c.name,
                     col.null_count()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Contract::check_frame`] for a batch of Arrow arrays (one per field of `schema`).
+    pub fn check_arrow(
+        &self,
+        schema: &polars_arrow::datatypes::ArrowSchema,
+        arrays: &[ArrayRef],
+    ) -> Result<(), InternalError> {
+        let names: Vec<&str> = schema.iter_names().map(PlSmallStr::as_str).collect();
+        let expected: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+        if names != expected || arrays.len() != names.len() {
+            return Err(self.violation(format!(
+                "columns are [{}] ({} arrays), contract says [{}]",
+                names.join(", "),
+                arrays.len(),
+                expected.join(", ")
+            )));
+        }
+        for ((c, field), array) in self.columns.iter().zip(schema.iter_values()).zip(arrays) {
+            let dt = DataType::from_arrow_dtype(array.dtype());
+            if !c.kind.matches_polars(&dt) || field.dtype() != array.dtype() {
+                return Err(self.violation(format!(
+                    "column `{}` is {:?} (field {:?}), contract says {:?}",
+                    c.name,
+                    array.dtype(),
+                    field.dtype(),
+                    c.kind
+                )));
+            }
+            if !c.nullable && array.null_count() > 0 {
+                return Err(self.violation(format!(
+                    "column `{}` has {} nulls but is not nullable",
+                    c.name,
+                    array.null_count()
                 )));
             }
         }

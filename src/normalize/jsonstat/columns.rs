@@ -4,9 +4,10 @@
 //! a national table of millions of cells that allocation dominates, so this path computes
 //! everything that depends on a category once per dataset (the region, resolved to its canonical
 //! code; the period and its year; sex; age; the unit) and stores per cell only small integer codes
-//! into those tables, the value and a status code. Each batch becomes polars columns in one go;
-//! columns that are constant for the dataset (`source`, `dataset`, `raw_sha256`,
-//! `retrieved_at`) are scalar columns.
+//! into those tables, the value and a status code. Each batch becomes Arrow arrays in one go: every
+//! text column is a dictionary over the document's distinct values (keys are those codes, so the
+//! Parquet writer stores them as they are, with no per-row hashing), and the columns that are
+//! constant for the dataset (`source`, `dataset`, `raw_sha256`, `retrieved_at`) repeat one key.
 //!
 //! Cells the fast path does not handle (a value given as text, a period without a year, an
 //! unmapped sex code, a region that does not resolve) go through the row path's mapping, so their
@@ -14,11 +15,19 @@
 //! handed to `slow_rows`, so they land in a later batch than their neighbours.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use polars::prelude::*;
+use polars::prelude::{ArrayRef, PlSmallStr};
+use polars_arrow::array::{DictionaryArray, PrimitiveArray, Utf8ViewArray};
+use polars_arrow::bitmap::{Bitmap, MutableBitmap};
+use polars_arrow::datatypes::{
+    ArrowDataType, ArrowSchema, ArrowSchemaRef, Field, IntegerType, TimeUnit,
+};
 
 use super::stream::{Cell, CellSink};
-use super::{DatasetInfo, DatasetMapper, DimensionRoles, Input, PlanSink, pass2, plan};
+use super::{
+    DatasetInfo, DatasetMapper, DimensionRoles, Input, PlanSink, PositionMap, model, pass2, plan,
+};
 use crate::error::SourceError;
 use crate::normalize::{DecodeContext, QuarantineEntry, RawObservation, RegionId, Sex, SourceKind};
 
@@ -38,7 +47,8 @@ pub struct ColumnOptions<'a> {
     pub batch_rows: usize,
 }
 
-const NO_STATUS: u32 = u32::MAX;
+/// The key of a null in a key vector (never a valid code: codes are below `u32::MAX - 1`).
+const NULL: u32 = u32::MAX;
 
 /// Per-dataset tables, indexed by category position.
 struct Tables {
@@ -51,11 +61,6 @@ struct Tables {
     years: Vec<Option<i16>>,
     sexes: Vec<Option<Sex>>,
     ages: Vec<String>,
-    breakdowns: Vec<String>,
-    breakdown_of: HashMap<usize, u32>,
-    statuses: Vec<String>,
-    status_labels: Vec<Option<String>>,
-    status_of: HashMap<String, u32>,
 }
 
 impl Tables {
@@ -99,31 +104,235 @@ impl Tables {
             periods,
             sexes,
             ages,
-            breakdowns: Vec::new(),
-            breakdown_of: HashMap::new(),
-            statuses: Vec::new(),
-            status_labels: Vec::new(),
-            status_of: HashMap::new(),
         }
     }
 }
 
-/// Codes of the cells of the current batch.
+/// The statuses of one dataset's cells, as (`status` key, `status_label` key).
+enum Statuses {
+    None,
+    /// Every cell.
+    All(u32, u32),
+    /// By position (a status array).
+    PerCell(Vec<(u32, u32)>),
+    /// Listed positions (a status object), sorted, and where the last lookup ended: cells mostly
+    /// come in order, so a lookup is usually one comparison.
+    Sparse {
+        entries: Vec<(usize, u32, u32)>,
+        cursor: usize,
+    },
+}
+
+impl Statuses {
+    fn new(m: &DatasetMapper, status: &mut Dict, label: &mut Dict) -> Statuses {
+        let mut keys = |s: &str| {
+            let l = m.status_label(s).map_or(NULL, |l| label.insert(&l));
+            (status.insert(s), l)
+        };
+        match &m.status {
+            None => Statuses::None,
+            Some(model::Status::All(s)) => {
+                let (s, l) = keys(s);
+                Statuses::All(s, l)
+            }
+            Some(model::Status::Array(items)) if items.len() == 1 => match &items[0].0 {
+                Some(s) => {
+                    let (s, l) = keys(s);
+                    Statuses::All(s, l)
+                }
+                None => Statuses::None,
+            },
+            Some(model::Status::Array(items)) => {
+                let mut memo: HashMap<&str, (u32, u32)> = HashMap::new();
+                Statuses::PerCell(
+                    items
+                        .iter()
+                        .map(|i| match &i.0 {
+                            Some(s) => *memo.entry(s.as_str()).or_insert_with(|| keys(s)),
+                            None => (NULL, NULL),
+                        })
+                        .collect(),
+                )
+            }
+            Some(model::Status::Sparse(_)) => {
+                let mut entries: Vec<(usize, u32, u32)> = m
+                    .sparse_status
+                    .iter()
+                    .map(|(pos, s)| {
+                        let (s, l) = keys(s);
+                        (*pos, s, l)
+                    })
+                    .collect();
+                entries.sort_unstable_by_key(|e| e.0);
+                Statuses::Sparse { entries, cursor: 0 }
+            }
+        }
+    }
+
+    /// (`status` key, `status_label` key) of the cell at `pos`; `NULL` for none.
+    fn at(&mut self, pos: usize) -> (u32, u32) {
+        match self {
+            Statuses::None => (NULL, NULL),
+            Statuses::All(s, l) => (*s, *l),
+            Statuses::PerCell(keys) => keys.get(pos).copied().unwrap_or((NULL, NULL)),
+            Statuses::Sparse { entries, cursor } => {
+                let behind = *cursor > 0 && entries[*cursor - 1].0 >= pos;
+                if behind || entries.get(*cursor).is_some_and(|e| e.0 < pos) {
+                    *cursor = entries.partition_point(|e| e.0 < pos);
+                }
+                match entries.get(*cursor) {
+                    Some(e) if e.0 == pos => (e.1, e.2),
+                    _ => (NULL, NULL),
+                }
+            }
+        }
+    }
+}
+
+/// Dictionary keys of one dataset's table entries, per column (`NULL` for none), and where the
+/// last cell was.
+struct Keys {
+    source: u32,
+    dataset: u32,
+    raw_sha256: u32,
+    measure: Vec<u32>,
+    unit: Vec<u32>,
+    region: Vec<u32>,
+    region_level: Vec<u32>,
+    period: Vec<u32>,
+    year: Vec<Option<i16>>,
+    sex: Vec<u32>,
+    age: Vec<u32>,
+    /// Whether a cell with this region / period / sex goes through the row path.
+    slow_region: Vec<bool>,
+    slow_period: Vec<bool>,
+    slow_sex: Vec<bool>,
+    statuses: Statuses,
+    /// Combination of the other dimensions' positions -> `breakdown` key, and the last one.
+    breakdown_of: PositionMap<u32>,
+    last_breakdown: Option<(usize, u32)>,
+    /// Category position of the last cell in each dimension, and the position that follows it.
+    coords: Vec<usize>,
+    next_pos: Option<usize>,
+}
+
+impl Keys {
+    fn new(m: &DatasetMapper, t: &Tables, dicts: &mut Dicts, raw_sha256: &str) -> Keys {
+        let all = |dict: &mut Dict, values: &[String]| -> Vec<u32> {
+            values.iter().map(|v| dict.insert(v)).collect()
+        };
+        let opt = |dict: &mut Dict, v: Option<&str>| v.map_or(NULL, |v| dict.insert(v));
+        Keys {
+            source: dicts.source.insert(t.source),
+            dataset: dicts.dataset.insert(&t.dataset),
+            raw_sha256: dicts.raw_sha256.insert(raw_sha256),
+            measure: all(&mut dicts.measure, &t.measures),
+            unit: t
+                .units
+                .iter()
+                .map(|u| opt(&mut dicts.unit, u.as_deref()))
+                .collect(),
+            region: t
+                .regions
+                .iter()
+                .map(|r| opt(&mut dicts.region, r.as_ref().ok().map(|(c, _)| c.as_str())))
+                .collect(),
+            region_level: t
+                .regions
+                .iter()
+                .map(|r| opt(&mut dicts.region_level, r.as_ref().ok().map(|(_, l)| *l)))
+                .collect(),
+            period: all(&mut dicts.period, &t.periods),
+            year: t.years.clone(),
+            sex: t
+                .sexes
+                .iter()
+                .map(|s| opt(&mut dicts.sex, s.map(Sex::as_str)))
+                .collect(),
+            age: all(&mut dicts.age, &t.ages),
+            slow_region: t.regions.iter().map(Result::is_err).collect(),
+            slow_period: t.years.iter().map(Option::is_none).collect(),
+            slow_sex: t.sexes.iter().map(Option::is_none).collect(),
+            statuses: Statuses::new(m, &mut dicts.status, &mut dicts.status_label),
+            breakdown_of: PositionMap::default(),
+            last_breakdown: None,
+            coords: vec![0; m.dims.len()],
+            next_pos: None,
+        }
+    }
+
+    /// Moves `coords` to the cell at `pos`: one step of an odometer when cells come in order
+    /// (the last dimension varies fastest), else from the strides.
+    fn seek(&mut self, m: &DatasetMapper, pos: usize) {
+        if self.next_pos == Some(pos) {
+            for k in (0..self.coords.len()).rev() {
+                self.coords[k] += 1;
+                if self.coords[k] < m.dims[k].categories.len() {
+                    break;
+                }
+                self.coords[k] = 0;
+            }
+        } else {
+            for (k, c) in self.coords.iter_mut().enumerate() {
+                *c = m.index(k, pos);
+            }
+        }
+        self.next_pos = Some(pos + 1);
+    }
+}
+
+/// Keys and values of the cells of the current batch.
 #[derive(Default)]
 struct Batch {
+    /// Runs of cells of one dataset: its index, and the end of the run (exclusive).
+    runs: Vec<(usize, usize)>,
     measure: Vec<u32>,
     region: Vec<u32>,
-    time: Vec<u32>,
+    region_level: Vec<u32>,
+    period: Vec<u32>,
+    year: Vec<i16>,
     sex: Vec<u32>,
     age: Vec<u32>,
     breakdown: Vec<u32>,
-    value: Vec<Option<f64>>,
+    value: Vec<f64>,
+    present: MutableBitmap,
     status: Vec<u32>,
+    status_label: Vec<u32>,
+    unit: Vec<u32>,
 }
 
 impl Batch {
+    /// An empty batch with room for `rows` cells, so that pushing never reallocates.
+    fn with_capacity(rows: usize) -> Batch {
+        Batch {
+            runs: Vec::new(),
+            measure: Vec::with_capacity(rows),
+            region: Vec::with_capacity(rows),
+            region_level: Vec::with_capacity(rows),
+            period: Vec::with_capacity(rows),
+            year: Vec::with_capacity(rows),
+            sex: Vec::with_capacity(rows),
+            age: Vec::with_capacity(rows),
+            breakdown: Vec::with_capacity(rows),
+            value: Vec::with_capacity(rows),
+            present: MutableBitmap::with_capacity(rows),
+            status: Vec::with_capacity(rows),
+            status_label: Vec::with_capacity(rows),
+            unit: Vec::with_capacity(rows),
+        }
+    }
+
     fn len(&self) -> usize {
         self.value.len()
+    }
+
+    /// Keys of a column that is constant within a dataset, from the runs.
+    fn constant(&self, keys: &[Keys], key: impl Fn(&Keys) -> u32) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.len());
+        for (d, end) in &self.runs {
+            out.resize(*end, key(&keys[*d]));
+        }
+        out
     }
 }
 
@@ -131,9 +340,9 @@ struct ColumnSink<'a, F, G> {
     mappers: &'a mut [DatasetMapper],
     ctx: &'a DecodeContext,
     opts: &'a ColumnOptions<'a>,
-    tables: Vec<Tables>,
+    keys: Vec<Keys>,
     dicts: Dicts,
-    current: Option<usize>,
+    schema: ArrowSchemaRef,
     batch: Batch,
     quarantine: &'a mut Vec<QuarantineEntry>,
     flush: F,
@@ -147,18 +356,22 @@ fn code(i: usize) -> u32 {
 
 impl<F, G> ColumnSink<'_, F, G>
 where
-    F: FnMut(DataFrame) -> Result<(), String>,
+    F: FnMut(ArrowBatch) -> Result<(), String>,
     G: FnMut(RawObservation) -> Result<(), String>,
 {
     fn flush_batch(&mut self) -> Result<(), String> {
-        let Some(d) = self.current else { return Ok(()) };
         if self.batch.len() == 0 {
             return Ok(());
         }
-        let batch = std::mem::take(&mut self.batch);
-        let df =
-            frame(&self.tables[d], &self.dicts, d, &batch, self.opts).map_err(|e| e.to_string())?;
-        (self.flush)(df)
+        let batch = std::mem::replace(&mut self.batch, Batch::with_capacity(self.opts.batch_rows));
+        let height = batch.len();
+        let arrays =
+            arrays(batch, &self.keys, &self.dicts, self.opts).map_err(|e| e.to_string())?;
+        (self.flush)(ArrowBatch {
+            schema: self.schema.clone(),
+            height,
+            arrays,
+        })
     }
 
     /// A cell the fast path does not take: the row path decides (and quarantines).
@@ -178,14 +391,11 @@ where
 
 impl<F, G> CellSink for ColumnSink<'_, F, G>
 where
-    F: FnMut(DataFrame) -> Result<(), String>,
+    F: FnMut(ArrowBatch) -> Result<(), String>,
     G: FnMut(RawObservation) -> Result<(), String>,
 {
+    #[allow(clippy::many_single_char_names)] // d, m, k, b: dataset, mapper, keys, batch.
     fn cell(&mut self, d: usize, pos: usize, cell: Cell) -> Result<(), String> {
-        if self.current != Some(d) {
-            self.flush_batch()?;
-            self.current = Some(d);
-        }
         let value = match cell {
             Cell::Number(v) => Some(v),
             Cell::Null => None,
@@ -193,52 +403,58 @@ where
         };
         self.mappers[d].mark_seen(pos);
         let m = &self.mappers[d];
-        let t = &mut self.tables[d];
-        let region = m.region.map_or(0, |k| m.index(k, pos));
-        let time = m.index(m.time, pos);
-        let sex = m.sex.map_or(0, |k| m.index(k, pos));
-        if t.regions[region].is_err() || t.years[time].is_none() || t.sexes[sex].is_none() {
+        let k = &mut self.keys[d];
+        k.seek(m, pos);
+        let at = |dim: Option<usize>| dim.map_or(0, |i| k.coords[i]);
+        let (region, time, sex) = (at(m.region), k.coords[m.time], at(m.sex));
+        if k.slow_region[region] || k.slow_period[time] || k.slow_sex[sex] {
             return self.slow(d, pos, &cell);
         }
+        let (measure, age) = (at(m.measure), at(m.age));
         let breakdown = if m.others.is_empty() {
             0
         } else {
-            let combo = m.others.iter().fold(0usize, |acc, k| {
-                acc * m.dims[*k].categories.len() + m.index(*k, pos)
+            let combo = m.others.iter().fold(0usize, |acc, i| {
+                acc * m.dims[*i].categories.len() + k.coords[*i]
             });
-            let next = code(t.breakdowns.len());
-            *t.breakdown_of.entry(combo).or_insert_with(|| {
-                t.breakdowns.push(
-                    m.others
-                        .iter()
-                        .map(|k| format!("{}={}", m.dims[*k].id, m.coord(*k, pos)))
-                        .collect::<Vec<_>>()
-                        .join(";"),
-                );
-                next
-            })
-        };
-        let status = match m.status(pos) {
-            None => NO_STATUS,
-            Some(s) => {
-                let next = code(t.statuses.len());
-                *t.status_of.entry(s.to_owned()).or_insert_with(|| {
-                    t.statuses.push(s.to_owned());
-                    t.status_labels.push(m.status_label(s));
-                    next
-                })
+            match k.last_breakdown {
+                Some((c, key)) if c == combo => key,
+                _ => {
+                    let dict = &mut self.dicts.breakdown;
+                    let key = *k.breakdown_of.entry(combo).or_insert_with(|| {
+                        dict.insert(
+                            &m.others
+                                .iter()
+                                .map(|i| format!("{}={}", m.dims[*i].id, m.coord(*i, pos)))
+                                .collect::<Vec<_>>()
+                                .join(";"),
+                        )
+                    });
+                    k.last_breakdown = Some((combo, key));
+                    key
+                }
             }
         };
+        let (status, status_label) = k.statuses.at(pos);
         let b = &mut self.batch;
-        b.measure
-            .push(code(m.measure.map_or(0, |k| m.index(k, pos))));
-        b.region.push(code(region));
-        b.time.push(code(time));
-        b.sex.push(code(sex));
-        b.age.push(code(m.age.map_or(0, |k| m.index(k, pos))));
+        let end = b.len() + 1;
+        match b.runs.last_mut() {
+            Some((last, run_end)) if *last == d => *run_end = end,
+            _ => b.runs.push((d, end)),
+        }
+        b.measure.push(k.measure[measure]);
+        b.region.push(k.region[region]);
+        b.region_level.push(k.region_level[region]);
+        b.period.push(k.period[time]);
+        b.year.push(k.year[time].unwrap_or_default());
+        b.sex.push(k.sex[sex]);
+        b.age.push(k.age[age]);
         b.breakdown.push(breakdown);
-        b.value.push(value);
+        b.value.push(value.unwrap_or_default());
+        b.present.push(value.is_some());
         b.status.push(status);
+        b.status_label.push(status_label);
+        b.unit.push(k.unit[measure]);
         if b.len() >= self.opts.batch_rows {
             self.flush_batch()?;
         }
@@ -248,7 +464,7 @@ where
 
 impl<F, G> PlanSink for ColumnSink<'_, F, G>
 where
-    F: FnMut(DataFrame) -> Result<(), String>,
+    F: FnMut(ArrowBatch) -> Result<(), String>,
     G: FnMut(RawObservation) -> Result<(), String>,
 {
     fn mappers(&self) -> &[DatasetMapper] {
@@ -256,67 +472,92 @@ where
     }
 }
 
-/// One dictionary-encoded column: the document's distinct values as a polars `Categorical` of
-/// its own (32-bit codes, category `i` = the `i`th distinct value), and for each dataset the code
-/// of each entry of its table (`None`: null).
-///
-/// The Parquet writer stores a categorical column as a dictionary page plus integer keys; a plain
-/// string column would make it hash every value of every row to find the same dictionary.
+/// One batch of `observations` as Arrow arrays, in the contract's column order.
+pub struct ArrowBatch {
+    /// Column names and types (the same for every batch of a document).
+    pub schema: ArrowSchemaRef,
+    /// Rows.
+    pub height: usize,
+    /// One array per column.
+    pub arrays: Vec<ArrayRef>,
+}
+
+/// The Arrow type of every text column: a dictionary of 32-bit keys over UTF-8 views, which is
+/// what polars exports a 32-bit categorical column as (so frames and these batches can share a
+/// file).
+fn text_type() -> ArrowDataType {
+    ArrowDataType::Dictionary(
+        IntegerType::UInt32,
+        Box::new(ArrowDataType::Utf8View),
+        false,
+    )
+}
+
+fn timestamp_type() -> ArrowDataType {
+    ArrowDataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// The `observations` schema of the batches.
+fn schema() -> ArrowSchemaRef {
+    let field = |name: &str, dtype: ArrowDataType| {
+        (PlSmallStr::from(name), Field::new(name.into(), dtype, true))
+    };
+    let text = |name: &str| field(name, text_type());
+    Arc::new(ArrowSchema::from_iter([
+        text("source"),
+        text("dataset"),
+        text("measure"),
+        text("region"),
+        text("region_level"),
+        text("period"),
+        field("year", ArrowDataType::Int16),
+        text("sex"),
+        text("age"),
+        text("breakdown"),
+        field("value", ArrowDataType::Float64),
+        field("abs_value", ArrowDataType::Float64),
+        text("status"),
+        text("status_label"),
+        text("unit"),
+        text("raw_sha256"),
+        field("retrieved_at", timestamp_type()),
+    ]))
+}
+
+/// The distinct values of one text column of a document, in the order they were first met (a
+/// value's key is its place in that order).
+#[derive(Default)]
 struct Dict {
-    dtype: DataType,
-    codes: Vec<Vec<Option<u32>>>,
+    values: Vec<String>,
+    index: HashMap<String, u32>,
 }
 
 impl Dict {
-    /// `tables[d]` lists dataset `d`'s values by table position.
-    fn new(tables: &[Vec<Option<&str>>]) -> PolarsResult<Dict> {
-        let categories = Categories::random("mittari".into(), CategoricalPhysical::U32);
-        let mapping = categories.mapping();
-        let codes = tables
-            .iter()
-            .map(|values| {
-                values
-                    .iter()
-                    .map(|v| v.map(|v| mapping.insert_cat(v)).transpose())
-                    .collect::<PolarsResult<Vec<_>>>()
-            })
-            .collect::<PolarsResult<Vec<_>>>()?;
-        Ok(Dict {
-            dtype: DataType::Categorical(categories, mapping),
-            codes,
-        })
-    }
-
-    /// A column of dataset `d`'s values at table positions `positions`.
-    fn column(&self, name: &str, d: usize, positions: &[u32]) -> PolarsResult<Column> {
-        let codes = &self.codes[d];
-        let ids = if codes.iter().all(Option::is_some) {
-            // No nulls possible: a plain vector, no validity to build.
-            let codes: Vec<u32> = codes.iter().map(|c| c.unwrap_or_default()).collect();
-            UInt32Chunked::from_vec(
-                name.into(),
-                positions.iter().map(|p| codes[*p as usize]).collect(),
-            )
-        } else {
-            UInt32Chunked::from_iter_options(
-                name.into(),
-                positions.iter().map(|p| codes[*p as usize]),
-            )
+    fn insert(&mut self, value: &str) -> u32 {
+        if let Some(c) = self.index.get(value) {
+            return *c;
         }
-        .into_series();
-        Ok(Series::from_cats_and_dtype(&ids, &self.dtype, true)?.into())
+        let c = code(self.values.len());
+        self.values.push(value.to_owned());
+        self.index.insert(value.to_owned(), c);
+        c
     }
 
-    /// A column holding dataset `d`'s only value `n` times.
-    fn constant(&self, name: &str, d: usize, n: usize) -> PolarsResult<Column> {
-        self.column(name, d, &vec![0; n])
+    /// A dictionary column of `keys` (`NULL`: null) over these values.
+    fn column(&self, keys: Vec<u32>) -> Result<ArrayRef, polars::prelude::PolarsError> {
+        let keys = if keys.contains(&NULL) {
+            keys.iter().map(|k| (*k != NULL).then_some(*k)).collect()
+        } else {
+            PrimitiveArray::from_vec(keys)
+        };
+        let values = Utf8ViewArray::from_slice_values(&self.values).boxed();
+        Ok(DictionaryArray::try_new(text_type(), keys, values)?.boxed())
     }
 }
 
-/// The dictionary-encoded columns of a document: every string column whose values are known
-/// before the cells are read. `status` and `status_label` (mostly null, and a text cell can
-/// carry a symbol of its own) stay plain, as does `breakdown` when a dataset has other
-/// dimensions (their combinations are found as the cells come).
+/// The dictionaries of a document's text columns. All but `breakdown` (whose combinations are
+/// found as the cells come) are complete before the first cell is read.
+#[derive(Default)]
 struct Dicts {
     source: Dict,
     dataset: Dict,
@@ -326,123 +567,54 @@ struct Dicts {
     period: Dict,
     sex: Dict,
     age: Dict,
+    breakdown: Dict,
+    status: Dict,
+    status_label: Dict,
     unit: Dict,
     raw_sha256: Dict,
-    /// The empty breakdown, when no dataset has other dimensions.
-    no_breakdown: Option<Dict>,
 }
 
-impl Dicts {
-    fn new<'a>(
-        tables: &'a [Tables],
-        mappers: &[DatasetMapper],
-        ctx: &'a DecodeContext,
-    ) -> PolarsResult<Dicts> {
-        fn all(v: &[String]) -> Vec<Option<&str>> {
-            v.iter().map(|s| Some(s.as_str())).collect()
-        }
-        let dict = |f: &dyn Fn(&'a Tables) -> Vec<Option<&'a str>>| {
-            Dict::new(&tables.iter().map(f).collect::<Vec<_>>())
-        };
-        Ok(Dicts {
-            source: dict(&|t| vec![Some(t.source)])?,
-            dataset: dict(&|t| vec![Some(t.dataset.as_str())])?,
-            measure: dict(&|t| all(&t.measures))?,
-            region: dict(&|t| {
-                t.regions
-                    .iter()
-                    .map(|r| r.as_ref().ok().map(|(c, _)| c.as_str()))
-                    .collect()
-            })?,
-            region_level: dict(&|t| {
-                t.regions
-                    .iter()
-                    .map(|r| r.as_ref().ok().map(|(_, l)| *l))
-                    .collect()
-            })?,
-            period: dict(&|t| all(&t.periods))?,
-            sex: dict(&|t| t.sexes.iter().map(|s| s.map(Sex::as_str)).collect())?,
-            age: dict(&|t| all(&t.ages))?,
-            unit: dict(&|t| t.units.iter().map(Option::as_deref).collect())?,
-            raw_sha256: dict(&|_| vec![Some(ctx.raw_sha256.as_str())])?,
-            no_breakdown: if mappers.iter().all(|m| m.others.is_empty()) {
-                Some(dict(&|_| vec![Some("")])?)
-            } else {
-                None
-            },
-        })
-    }
-}
-
-/// The `observations` columns of one batch of dataset `d`, in the contract's order.
-fn frame(
-    t: &Tables,
+/// The `observations` arrays of one batch, in the contract's order.
+fn arrays(
+    b: Batch,
+    keys: &[Keys],
     dicts: &Dicts,
-    d: usize,
-    b: &Batch,
     opts: &ColumnOptions<'_>,
-) -> PolarsResult<DataFrame> {
+) -> Result<Vec<ArrayRef>, polars::prelude::PolarsError> {
     let n = b.len();
-    let status = |i: &u32| (*i != NO_STATUS).then(|| t.statuses[*i as usize].as_str());
-    let status_label = |i: &u32| {
-        if *i == NO_STATUS {
-            None
-        } else {
-            t.status_labels[*i as usize].as_deref()
-        }
-    };
-    let years: Vec<i16> = b
-        .time
-        .iter()
-        .map(|i| t.years[*i as usize].unwrap_or_default())
-        .collect();
-    let breakdown = match &dicts.no_breakdown {
-        Some(dict) => dict.constant("breakdown", d, n)?,
-        None => StringChunked::from_iter_values(
-            "breakdown".into(),
-            b.breakdown
-                .iter()
-                .map(|i| t.breakdowns.get(*i as usize).map_or("", String::as_str)),
-        )
-        .into_series()
-        .into(),
-    };
-    let columns = vec![
-        dicts.source.constant("source", d, n)?,
-        dicts.dataset.constant("dataset", d, n)?,
-        dicts.measure.column("measure", d, &b.measure)?,
-        dicts.region.column("region", d, &b.region)?,
-        dicts.region_level.column("region_level", d, &b.region)?,
-        dicts.period.column("period", d, &b.time)?,
-        Int16Chunked::from_vec("year".into(), years)
-            .into_series()
-            .into(),
-        dicts.sex.column("sex", d, &b.sex)?,
-        dicts.age.column("age", d, &b.age)?,
-        breakdown,
-        Float64Chunked::from_iter_options("value".into(), b.value.iter().copied())
-            .into_series()
-            .into(),
-        Column::full_null("abs_value".into(), n, &DataType::Float64),
-        StringChunked::from_iter_options("status".into(), b.status.iter().map(status))
-            .into_series()
-            .into(),
-        StringChunked::from_iter_options("status_label".into(), b.status.iter().map(status_label))
-            .into_series()
-            .into(),
-        dicts.unit.column("unit", d, &b.measure)?,
-        dicts.raw_sha256.constant("raw_sha256", d, n)?,
-        Column::new_scalar(
-            "retrieved_at".into(),
-            Scalar::new_datetime(
-                opts.retrieved_at_micros,
-                TimeUnit::Microseconds,
-                Some(TimeZone::UTC),
-            ),
-            n,
-        ),
-    ];
-    DataFrame::new(n, columns)
+    let (source, dataset, raw_sha256) = (
+        b.constant(keys, |k| k.source),
+        b.constant(keys, |k| k.dataset),
+        b.constant(keys, |k| k.raw_sha256),
+    );
+    let value = PrimitiveArray::new(ArrowDataType::Float64, b.value.into(), b.present.into());
+    // All null, built here: polars' own null array borrows a shared zeroed buffer of 8 MB.
+    let abs_value = PrimitiveArray::new(
+        ArrowDataType::Float64,
+        vec![0.0f64; n].into(),
+        Some(Bitmap::from_u8_vec(vec![0; n.div_ceil(8)], n)),
+    );
+    Ok(vec![
+        dicts.source.column(source)?,
+        dicts.dataset.column(dataset)?,
+        dicts.measure.column(b.measure)?,
+        dicts.region.column(b.region)?,
+        dicts.region_level.column(b.region_level)?,
+        dicts.period.column(b.period)?,
+        PrimitiveArray::from_vec(b.year).boxed(),
+        dicts.sex.column(b.sex)?,
+        dicts.age.column(b.age)?,
+        dicts.breakdown.column(b.breakdown)?,
+        value.boxed(),
+        abs_value.boxed(),
+        dicts.status.column(b.status)?,
+        dicts.status_label.column(b.status_label)?,
+        dicts.unit.column(b.unit)?,
+        dicts.raw_sha256.column(raw_sha256)?,
+        PrimitiveArray::from_vec(vec![opts.retrieved_at_micros; n])
+            .to(timestamp_type())
+            .boxed(),
+    ])
 }
 
 /// Decodes a document into `observations` batches handed to `flush`, quarantining what cannot be
@@ -457,24 +629,26 @@ pub fn decode_columns<F, G>(
     slow_rows: G,
 ) -> Result<Vec<DatasetInfo>, SourceError>
 where
-    F: FnMut(DataFrame) -> Result<(), String>,
+    F: FnMut(ArrowBatch) -> Result<(), String>,
     G: FnMut(RawObservation) -> Result<(), String>,
 {
     let mut plan = plan(input, roles, ctx)?;
-    let tables: Vec<Tables> = plan.mappers.iter().map(|m| Tables::new(m, opts)).collect();
-    let dicts = Dicts::new(&tables, &plan.mappers, ctx).map_err(|e| SourceError::Malformed {
-        path: ctx.file.clone().into(),
-        location: String::new(),
-        message: format!("building the column dictionaries: {e}"),
-    })?;
+    let mut dicts = Dicts::default();
+    // A dataset without other dimensions has the empty breakdown, key 0.
+    dicts.breakdown.insert("");
+    let keys = plan
+        .mappers
+        .iter()
+        .map(|m| Keys::new(m, &Tables::new(m, opts), &mut dicts, &ctx.raw_sha256))
+        .collect();
     let mut sink = ColumnSink {
         mappers: &mut plan.mappers,
         ctx,
         opts,
-        tables,
+        keys,
         dicts,
-        current: None,
-        batch: Batch::default(),
+        schema: schema(),
+        batch: Batch::with_capacity(opts.batch_rows),
         quarantine,
         flush,
         slow_rows,

@@ -16,13 +16,13 @@
 //! Neither pass builds a `serde_json::Value`; from a file, neither holds the file in memory.
 
 pub mod columns;
+pub mod de;
 pub mod model;
 pub mod stream;
 pub mod validate;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::BufReader;
 use std::path::Path;
 
 use serde::Serialize;
@@ -84,26 +84,15 @@ pub struct DatasetInfo {
     pub warnings: Vec<String>,
 }
 
-fn open<'a>(input: Input<'a>, file: &str) -> Result<Box<dyn std::io::Read + 'a>, SourceError> {
-    Ok(match input {
-        Input::Bytes(b) => Box::new(b),
-        Input::File(p) => Box::new(BufReader::with_capacity(
-            1 << 20,
-            fs_err::File::open(p).map_err(|e| SourceError::Missing {
-                source_id: file.to_owned(),
-                path: p.to_path_buf(),
-                source: e,
-            })?,
-        )),
-    })
-}
-
-fn json_error(file: &str, e: &serde_json::Error, what: &str) -> SourceError {
-    SourceError::Malformed {
+/// Pass 1: the document's metadata, with `value` only counted.
+fn read_document<R: std::io::Read>(src: R, file: &str) -> Result<Option<Document>, SourceError> {
+    let mut de = de::Deserializer::new(src);
+    let doc = Document::read(&mut de).and_then(|d| de.end().map(|()| d));
+    doc.map_err(|e| SourceError::Malformed {
         path: file.into(),
-        location: format!("line {}, column {}", e.line(), e.column()),
-        message: format!("{what}: {e}"),
-    }
+        location: format!("line {}, column {}", e.line, e.column),
+        message: format!("not a JSON-stat document: {}", e.message),
+    })
 }
 
 /// Pass 1 and validation: the document's datasets, or every finding when there are errors.
@@ -111,16 +100,17 @@ pub fn validate(
     input: Input<'_>,
     file: &str,
 ) -> Result<(Form, Vec<Resolved>, Vec<Finding>), SourceError> {
+    // One reader for both, so that a payload in memory and a file are judged alike.
     let doc = match input {
-        Input::Bytes(b) => {
-            let mut de = serde_json::Deserializer::from_slice(b);
-            let doc = Document::read(&mut de).and_then(|d| de.end().map(|()| d));
-            doc.map_err(|e| json_error(file, &e, "not a JSON-stat document"))?
-        }
-        Input::File(_) => {
-            let mut de = serde_json::Deserializer::from_reader(open(input, file)?);
-            let doc = Document::read(&mut de).and_then(|d| de.end().map(|()| d));
-            doc.map_err(|e| json_error(file, &e, "not a JSON-stat document"))?
+        Input::Bytes(b) => read_document(b, file)?,
+        Input::File(p) => {
+            // Unbuffered: the reader scans blocks of its own.
+            let src = fs_err::File::open(p).map_err(|e| SourceError::Missing {
+                source_id: file.to_owned(),
+                path: p.to_path_buf(),
+                source: e,
+            })?;
+            read_document(src, file)?
         }
     };
     let doc = doc.ok_or_else(|| SourceError::Malformed {
@@ -577,16 +567,22 @@ fn pass2<S: PlanSink>(
     sink: &mut S,
 ) -> Result<(), SourceError> {
     let result = match input {
-        Input::Bytes(b) => {
-            let mut de = serde_json::Deserializer::from_slice(b);
-            stream::stream(&mut de, form, pointers, sink)
-        }
-        Input::File(_) => {
-            let mut de = serde_json::Deserializer::from_reader(open(input, &ctx.file)?);
-            stream::stream(&mut de, form, pointers, sink)
+        Input::Bytes(b) => stream::stream(b, form, pointers, sink),
+        // Unbuffered: the scanner reads in large blocks of its own.
+        Input::File(p) => {
+            let file = fs_err::File::open(p).map_err(|e| SourceError::Missing {
+                source_id: ctx.file.clone(),
+                path: p.to_path_buf(),
+                source: e,
+            })?;
+            stream::stream(file, form, pointers, sink)
         }
     };
-    result.map_err(|e| json_error(&ctx.file, &e, "reading cells"))?;
+    result.map_err(|e| SourceError::Malformed {
+        path: ctx.file.clone().into(),
+        location: format!("line {}, column {}", e.line, e.column),
+        message: format!("reading cells: {}", e.message),
+    })?;
     let status_only: Vec<(usize, usize)> = sink
         .mappers()
         .iter()
