@@ -3,6 +3,7 @@
 # national-scale population table (310 areas x 101 ages x 3 sexes x 30 years, dense and sparse).
 #
 #   benches/jsonstat.sh            # RUNS=3 by default; BENCH_DIR keeps the data and results
+#   RUNS=5 PYJSTAT_RUNS=1 benches/jsonstat.sh   # pyjstat (minutes a run) in the first run only
 #
 # Installs pyjstat, pandas and pyarrow into a virtualenv ($BENCH_VENV, default
 # ~/.cache/mittari-bench-venv), builds mittari in release mode, generates the data, and prints

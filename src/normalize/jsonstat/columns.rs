@@ -327,10 +327,10 @@ impl Batch {
     }
 
     /// Keys of a column that is constant within a dataset, from the runs.
-    fn constant(&self, keys: &[Keys], key: impl Fn(&Keys) -> u32) -> Vec<u32> {
+    fn constant(&self, constants: &[[u32; 3]], key: impl Fn(&[u32; 3]) -> u32) -> Vec<u32> {
         let mut out = Vec::with_capacity(self.len());
         for (d, end) in &self.runs {
-            out.resize(*end, key(&keys[*d]));
+            out.resize(*end, key(&constants[*d]));
         }
         out
     }
@@ -342,6 +342,8 @@ struct ColumnSink<'a, F, G> {
     opts: &'a ColumnOptions<'a>,
     keys: Vec<Keys>,
     dicts: Dicts,
+    values: Arc<DictValues>,
+    constants: Arc<Vec<[u32; 3]>>,
     schema: ArrowSchemaRef,
     batch: Batch,
     quarantine: &'a mut Vec<QuarantineEntry>,
@@ -363,14 +365,19 @@ where
         if self.batch.len() == 0 {
             return Ok(());
         }
-        let batch = std::mem::replace(&mut self.batch, Batch::with_capacity(self.opts.batch_rows));
-        let height = batch.len();
-        let arrays =
-            arrays(batch, &self.keys, &self.dicts, self.opts).map_err(|e| e.to_string())?;
+        let cells = std::mem::replace(&mut self.batch, Batch::with_capacity(self.opts.batch_rows));
+        // Only `breakdown` can have grown since the last batch.
+        if self.values.breakdown.len() != self.dicts.breakdown.values.len() {
+            let mut values = (*self.values).clone();
+            values.breakdown = self.dicts.breakdown.array();
+            self.values = Arc::new(values);
+        }
         (self.flush)(ArrowBatch {
             schema: self.schema.clone(),
-            height,
-            arrays,
+            cells,
+            constants: self.constants.clone(),
+            values: self.values.clone(),
+            retrieved_at_micros: self.opts.retrieved_at_micros,
         })
     }
 
@@ -472,14 +479,60 @@ where
     }
 }
 
-/// One batch of `observations` as Arrow arrays, in the contract's column order.
+/// One batch of `observations`: the cells' keys and values, which [`ArrowBatch::arrays`] turns
+/// into Arrow arrays in the contract's column order. That last step is left to the consumer
+/// (`convert`'s writer thread), off the thread that reads the cells.
 pub struct ArrowBatch {
     /// Column names and types (the same for every batch of a document).
     pub schema: ArrowSchemaRef,
+    cells: Batch,
+    /// Per dataset: its `source`, `dataset` and `raw_sha256` keys.
+    constants: Arc<Vec<[u32; 3]>>,
+    values: Arc<DictValues>,
+    retrieved_at_micros: i64,
+}
+
+impl ArrowBatch {
     /// Rows.
-    pub height: usize,
-    /// One array per column.
-    pub arrays: Vec<ArrayRef>,
+    pub fn height(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// The arrays, one per column of [`ArrowBatch::schema`].
+    pub fn arrays(self) -> Result<Vec<ArrayRef>, polars::prelude::PolarsError> {
+        let (b, v) = (self.cells, &self.values);
+        let n = b.len();
+        let [source, dataset, raw_sha256] =
+            [0, 1, 2].map(|i| b.constant(&self.constants, |c| c[i]));
+        let value = PrimitiveArray::new(ArrowDataType::Float64, b.value.into(), b.present.into());
+        // All null, built here: polars' own null array borrows a shared zeroed buffer of 8 MB.
+        let abs_value = PrimitiveArray::new(
+            ArrowDataType::Float64,
+            vec![0.0f64; n].into(),
+            Some(Bitmap::from_u8_vec(vec![0; n.div_ceil(8)], n)),
+        );
+        Ok(vec![
+            dictionary(source, &v.source)?,
+            dictionary(dataset, &v.dataset)?,
+            dictionary(b.measure, &v.measure)?,
+            dictionary(b.region, &v.region)?,
+            dictionary(b.region_level, &v.region_level)?,
+            dictionary(b.period, &v.period)?,
+            PrimitiveArray::from_vec(b.year).boxed(),
+            dictionary(b.sex, &v.sex)?,
+            dictionary(b.age, &v.age)?,
+            dictionary(b.breakdown, &v.breakdown)?,
+            value.boxed(),
+            abs_value.boxed(),
+            dictionary(b.status, &v.status)?,
+            dictionary(b.status_label, &v.status_label)?,
+            dictionary(b.unit, &v.unit)?,
+            dictionary(raw_sha256, &v.raw_sha256)?,
+            PrimitiveArray::from_vec(vec![self.retrieved_at_micros; n])
+                .to(timestamp_type())
+                .boxed(),
+        ])
+    }
 }
 
 /// The Arrow type of every text column: a dictionary of 32-bit keys over UTF-8 views, which is
@@ -543,15 +596,60 @@ impl Dict {
         c
     }
 
-    /// A dictionary column of `keys` (`NULL`: null) over these values.
-    fn column(&self, keys: Vec<u32>) -> Result<ArrayRef, polars::prelude::PolarsError> {
-        let keys = if keys.contains(&NULL) {
-            keys.iter().map(|k| (*k != NULL).then_some(*k)).collect()
-        } else {
-            PrimitiveArray::from_vec(keys)
-        };
-        let values = Utf8ViewArray::from_slice_values(&self.values).boxed();
-        Ok(DictionaryArray::try_new(text_type(), keys, values)?.boxed())
+    /// The values as an Arrow array.
+    fn array(&self) -> Utf8ViewArray {
+        Utf8ViewArray::from_slice_values(&self.values)
+    }
+}
+
+/// A dictionary column of `keys` (`NULL`: null) over `values`.
+fn dictionary(
+    keys: Vec<u32>,
+    values: &Utf8ViewArray,
+) -> Result<ArrayRef, polars::prelude::PolarsError> {
+    let keys = if keys.contains(&NULL) {
+        keys.iter().map(|k| (*k != NULL).then_some(*k)).collect()
+    } else {
+        PrimitiveArray::from_vec(keys)
+    };
+    Ok(DictionaryArray::try_new(text_type(), keys, values.clone().boxed())?.boxed())
+}
+
+/// The values of every dictionary, as Arrow arrays shared by the batches.
+#[derive(Clone)]
+struct DictValues {
+    source: Utf8ViewArray,
+    dataset: Utf8ViewArray,
+    measure: Utf8ViewArray,
+    region: Utf8ViewArray,
+    region_level: Utf8ViewArray,
+    period: Utf8ViewArray,
+    sex: Utf8ViewArray,
+    age: Utf8ViewArray,
+    breakdown: Utf8ViewArray,
+    status: Utf8ViewArray,
+    status_label: Utf8ViewArray,
+    unit: Utf8ViewArray,
+    raw_sha256: Utf8ViewArray,
+}
+
+impl DictValues {
+    fn new(d: &Dicts) -> DictValues {
+        DictValues {
+            source: d.source.array(),
+            dataset: d.dataset.array(),
+            measure: d.measure.array(),
+            region: d.region.array(),
+            region_level: d.region_level.array(),
+            period: d.period.array(),
+            sex: d.sex.array(),
+            age: d.age.array(),
+            breakdown: d.breakdown.array(),
+            status: d.status.array(),
+            status_label: d.status_label.array(),
+            unit: d.unit.array(),
+            raw_sha256: d.raw_sha256.array(),
+        }
     }
 }
 
@@ -572,49 +670,6 @@ struct Dicts {
     status_label: Dict,
     unit: Dict,
     raw_sha256: Dict,
-}
-
-/// The `observations` arrays of one batch, in the contract's order.
-fn arrays(
-    b: Batch,
-    keys: &[Keys],
-    dicts: &Dicts,
-    opts: &ColumnOptions<'_>,
-) -> Result<Vec<ArrayRef>, polars::prelude::PolarsError> {
-    let n = b.len();
-    let (source, dataset, raw_sha256) = (
-        b.constant(keys, |k| k.source),
-        b.constant(keys, |k| k.dataset),
-        b.constant(keys, |k| k.raw_sha256),
-    );
-    let value = PrimitiveArray::new(ArrowDataType::Float64, b.value.into(), b.present.into());
-    // All null, built here: polars' own null array borrows a shared zeroed buffer of 8 MB.
-    let abs_value = PrimitiveArray::new(
-        ArrowDataType::Float64,
-        vec![0.0f64; n].into(),
-        Some(Bitmap::from_u8_vec(vec![0; n.div_ceil(8)], n)),
-    );
-    Ok(vec![
-        dicts.source.column(source)?,
-        dicts.dataset.column(dataset)?,
-        dicts.measure.column(b.measure)?,
-        dicts.region.column(b.region)?,
-        dicts.region_level.column(b.region_level)?,
-        dicts.period.column(b.period)?,
-        PrimitiveArray::from_vec(b.year).boxed(),
-        dicts.sex.column(b.sex)?,
-        dicts.age.column(b.age)?,
-        dicts.breakdown.column(b.breakdown)?,
-        value.boxed(),
-        abs_value.boxed(),
-        dicts.status.column(b.status)?,
-        dicts.status_label.column(b.status_label)?,
-        dicts.unit.column(b.unit)?,
-        dicts.raw_sha256.column(raw_sha256)?,
-        PrimitiveArray::from_vec(vec![opts.retrieved_at_micros; n])
-            .to(timestamp_type())
-            .boxed(),
-    ])
 }
 
 /// Decodes a document into `observations` batches handed to `flush`, quarantining what cannot be
@@ -640,12 +695,18 @@ where
         .mappers
         .iter()
         .map(|m| Keys::new(m, &Tables::new(m, opts), &mut dicts, &ctx.raw_sha256))
+        .collect::<Vec<Keys>>();
+    let constants = keys
+        .iter()
+        .map(|k| [k.source, k.dataset, k.raw_sha256])
         .collect();
     let mut sink = ColumnSink {
         mappers: &mut plan.mappers,
         ctx,
         opts,
         keys,
+        values: Arc::new(DictValues::new(&dicts)),
+        constants: Arc::new(constants),
         dicts,
         schema: schema(),
         batch: Batch::with_capacity(opts.batch_rows),

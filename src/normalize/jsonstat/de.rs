@@ -13,6 +13,7 @@ use std::io::Read;
 
 use serde::de::{self, DeserializeSeed, Visitor};
 
+use super::model::COUNT_CELLS;
 use super::stream::{Scanner, StreamError};
 
 /// Deepest nesting of arrays and objects accepted (as `serde_json`).
@@ -228,6 +229,36 @@ impl<R: Read> Deserializer<R> {
         }
     }
 
+    /// The elements of the array whose `[` is next, each checked as [`Deserializer::skip`] would.
+    fn count_elements(&mut self) -> Result<u64> {
+        self.enter()?;
+        self.s.pos += 1;
+        let mut n = 0u64;
+        if self.s.expect_any("a value")? == b']' {
+            self.s.pos += 1;
+        } else {
+            loop {
+                // Integers and their commas (the common cells), then one value of any kind.
+                let run = self.s.integer_run();
+                if run > 0 {
+                    n += run;
+                    self.no_trailing_comma(b']')?;
+                }
+                n += 1;
+                match self.s.expect_any("a value")? {
+                    b'{' | b'[' | b'"' => self.skip()?,
+                    _ => self.skip_scalar()?,
+                }
+                if !self.s.more(b']')? {
+                    break;
+                }
+                self.no_trailing_comma(b']')?;
+            }
+        }
+        self.depth -= 1;
+        Ok(n)
+    }
+
     /// A member's key and its `:`, when skipping.
     fn member_key(&mut self) -> Result<()> {
         match self.s.peek()? {
@@ -301,6 +332,20 @@ impl<'de, R: Read> de::Deserializer<'de> for &mut Deserializer<R> {
         }
     }
 
+    /// [`COUNT_CELLS`] on an array: the array is checked and counted here, and the visitor gets
+    /// the count. Anything else is an ordinary newtype.
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        if name == COUNT_CELLS && self.s.expect_any("a value")? == b'[' {
+            let n = self.count_elements()?;
+            return visitor.visit_u64(n).map_err(|e| self.at(e));
+        }
+        visitor.visit_newtype_struct(self)
+    }
+
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         self.skip()?;
         visitor.visit_unit()
@@ -308,7 +353,7 @@ impl<'de, R: Read> de::Deserializer<'de> for &mut Deserializer<R> {
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit
-        unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+        unit_struct seq tuple tuple_struct map struct enum identifier
     }
 }
 
@@ -461,6 +506,44 @@ mod tests {
         let err = read::<BTreeMap<String, u8>>("{\"a\":\n  300}").err();
         let err = err.map(|e| (e.line, e.message.contains("300")));
         assert_eq!(err, Some((2, true)));
+    }
+
+    #[test]
+    fn counts_dense_cells_itself_and_agrees_with_serde_json() {
+        use super::super::model::ValueSummary;
+        let count = |json: &str| match read::<ValueSummary>(json) {
+            Ok(ValueSummary::Dense(n)) => Some(n),
+            _ => None,
+        };
+        let theirs = |json: &str| match serde_json::from_str::<ValueSummary>(json) {
+            Ok(ValueSummary::Dense(n)) => Some(n),
+            _ => None,
+        };
+        for json in [
+            "[]",
+            "[1]",
+            "[1, 2 ,3]",
+            r#"[1, -2.5e3, "x", null, {"a": [1, 2]}, [3], true, 12345678901234567890123]"#,
+            "[\n 0,\n 0 \n]",
+        ] {
+            assert_eq!(count(json), theirs(json), "{json}");
+            assert!(count(json).is_some(), "{json}");
+        }
+        assert_eq!(count("[1, 2, 3]"), Some(3));
+        for bad in [
+            "[1,,2]", "[1,]", "[,1]", "[01]", "[1 2]", "[1, 2", "[1, tru]",
+        ] {
+            assert!(read::<ValueSummary>(bad).is_err(), "{bad}");
+        }
+        // An object still goes the ordinary way.
+        assert!(matches!(
+            read::<ValueSummary>(r#"{"3": 1, "x": 2}"#),
+            Ok(ValueSummary::Sparse {
+                count: 2,
+                max: Some(3),
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -354,6 +354,11 @@ pub enum ValueSummary {
     },
 }
 
+/// The newtype name under which [`ValueSummary`] asks [`super::de::Deserializer`] to count a
+/// dense `value` itself (an array of millions of numbers, each otherwise a round trip through
+/// `serde`). Any other deserializer treats it as an ordinary newtype.
+pub const COUNT_CELLS: &str = "$mittari::count_cells";
+
 impl<'de> Deserialize<'de> for ValueSummary {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -388,7 +393,27 @@ impl<'de> Deserialize<'de> for ValueSummary {
                 })
             }
         }
-        d.deserialize_any(V)
+        /// Accepts what `V` does, wrapped in [`COUNT_CELLS`], and a count of dense cells from
+        /// the deserializer that understands it.
+        struct Counted;
+        impl<'de> Visitor<'de> for Counted {
+            type Value = ValueSummary;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                V.expecting(f)
+            }
+            fn visit_newtype_struct<D: Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<ValueSummary, D::Error> {
+                d.deserialize_any(V)
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<ValueSummary, E> {
+                usize::try_from(n)
+                    .map(ValueSummary::Dense)
+                    .map_err(|_| E::custom("too many cells"))
+            }
+        }
+        d.deserialize_newtype_struct(COUNT_CELLS, Counted)
     }
 }
 

@@ -417,7 +417,7 @@ impl<R: Read> Scanner<R> {
 
     /// [`Scanner::integer`] followed by optional whitespace and a `,` (consumed too); `None`
     /// (nothing consumed) otherwise.
-    fn integer_then_comma(&mut self) -> Option<f64> {
+    pub(super) fn integer_then_comma(&mut self) -> Option<f64> {
         let start = self.pos;
         let v = self.integer()?;
         let rest = &self.buf[self.pos..self.end];
@@ -434,6 +434,41 @@ impl<R: Read> Scanner<R> {
                 None
             }
         }
+    }
+
+    /// Consumes the longest run of `integer ,` elements (JSON integers, each followed by optional
+    /// whitespace and a comma) wholly in the buffer, and returns how many; stops before anything
+    /// else. Pass 1 counts a dense `value` with it.
+    pub(super) fn integer_run(&mut self) -> u64 {
+        let buf = &self.buf[self.pos..self.end];
+        let ws = |b: u8| matches!(b, b' ' | b'\n' | b'\r' | b'\t');
+        let (mut i, mut n, mut done) = (0, 0u64, 0);
+        loop {
+            while i < buf.len() && ws(buf[i]) {
+                i += 1;
+            }
+            if buf.get(i) == Some(&b'-') {
+                i += 1;
+            }
+            let first = i;
+            while i < buf.len() && buf[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i == first || i - first > 1 && buf[first] == b'0' {
+                break;
+            }
+            while i < buf.len() && ws(buf[i]) {
+                i += 1;
+            }
+            if buf.get(i) != Some(&b',') {
+                break;
+            }
+            i += 1;
+            n += 1;
+            done = i;
+        }
+        self.pos += done;
+        n
     }
 
     /// A cell: a number, `null` or a string.
