@@ -75,7 +75,8 @@ struct TableWriter {
     run_id: String,
     tmp: PathBuf,
     target: PathBuf,
-    writer: Option<FileWriter<std::fs::File>>,
+    /// Buffered: the writer emits page headers and the footer in many small writes.
+    writer: Option<FileWriter<std::io::BufWriter<std::fs::File>>>,
     schema: Option<ArrowSchemaRef>,
     /// Per column, from the schema.
     encodings: Vec<Vec<Encoding>>,
@@ -202,7 +203,8 @@ impl TableWriter {
 
     fn open(&mut self, schema: ArrowSchemaRef) -> Result<(), InternalError> {
         let file = fs_err::File::create(&self.tmp).map_err(|e| write_error(&self.tmp, e))?;
-        let writer = FileWriter::try_new(file.into_parts().0, (*schema).clone(), self.options)
+        let file = std::io::BufWriter::with_capacity(1 << 20, file.into_parts().0);
+        let writer = FileWriter::try_new(file, (*schema).clone(), self.options)
             .map_err(|e| write_error(&self.tmp, e))?;
         self.writer = Some(writer);
         self.encodings = schema.iter_values().map(encoding).collect();
@@ -229,7 +231,10 @@ impl TableWriter {
         writer
             .end(Some(metadata))
             .map_err(|e| write_error(&self.tmp, e))?;
-        let file = writer.into_inner();
+        let file = writer
+            .into_inner()
+            .into_inner()
+            .map_err(|e| write_error(&self.tmp, e.into_error()))?;
         // fsync applies to the file, whichever descriptor asks.
         file.sync_all().map_err(|e| write_error(&self.tmp, e))?;
         drop(file);

@@ -121,12 +121,16 @@ pub fn write_parquet(
     metadata: Vec<(String, String)>,
 ) -> Result<(), InternalError> {
     let file = fs_err::File::create(path).map_err(|e| write_error(path, e))?;
-    let mut file: File = file.into_parts().0;
-    ParquetWriter::new(&mut file)
+    // Buffered: the writer emits page headers and the footer in many small writes.
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file.into_parts().0);
+    ParquetWriter::new(&mut out)
         .with_compression(ParquetCompression::Zstd(None))
         .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata)))
         .finish(df)
         .map_err(|e| write_error(path, e))?;
+    let file: File = out
+        .into_inner()
+        .map_err(|e| write_error(path, e.into_error()))?;
     file.sync_all().map_err(|e| write_error(path, e))
 }
 
