@@ -107,7 +107,7 @@ impl TableWriter {
             // As polars' `ParquetWriter` (min/max and null counts, format version 1), but zstd
             // at level 1 rather than 3: on the national population table of
             // `benches/jsonstat.sh` level 1 wrote a smaller file (5.7 MB against 6.7 MB) in
-            // less time.
+            // about the same time.
             options: WriteOptions {
                 statistics: StatisticsOptions::default(),
                 version: Version::V1,

@@ -1,4 +1,4 @@
-//! Pass 1's JSON reader: a `serde` deserializer over the same buffered [`Scanner`] as pass 2.
+//! Pass 1's JSON reader: a `serde` deserializer over the same buffered scanner as pass 2.
 //!
 //! `serde_json` reading from an `io::Read` goes byte by byte through an iterator that also
 //! counts lines, and pass 1 must walk every cell of `value` (to count them and check sparse
