@@ -231,21 +231,29 @@ impl Contract {
             let col = df
                 .column(&c.name)
                 .map_err(|e| self.violation(format!("column `{}`: {e}", c.name)))?;
-            if !c.kind.matches_polars(col.dtype()) {
-                return Err(self.violation(format!(
-                    "column `{}` has type {}, contract says {:?}",
-                    c.name,
-                    col.dtype(),
-                    c.kind
-                )));
-            }
-            if !c.nullable && col.null_count() > 0 {
-                return Err(self.violation(format!(
-                    "column `{}` has {} nulls but is not nullable",
-                    c.name,
-                    col.null_count()
-                )));
-            }
+            self.check_column(c, col.dtype(), col.null_count())?;
+        }
+        Ok(())
+    }
+
+    /// One column's type and nulls against its contract.
+    fn check_column(
+        &self,
+        c: &ColumnContract,
+        dtype: &DataType,
+        nulls: usize,
+    ) -> Result<(), InternalError> {
+        if !c.kind.matches_polars(dtype) {
+            return Err(self.violation(format!(
+                "column `{}` has type {dtype}, contract says {:?}",
+                c.name, c.kind
+            )));
+        }
+        if !c.nullable && nulls > 0 {
+            return Err(self.violation(format!(
+                "column `{}` has {nulls} nulls but is not nullable",
+                c.name
+            )));
         }
         Ok(())
     }
@@ -267,23 +275,16 @@ impl Contract {
             )));
         }
         for ((c, field), array) in self.columns.iter().zip(schema.iter_values()).zip(arrays) {
-            let dt = DataType::from_arrow_dtype(array.dtype());
-            if !c.kind.matches_polars(&dt) || field.dtype() != array.dtype() {
+            if field.dtype() != array.dtype() {
                 return Err(self.violation(format!(
-                    "column `{}` is {:?} (field {:?}), contract says {:?}",
+                    "column `{}` holds {:?} where its field says {:?}",
                     c.name,
                     array.dtype(),
-                    field.dtype(),
-                    c.kind
+                    field.dtype()
                 )));
             }
-            if !c.nullable && array.null_count() > 0 {
-                return Err(self.violation(format!(
-                    "column `{}` has {} nulls but is not nullable",
-                    c.name,
-                    array.null_count()
-                )));
-            }
+            let dt = DataType::from_arrow_dtype(array.dtype());
+            self.check_column(c, &dt, array.null_count())?;
         }
         Ok(())
     }
@@ -370,6 +371,8 @@ impl Contract {
 mod tests {
     use super::*;
     use polars::prelude::*;
+    use polars_arrow::array::PrimitiveArray;
+    use polars_arrow::datatypes::{ArrowDataType, ArrowSchema, Field};
 
     #[test]
     fn every_contract_loads() {
@@ -416,5 +419,24 @@ mod tests {
                 .to_string()
                 .contains("contract says [a]")
         );
+        // The same rules for Arrow batches, and a batch must hold what its schema says.
+        let schema = |name: &str, dtype: ArrowDataType| {
+            ArrowSchema::from_iter([(name.into(), Field::new(name.into(), dtype, true))])
+        };
+        let i16s = |v: &[Option<i16>]| -> Vec<ArrayRef> {
+            vec![PrimitiveArray::<i16>::from(v.to_vec()).boxed()]
+        };
+        let int16 = schema("a", ArrowDataType::Int16);
+        c.check_arrow(&int16, &i16s(&[Some(1), Some(2)])).unwrap();
+        let err = |s: &ArrowSchema, a: &[ArrayRef]| c.check_arrow(s, a).unwrap_err().to_string();
+        assert!(err(&int16, &i16s(&[Some(1), None])).contains("1 nulls"));
+        assert!(
+            err(&schema("b", ArrowDataType::Int16), &i16s(&[Some(1)]))
+                .contains("contract says [a]")
+        );
+        let int32 = schema("a", ArrowDataType::Int32);
+        let i32s: Vec<ArrayRef> = vec![PrimitiveArray::<i32>::from_vec(vec![1]).boxed()];
+        assert!(err(&int32, &i32s).contains("has type i32"));
+        assert!(err(&int16, &i32s).contains("where its field says Int16"));
     }
 }
