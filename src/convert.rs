@@ -43,9 +43,9 @@ use crate::regions::Registry;
 use crate::regions::conform::{ObservationColumns, Provenance, RegionResolver, unresolved};
 
 /// Rows per Parquet batch (and row group) when streaming. On the national population table of
-/// `benches/jsonstat.sh`, 128 Ki rows converted about 13 % faster than 64 Ki for 10 MB more
-/// peak memory; fewer, larger row groups also suit readers better.
-pub const BATCH_ROWS: usize = 128 * 1024;
+/// `benches/jsonstat.sh` (writes buffered), 64 Ki rows converted as fast as 128 Ki with 12 MB
+/// less peak memory, and 32 Ki saved 4 MB more but was about 5 % slower.
+pub const BATCH_ROWS: usize = 64 * 1024;
 
 /// What a conversion wrote.
 #[derive(Debug)]
