@@ -264,6 +264,67 @@ impl Drop for TableWriter {
     }
 }
 
+/// The quarantine of a conversion, written in batches of [`BATCH_ROWS`] entries as they come, so
+/// that a file whose cells are mostly unusable still converts in bounded memory. The file is
+/// only put in place (or a stale one removed) when the whole conversion succeeded.
+struct QuarantineOut {
+    path: PathBuf,
+    run_id: String,
+    writer: Option<TableWriter>,
+    pending: Vec<QuarantineEntry>,
+    total: usize,
+}
+
+impl QuarantineOut {
+    fn new(output: &Path, run_id: &str) -> QuarantineOut {
+        QuarantineOut {
+            path: quarantine_path(output),
+            run_id: run_id.to_owned(),
+            writer: None,
+            pending: Vec::new(),
+            total: 0,
+        }
+    }
+
+    fn push(&mut self, entry: QuarantineEntry) -> Result<(), InternalError> {
+        self.pending.push(entry);
+        self.total += 1;
+        if self.pending.len() >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), InternalError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let writer = match &mut self.writer {
+            Some(w) => w,
+            None => {
+                self.writer
+                    .insert(TableWriter::create("quarantine", &self.path, &self.run_id)?)
+            }
+        };
+        writer.write(&quarantine_frame(&self.pending, &self.run_id)?)?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Puts the file in place; `None` (and a stale file removed) when nothing was quarantined.
+    fn finish(mut self) -> Result<Option<PathBuf>, InternalError> {
+        self.flush()?;
+        if let Some(w) = self.writer.take() {
+            w.finish()?;
+            return Ok(Some(self.path));
+        }
+        if self.path.exists() {
+            fs_err::remove_file(&self.path).map_err(|e| write_error(&self.path, e))?;
+        }
+        Ok(None)
+    }
+}
+
 /// Runs a conversion.
 pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
     let stem = args
@@ -285,7 +346,9 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
     let run_id = format!("convert-{}", Utc::now().format("%Y%m%dT%H%M%SZ"));
     let mut out = TableWriter::create("observations", &args.output, &run_id)?;
     let mut columns = ObservationColumns::default();
-    let mut quarantine: Vec<QuarantineEntry> = Vec::new();
+    let mut quarantine = QuarantineOut::new(&args.output, &run_id);
+    // Why the quarantine could not be written, when it could not.
+    let mut quarantine_failed: Option<InternalError> = None;
     let retrieved_at = Utc::now();
 
     if args.format == ConvertFormat::Jsonstat {
@@ -339,7 +402,13 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
                 &roles,
                 &ctx,
                 &options,
-                &mut quarantine,
+                |entry| {
+                    quarantine.push(entry).map_err(|e| {
+                        let message = format!("writing the quarantine: {e}");
+                        quarantine_failed = Some(e);
+                        message
+                    })
+                },
                 |df| {
                     tx.send(df)
                         .map_err(|_| "the Parquet writer stopped".to_owned())
@@ -359,10 +428,13 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
         });
         // A failure to write is reported as what it is, not as a bad input.
         out = written?;
+        if let Some(e) = quarantine_failed {
+            return Err(e.into());
+        }
         // Cells given as text that decode (rare): resolved and written after the rest.
         for row in slow_rows {
             if let Err(q) = columns.push_one(&row, &resolver, &provenance) {
-                quarantine.push(q);
+                quarantine.push(q)?;
             }
         }
         for info in decoded? {
@@ -378,13 +450,16 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
         } else {
             sotkanet::decode_csv(&payload.bytes, &ctx)?
         };
-        quarantine.extend(decoded.quarantine);
+        let mut rejected = decoded.quarantine;
         let provenance = Provenance {
             source_id: "input",
             raw_sha256: &payload.sha256,
             retrieved_at,
         };
-        columns.push_resolved(decoded.rows, &resolver, &provenance, &mut quarantine);
+        columns.push_resolved(decoded.rows, &resolver, &provenance, &mut rejected);
+        for entry in rejected {
+            quarantine.push(entry)?;
+        }
         // Small payloads: written sorted, like `run` writes `observations`.
         out.write(&std::mem::take(&mut columns).into_frame()?)?;
     }
@@ -392,23 +467,15 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
     out.write(&columns.take_frame()?)?;
     let rows = out.finish()?;
 
-    let qpath = quarantine_path(&args.output);
-    let quarantine_path = if quarantine.is_empty() {
-        if qpath.exists() {
-            fs_err::remove_file(&qpath).map_err(|e| write_error(&qpath, e))?;
-        }
-        None
-    } else {
-        warn!(rows = quarantine.len(), path = %qpath.display(), "Quarantined rows");
-        let mut q = TableWriter::create("quarantine", &qpath, &run_id)?;
-        q.write(&quarantine_frame(&quarantine, &run_id)?)?;
-        q.finish()?;
-        Some(qpath)
-    };
+    let quarantined = quarantine.total;
+    let quarantine_path = quarantine.finish()?;
+    if let Some(path) = &quarantine_path {
+        warn!(rows = quarantined, path = %path.display(), "Quarantined rows");
+    }
     info!(rows, path = %args.output.display(), "Wrote observations");
     Ok(Converted {
         rows,
-        quarantined: quarantine.len(),
+        quarantined,
         quarantine_path,
     })
 }

@@ -593,3 +593,40 @@ fn convert_writes_text_cells_last_in_the_same_schema() {
     let dt = schema.field_with_name("region").unwrap().data_type();
     assert!(matches!(dt, arrow_schema::DataType::Dictionary(..)), "{dt}");
 }
+
+/// Quarantine entries are written as they come, in batches: a document whose 70 000 cells all
+/// have a period without a year converts, with every cell in the quarantine file and an empty
+/// `observations`.
+#[test]
+fn convert_quarantines_more_cells_than_a_batch() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let input = dir.path().join("bad_periods.json");
+    let n = 70_000;
+    let periods: Vec<String> = (0..n).map(|i| format!("\"P{i}\"")).collect();
+    let values = vec!["1"; n].join(",");
+    std::fs::write(
+        &input,
+        format!(
+            r#"{{"version":"2.0","class":"dataset","id":["alue","vuosi"],"size":[1,{n}],
+                "dimension":{{"alue":{{"category":{{"index":["SSS"]}}}},
+                              "vuosi":{{"category":{{"index":[{}]}}}}}},
+                "role":{{"geo":["alue"],"time":["vuosi"]}},"value":[{values}]}}"#,
+            periods.join(",")
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("t.parquet");
+    let run = common::mittari()
+        .args(["convert", "jsonstat"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", common::stderr(&run));
+    assert_eq!(common::read_parquet(&out).height(), 0);
+    let q = common::read_parquet(&dir.path().join("t.quarantine.parquet"));
+    assert_eq!(q.height(), n);
+    let rules = q.column("rule").unwrap().str().unwrap();
+    assert!(rules.iter().all(|r| r == Some("bad_period")));
+}

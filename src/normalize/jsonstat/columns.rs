@@ -336,7 +336,7 @@ impl Batch {
     }
 }
 
-struct ColumnSink<'a, F, G> {
+struct ColumnSink<'a, F, G, Q> {
     mappers: &'a mut [DatasetMapper],
     ctx: &'a DecodeContext,
     opts: &'a ColumnOptions<'a>,
@@ -346,7 +346,7 @@ struct ColumnSink<'a, F, G> {
     constants: Arc<Vec<[u32; 3]>>,
     schema: ArrowSchemaRef,
     batch: Batch,
-    quarantine: &'a mut Vec<QuarantineEntry>,
+    quarantine: Q,
     flush: F,
     slow_rows: G,
 }
@@ -356,10 +356,11 @@ fn code(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX - 1)
 }
 
-impl<F, G> ColumnSink<'_, F, G>
+impl<F, G, Q> ColumnSink<'_, F, G, Q>
 where
     F: FnMut(ArrowBatch) -> Result<(), String>,
     G: FnMut(RawObservation) -> Result<(), String>,
+    Q: FnMut(QuarantineEntry) -> Result<(), String>,
 {
     fn flush_batch(&mut self) -> Result<(), String> {
         if self.batch.len() == 0 {
@@ -384,22 +385,22 @@ where
     /// A cell the fast path does not take: the row path decides (and quarantines).
     fn slow(&mut self, d: usize, pos: usize, cell: &Cell) -> Result<(), String> {
         match self.mappers[d].map(pos, cell, self.ctx) {
-            Err(q) => self.quarantine.push(q),
+            Err(q) => (self.quarantine)(q),
             Ok(raw) => match (self.opts.resolve_region)(&raw.region) {
-                Err((rule, reason)) => self
-                    .quarantine
-                    .push((self.opts.reject_region)(&raw, rule, reason)),
-                Ok(_) => (self.slow_rows)(raw)?,
+                Err((rule, reason)) => {
+                    (self.quarantine)((self.opts.reject_region)(&raw, rule, reason))
+                }
+                Ok(_) => (self.slow_rows)(raw),
             },
         }
-        Ok(())
     }
 }
 
-impl<F, G> CellSink for ColumnSink<'_, F, G>
+impl<F, G, Q> CellSink for ColumnSink<'_, F, G, Q>
 where
     F: FnMut(ArrowBatch) -> Result<(), String>,
     G: FnMut(RawObservation) -> Result<(), String>,
+    Q: FnMut(QuarantineEntry) -> Result<(), String>,
 {
     #[allow(clippy::many_single_char_names)] // d, m, k, b: dataset, mapper, keys, batch.
     fn cell(&mut self, d: usize, pos: usize, cell: Cell) -> Result<(), String> {
@@ -469,10 +470,11 @@ where
     }
 }
 
-impl<F, G> PlanSink for ColumnSink<'_, F, G>
+impl<F, G, Q> PlanSink for ColumnSink<'_, F, G, Q>
 where
     F: FnMut(ArrowBatch) -> Result<(), String>,
     G: FnMut(RawObservation) -> Result<(), String>,
+    Q: FnMut(QuarantineEntry) -> Result<(), String>,
 {
     fn mappers(&self) -> &[DatasetMapper] {
         self.mappers
@@ -672,20 +674,21 @@ struct Dicts {
     raw_sha256: Dict,
 }
 
-/// Decodes a document into `observations` batches handed to `flush`, quarantining what cannot be
-/// used into `quarantine`; cells given as text that decode go to `slow_rows`.
-pub fn decode_columns<F, G>(
+/// Decodes a document into `observations` batches handed to `flush`, handing what cannot be used
+/// to `quarantine` as it is found; cells given as text that decode go to `slow_rows`.
+pub fn decode_columns<F, G, Q>(
     input: Input<'_>,
     roles: &DimensionRoles,
     ctx: &DecodeContext,
     opts: &ColumnOptions<'_>,
-    quarantine: &mut Vec<QuarantineEntry>,
+    quarantine: Q,
     flush: F,
     slow_rows: G,
 ) -> Result<Vec<DatasetInfo>, SourceError>
 where
     F: FnMut(ArrowBatch) -> Result<(), String>,
     G: FnMut(RawObservation) -> Result<(), String>,
+    Q: FnMut(QuarantineEntry) -> Result<(), String>,
 {
     let mut plan = plan(input, roles, ctx)?;
     let mut dicts = Dicts::default();
