@@ -392,6 +392,19 @@ fn property_encode_decode_round_trip() {
     }
 }
 
+/// `mittari convert jsonstat INPUT -o OUT EXTRA...`, which must succeed.
+fn convert_ok(input: &std::path::Path, out: &std::path::Path, extra: &[&str]) {
+    let run = common::mittari()
+        .args(["convert", "jsonstat"])
+        .arg(input)
+        .arg("-o")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", common::stderr(&run));
+}
+
 /// A dense dataset of 56 000 cells (about 0.4 MB, more than one read buffer of either pass):
 /// four regions (one unknown), two measures with units, an age dimension left to `breakdown`,
 /// 35 years; every 97th cell null with a status from a status object, some numbers with a
@@ -463,16 +476,7 @@ fn convert_columns_equal_the_row_path() {
     ];
     for (input, extra) in cases {
         let out = dir.path().join("out.parquet");
-        let run = common::mittari()
-            .args(["convert", "jsonstat"])
-            .arg(&input)
-            .arg("-o")
-            .arg(&out)
-            .args(["--dataset", "t"])
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(run.status.success(), "{}", common::stderr(&run));
+        convert_ok(&input, &out, &[&["--dataset", "t"], extra].concat());
         // The row path, resolved through the same registry.
         let bytes = std::fs::read(&input).unwrap();
         let roles = DimensionRoles {
@@ -574,14 +578,7 @@ fn convert_writes_text_cells_last_in_the_same_schema() {
     )
     .unwrap();
     let out = dir.path().join("t.parquet");
-    let run = common::mittari()
-        .args(["convert", "jsonstat"])
-        .arg(&input)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", common::stderr(&run));
+    convert_ok(&input, &out, &[]);
     let df = common::read_parquet(&out);
     let regions: Vec<_> = df.column("region").unwrap().str().unwrap().iter().collect();
     assert_eq!(regions, [Some("KU091"), Some("SSS"), Some("KU049")]);
@@ -616,14 +613,7 @@ fn convert_quarantines_more_cells_than_a_batch() {
     )
     .unwrap();
     let out = dir.path().join("t.parquet");
-    let run = common::mittari()
-        .args(["convert", "jsonstat"])
-        .arg(&input)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", common::stderr(&run));
+    convert_ok(&input, &out, &[]);
     assert_eq!(common::read_parquet(&out).height(), 0);
     let q = common::read_parquet(&dir.path().join("t.quarantine.parquet"));
     assert_eq!(q.height(), n);
