@@ -84,15 +84,31 @@ pub struct DatasetInfo {
     pub warnings: Vec<String>,
 }
 
+/// A file to read unbuffered: both passes read it in large blocks of their own.
+fn open(path: &Path, file: &str) -> Result<std::fs::File, SourceError> {
+    fs_err::File::open(path)
+        .map(|f| f.into_parts().0)
+        .map_err(|e| SourceError::Missing {
+            source_id: file.to_owned(),
+            path: path.to_path_buf(),
+            source: e,
+        })
+}
+
+/// A reading error of either pass, at its line and column.
+fn read_error(file: &str, e: &stream::StreamError, what: &str) -> SourceError {
+    SourceError::Malformed {
+        path: file.into(),
+        location: format!("line {}, column {}", e.line, e.column),
+        message: format!("{what}: {}", e.message),
+    }
+}
+
 /// Pass 1: the document's metadata, with `value` only counted.
 fn read_document<R: std::io::Read>(src: R, file: &str) -> Result<Option<Document>, SourceError> {
     let mut de = de::Deserializer::new(src);
     let doc = Document::read(&mut de).and_then(|d| de.end().map(|()| d));
-    doc.map_err(|e| SourceError::Malformed {
-        path: file.into(),
-        location: format!("line {}, column {}", e.line, e.column),
-        message: format!("not a JSON-stat document: {}", e.message),
-    })
+    doc.map_err(|e| read_error(file, &e, "not a JSON-stat document"))
 }
 
 /// Pass 1 and validation: the document's datasets, or every finding when there are errors.
@@ -103,15 +119,7 @@ pub fn validate(
     // One reader for both, so that a payload in memory and a file are judged alike.
     let doc = match input {
         Input::Bytes(b) => read_document(b, file)?,
-        Input::File(p) => {
-            // Unbuffered: the reader scans blocks of its own.
-            let src = fs_err::File::open(p).map_err(|e| SourceError::Missing {
-                source_id: file.to_owned(),
-                path: p.to_path_buf(),
-                source: e,
-            })?;
-            read_document(src, file)?
-        }
+        Input::File(p) => read_document(open(p, file)?, file)?,
     };
     let doc = doc.ok_or_else(|| SourceError::Malformed {
         path: file.into(),
@@ -568,21 +576,9 @@ fn pass2<S: PlanSink>(
 ) -> Result<(), SourceError> {
     let result = match input {
         Input::Bytes(b) => stream::stream(b, form, pointers, sink),
-        // Unbuffered: the scanner reads in large blocks of its own.
-        Input::File(p) => {
-            let file = fs_err::File::open(p).map_err(|e| SourceError::Missing {
-                source_id: ctx.file.clone(),
-                path: p.to_path_buf(),
-                source: e,
-            })?;
-            stream::stream(file, form, pointers, sink)
-        }
+        Input::File(p) => stream::stream(open(p, &ctx.file)?, form, pointers, sink),
     };
-    result.map_err(|e| SourceError::Malformed {
-        path: ctx.file.clone().into(),
-        location: format!("line {}, column {}", e.line, e.column),
-        message: format!("reading cells: {}", e.message),
-    })?;
+    result.map_err(|e| read_error(&ctx.file, &e, "reading cells"))?;
     let status_only: Vec<(usize, usize)> = sink
         .mappers()
         .iter()
