@@ -203,10 +203,6 @@ struct Keys {
     year: Vec<Option<i16>>,
     sex: Vec<u32>,
     age: Vec<u32>,
-    /// Whether a cell with this region / period / sex goes through the row path.
-    slow_region: Vec<bool>,
-    slow_period: Vec<bool>,
-    slow_sex: Vec<bool>,
     statuses: Statuses,
     /// Combination of the other dimensions' positions -> `breakdown` key, and the last one.
     breakdown_of: PositionMap<u32>,
@@ -250,9 +246,6 @@ impl Keys {
                 .map(|s| opt(&mut dicts.sex, s.map(Sex::as_str)))
                 .collect(),
             age: all(&mut dicts.age, &t.ages),
-            slow_region: t.regions.iter().map(Result::is_err).collect(),
-            slow_period: t.years.iter().map(Option::is_none).collect(),
-            slow_sex: t.sexes.iter().map(Option::is_none).collect(),
             statuses: Statuses::new(m, &mut dicts.status, &mut dicts.status_label),
             breakdown_of: PositionMap::default(),
             last_breakdown: None,
@@ -282,7 +275,6 @@ impl Keys {
 }
 
 /// Keys and values of the cells of the current batch.
-#[derive(Default)]
 struct Batch {
     /// Runs of cells of one dataset: its index, and the end of the run (exclusive).
     runs: Vec<(usize, usize)>,
@@ -415,7 +407,8 @@ where
         k.seek(m, pos);
         let at = |dim: Option<usize>| dim.map_or(0, |i| k.coords[i]);
         let (region, time, sex) = (at(m.region), k.coords[m.time], at(m.sex));
-        if k.slow_region[region] || k.slow_period[time] || k.slow_sex[sex] {
+        // An unresolved region, a period without a year or an unmapped sex: the row path.
+        if k.region[region] == NULL || k.year[time].is_none() || k.sex[sex] == NULL {
             return self.slow(d, pos, &cell);
         }
         let (measure, age) = (at(m.measure), at(m.age));
