@@ -134,7 +134,7 @@ impl<R: Read> Scanner<R> {
         loop {
             while self.pos < self.end {
                 let b = self.buf[self.pos];
-                if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                if !is_ws(b) {
                     return Ok(Some(b));
                 }
                 self.pos += 1;
@@ -388,7 +388,7 @@ impl<R: Read> Scanner<R> {
     fn integer(&mut self) -> Option<f64> {
         let buf = &self.buf[self.pos..self.end];
         let mut i = 0;
-        while i < buf.len() && matches!(buf[i], b' ' | b'\n' | b'\r' | b'\t') {
+        while i < buf.len() && is_ws(buf[i]) {
             i += 1;
         }
         let negative = buf.get(i) == Some(&b'-');
@@ -421,10 +421,7 @@ impl<R: Read> Scanner<R> {
         let start = self.pos;
         let v = self.integer()?;
         let rest = &self.buf[self.pos..self.end];
-        match rest
-            .iter()
-            .position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
-        {
+        match rest.iter().position(|b| !is_ws(*b)) {
             Some(i) if rest[i] == b',' => {
                 self.pos += i + 1;
                 Some(v)
@@ -441,10 +438,9 @@ impl<R: Read> Scanner<R> {
     /// else. Pass 1 counts a dense `value` with it.
     pub(super) fn integer_run(&mut self) -> u64 {
         let buf = &self.buf[self.pos..self.end];
-        let ws = |b: u8| matches!(b, b' ' | b'\n' | b'\r' | b'\t');
         let (mut i, mut n, mut done) = (0, 0u64, 0);
         loop {
-            while i < buf.len() && ws(buf[i]) {
+            while i < buf.len() && is_ws(buf[i]) {
                 i += 1;
             }
             if buf.get(i) == Some(&b'-') {
@@ -457,7 +453,7 @@ impl<R: Read> Scanner<R> {
             if i == first || i - first > 1 && buf[first] == b'0' {
                 break;
             }
-            while i < buf.len() && ws(buf[i]) {
+            while i < buf.len() && is_ws(buf[i]) {
                 i += 1;
             }
             if buf.get(i) != Some(&b',') {
@@ -494,6 +490,11 @@ impl<R: Read> Scanner<R> {
         self.pos += len;
         Ok(cell)
     }
+}
+
+/// JSON whitespace.
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
 }
 
 /// Line feeds in `bytes`.
