@@ -172,6 +172,19 @@ impl<R: Read> Deserializer<R> {
         self.scalar().map(|_| ())
     }
 
+    /// The members of the object or array whose opening bracket is next, handed to `visit`, one
+    /// level deeper.
+    fn nested<T>(&mut self, visit: impl FnOnce(Members<'_, R>) -> Result<T>) -> Result<T> {
+        self.enter()?;
+        self.s.pos += 1;
+        let v = visit(Members {
+            de: &mut *self,
+            first: true,
+        });
+        self.depth -= 1;
+        v
+    }
+
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -283,26 +296,8 @@ impl<'de, R: Read> de::Deserializer<'de> for &mut Deserializer<R> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let result = match self.s.expect_any("a value")? {
-            b'{' => {
-                self.enter()?;
-                self.s.pos += 1;
-                let v = visitor.visit_map(Members {
-                    de: &mut *self,
-                    first: true,
-                });
-                self.depth -= 1;
-                v
-            }
-            b'[' => {
-                self.enter()?;
-                self.s.pos += 1;
-                let v = visitor.visit_seq(Members {
-                    de: &mut *self,
-                    first: true,
-                });
-                self.depth -= 1;
-                v
-            }
+            b'{' => self.nested(|members| visitor.visit_map(members)),
+            b'[' => self.nested(|members| visitor.visit_seq(members)),
             b'"' => {
                 let text = self.s.string()?;
                 visitor.visit_string(text)
