@@ -29,6 +29,7 @@ pub mod hash;
 pub mod history;
 pub mod http;
 pub mod inspect;
+pub mod intern;
 pub mod lock;
 pub mod logging;
 pub mod normalize;

@@ -19,6 +19,7 @@ use rayon::slice::ParallelSliceMut;
 
 use super::{Level, Registry};
 use crate::error::{InternalError, PolarsContext};
+use crate::intern::{Distinct, NULL};
 use crate::normalize::sotkanet::SotkanetRegion;
 use crate::normalize::{QuarantineEntry, RawObservation, RegionId, SourceKind};
 
@@ -119,21 +120,17 @@ pub fn unresolved(
 /// memory, and sorting by codes ranked once replaces millions of string comparisons.
 #[derive(Debug, Default)]
 struct Interned {
-    values: Vec<Box<str>>,
-    index: HashMap<Box<str>, u32>,
+    distinct: Distinct,
     /// Per row; [`NULL`] for a missing value.
     codes: Vec<u32>,
 }
-
-/// The code of a missing value in [`Interned`].
-const NULL: u32 = u32::MAX;
 
 impl Interned {
     fn push(&mut self, value: &str) {
         // Consecutive rows mostly repeat the previous row's value: compare before hashing.
         let code = match self.codes.last() {
-            Some(&last) if last != NULL && *self.values[last as usize] == *value => last,
-            _ => self.code_of(value),
+            Some(&last) if last != NULL && *self.distinct.values()[last as usize] == *value => last,
+            _ => self.distinct.code_of(value),
         };
         self.codes.push(code);
     }
@@ -145,25 +142,13 @@ impl Interned {
         }
     }
 
-    fn code_of(&mut self, value: &str) -> u32 {
-        if let Some(&code) = self.index.get(value) {
-            return code;
-        }
-        let code = u32::try_from(self.values.len())
-            .ok()
-            .filter(|&c| c != NULL)
-            .expect("fewer than 2^32 - 1 distinct values in one column");
-        self.values.push(value.into());
-        self.index.insert(value.into(), code);
-        code
-    }
-
     /// Each distinct value's rank in byte order (the order polars sorts strings in).
     fn ranks(&self) -> Vec<u32> {
-        let mut order: Vec<u32> = (0..self.values.len())
+        let values = self.distinct.values();
+        let mut order: Vec<u32> = (0..values.len())
             .map(|i| u32::try_from(i).unwrap_or(NULL))
             .collect();
-        order.sort_unstable_by(|&a, &b| self.values[a as usize].cmp(&self.values[b as usize]));
+        order.sort_unstable_by(|&a, &b| values[a as usize].cmp(&values[b as usize]));
         let mut ranks = vec![0; order.len()];
         for (rank, &code) in order.iter().enumerate() {
             ranks[code as usize] = u32::try_from(rank).unwrap_or(NULL);
@@ -186,7 +171,8 @@ impl Interned {
         );
         let mapping = categories.mapping();
         let to_category = self
-            .values
+            .distinct
+            .values()
             .iter()
             .map(|v| mapping.insert_cat(v))
             .collect::<PolarsResult<Vec<u32>>>()

@@ -29,6 +29,7 @@ use super::{
     DatasetInfo, DatasetMapper, DimensionRoles, Input, PlanSink, PositionMap, model, pass2, plan,
 };
 use crate::error::SourceError;
+use crate::intern::{Distinct, NULL};
 use crate::normalize::{DecodeContext, QuarantineEntry, RawObservation, RegionId, Sex, SourceKind};
 
 /// A resolved region (canonical code, level), or the quarantine rule and reason.
@@ -46,9 +47,6 @@ pub struct ColumnOptions<'a> {
     /// Rows per batch.
     pub batch_rows: usize,
 }
-
-/// The key of a null in a key vector (never a valid code: codes are below `u32::MAX - 1`).
-const NULL: u32 = u32::MAX;
 
 /// Per-dataset tables, indexed by category position.
 struct Tables {
@@ -343,11 +341,6 @@ struct ColumnSink<'a, F, G, Q> {
     slow_rows: G,
 }
 
-fn code(i: usize) -> u32 {
-    // Category counts are bounded by `size`, which the validator checked fits in memory.
-    u32::try_from(i).unwrap_or(u32::MAX - 1)
-}
-
 impl<F, G, Q> ColumnSink<'_, F, G, Q>
 where
     F: FnMut(ArrowBatch) -> Result<(), String>,
@@ -360,7 +353,7 @@ where
         }
         let cells = std::mem::replace(&mut self.batch, Batch::with_capacity(self.opts.batch_rows));
         // Only `breakdown` can have grown since the last batch.
-        if self.values.breakdown.len() != self.dicts.breakdown.values.len() {
+        if self.values.breakdown.len() != self.dicts.breakdown.len() {
             let mut values = (*self.values).clone();
             values.breakdown = self.dicts.breakdown.array();
             self.values = Arc::new(values);
@@ -575,25 +568,20 @@ fn schema() -> ArrowSchemaRef {
 /// The distinct values of one text column of a document, in the order they were first met (a
 /// value's key is its place in that order).
 #[derive(Default)]
-struct Dict {
-    values: Vec<String>,
-    index: HashMap<String, u32>,
-}
+struct Dict(Distinct);
 
 impl Dict {
     fn insert(&mut self, value: &str) -> u32 {
-        if let Some(c) = self.index.get(value) {
-            return *c;
-        }
-        let c = code(self.values.len());
-        self.values.push(value.to_owned());
-        self.index.insert(value.to_owned(), c);
-        c
+        self.0.code_of(value)
+    }
+
+    fn len(&self) -> usize {
+        self.0.values().len()
     }
 
     /// The values as an Arrow array.
     fn array(&self) -> Utf8ViewArray {
-        Utf8ViewArray::from_slice_values(&self.values)
+        Utf8ViewArray::from_slice_values(self.0.values())
     }
 }
 
