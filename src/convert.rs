@@ -23,8 +23,9 @@ use polars_arrow::datatypes::{ArrowDataType, ArrowSchemaRef};
 use polars_parquet::parquet::error::ParquetError;
 use polars_parquet::write::{
     CompressedPage, CompressionOptions, Compressor, DynIter, DynStreamingIterator, Encoding,
-    FileWriter, KeyValue, StatisticsOptions, Version, WriteOptions, ZstdLevel, array_to_columns,
-    fallible_streaming_iterator, get_dtype_encoding, schema_to_metadata_key,
+    FileWriter, KeyValue, ParquetType, StatisticsOptions, Version, WriteOptions, ZstdLevel,
+    array_to_columns, array_to_pages, fallible_streaming_iterator, get_dtype_encoding,
+    schema_to_metadata_key, to_nested,
 };
 use rayon::prelude::*;
 use tracing::{info, warn};
@@ -174,7 +175,7 @@ impl TableWriter {
                 .zip(fields)
                 .zip(&self.encodings)
                 .map(|((array, parquet_type), encoding)| {
-                    let encoded = array_to_columns(array, parquet_type.clone(), options, encoding)?;
+                    let encoded = column_pages(array.as_ref(), parquet_type, options, encoding)?;
                     encoded
                         .into_iter()
                         .map(|pages| {
@@ -249,6 +250,34 @@ impl TableWriter {
 /// The Parquet encoding of a column: what polars picks (dictionary where it can), except plain for
 /// floats: measured values rarely repeat, and trying a dictionary first costs a distinct-count
 /// estimate per page.
+/// The pages of one column of a row group. A flat column (every column of the canonical tables)
+/// goes straight to its pages: polars' general path first splits an array into leaves and gives a
+/// leaf with no value at all a validity that borrows a shared zeroed buffer of 8 MiB, allocated and
+/// filled the first time (the always-null `abs_value` of a JSON-stat table would cost that much
+/// resident memory on its own). Nested columns take the general path.
+fn column_pages(
+    array: &dyn polars_arrow::array::Array,
+    parquet_type: &ParquetType,
+    options: WriteOptions,
+    encoding: &[Encoding],
+) -> PolarsResult<Vec<DynIter<'static, PolarsResult<polars_parquet::write::Page>>>> {
+    if let (ParquetType::PrimitiveType(primitive), [encoding]) = (parquet_type, encoding) {
+        let nested = to_nested(array, parquet_type)?;
+        if let [leaf] = nested.as_slice()
+            && leaf.len() == 1
+        {
+            return Ok(vec![array_to_pages(
+                array,
+                primitive.clone(),
+                leaf,
+                options,
+                *encoding,
+            )?]);
+        }
+    }
+    array_to_columns(array, parquet_type.clone(), options, encoding)
+}
+
 fn encoding(field: &polars_arrow::datatypes::Field) -> Vec<Encoding> {
     match field.dtype() {
         ArrowDataType::Float64 | ArrowDataType::Float32 => vec![Encoding::Plain],

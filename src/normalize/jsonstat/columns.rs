@@ -26,7 +26,8 @@ use polars_arrow::datatypes::{
 
 use super::stream::{Cell, CellSink};
 use super::{
-    DatasetInfo, DatasetMapper, DimensionRoles, Input, PlanSink, PositionMap, model, pass2, plan,
+    CellStatus, DatasetInfo, DatasetMapper, DimensionRoles, Input, PlanSink, PositionMap, pass2,
+    plan,
 };
 use crate::error::SourceError;
 use crate::intern::{Distinct, NULL};
@@ -128,19 +129,12 @@ impl Statuses {
             (status.insert(s), l)
         };
         match &m.status {
-            None => Statuses::None,
-            Some(model::Status::All(s)) => {
+            CellStatus::None => Statuses::None,
+            CellStatus::All(s) => {
                 let (s, l) = keys(s);
                 Statuses::All(s, l)
             }
-            Some(model::Status::Array(items)) if items.len() == 1 => match &items[0].0 {
-                Some(s) => {
-                    let (s, l) = keys(s);
-                    Statuses::All(s, l)
-                }
-                None => Statuses::None,
-            },
-            Some(model::Status::Array(items)) => {
+            CellStatus::PerCell(items) => {
                 let mut memo: HashMap<&str, (u32, u32)> = HashMap::new();
                 Statuses::PerCell(
                     items
@@ -152,9 +146,8 @@ impl Statuses {
                         .collect(),
                 )
             }
-            Some(model::Status::Sparse(_)) => {
-                let mut entries: Vec<(usize, u32, u32)> = m
-                    .sparse_status
+            CellStatus::Sparse(statuses) => {
+                let mut entries: Vec<(usize, u32, u32)> = statuses
                     .iter()
                     .map(|(pos, s)| {
                         let (s, l) = keys(s);
@@ -273,6 +266,7 @@ impl Keys {
 }
 
 /// Keys and values of the cells of the current batch.
+#[derive(Default)]
 struct Batch {
     /// Runs of cells of one dataset: its index, and the end of the run (exclusive).
     runs: Vec<(usize, usize)>,
@@ -351,7 +345,7 @@ where
         if self.batch.len() == 0 {
             return Ok(());
         }
-        let cells = std::mem::replace(&mut self.batch, Batch::with_capacity(self.opts.batch_rows));
+        let cells = std::mem::take(&mut self.batch);
         // Only `breakdown` can have grown since the last batch.
         if self.values.breakdown.len() != self.dicts.breakdown.len() {
             let mut values = (*self.values).clone();
@@ -364,7 +358,11 @@ where
             constants: self.constants.clone(),
             values: self.values.clone(),
             retrieved_at_micros: self.opts.retrieved_at_micros,
-        })
+        })?;
+        // The next batch's room is taken once the writer has this one: two batches alive, not
+        // three.
+        self.batch = Batch::with_capacity(self.opts.batch_rows);
+        Ok(())
     }
 
     /// A cell the fast path does not take: the row path decides (and quarantines).

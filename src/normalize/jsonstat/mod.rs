@@ -121,7 +121,7 @@ pub fn validate(
         Input::Bytes(b) => read_document(b, file)?,
         Input::File(p) => read_document(open(p, file)?, file)?,
     };
-    let doc = doc.ok_or_else(|| SourceError::Malformed {
+    let mut doc = doc.ok_or_else(|| SourceError::Malformed {
         path: file.into(),
         location: "/".to_owned(),
         message: "not a JSON-stat document: no dataset, collection or bundle at the top level"
@@ -138,7 +138,7 @@ pub fn validate(
     }
     let mut findings = validate::check_document(doc.form, doc.version.as_deref());
     let mut resolved = Vec::new();
-    for (pointer, ds) in &doc.datasets {
+    for (pointer, ds) in &mut doc.datasets {
         let (r, f) = validate::check(pointer, ds);
         findings.extend(f);
         resolved.extend(r);
@@ -195,6 +195,47 @@ impl Hasher for PositionHasher {
 /// A map keyed by cell position.
 type PositionMap<V> = HashMap<usize, V, BuildHasherDefault<PositionHasher>>;
 
+/// The statuses of a dataset's cells, in the form they are looked up by position.
+enum CellStatus {
+    None,
+    /// Every cell.
+    All(String),
+    /// By position (a status array).
+    PerCell(Vec<model::StatusItem>),
+    /// Listed positions (a status object).
+    Sparse(PositionMap<String>),
+}
+
+impl CellStatus {
+    /// Takes the statuses of a dataset (keys that are no position were rejected by validation).
+    fn new(status: Option<model::Status>) -> CellStatus {
+        match status {
+            None => CellStatus::None,
+            Some(model::Status::All(s)) => CellStatus::All(s),
+            Some(model::Status::Array(mut items)) if items.len() == 1 => match items.remove(0).0 {
+                Some(s) => CellStatus::All(s),
+                None => CellStatus::None,
+            },
+            Some(model::Status::Array(items)) => CellStatus::PerCell(items),
+            Some(model::Status::Sparse(items)) => CellStatus::Sparse(
+                items
+                    .into_iter()
+                    .filter_map(|(k, s)| Some((k.parse().ok()?, s.0?)))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn at(&self, pos: usize) -> Option<&str> {
+        match self {
+            CellStatus::None => None,
+            CellStatus::All(s) => Some(s),
+            CellStatus::PerCell(items) => items.get(pos).and_then(|s| s.0.as_deref()),
+            CellStatus::Sparse(map) => map.get(&pos).map(String::as_str),
+        }
+    }
+}
+
 /// Maps the cells of one dataset to observations.
 struct DatasetMapper {
     dataset: String,
@@ -207,8 +248,7 @@ struct DatasetMapper {
     sex: Option<usize>,
     age: Option<usize>,
     others: Vec<usize>,
-    status: Option<model::Status>,
-    sparse_status: PositionMap<String>,
+    status: CellStatus,
     descriptions: BTreeMap<String, String>,
     sex_codes: Option<BTreeMap<String, String>>,
     /// Listed positions that also have a sparse status (to add status-only cells afterwards);
@@ -223,7 +263,7 @@ struct DatasetMapper {
 
 impl DatasetMapper {
     fn new(
-        r: &Resolved,
+        r: &mut Resolved,
         roles: &DimensionRoles,
         dataset: String,
         ctx: &DecodeContext,
@@ -280,14 +320,9 @@ impl DatasetMapper {
         let others = (0..r.dims.len())
             .filter(|k| !named.contains(&Some(*k)))
             .collect();
-        let sparse_status = match &r.status {
-            Some(model::Status::Sparse(items)) => items
-                .iter()
-                .filter_map(|(k, s)| Some((k.parse().ok()?, s.0.clone()?)))
-                .collect(),
-            _ => PositionMap::default(),
-        };
-        let seen = (r.sparse && !sparse_status.is_empty()).then(HashSet::default);
+        let status = CellStatus::new(r.status.take());
+        let seen = (r.sparse && matches!(&status, CellStatus::Sparse(m) if !m.is_empty()))
+            .then(HashSet::default);
         // By measure category; the source's `unit` where the payload gives none.
         let units = measure.map_or_else(
             || vec![ctx.unit.clone()],
@@ -326,8 +361,7 @@ impl DatasetMapper {
             sex,
             age,
             others,
-            status: r.status.clone(),
-            sparse_status,
+            status,
             descriptions: r.descriptions.clone(),
             sex_codes: roles.sex_codes.clone(),
             seen,
@@ -337,8 +371,8 @@ impl DatasetMapper {
     /// Remembers a listed cell of a sparse dataset, when it has a status: only those matter for
     /// finding status-only cells, so memory stays bounded by the number of statuses.
     fn mark_seen(&mut self, pos: usize) {
-        if let Some(seen) = &mut self.seen
-            && self.sparse_status.contains_key(&pos)
+        if let (Some(seen), CellStatus::Sparse(statuses)) = (&mut self.seen, &self.status)
+            && statuses.contains_key(&pos)
         {
             seen.insert(pos);
         }
@@ -386,16 +420,6 @@ impl DatasetMapper {
         format!("{} value={cell:?}", coords.join(";"))
     }
 
-    fn status(&self, pos: usize) -> Option<&str> {
-        match self.status.as_ref()? {
-            model::Status::All(s) => Some(s),
-            model::Status::Array(items) if items.len() == 1 => items[0].0.as_deref(),
-            model::Status::Array(items) => items.get(pos).and_then(|s| s.0.as_deref()),
-            // Looked up in the map built once per dataset.
-            model::Status::Sparse(_) => self.sparse_status.get(&pos).map(String::as_str),
-        }
-    }
-
     fn map(
         &mut self,
         pos: usize,
@@ -430,7 +454,7 @@ impl DatasetMapper {
                 s
             }
         };
-        let mut status = self.status(pos).map(str::to_owned);
+        let mut status = self.status.at(pos).map(str::to_owned);
         let value = match cell {
             Cell::Number(v) => Some(*v),
             Cell::Null => None,
@@ -486,11 +510,10 @@ impl DatasetMapper {
 
     /// Status-only cells of a sparse dataset that `value` did not list.
     fn status_only(&self) -> Vec<usize> {
-        let Some(seen) = &self.seen else {
+        let (Some(seen), CellStatus::Sparse(statuses)) = (&self.seen, &self.status) else {
             return Vec::new();
         };
-        let mut out: Vec<usize> = self
-            .sparse_status
+        let mut out: Vec<usize> = statuses
             .keys()
             .filter(|p| !seen.contains(p))
             .copied()
@@ -547,9 +570,13 @@ fn plan(
             format!("{}#{}", ctx.dataset, r.pointer)
         }
     };
+    let mut resolved = resolved;
     let mappers = resolved
-        .iter()
-        .map(|r| DatasetMapper::new(r, roles, dataset_id(r), ctx))
+        .iter_mut()
+        .map(|r| {
+            let id = dataset_id(r);
+            DatasetMapper::new(r, roles, id, ctx)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let pointers = resolved.iter().map(|r| r.pointer.clone()).collect();
     Ok(Plan {

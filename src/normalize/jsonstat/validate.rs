@@ -100,9 +100,11 @@ pub fn check_document(form: Form, version: Option<&str>) -> Vec<Finding> {
     c.findings
 }
 
-/// Validates one dataset; returns it resolved when it has no error findings.
+/// Validates one dataset; returns it resolved when it has no error findings. The resolved dataset
+/// takes the status out of `ds` (a status object can list a status for most of millions of cells:
+/// it is held once).
 #[allow(clippy::too_many_lines)] // One rule after another, in the validator's order.
-pub fn check(pointer: &str, ds: &RawDataset) -> (Option<Resolved>, Vec<Finding>) {
+pub fn check(pointer: &str, ds: &mut RawDataset) -> (Option<Resolved>, Vec<Finding>) {
     let mut c = Checker {
         findings: Vec::new(),
     };
@@ -346,7 +348,7 @@ pub fn check(pointer: &str, ds: &RawDataset) -> (Option<Resolved>, Vec<Finding>)
         total: total.unwrap_or_default(),
         dims,
         role,
-        status: ds.status.clone(),
+        status: ds.status.take(),
         sparse: matches!(ds.value, Some(ValueSummary::Sparse { .. })),
         descriptions: ds
             .extension
