@@ -18,8 +18,12 @@
 //! `yoy_change_pct` the change from the previous year's value of the same region.
 
 pub mod compare;
+mod compose;
 pub mod kpa;
+mod levels;
 pub mod population;
+
+pub(crate) use levels::levels;
 
 use std::collections::HashMap;
 
@@ -56,6 +60,8 @@ pub struct DeriveInput<'a> {
 pub struct Memo {
     by_dataset: std::cell::RefCell<HashMap<String, DataFrame>>,
     by_measure: std::cell::RefCell<HashMap<String, DataFrame>>,
+    /// A measure's levels, by measure and field.
+    levels: std::cell::RefCell<HashMap<String, DataFrame>>,
 }
 
 /// One comparison of a cross-source check: a county's or the country's figure summed from
@@ -95,7 +101,7 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
     let mut quarantine = unplaced_municipalities(input, &crosswalk)?;
     let mut frames = Vec::with_capacity(input.indicators.len());
     for ind in input.indicators {
-        frames.push(indicator_frame(ind, input, &crosswalk, &expected)?);
+        frames.push(indicator_frame(ind, input, &expected)?);
     }
     for ind in input
         .indicators
@@ -110,20 +116,17 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
         quarantine.extend(q);
     }
     let all = if frames.is_empty() {
-        empty_indicators()?.lazy()
+        empty_indicators()?
     } else {
-        concat(frames, UnionArgs::default()).context("combining indicators")?
+        concat(frames, UnionArgs::default())
+            .context("combining indicators")?
+            .collect()
+            .context("combining indicators")?
     };
-    let indicators = with_comparisons(all)
-        .sort(
-            ["indicator", "region_level", "region", "year"],
-            SortMultipleOptions::default(),
-        )
-        .collect()
-        .context("deriving indicators")?;
+    let indicators = compose::with_comparisons(&all)?;
     let mut crosschecks = Vec::new();
     for c in input.crosschecks {
-        crosschecks.extend(crosscheck(c, input, &crosswalk, &expected)?);
+        crosschecks.extend(crosscheck(c, input, &expected)?);
     }
     Ok(Derived {
         indicators,
@@ -189,13 +192,13 @@ fn index_not_combined(
 fn crosscheck(
     c: &crate::config::CrossCheckConfig,
     input: &DeriveInput<'_>,
-    crosswalk: &DataFrame,
     expected: &DataFrame,
 ) -> Result<Vec<CrossCheckResult>, InternalError> {
     let upper = col("region_level")
         .eq(lit(Level::WellbeingCounty.as_str()))
         .or(col("region_level").eq(lit(Level::Country.as_str())));
-    let computed = measure_levels(&c.computed, input, crosswalk, expected)?
+    let computed = measure_levels(&c.computed, input, expected)?
+        .lazy()
         .filter(upper.clone())
         .select([col("region"), col("year"), col("x").alias("computed")]);
     let published = measure_rows(&c.published, input).filter(upper).select([
@@ -288,15 +291,39 @@ fn unplaced_municipalities(
     input: &DeriveInput<'_>,
     crosswalk: &DataFrame,
 ) -> Result<Vec<QuarantineEntry>, InternalError> {
-    let unplaced = input
-        .observations
+    let municipal = input.observations.clone().lazy().filter(
+        col("region_level")
+            .eq(lit(Level::Municipality.as_str()))
+            .and(year_filter(input.years)),
+    );
+    // The distinct codes first (a few hundred, read as dictionary codes): most runs have no
+    // unplaced code, and then no row needs to be read as text.
+    let codes = municipal
         .clone()
-        .lazy()
-        .filter(
-            col("region_level")
-                .eq(lit(Level::Municipality.as_str()))
-                .and(year_filter(input.years)),
-        )
+        .select([col("region")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .select([col("region").cast(DataType::String)])
+        .collect()
+        .context("finding municipalities outside the reference division")?;
+    let unplaced_codes: Vec<&str> = codes
+        .column("region")
+        .context("reading unplaced rows")?
+        .str()
+        .context("reading unplaced rows")?
+        .iter()
+        .flatten()
+        .filter(|code| {
+            input
+                .crosswalk
+                .successor(code)
+                .and_then(|m| input.crosswalk.county_of(m))
+                .is_none()
+        })
+        .collect();
+    if unplaced_codes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let unplaced = municipal
         .with_columns(key_columns_as_text())
         .join(
             crosswalk.clone().lazy(),
@@ -363,24 +390,21 @@ fn year_filter(years: &[i16]) -> Expr {
         .unwrap_or_else(|| lit(false))
 }
 
-/// A measure's municipal observations of the derived years, placed in the reference division:
-/// `region` (as published), `year`, `x`, `muni`, `county`.
-fn parts(r: &MeasureRef, input: &DeriveInput<'_>, crosswalk: &DataFrame) -> LazyFrame {
-    measure_rows(r, input)
-        .filter(col("region_level").eq(lit(Level::Municipality.as_str())))
-        .select([col("region"), col("year"), col(r.field.column()).alias("x")])
-        .join(
-            crosswalk.clone().lazy(),
-            [col("region")],
-            [col("code")],
-            JoinArgs::new(JoinType::Inner),
-        )
+/// What identifies a measure's observations (not the field read).
+fn measure_key(r: &MeasureRef) -> String {
+    format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        r.dataset.get_ref(),
+        r.measure,
+        r.sex,
+        r.age
+    )
 }
 
 /// A measure's observations of the derived years at every level.
 fn measure_rows(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
     let dataset = r.dataset.get_ref();
-    let key = format!("{dataset}\u{1f}{}\u{1f}{}\u{1f}{}", r.measure, r.sex, r.age);
+    let key = measure_key(r);
     if let Some(df) = input.memo.by_measure.borrow().get(&key) {
         return df.clone().lazy();
     }
@@ -485,125 +509,23 @@ fn split_by_dataset(obs: &DataFrame) -> Result<HashMap<String, DataFrame>, Inter
         .collect()
 }
 
-/// One measure at the three levels: `region`, `region_level`, `year`, `x`, `x_flag`.
+/// One measure at the three levels: `region`, `region_level`, `year`, `x`, `x_flag`; computed once
+/// per run (a population is the denominator of many ratios).
 fn measure_levels(
     r: &MeasureRef,
     input: &DeriveInput<'_>,
-    crosswalk: &DataFrame,
     expected: &DataFrame,
-) -> Result<LazyFrame, InternalError> {
-    levels(parts(r, input, crosswalk), expected)
-}
-
-/// Sums municipal parts (`region`, `year`, `x`, `muni`, `county`) to the reference division's
-/// municipalities, its counties and the country: `region`, `region_level`, `year`, `x`,
-/// `x_flag`. A level's sum is null unless every part below it has a value.
-pub(crate) fn levels(parts: LazyFrame, expected: &DataFrame) -> Result<LazyFrame, InternalError> {
-    // Floating-point sums depend on the order of their terms, and joins upstream do not keep
-    // one: sort first, so that every run sums in the same order and gives the same bits.
-    let order = |cols: &[&str]| {
-        (
-            // As text: a categorical sorts by its codes, whose order depends on the order the
-            // strings were first seen in the process.
-            cols.iter()
-                .map(|c| col(*c).cast(DataType::String))
-                .collect::<Vec<_>>(),
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
-    };
-    let (by, opts) = order(&["muni", "year", "region", "x"]);
-    // Materialised: the query optimiser drops a sort that only feeds an aggregation it deems
-    // order-independent, and a float sum is not.
-    let parts = parts
-        .sort_by_exprs(by, opts)
+) -> Result<DataFrame, InternalError> {
+    let key = format!("{}\u{1f}{}", measure_key(r), r.field.column());
+    if let Some(df) = input.memo.levels.borrow().get(&key) {
+        return Ok(df.clone());
+    }
+    let rows = measure_rows(r, input)
         .collect()
-        .context("ordering the parts of a measure")?
-        .lazy();
-    // Level 1: municipalities of the reference division (merged parts summed).
-    let munis = parts
-        .group_by_stable([col("muni"), col("county"), col("year")])
-        .agg([
-            col("x").sum().alias("sum"),
-            col("x").count().alias("n_valid"),
-            col("x").len().alias("n_rows"),
-        ])
-        .select([
-            col("muni").alias("region"),
-            col("county"),
-            col("year"),
-            when(col("n_valid").eq(col("n_rows")))
-                .then(col("sum"))
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias("x"),
-            when(col("n_valid").lt(col("n_rows")))
-                .then(lit("missing in source"))
-                .otherwise(lit(NULL).cast(DataType::String))
-                .alias("x_flag"),
-        ]);
-    let (by, opts) = order(&["county", "region", "year"]);
-    let munis = munis
-        .sort_by_exprs(by, opts)
-        .collect()
-        .context("ordering municipalities")?
-        .lazy();
-    let aggregate = |lf: LazyFrame, keys: Vec<Expr>, level: Level| {
-        lf.group_by_stable(keys)
-            .agg([
-                col("x").sum().alias("sum"),
-                col("x").count().alias("n_valid"),
-            ])
-            .join(
-                expected.clone().lazy(),
-                [col("region")],
-                [col("region")],
-                JoinArgs::new(JoinType::Left),
-            )
-            .select([
-                col("region"),
-                lit(level.as_str()).alias("region_level"),
-                col("year"),
-                when(col("n_valid").eq(col("expected")))
-                    .then(col("sum"))
-                    .otherwise(lit(NULL).cast(DataType::Float64))
-                    .alias("x"),
-                when(col("n_valid").lt(col("expected")))
-                    .then(concat_str(
-                        [
-                            lit("incomplete: "),
-                            col("n_valid").cast(DataType::String),
-                            lit(" of "),
-                            col("expected").cast(DataType::String),
-                            lit(" municipalities"),
-                        ],
-                        "",
-                        false,
-                    ))
-                    .otherwise(lit(NULL).cast(DataType::String))
-                    .alias("x_flag"),
-            ])
-    };
-    let counties = aggregate(
-        munis
-            .clone()
-            .select([col("county").alias("region"), col("year"), col("x")]),
-        vec![col("region"), col("year")],
-        Level::WellbeingCounty,
-    );
-    let country = aggregate(
-        munis
-            .clone()
-            .select([lit(COUNTRY).alias("region"), col("year"), col("x")]),
-        vec![col("region"), col("year")],
-        Level::Country,
-    );
-    let munis = munis.select([
-        col("region"),
-        lit(Level::Municipality.as_str()).alias("region_level"),
-        col("year"),
-        col("x"),
-        col("x_flag"),
-    ]);
-    concat([munis, counties, country], UnionArgs::default()).context("combining levels")
+        .context("selecting a measure")?;
+    let df = levels::of_measure(&rows, r.field.column(), input.crosswalk, expected)?;
+    input.memo.levels.borrow_mut().insert(key, df.clone());
+    Ok(df)
 }
 
 /// ` × scale`, or nothing for a scale of 1.
@@ -622,57 +544,21 @@ fn describe(r: &MeasureRef) -> String {
 fn indicator_frame(
     ind: &IndicatorConfig,
     input: &DeriveInput<'_>,
-    crosswalk: &DataFrame,
     expected: &DataFrame,
 ) -> Result<LazyFrame, InternalError> {
     let id = ind.id.get_ref().as_str();
-    let num = measure_levels(&ind.numerator, input, crosswalk, expected)?;
     let ref_year = input.crosswalk.reference_year;
-    let (value, denominator, flags, method) = match (ind.aggregation.get_ref(), &ind.denominator) {
+    match (ind.aggregation.get_ref(), &ind.denominator) {
         (Aggregation::Ratio, Some(den_ref)) => {
-            let den = measure_levels(den_ref, input, crosswalk, expected)?.select([
-                col("region"),
-                col("region_level"),
-                col("year"),
-                col("x").alias("d"),
-                col("x_flag").alias("d_flag"),
-            ]);
-            let joined = num.join(
-                den,
-                [col("region"), col("region_level"), col("year")],
-                [col("region"), col("region_level"), col("year")],
-                JoinArgs::new(JoinType::Left),
-            );
             let method = format!(
                 "ratio: sum({}) / sum({}) × {} over municipalities of the {ref_year} division",
                 describe(&ind.numerator),
                 describe(den_ref),
                 ind.scale
             );
-            return Ok(finish(
-                joined,
-                id,
-                ind,
-                when(col("d").eq(lit(0.0)))
-                    .then(lit(NULL).cast(DataType::Float64))
-                    .otherwise(col("x") / col("d") * lit(ind.scale)),
-                col("d"),
-                concat_str(
-                    [
-                        col("x_flag").map_alias_prefix("numerator "),
-                        col("d_flag").map_alias_prefix("denominator "),
-                        when(col("d").eq(lit(0.0)))
-                            .then(lit("zero denominator"))
-                            .otherwise(lit(NULL).cast(DataType::String)),
-                        when(col("d").is_null().and(col("d_flag").is_null()))
-                            .then(lit("no denominator"))
-                            .otherwise(lit(NULL).cast(DataType::String)),
-                    ],
-                    "; ",
-                    true,
-                ),
-                method,
-            ));
+            let num = measure_levels(&ind.numerator, input, expected)?;
+            let den = measure_levels(den_ref, input, expected)?;
+            Ok(compose::quotient(&composed(ind, &method), &compose::RATIO, &num, &den)?.lazy())
         }
         (Aggregation::Mean, None) => {
             let Some(w_ref) = &ind.weight else {
@@ -682,55 +568,18 @@ fn indicator_frame(
             };
             // sum(x × w) and sum(w) through the same levels: a county's mean is weighted by its
             // municipalities' weights, never a plain average of municipal values.
-            let w = parts(w_ref, input, crosswalk).select([
-                col("region"),
-                col("year"),
-                col("x").alias("w"),
-            ]);
-            let xw = parts(&ind.numerator, input, crosswalk)
-                .join(
-                    w.clone(),
-                    [col("region"), col("year")],
-                    [col("region"), col("year")],
-                    JoinArgs::new(JoinType::Left),
-                )
-                .with_column((col("x") * col("w")).alias("x"))
-                .select([
-                    col("region"),
-                    col("year"),
-                    col("x"),
-                    col("muni"),
-                    col("county"),
-                ]);
-            let w_levels = levels(
-                w.join(
-                    crosswalk.clone().lazy(),
-                    [col("region")],
-                    [col("code")],
-                    JoinArgs::new(JoinType::Inner),
-                )
-                .select([
-                    col("region"),
-                    col("year"),
-                    col("w").alias("x"),
-                    col("muni"),
-                    col("county"),
-                ]),
+            let rows = |r: &MeasureRef| {
+                measure_rows(r, input)
+                    .collect()
+                    .context("selecting a measure")
+            };
+            let (x, w) = (rows(&ind.numerator)?, rows(w_ref)?);
+            let (xw, w) = levels::weighted(
+                (&x, ind.numerator.field.column()),
+                (&w, w_ref.field.column()),
+                input.crosswalk,
                 expected,
-            )?
-            .select([
-                col("region"),
-                col("region_level"),
-                col("year"),
-                col("x").alias("d"),
-                col("x_flag").alias("d_flag"),
-            ]);
-            let joined = levels(xw, expected)?.join(
-                w_levels,
-                [col("region"), col("region_level"), col("year")],
-                [col("region"), col("region_level"), col("year")],
-                JoinArgs::new(JoinType::Left),
-            );
+            )?;
             let method = format!(
                 "mean: sum({} × {}) / sum({}){} over municipalities of the {ref_year} division",
                 describe(&ind.numerator),
@@ -738,27 +587,7 @@ fn indicator_frame(
                 describe(w_ref),
                 scaled(ind.scale)
             );
-            return Ok(finish(
-                joined,
-                id,
-                ind,
-                when(col("d").eq(lit(0.0)))
-                    .then(lit(NULL).cast(DataType::Float64))
-                    .otherwise(col("x") / col("d") * lit(ind.scale)),
-                col("d"),
-                concat_str(
-                    [
-                        col("x_flag").map_alias_prefix("weighted values "),
-                        col("d_flag").map_alias_prefix("weights "),
-                        when(col("d").eq(lit(0.0)))
-                            .then(lit("zero total weight"))
-                            .otherwise(lit(NULL).cast(DataType::String)),
-                    ],
-                    "; ",
-                    true,
-                ),
-                method,
-            ));
+            Ok(compose::quotient(&composed(ind, &method), &compose::MEAN, &xw, &w)?.lazy())
         }
         (Aggregation::Index, None) => {
             // Published values at every level, as they are; municipalities only where the
@@ -793,7 +622,7 @@ fn indicator_frame(
                 describe(&ind.numerator),
                 scaled(ind.scale)
             );
-            return Ok(finish(
+            Ok(finish(
                 rows,
                 id,
                 ind,
@@ -801,25 +630,31 @@ fn indicator_frame(
                 lit(NULL).cast(DataType::Float64),
                 col("x_flag"),
                 method,
-            ));
+            ))
         }
-        (Aggregation::Count, None) => (
-            col("x") * lit(ind.scale),
-            lit(NULL).cast(DataType::Float64),
-            col("x_flag"),
-            format!(
+        (Aggregation::Count, None) => {
+            let method = format!(
                 "count: sum({}){} over municipalities of the {ref_year} division",
                 describe(&ind.numerator),
                 scaled(ind.scale)
-            ),
-        ),
-        _ => {
-            return Err(InternalError::Invariant(format!(
-                "indicator `{id}`: aggregation, denominator and weight disagree (checked at load)"
-            )));
+            );
+            let num = measure_levels(&ind.numerator, input, expected)?;
+            Ok(compose::count(&composed(ind, &method), &num)?.lazy())
         }
-    };
-    Ok(finish(num, id, ind, value, denominator, flags, method))
+        _ => Err(InternalError::Invariant(format!(
+            "indicator `{id}`: aggregation, denominator and weight disagree (checked at load)"
+        ))),
+    }
+}
+
+/// What every row of an indicator repeats.
+fn composed<'a>(ind: &'a IndicatorConfig, method: &'a str) -> compose::Indicator<'a> {
+    compose::Indicator {
+        id: ind.id.get_ref(),
+        unit: &ind.unit,
+        method,
+        scale: ind.scale,
+    }
 }
 
 /// Adds a text prefix to a nullable string expression (null stays null).
@@ -863,56 +698,6 @@ fn finish(
             .otherwise(col("flags"))
             .alias("flags"),
     )
-}
-
-/// Adds `country_value`, `index_country` and `yoy_change_pct`, and orders the columns.
-fn with_comparisons(lf: LazyFrame) -> LazyFrame {
-    let country = lf.clone().filter(col("region").eq(lit(COUNTRY))).select([
-        col("indicator"),
-        col("year"),
-        col("value").alias("country_value"),
-    ]);
-    let previous = lf.clone().select([
-        col("indicator"),
-        col("region"),
-        (col("year") + lit(1i16))
-            .cast(DataType::Int16)
-            .alias("year"),
-        col("value").alias("previous_value"),
-    ]);
-    lf.join(
-        country,
-        [col("indicator"), col("year")],
-        [col("indicator"), col("year")],
-        JoinArgs::new(JoinType::Left),
-    )
-    .join(
-        previous,
-        [col("indicator"), col("region"), col("year")],
-        [col("indicator"), col("region"), col("year")],
-        JoinArgs::new(JoinType::Left),
-    )
-    .select([
-        col("indicator"),
-        col("region"),
-        col("region_level"),
-        col("year"),
-        col("value"),
-        col("numerator"),
-        col("denominator"),
-        col("unit"),
-        col("country_value"),
-        when(col("country_value").eq(lit(0.0)))
-            .then(lit(NULL).cast(DataType::Float64))
-            .otherwise(col("value") / col("country_value") * lit(100.0))
-            .alias("index_country"),
-        when(col("previous_value").eq(lit(0.0)))
-            .then(lit(NULL).cast(DataType::Float64))
-            .otherwise((col("value") / col("previous_value") - lit(1.0)) * lit(100.0))
-            .alias("yoy_change_pct"),
-        col("method"),
-        col("flags"),
-    ])
 }
 
 fn empty_indicators() -> Result<DataFrame, InternalError> {
