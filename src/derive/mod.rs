@@ -118,10 +118,13 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
     let all = if frames.is_empty() {
         empty_indicators()?
     } else {
-        concat(frames, UnionArgs::default())
+        let mut all = concat(frames, UnionArgs::default())
             .context("combining indicators")?
             .collect()
-            .context("combining indicators")?
+            .context("combining indicators")?;
+        // One chunk per column instead of one per indicator: the rows are gathered in order next.
+        all.rechunk_mut_par();
+        all
     };
     let indicators = compose::with_comparisons(&all)?;
     let mut crosschecks = Vec::new();
