@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 
+use super::levels::{floats, text, years};
 use crate::error::{InternalError, PolarsContext};
 use crate::regions::COUNTRY;
 
@@ -128,33 +129,12 @@ struct LevelRows<'a> {
 impl<'a> LevelRows<'a> {
     fn read(df: &'a DataFrame) -> Result<LevelRows<'a>, InternalError> {
         let what = "reading a measure's levels";
-        let text = |name: &str| -> Result<Vec<Option<&'a str>>, InternalError> {
-            Ok(df
-                .column(name)
-                .context(what)?
-                .str()
-                .context(what)?
-                .iter()
-                .collect())
-        };
         Ok(LevelRows {
-            region: text("region")?,
-            level: text("region_level")?,
-            year: df
-                .column("year")
-                .context(what)?
-                .i16()
-                .context(what)?
-                .iter()
-                .collect(),
-            x: df
-                .column("x")
-                .context(what)?
-                .f64()
-                .context(what)?
-                .iter()
-                .collect(),
-            flag: text("x_flag")?,
+            region: text(df, "region", what)?,
+            level: text(df, "region_level", what)?,
+            year: years(df, what)?,
+            x: floats(df, "x", what)?,
+            flag: text(df, "x_flag", what)?,
         })
     }
 
@@ -225,30 +205,12 @@ impl<'a> Rows<'a> {
 /// them.
 pub(crate) fn with_comparisons(all: &DataFrame) -> Result<DataFrame, InternalError> {
     let what = "comparing indicators";
-    let text = |name: &str| -> Result<Vec<Option<&str>>, InternalError> {
-        Ok(all
-            .column(name)
-            .context(what)?
-            .str()
-            .context(what)?
-            .iter()
-            .collect())
-    };
-    let (indicator, region, level) = (text("indicator")?, text("region")?, text("region_level")?);
-    let year: Vec<Option<i16>> = all
-        .column("year")
-        .context(what)?
-        .i16()
-        .context(what)?
-        .iter()
-        .collect();
-    let value: Vec<Option<f64>> = all
-        .column("value")
-        .context(what)?
-        .f64()
-        .context(what)?
-        .iter()
-        .collect();
+    let (indicator, region, level) = (
+        text(all, "indicator", what)?,
+        text(all, "region", what)?,
+        text(all, "region_level", what)?,
+    );
+    let (year, value) = (years(all, what)?, floats(all, "value", what)?);
     let (indicator_rank, region_rank, level_rank) =
         (ranks(&indicator), ranks(&region), ranks(&level));
     let mut order: Vec<usize> = (0..all.height()).collect();

@@ -136,7 +136,7 @@ impl<'a> Placement<'a> {
     }
 }
 
-fn text<'a>(
+pub(super) fn text<'a>(
     df: &'a DataFrame,
     name: &str,
     what: &str,
@@ -150,7 +150,7 @@ fn text<'a>(
         .collect())
 }
 
-fn years(df: &DataFrame, what: &str) -> Result<Vec<Option<i16>>, InternalError> {
+pub(super) fn years(df: &DataFrame, what: &str) -> Result<Vec<Option<i16>>, InternalError> {
     Ok(df
         .column("year")
         .context(what)?
@@ -160,7 +160,11 @@ fn years(df: &DataFrame, what: &str) -> Result<Vec<Option<i16>>, InternalError> 
         .collect())
 }
 
-fn floats(df: &DataFrame, name: &str, what: &str) -> Result<Vec<Option<f64>>, InternalError> {
+pub(super) fn floats(
+    df: &DataFrame,
+    name: &str,
+    what: &str,
+) -> Result<Vec<Option<f64>>, InternalError> {
     Ok(df
         .column(name)
         .context(what)?
