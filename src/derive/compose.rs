@@ -424,26 +424,10 @@ mod tests {
                 None
             ]
         );
-        assert_eq!(
-            out.get_column_names()
-                .iter()
-                .map(|c| c.as_str())
-                .collect::<Vec<_>>(),
-            [
-                "indicator",
-                "region",
-                "region_level",
-                "year",
-                "value",
-                "numerator",
-                "denominator",
-                "unit",
-                "country_value",
-                "index_country",
-                "yoy_change_pct",
-                "method",
-                "flags"
-            ]
-        );
+        // Columns, order and types as the `indicators` contract has them.
+        crate::check::Contract::for_table("indicators")
+            .unwrap()
+            .check_frame(&out)
+            .unwrap();
     }
 }
