@@ -430,4 +430,15 @@ mod tests {
             .check_frame(&out)
             .unwrap();
     }
+
+    /// A run without indicators still gets an `indicators` table, empty and in contract.
+    #[test]
+    fn no_indicators_give_an_empty_table_in_contract() {
+        let out = with_comparisons(&super::super::empty_indicators().unwrap()).unwrap();
+        assert_eq!(out.height(), 0);
+        crate::check::Contract::for_table("indicators")
+            .unwrap()
+            .check_frame(&out)
+            .unwrap();
+    }
 }
