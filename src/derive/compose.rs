@@ -1,8 +1,9 @@
-//! An indicator's rows from its measures' levels, for the two rules most indicators follow
-//! (`count` and `ratio`), computed over the rows: a catalogue has hundreds of such indicators of a
-//! few thousand rows each, where a polars query per indicator cost more than its arithmetic.
-//! The columns are those of [`super::finish`]; the rules are in the module doc of
-//! [`crate::derive`].
+//! An indicator's rows from its measures' levels for the `count`, `ratio` and `mean` rules, and
+//! the comparisons every indicator row gets (country value, index vs country, change from the
+//! previous year), computed over the rows: a catalogue has hundreds of indicators of a few
+//! thousand rows each, where a polars query per indicator cost more than its arithmetic. The
+//! columns are those of [`super::finish`] (which `index` indicators and the population structure
+//! still go through); the rules are in the module doc of [`crate::derive`].
 
 use std::collections::HashMap;
 
