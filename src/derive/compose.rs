@@ -118,7 +118,7 @@ fn flags(parts: &[Option<String>]) -> Option<String> {
 /// (`region`, `region_level`, `year`).
 type Key<'a> = (Option<&'a str>, Option<&'a str>, Option<i16>);
 
-/// The columns of a levels frame (see [`super::levels`]).
+/// The columns of a levels frame (see [`super::levels()`]).
 struct LevelRows<'a> {
     region: Vec<Option<&'a str>>,
     level: Vec<Option<&'a str>>,
