@@ -247,9 +247,6 @@ impl TableWriter {
     }
 }
 
-/// The Parquet encoding of a column: what polars picks (dictionary where it can), except plain for
-/// floats: measured values rarely repeat, and trying a dictionary first costs a distinct-count
-/// estimate per page.
 /// The pages of one column of a row group. A flat column (every column of the canonical tables)
 /// goes straight to its pages: polars' general path first splits an array into leaves and gives a
 /// leaf with no value at all a validity that borrows a shared zeroed buffer of 8 MiB, allocated and
@@ -278,6 +275,9 @@ fn column_pages(
     array_to_columns(array, parquet_type.clone(), options, encoding)
 }
 
+/// The Parquet encoding of a column: what polars picks (dictionary where it can), except plain for
+/// floats: measured values rarely repeat, and trying a dictionary first costs a distinct-count
+/// estimate per page.
 fn encoding(field: &polars_arrow::datatypes::Field) -> Vec<Encoding> {
     match field.dtype() {
         ArrowDataType::Float64 | ArrowDataType::Float32 => vec![Encoding::Plain],

@@ -558,7 +558,7 @@ fn plan(
     roles: &DimensionRoles,
     ctx: &DecodeContext,
 ) -> Result<Plan, SourceError> {
-    let (form, resolved, findings) = validate(input, &ctx.file)?;
+    let (form, mut resolved, findings) = validate(input, &ctx.file)?;
     if let Some(err) = invalid(&ctx.file, &findings) {
         return Err(err);
     }
@@ -570,7 +570,6 @@ fn plan(
             format!("{}#{}", ctx.dataset, r.pointer)
         }
     };
-    let mut resolved = resolved;
     let mappers = resolved
         .iter_mut()
         .map(|r| {
