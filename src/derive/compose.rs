@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 
-use super::levels::{floats, text, years};
+use super::levels::{Numbered, floats, text, years};
 use crate::error::{InternalError, PolarsContext};
 use crate::regions::COUNTRY;
 
@@ -236,7 +236,7 @@ pub(crate) fn with_comparisons(all: &DataFrame) -> Result<DataFrame, InternalErr
             .copied()
             .flatten();
         country_value.push(c);
-        index.push(per_cent(value[i], c).map(|r| r * 100.0));
+        index.push(relative_to(value[i], c).map(|r| r * 100.0));
         // Sorted by (indicator, level, region, year): the region's previous year, when there is
         // one, is the row before.
         let previous = k
@@ -250,7 +250,7 @@ pub(crate) fn with_comparisons(all: &DataFrame) -> Result<DataFrame, InternalErr
                         .is_some_and(|(a, b)| i32::from(a) + 1 == i32::from(b))
             })
             .and_then(|p| value[p]);
-        yoy.push(per_cent(value[i], previous).map(|r| (r - 1.0) * 100.0));
+        yoy.push(relative_to(value[i], previous).map(|r| (r - 1.0) * 100.0));
     }
     let idx = IdxCa::from_vec(
         "order".into(),
@@ -269,30 +269,28 @@ pub(crate) fn with_comparisons(all: &DataFrame) -> Result<DataFrame, InternalErr
             "numerator",
             "denominator",
             "unit",
+            "method",
+            "flags",
         ])
         .context(what)?
         .take(&idx)
         .context(what)?;
-    let rest = all
-        .select(["method", "flags"])
-        .context(what)?
-        .take(&idx)
-        .context(what)?;
-    for column in [
+    // The comparisons go between `unit` and `method`.
+    for (k, column) in [
         Column::new("country_value".into(), country_value),
         Column::new("index_country".into(), index),
         Column::new("yoy_change_pct".into(), yoy),
     ]
     .into_iter()
-    .chain(rest.columns().iter().cloned())
+    .enumerate()
     {
-        out.with_column(column).context(what)?;
+        out.insert_column(8 + k, column).context(what)?;
     }
     Ok(out)
 }
 
 /// `value / base`, null when either is missing or the base is 0.
-fn per_cent(value: Option<f64>, base: Option<f64>) -> Option<f64> {
+fn relative_to(value: Option<f64>, base: Option<f64>) -> Option<f64> {
     let (v, b) = value.zip(base)?;
     (b != 0.0).then(|| v / b)
 }
@@ -301,29 +299,27 @@ fn per_cent(value: Option<f64>, base: Option<f64>) -> Option<f64> {
 fn ranks(column: &[Option<&str>]) -> Vec<u32> {
     // Rows of an indicator, a level or a region come in runs: look up only where the value
     // changes.
-    let mut distinct: PlHashMap<&str, u32> = PlHashMap::new();
-    let mut ids = Vec::with_capacity(column.len());
-    let mut last: Option<(&str, u32)> = None;
-    for v in column {
-        let id = match (*v, last) {
-            (None, _) => 0,
-            (Some(s), Some((l, id))) if s == l => id,
-            (Some(s), _) => {
-                let next = u32::try_from(distinct.len() + 1).unwrap_or(u32::MAX);
-                let id = *distinct.entry(s).or_insert(next);
-                last = Some((s, id));
-                id
-            }
-        };
-        ids.push(id);
-    }
-    let mut sorted: Vec<(&str, u32)> = distinct.into_iter().collect();
-    sorted.sort_unstable();
-    let mut rank = vec![0u32; sorted.len() + 1];
-    for (r, &(_, id)) in sorted.iter().enumerate() {
-        rank[id as usize] = u32::try_from(r + 1).unwrap_or(u32::MAX);
-    }
-    ids.into_iter().map(|id| rank[id as usize]).collect()
+    let mut distinct: Numbered<&str> = Numbered::default();
+    let mut last: Option<(&str, usize)> = None;
+    let numbers: Vec<Option<usize>> = column
+        .iter()
+        .map(|v| {
+            let s = (*v)?;
+            Some(match last {
+                Some((l, n)) if l == s => n,
+                _ => {
+                    let n = distinct.number(s);
+                    last = Some((s, n));
+                    n
+                }
+            })
+        })
+        .collect();
+    let rank = distinct.ranks();
+    numbers
+        .into_iter()
+        .map(|n| n.map_or(0, |n| u32::try_from(rank[n] + 1).unwrap_or(u32::MAX)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ pub(crate) fn levels(parts: LazyFrame, expected: &DataFrame) -> Result<LazyFrame
     let pair = county
         .into_iter()
         .zip(muni)
-        .map(|(c, m)| pairs.number(c, m))
+        .map(|pair| pairs.number(pair))
         .collect();
     let parts = Parts {
         region: text(&df, "region", what)?,
@@ -45,7 +45,7 @@ pub(crate) fn levels(parts: LazyFrame, expected: &DataFrame) -> Result<LazyFrame
         x: floats(&df, "x", what)?,
         pair,
     };
-    Ok(compute(&parts, &pairs.ranks(), &expected_counts(expected)?)?.lazy())
+    Ok(compute(&parts, &pairs.into(), &expected_counts(expected)?)?.lazy())
 }
 
 /// [`levels`] of a measure's selected observations (`region`, `region_level`, `year` and the
@@ -60,11 +60,7 @@ pub(crate) fn of_measure(
 ) -> Result<DataFrame, InternalError> {
     let placement = Placement::new(crosswalk);
     let parts = placement.parts(rows, field)?;
-    compute(
-        &parts,
-        &placement.pairs.ranks(),
-        &expected_counts(expected)?,
-    )
+    compute(&parts, &placement.pairs.into(), &expected_counts(expected)?)
 }
 
 /// The levels of `x × w` and of `w` for a weighted mean: `x` and `w` are two measures' selected
@@ -87,7 +83,7 @@ pub(crate) fn weighted(
         let wi = weight.get(&(xw.region[i], xw.year[i])).copied().flatten();
         xw.x[i] = xw.x[i].zip(wi).map(|(x, w)| x * w);
     }
-    let (pairs, expected) = (placement.pairs.ranks(), expected_counts(expected)?);
+    let (pairs, expected) = (placement.pairs.into(), expected_counts(expected)?);
     Ok((
         compute(&xw, &pairs, &expected)?,
         compute(&w, &pairs, &expected)?,
@@ -106,7 +102,7 @@ impl<'a> Placement<'a> {
         let mut pairs = Pairs::default();
         let by_code = crosswalk
             .rows()
-            .map(|(code, muni, county)| (code, pairs.number(Some(county), Some(muni))))
+            .map(|(code, muni, county)| (code, pairs.number((Some(county), Some(muni)))))
             .collect();
         Placement { pairs, by_code }
     }
@@ -174,40 +170,59 @@ pub(super) fn floats(
         .collect())
 }
 
-/// The distinct (county, municipality) pairs of the parts, numbered as they are first met.
-#[derive(Default)]
-struct Pairs<'a> {
-    pairs: Vec<(Option<&'a str>, Option<&'a str>)>,
-    number: PlHashMap<(Option<&'a str>, Option<&'a str>), usize>,
+/// Distinct values numbered as they are first met, and each number's place in the values' order
+/// (what a sort by the values needs, computed once per distinct value).
+pub(super) struct Numbered<K> {
+    values: Vec<K>,
+    number: PlHashMap<K, usize>,
 }
 
-impl<'a> Pairs<'a> {
-    fn number(&mut self, county: Option<&'a str>, muni: Option<&'a str>) -> usize {
-        *self.number.entry((county, muni)).or_insert_with(|| {
-            self.pairs.push((county, muni));
-            self.pairs.len() - 1
+impl<K> Default for Numbered<K> {
+    fn default() -> Self {
+        Numbered {
+            values: Vec::new(),
+            number: PlHashMap::new(),
+        }
+    }
+}
+
+impl<K: Copy + Eq + std::hash::Hash + Ord> Numbered<K> {
+    /// The number of `value`, numbering it if it is new.
+    pub(super) fn number(&mut self, value: K) -> usize {
+        *self.number.entry(value).or_insert_with(|| {
+            self.values.push(value);
+            self.values.len() - 1
         })
     }
 
-    /// The pairs in (county, municipality) order, and each number's place in that order.
-    fn ranks(self) -> Ranked<'a> {
-        let mut sorted: Vec<usize> = (0..self.pairs.len()).collect();
-        sorted.sort_unstable_by_key(|&i| self.pairs[i]);
+    /// Each number's place among the values in their order.
+    pub(super) fn ranks(&self) -> Vec<usize> {
+        let mut sorted: Vec<usize> = (0..self.values.len()).collect();
+        sorted.sort_unstable_by_key(|&i| self.values[i]);
         let mut rank = vec![0; sorted.len()];
         for (r, &i) in sorted.iter().enumerate() {
             rank[i] = r;
         }
-        Ranked {
-            pairs: self.pairs,
-            rank,
-        }
+        rank
     }
 }
+
+/// The (county, municipality) pairs of the parts, numbered.
+type Pairs<'a> = Numbered<(Option<&'a str>, Option<&'a str>)>;
 
 /// Numbered pairs and their places in (county, municipality) order.
 struct Ranked<'a> {
     pairs: Vec<(Option<&'a str>, Option<&'a str>)>,
     rank: Vec<usize>,
+}
+
+impl<'a> From<Pairs<'a>> for Ranked<'a> {
+    fn from(pairs: Pairs<'a>) -> Ranked<'a> {
+        Ranked {
+            rank: pairs.ranks(),
+            pairs: pairs.values,
+        }
+    }
 }
 
 /// The three levels of the parts, as a frame.
