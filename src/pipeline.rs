@@ -20,14 +20,15 @@ use crate::derive::{DeriveInput, derive};
 use crate::error::{Error, InternalError, PolarsContext, SourceError};
 use crate::extract::{self, Archive, SourcePayload, read_file};
 use crate::http::{Client, Expect};
-use crate::normalize::jsonstat::{self, DimensionRoles};
+use crate::normalize::jsonstat::columns::{ColumnOptions, decode_columns};
+use crate::normalize::jsonstat::{DimensionRoles, Input};
 use crate::normalize::sotkanet::{self, SotkanetRegion};
-use crate::normalize::{DecodeContext, Decoded, QuarantineEntry};
+use crate::normalize::{DecodeContext, Decoded, QuarantineEntry, RawObservation, RegionId};
 use crate::publish::Publisher;
 use crate::publish::manifest::{
     IndicatorSummary, InputRecord, PayloadRecord, QuarantineCount, RunManifest,
 };
-use crate::regions::conform::{ObservationColumns, Provenance, RegionResolver};
+use crate::regions::conform::{ObservationColumns, Provenance, RegionResolver, unresolved};
 use crate::regions::{Crosswalk, Registry};
 use crate::state::State;
 
@@ -193,7 +194,7 @@ fn read_and_decode<'a>(
     let regions = decode_regions(&obtained)?;
     let results = obtained
         .into_iter()
-        .map(decode_source)
+        .map(|o| decode_source(o, &p.registry))
         .collect::<Result<_, _>>()?;
     Ok((results, regions))
 }
@@ -281,7 +282,7 @@ fn decode_regions(obtained: &[Obtained<'_>]) -> Result<RegionPayloads, Error> {
 
 /// Decodes one source's data payloads (not `/regions`: see [`decode_regions`]), then drops their
 /// bytes: from here on only each payload's size and sha256 are needed.
-fn decode_source(o: Obtained<'_>) -> Result<SourceResult<'_>, Error> {
+fn decode_source<'a>(o: Obtained<'a>, registry: &Registry) -> Result<SourceResult<'a>, Error> {
     let Obtained {
         config: s,
         origin,
@@ -323,13 +324,18 @@ fn decode_source(o: Obtained<'_>) -> Result<SourceResult<'_>, Error> {
                     i,
                     Decoded {
                         rows: Vec::new(),
+                        batches: Vec::new(),
                         quarantine,
                         datasets: Vec::new(),
                     },
                 ));
                 continue;
             }
-            parts.push((i, decode(s.format, &sp.payload.bytes, s, &ctx)?));
+            let retrieved_at = sp.payload.retrieved_at;
+            parts.push((
+                i,
+                decode(s.format, &sp.payload.bytes, s, &ctx, registry, retrieved_at)?,
+            ));
         }
     }
     let sizes = payloads
@@ -440,11 +446,17 @@ fn fetch_with(
     })
 }
 
+/// Decodes one data payload. JSON-stat takes the column path (regions resolved as the cells are
+/// read, text columns as keys into the document's dictionaries): a population table by single
+/// year of age is millions of cells, and the row path's dozen strings per cell dominated a
+/// national run.
 fn decode(
     format: SourceFormat,
     bytes: &[u8],
     s: &SourceConfig,
     ctx: &DecodeContext,
+    registry: &Registry,
+    retrieved_at: chrono::DateTime<Utc>,
 ) -> Result<Decoded, Error> {
     Ok(match format {
         SourceFormat::SotkanetJson => sotkanet::decode_json(bytes, ctx)?,
@@ -460,7 +472,36 @@ fn decode(
                 age: d.age,
                 sex_codes: s.sex_codes.clone(),
             };
-            jsonstat::decode(bytes, &roles, ctx)?
+            // JSON-stat regions are codes: a Sotkanet `/regions` payload never applies.
+            let resolver = RegionResolver {
+                registry,
+                sotkanet_regions: None,
+            };
+            let provenance = Provenance {
+                source_id: &ctx.source_id,
+                raw_sha256: &ctx.raw_sha256,
+                retrieved_at,
+            };
+            let resolve = |id: &RegionId| resolver.resolve(id).map(|(c, l)| (c, l.as_str()));
+            let reject =
+                |raw: &RawObservation, rule, reason| unresolved(raw, &provenance, rule, reason);
+            let options = ColumnOptions {
+                resolve_region: &resolve,
+                reject_region: &reject,
+                retrieved_at_micros: retrieved_at.timestamp_micros(),
+                batch_rows: crate::convert::BATCH_ROWS,
+            };
+            let mut out = Decoded::default();
+            out.datasets = decode_columns(
+                Input::Bytes(bytes),
+                &roles,
+                ctx,
+                &options,
+                |q| keep(&mut out.quarantine, q),
+                |b| keep(&mut out.batches, b),
+                |r| keep(&mut out.rows, r),
+            )?;
+            out
         }
         SourceFormat::SotkanetRegions | SourceFormat::KpaCsv | SourceFormat::KpaXlsx => {
             return Err(InternalError::Invariant(format!(
@@ -470,6 +511,13 @@ fn decode(
             .into());
         }
     })
+}
+
+/// A decoder's sink that keeps what it is handed.
+#[allow(clippy::unnecessary_wraps)] // The decoders' sinks may fail.
+fn keep<T>(into: &mut Vec<T>, item: T) -> Result<(), String> {
+    into.push(item);
+    Ok(())
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -766,7 +814,7 @@ fn run_locked(
             .take(batch)
             .collect::<Vec<_>>()
             .into_par_iter()
-            .map(decode_source)
+            .map(|o| decode_source(o, &p.registry))
             .collect();
         for s in decoded {
             let s = s?;
@@ -800,6 +848,9 @@ fn run_locked(
                     raw_sha256: &payload.sha256,
                     retrieved_at: payload.retrieved_at,
                 };
+                for batch in decoded.batches {
+                    batch.append_to(&mut columns);
+                }
                 columns.push_resolved(decoded.rows, &resolver, &provenance, &mut quarantine_obs);
             }
             let (rows, quarantined) =

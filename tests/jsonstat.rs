@@ -562,6 +562,108 @@ fn convert_columns_equal_the_row_path() {
     }
 }
 
+/// The pipeline's conform stage takes JSON-stat's column path: its batches, appended to the
+/// run's observation columns, give exactly the row path's table (every column, in
+/// `observations` order) and the same quarantine entries, for documents with suppressed cells,
+/// statuses, breakdowns, text values and regions that do not resolve.
+#[test]
+fn keyed_batches_equal_the_row_path_in_observations() {
+    use mittari::normalize::jsonstat::columns::{ColumnOptions, decode_columns};
+    use mittari::normalize::{QuarantineEntry, RawObservation};
+    use mittari::regions::Registry;
+    use mittari::regions::conform::{ObservationColumns, Provenance, RegionResolver, unresolved};
+    let registry = Registry::builtin().unwrap();
+    let resolver = RegionResolver {
+        registry: &registry,
+        sotkanet_regions: None,
+    };
+    let prov = Provenance {
+        source_id: "t",
+        raw_sha256: "abc",
+        retrieved_at: chrono::Utc::now(),
+    };
+    let with_text_and_unknown = r#"{"version":"2.0","class":"dataset","id":["alue","vuosi"],
+        "size":[4,2],
+        "dimension":{"alue":{"category":{"index":["KU091","KU999","SSS","KU049"]}},
+                     "vuosi":{"category":{"index":["2023","2024"]}}},
+        "role":{"geo":["alue"],"time":["vuosi"]},
+        "value":[1,"2.5",3,null,"..",6,7,8],"status":{"3":"..","4":".."}}"#;
+    let cases: [(Vec<u8>, Option<&str>); 4] = [
+        (big_document().into_bytes(), None),
+        (with_text_and_unknown.as_bytes().to_vec(), None),
+        (
+            std::fs::read(
+                common::repo().join("tests/fixtures/statfi_jsonstat2_12st_with_nulls_status.json"),
+            )
+            .unwrap(),
+            Some("SSS"),
+        ),
+        (std::fs::read(shared("canada.json")).unwrap(), None),
+    ];
+    for (n, (bytes, region_code)) in cases.iter().enumerate() {
+        let roles = DimensionRoles {
+            region_code: region_code.map(str::to_owned),
+            ..Default::default()
+        };
+        let mut context = ctx("t");
+        context.raw_sha256 = "abc".into();
+        // The row path.
+        let decoded = jsonstat::decode(bytes, &roles, &context).unwrap();
+        let mut by_rows = ObservationColumns::default();
+        let mut q_rows = decoded.quarantine;
+        by_rows.push_resolved(decoded.rows, &resolver, &prov, &mut q_rows);
+        // The column path, as the pipeline runs it (small batches: several per document).
+        let resolve = |id: &RegionId| resolver.resolve(id).map(|(c, l)| (c, l.as_str()));
+        let reject = |raw: &RawObservation, rule, reason| unresolved(raw, &prov, rule, reason);
+        let options = ColumnOptions {
+            resolve_region: &resolve,
+            reject_region: &reject,
+            retrieved_at_micros: prov.retrieved_at.timestamp_micros(),
+            batch_rows: 1000,
+        };
+        let (mut batches, mut slow, mut q_cols) =
+            (Vec::new(), Vec::new(), Vec::<QuarantineEntry>::new());
+        decode_columns(
+            Input::Bytes(bytes),
+            &roles,
+            &context,
+            &options,
+            |q| {
+                q_cols.push(q);
+                Ok(())
+            },
+            |b| {
+                batches.push(b);
+                Ok(())
+            },
+            |r| {
+                slow.push(r);
+                Ok(())
+            },
+        )
+        .unwrap();
+        let mut by_columns = ObservationColumns::default();
+        for b in batches {
+            b.append_to(&mut by_columns);
+        }
+        by_columns.push_resolved(slow, &resolver, &prov, &mut q_cols);
+        let (rows_frame, columns_frame) = (
+            by_rows.into_frame().unwrap(),
+            by_columns.into_frame().unwrap(),
+        );
+        assert!(rows_frame.height() > 0 || n == 3, "case {n} has rows");
+        assert_eq!(rows_frame.height(), columns_frame.height(), "case {n}");
+        for (x, y) in rows_frame.columns().iter().zip(columns_frame.columns()) {
+            assert_eq!(x.name(), y.name(), "case {n}");
+            let same = x
+                .as_materialized_series()
+                .equals_missing(y.as_materialized_series());
+            assert!(same, "case {n}: column {} differs", x.name());
+        }
+        assert_eq!(q_rows, q_cols, "case {n}");
+    }
+}
+
 /// Cells given as text go through the row path and are written after the columnar batches, cast
 /// to the batches' dictionary-encoded columns.
 #[test]

@@ -194,6 +194,8 @@ impl DecodeContext {
 pub struct Decoded {
     /// Rows that decoded.
     pub rows: Vec<RawObservation>,
+    /// Rows that decoded in columns, regions resolved (JSON-stat's column path).
+    pub batches: Vec<jsonstat::columns::ArrowBatch>,
     /// Rows that did not.
     pub quarantine: Vec<QuarantineEntry>,
     /// What the payload's datasets say about themselves (JSON-stat: label, notes, warnings).

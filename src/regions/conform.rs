@@ -15,6 +15,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
+use polars_arrow::array::Utf8ViewArray;
+use polars_arrow::bitmap::MutableBitmap;
 use rayon::slice::ParallelSliceMut;
 
 use super::{Level, Registry};
@@ -142,6 +144,22 @@ impl Interned {
         }
     }
 
+    /// Appends rows given as keys into a dictionary of their own: each key used is looked up
+    /// once, the rows are then a table look-up each. Values no row uses are not added.
+    fn extend_keyed(&mut self, column: &KeyedColumn<'_>) {
+        let mut ours: Vec<Option<u32>> = vec![None; column.values.len()];
+        self.codes.reserve(column.keys.len());
+        for &key in column.keys {
+            let code = match key {
+                NULL => NULL,
+                key => *ours[key as usize].get_or_insert_with(|| {
+                    self.distinct.code_of(column.values.value(key as usize))
+                }),
+            };
+            self.codes.push(code);
+        }
+    }
+
     /// Each distinct value's rank in byte order (the order polars sorts strings in).
     fn ranks(&self) -> Vec<u32> {
         let values = self.distinct.values();
@@ -212,6 +230,55 @@ pub struct ObservationColumns {
     retrieved_at: Vec<i64>,
 }
 
+/// A text column of a decoder's batch: per row a key into the batch's own dictionary `values`
+/// ([`NULL`] for a missing value).
+pub struct KeyedColumn<'a> {
+    /// Per row.
+    pub keys: &'a [u32],
+    /// The dictionary.
+    pub values: &'a Utf8ViewArray,
+}
+
+/// Rows of `observations` as a columnar decoder hands them over: text columns as keys into
+/// dictionaries of the decoder's, regions already resolved to canonical codes. `abs_value` is
+/// missing and `retrieved_at` the same for every row.
+pub struct KeyedRows<'a> {
+    /// `source`.
+    pub source: KeyedColumn<'a>,
+    /// `dataset`.
+    pub dataset: KeyedColumn<'a>,
+    /// `measure`.
+    pub measure: KeyedColumn<'a>,
+    /// `region`.
+    pub region: KeyedColumn<'a>,
+    /// `region_level`.
+    pub region_level: KeyedColumn<'a>,
+    /// `period`.
+    pub period: KeyedColumn<'a>,
+    /// `year`.
+    pub year: &'a [i16],
+    /// `sex`.
+    pub sex: KeyedColumn<'a>,
+    /// `age`.
+    pub age: KeyedColumn<'a>,
+    /// `breakdown`.
+    pub breakdown: KeyedColumn<'a>,
+    /// Per row; meaningful where `present` is set.
+    pub value: &'a [f64],
+    /// `present`.
+    pub present: &'a MutableBitmap,
+    /// `status`.
+    pub status: KeyedColumn<'a>,
+    /// `status_label`.
+    pub status_label: KeyedColumn<'a>,
+    /// `unit`.
+    pub unit: KeyedColumn<'a>,
+    /// `raw_sha256`.
+    pub raw_sha256: KeyedColumn<'a>,
+    /// `retrieved_at_micros`.
+    pub retrieved_at_micros: i64,
+}
+
 /// Provenance shared by all rows of one payload.
 pub struct Provenance<'a> {
     /// Source id in the pipeline (for quarantine).
@@ -248,6 +315,39 @@ impl ObservationColumns {
                 }
             }
         }
+    }
+
+    /// Appends rows whose regions a columnar decoder has resolved (JSON-stat's column path).
+    pub fn append_keyed(&mut self, rows: &KeyedRows<'_>) {
+        let n = rows.year.len();
+        for (column, keyed) in [
+            (&mut self.source, &rows.source),
+            (&mut self.dataset, &rows.dataset),
+            (&mut self.measure, &rows.measure),
+            (&mut self.region, &rows.region),
+            (&mut self.region_level, &rows.region_level),
+            (&mut self.period, &rows.period),
+            (&mut self.sex, &rows.sex),
+            (&mut self.age, &rows.age),
+            (&mut self.breakdown, &rows.breakdown),
+            (&mut self.status, &rows.status),
+            (&mut self.status_label, &rows.status_label),
+            (&mut self.unit, &rows.unit),
+            (&mut self.raw_sha256, &rows.raw_sha256),
+        ] {
+            debug_assert_eq!(keyed.keys.len(), n, "every column has a key per row");
+            column.extend_keyed(keyed);
+        }
+        self.year.extend_from_slice(rows.year);
+        self.value.extend(
+            rows.value
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| rows.present.get(i).then_some(v)),
+        );
+        self.abs_value.resize(self.abs_value.len() + n, None);
+        self.retrieved_at
+            .resize(self.retrieved_at.len() + n, rows.retrieved_at_micros);
     }
 
     /// Resolves and appends one row, or returns its quarantine entry.

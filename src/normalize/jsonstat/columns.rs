@@ -1,4 +1,5 @@
-//! The columnar pass 2 used by `convert`: cells straight into `observations` batches.
+//! The columnar pass 2 used by `convert` and the pipeline: cells straight into `observations`
+//! batches.
 //!
 //! The row path ([`super::decode_with`]) builds an observation of a dozen strings per cell. For
 //! a national table of millions of cells that allocation dominates, so this path computes
@@ -32,6 +33,7 @@ use super::{
 use crate::error::SourceError;
 use crate::intern::{Distinct, NULL};
 use crate::normalize::{DecodeContext, QuarantineEntry, RawObservation, RegionId, Sex, SourceKind};
+use crate::regions::conform::{KeyedColumn, KeyedRows, ObservationColumns};
 
 /// A resolved region (canonical code, level), or the quarantine rule and reason.
 pub type Resolution = Result<(String, &'static str), (&'static str, String)>;
@@ -518,6 +520,43 @@ impl ArrowBatch {
                 .to(timestamp_type())
                 .boxed(),
         ])
+    }
+}
+
+impl std::fmt::Debug for ArrowBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArrowBatch")
+            .field("rows", &self.height())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ArrowBatch {
+    /// Appends the batch's rows to the run's observation columns (the pipeline's conform stage).
+    pub fn append_to(self, out: &mut ObservationColumns) {
+        let (b, v) = (&self.cells, &self.values);
+        let [source, dataset, raw_sha256] =
+            [0, 1, 2].map(|i| b.constant(&self.constants, |c| c[i]));
+        let keyed = |keys, values| KeyedColumn { keys, values };
+        out.append_keyed(&KeyedRows {
+            source: keyed(&source, &v.source),
+            dataset: keyed(&dataset, &v.dataset),
+            measure: keyed(&b.measure, &v.measure),
+            region: keyed(&b.region, &v.region),
+            region_level: keyed(&b.region_level, &v.region_level),
+            period: keyed(&b.period, &v.period),
+            year: &b.year,
+            sex: keyed(&b.sex, &v.sex),
+            age: keyed(&b.age, &v.age),
+            breakdown: keyed(&b.breakdown, &v.breakdown),
+            value: &b.value,
+            present: &b.present,
+            status: keyed(&b.status, &v.status),
+            status_label: keyed(&b.status_label, &v.status_label),
+            unit: keyed(&b.unit, &v.unit),
+            raw_sha256: keyed(&raw_sha256, &v.raw_sha256),
+            retrieved_at_micros: self.retrieved_at_micros,
+        });
     }
 }
 
