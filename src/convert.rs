@@ -474,17 +474,21 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
     } else {
         let payload = read_file("input", &args.input)?;
         let ctx = context(args, dataset, payload.sha256.clone());
-        let decoded = if args.format == ConvertFormat::SotkanetJson {
-            sotkanet::decode_json(&payload.bytes, &ctx)?
-        } else {
-            sotkanet::decode_csv(&payload.bytes, &ctx)?
-        };
-        let mut rejected = decoded.quarantine;
         let provenance = Provenance {
             source_id: "input",
             raw_sha256: &payload.sha256,
             retrieved_at,
         };
+        let decoded = if args.format == ConvertFormat::SotkanetJson {
+            match sotkanet::decode_json_resolved(&payload.bytes, &ctx, &resolver, &provenance) {
+                Some(decoded) => decoded,
+                None => sotkanet::decode_json(&payload.bytes, &ctx)?,
+            }
+        } else {
+            sotkanet::decode_csv(&payload.bytes, &ctx)?
+        };
+        let mut rejected = decoded.quarantine;
+        columns.append(decoded.resolved);
         columns.push_resolved(decoded.rows, &resolver, &provenance, &mut rejected);
         for entry in rejected {
             quarantine.push(entry)?;

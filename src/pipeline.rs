@@ -194,7 +194,7 @@ fn read_and_decode<'a>(
     let regions = decode_regions(&obtained)?;
     let results = obtained
         .into_iter()
-        .map(|o| decode_source(o, &p.registry))
+        .map(|o| decode_source(o, &p.registry, &regions))
         .collect::<Result<_, _>>()?;
     Ok((results, regions))
 }
@@ -282,7 +282,11 @@ fn decode_regions(obtained: &[Obtained<'_>]) -> Result<RegionPayloads, Error> {
 
 /// Decodes one source's data payloads (not `/regions`: see [`decode_regions`]), then drops their
 /// bytes: from here on only each payload's size and sha256 are needed.
-fn decode_source<'a>(o: Obtained<'a>, registry: &Registry) -> Result<SourceResult<'a>, Error> {
+fn decode_source<'a>(
+    o: Obtained<'a>,
+    registry: &Registry,
+    region_payloads: &RegionPayloads,
+) -> Result<SourceResult<'a>, Error> {
     let Obtained {
         config: s,
         origin,
@@ -324,17 +328,22 @@ fn decode_source<'a>(o: Obtained<'a>, registry: &Registry) -> Result<SourceResul
                     i,
                     Decoded {
                         rows: Vec::new(),
-                        batches: Vec::new(),
+                        resolved: ObservationColumns::default(),
                         quarantine,
                         datasets: Vec::new(),
                     },
                 ));
                 continue;
             }
-            let retrieved_at = sp.payload.retrieved_at;
+            let provenance = Provenance {
+                source_id: id,
+                raw_sha256: &sp.payload.sha256,
+                retrieved_at: sp.payload.retrieved_at,
+            };
+            let resolver = resolver_of(registry, s, region_payloads);
             parts.push((
                 i,
-                decode(s.format, &sp.payload.bytes, s, &ctx, registry, retrieved_at)?,
+                decode(s.format, &sp.payload.bytes, s, &ctx, &resolver, &provenance)?,
             ));
         }
     }
@@ -446,20 +455,41 @@ fn fetch_with(
     })
 }
 
-/// Decodes one data payload. JSON-stat takes the column path (regions resolved as the cells are
-/// read, text columns as keys into the document's dictionaries): a population table by single
-/// year of age is millions of cells, and the row path's dozen strings per cell dominated a
-/// national run.
+/// How a source's region ids resolve: through the `/regions` payload it names, if any.
+fn resolver_of<'r>(
+    registry: &'r Registry,
+    config: &SourceConfig,
+    region_payloads: &'r RegionPayloads,
+) -> RegionResolver<'r> {
+    RegionResolver {
+        registry,
+        sotkanet_regions: config.regions.as_ref().and_then(|r| {
+            region_payloads
+                .get_key_value(r.get_ref())
+                .map(|(name, m)| (name.as_str(), m))
+        }),
+    }
+}
+
+/// Decodes one data payload. JSON-stat and Sotkanet `/json` take their column paths (regions
+/// resolved as the rows are read, each distinct value looked up once, see
+/// [`Decoded::resolved`]): a national run is tens of millions of rows, and building a dozen
+/// strings a row dominated it.
 fn decode(
     format: SourceFormat,
     bytes: &[u8],
     s: &SourceConfig,
     ctx: &DecodeContext,
-    registry: &Registry,
-    retrieved_at: chrono::DateTime<Utc>,
+    resolver: &RegionResolver<'_>,
+    provenance: &Provenance<'_>,
 ) -> Result<Decoded, Error> {
     Ok(match format {
-        SourceFormat::SotkanetJson => sotkanet::decode_json(bytes, ctx)?,
+        SourceFormat::SotkanetJson => {
+            match sotkanet::decode_json_resolved(bytes, ctx, resolver, provenance) {
+                Some(decoded) => decoded,
+                None => sotkanet::decode_json(bytes, ctx)?,
+            }
+        }
         SourceFormat::SotkanetCsv => sotkanet::decode_csv(bytes, ctx)?,
         SourceFormat::Jsonstat => {
             let d = s.dimensions.clone().unwrap_or_default();
@@ -472,23 +502,13 @@ fn decode(
                 age: d.age,
                 sex_codes: s.sex_codes.clone(),
             };
-            // JSON-stat regions are codes: a Sotkanet `/regions` payload never applies.
-            let resolver = RegionResolver {
-                registry,
-                sotkanet_regions: None,
-            };
-            let provenance = Provenance {
-                source_id: &ctx.source_id,
-                raw_sha256: &ctx.raw_sha256,
-                retrieved_at,
-            };
             let resolve = |id: &RegionId| resolver.resolve(id).map(|(c, l)| (c, l.as_str()));
             let reject =
-                |raw: &RawObservation, rule, reason| unresolved(raw, &provenance, rule, reason);
+                |raw: &RawObservation, rule, reason| unresolved(raw, provenance, rule, reason);
             let options = ColumnOptions {
                 resolve_region: &resolve,
                 reject_region: &reject,
-                retrieved_at_micros: retrieved_at.timestamp_micros(),
+                retrieved_at_micros: provenance.retrieved_at.timestamp_micros(),
                 batch_rows: crate::convert::BATCH_ROWS,
             };
             let mut out = Decoded::default();
@@ -498,7 +518,10 @@ fn decode(
                 ctx,
                 &options,
                 |q| keep(&mut out.quarantine, q),
-                |b| keep(&mut out.batches, b),
+                |batch| {
+                    batch.append_to(&mut out.resolved);
+                    Ok(())
+                },
                 |r| keep(&mut out.rows, r),
             )?;
             out
@@ -814,7 +837,7 @@ fn run_locked(
             .take(batch)
             .collect::<Vec<_>>()
             .into_par_iter()
-            .map(|o| decode_source(o, &p.registry))
+            .map(|o| decode_source(o, &p.registry, &region_payloads))
             .collect();
         for s in decoded {
             let s = s?;
@@ -833,13 +856,7 @@ fn run_locked(
                 .collect();
             let before_q = quarantine_obs.len();
             let before_rows = columns.len();
-            let resolver = RegionResolver {
-                registry: &p.registry,
-                sotkanet_regions: s.config.regions.as_ref().and_then(|r| {
-                    let name = r.get_ref();
-                    region_payloads.get(name).map(|m| (name.as_str(), m))
-                }),
-            };
+            let resolver = resolver_of(&p.registry, s.config, &region_payloads);
             for (i, decoded) in s.parts {
                 quarantine_obs.extend(decoded.quarantine);
                 let payload = &s.payloads[i].payload;
@@ -848,9 +865,7 @@ fn run_locked(
                     raw_sha256: &payload.sha256,
                     retrieved_at: payload.retrieved_at,
                 };
-                for batch in decoded.batches {
-                    batch.append_to(&mut columns);
-                }
+                columns.append(decoded.resolved);
                 columns.push_resolved(decoded.rows, &resolver, &provenance, &mut quarantine_obs);
             }
             let (rows, quarantined) =
@@ -2307,7 +2322,11 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
                     .map_or(0, HashMap::len)
             )
         } else {
-            let rows: usize = s.parts.iter().map(|(_, d)| d.rows.len()).sum();
+            let rows: usize = s
+                .parts
+                .iter()
+                .map(|(_, d)| d.rows.len() + d.resolved.len())
+                .sum();
             let q: usize = s.parts.iter().map(|(_, d)| d.quarantine.len()).sum();
             format!("{rows} rows, {q} quarantined")
         };

@@ -194,8 +194,9 @@ impl DecodeContext {
 pub struct Decoded {
     /// Rows that decoded.
     pub rows: Vec<RawObservation>,
-    /// Rows that decoded in columns, regions resolved (JSON-stat's column path).
-    pub batches: Vec<jsonstat::columns::ArrowBatch>,
+    /// Rows that decoded straight into columns with their regions resolved (the column paths of
+    /// JSON-stat and Sotkanet `/json`); their quarantine entries are in `quarantine`.
+    pub resolved: crate::regions::conform::ObservationColumns,
     /// Rows that did not.
     pub quarantine: Vec<QuarantineEntry>,
     /// What the payload's datasets say about themselves (JSON-stat: label, notes, warnings).

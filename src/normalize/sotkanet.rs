@@ -14,8 +14,10 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{DecodeContext, Decoded, RawObservation, RegionId, Sex};
+use super::{DecodeContext, Decoded, RawObservation, RegionId, Sex, SourceKind};
 use crate::error::SourceError;
+use crate::intern::NULL;
+use crate::regions::conform::{CodedRow, Provenance, RegionResolver, Text, unresolved};
 use crate::regions::{COUNTRY, Level};
 
 /// One `/json` row with every field kept loose, so that a wrong type quarantines the row with a
@@ -170,22 +172,170 @@ fn json_row(
     };
     let value = number("value", &row.value)?;
     let abs_value = number("absValue", &row.abs_value)?;
-    Ok(RawObservation {
-        dataset: row_dataset(ctx, indicator),
-        measure: indicator.to_string(),
-        region: RegionId::Sotkanet(region),
-        period: year.to_string(),
-        year,
-        sex,
+    Ok(observation(
+        ctx,
+        index,
+        &Fields {
+            indicator,
+            region,
+            year,
+            sex,
+            value,
+            abs_value,
+        },
+    ))
+}
+
+/// The fields of a well-formed `/json` row.
+struct Fields {
+    indicator: i64,
+    region: i64,
+    year: i16,
+    sex: Sex,
+    value: Option<f64>,
+    abs_value: Option<f64>,
+}
+
+/// The observation of the row at `index`.
+fn observation(ctx: &DecodeContext, index: usize, f: &Fields) -> RawObservation {
+    RawObservation {
+        dataset: row_dataset(ctx, f.indicator),
+        measure: f.indicator.to_string(),
+        region: RegionId::Sotkanet(f.region),
+        period: f.year.to_string(),
+        year: f.year,
+        sex: f.sex,
         age: "total".to_owned(),
         breakdown: String::new(),
-        value,
-        abs_value,
+        value: f.value,
+        abs_value: f.abs_value,
         status: None,
         status_label: None,
         unit: ctx.unit.clone(),
         location: format!("{}#/{index}", ctx.file),
-    })
+    }
+}
+
+/// One `/json` row as THL publishes it: every field present and of its type (`value` and
+/// `absValue` may be absent or null). Read by [`decode_json_resolved`]; a payload with any
+/// other row goes to [`decode_json`]'s loose rows.
+#[derive(Deserialize)]
+struct TypedRow<'a> {
+    indicator: i64,
+    region: i64,
+    year: i64,
+    gender: &'a str,
+    #[serde(default)]
+    value: Option<f64>,
+    #[serde(rename = "absValue", default)]
+    abs_value: Option<f64>,
+}
+
+/// Decodes a `/json` response straight into `observations` columns with regions resolved (and
+/// the rows whose region does not resolve quarantined, as the conform stage does), when every
+/// row is well-formed, as THL's are: no string per row, each distinct indicator, region, year
+/// and sex looked up once. `None` when any row is not (or the payload is not JSON at all):
+/// [`decode_json`] then quarantines the odd row with its pointer, or names the error.
+pub fn decode_json_resolved(
+    bytes: &[u8],
+    ctx: &DecodeContext,
+    resolver: &RegionResolver<'_>,
+    provenance: &Provenance<'_>,
+) -> Option<Decoded> {
+    let rows: Vec<TypedRow<'_>> = serde_json::from_slice(bytes).ok()?;
+    let expected_indicator = dataset_indicator(&ctx.dataset);
+    let fields = rows
+        .iter()
+        .map(|row| {
+            let year = i16::try_from(row.year)
+                .ok()
+                .filter(|y| (1800..=2200).contains(y))?;
+            let wrong_dataset = expected_indicator.is_some_and(|e| e != row.indicator);
+            (!wrong_dataset).then_some(Fields {
+                indicator: row.indicator,
+                region: row.region,
+                year,
+                sex: Sex::parse(row.gender)?,
+                value: row.value,
+                abs_value: row.abs_value,
+            })
+        })
+        .collect::<Option<Vec<Fields>>>()?;
+    drop(rows);
+
+    let mut out = Decoded::default();
+    let columns = &mut out.resolved;
+    let mut constant = |column, value| columns.code(column, value);
+    let age = constant(Text::Age, Some("total"));
+    let breakdown = constant(Text::Breakdown, Some(""));
+    let unit = constant(Text::Unit, ctx.unit.as_deref());
+    let raw_sha256 = constant(Text::RawSha256, Some(provenance.raw_sha256));
+    let retrieved_at_micros = provenance.retrieved_at.timestamp_micros();
+    // Per indicator: source, dataset, measure; per region id: code and level, or why not.
+    let mut indicators: HashMap<i64, [u32; 3]> = HashMap::new();
+    let mut regions: HashMap<i64, Result<[u32; 2], (&'static str, String)>> = HashMap::new();
+    let mut periods: HashMap<i16, u32> = HashMap::new();
+    let mut sexes: HashMap<Sex, u32> = HashMap::new();
+    for (index, f) in fields.iter().enumerate() {
+        let region = regions.entry(f.region).or_insert_with(|| {
+            resolver
+                .resolve(&RegionId::Sotkanet(f.region))
+                .map(|(code, level)| {
+                    [
+                        columns.code(Text::Region, Some(&code)),
+                        columns.code(Text::RegionLevel, Some(level.as_str())),
+                    ]
+                })
+        });
+        let [region, region_level] = match region {
+            Ok(codes) => *codes,
+            Err((rule, reason)) => {
+                let row = observation(ctx, index, f);
+                out.quarantine
+                    .push(unresolved(&row, provenance, rule, reason.clone()));
+                continue;
+            }
+        };
+        let [source, dataset, measure] = *indicators.entry(f.indicator).or_insert_with(|| {
+            let dataset = row_dataset(ctx, f.indicator);
+            [
+                columns.code(
+                    Text::Source,
+                    Some(SourceKind::of_dataset(&dataset).as_str()),
+                ),
+                columns.code(Text::Dataset, Some(&dataset)),
+                columns.code(Text::Measure, Some(&f.indicator.to_string())),
+            ]
+        });
+        let period = *periods
+            .entry(f.year)
+            .or_insert_with(|| columns.code(Text::Period, Some(&f.year.to_string())));
+        let sex = *sexes
+            .entry(f.sex)
+            .or_insert_with(|| columns.code(Text::Sex, Some(f.sex.as_str())));
+        columns.push_coded(&CodedRow {
+            text: [
+                source,
+                dataset,
+                measure,
+                region,
+                region_level,
+                period,
+                sex,
+                age,
+                breakdown,
+                NULL,
+                NULL,
+                unit,
+                raw_sha256,
+            ],
+            year: f.year,
+            value: f.value,
+            abs_value: f.abs_value,
+            retrieved_at_micros,
+        });
+    }
+    Some(out)
 }
 
 fn kind(v: &Value) -> String {
@@ -457,6 +607,86 @@ mod tests {
             raw_sha256: "00".into(),
             unit: None,
         }
+    }
+
+    /// The column path gives the loose path's observations (every column, in `observations`
+    /// order) and the conform stage's quarantine: several indicators in one payload (dataset
+    /// from each row), missing values, absent and present `absValue`, an id no registry knows.
+    #[test]
+    fn resolved_columns_equal_the_loose_rows_conformed() {
+        use crate::regions::Registry;
+        use crate::regions::conform::ObservationColumns;
+        let json = br#"[{"indicator":127,"region":46,"year":2023,"gender":"total","value":674500},
+            {"indicator":127,"region":20,"year":2023,"gender":"male","value":null},
+            {"indicator":171,"region":959,"year":2022,"gender":"female","value":8.6,"absValue":12},
+            {"indicator":171,"region":999999,"year":2022,"gender":"total","value":1.5},
+            {"indicator":171,"region":46,"year":2024,"gender":"total","absValue":3,"extra":"x"}]"#;
+        let registry = Registry::builtin().unwrap();
+        let resolver = RegionResolver {
+            registry: &registry,
+            sotkanet_regions: None,
+        };
+        let provenance = Provenance {
+            source_id: "s",
+            raw_sha256: "00",
+            retrieved_at: chrono::Utc::now(),
+        };
+        let c = ctx("");
+        let loose = decode_json(json, &c).unwrap();
+        let mut rows = ObservationColumns::default();
+        let mut q_rows = loose.quarantine;
+        rows.push_resolved(loose.rows, &resolver, &provenance, &mut q_rows);
+        let fast = decode_json_resolved(json, &c, &resolver, &provenance).unwrap();
+        assert!(fast.rows.is_empty());
+        assert_eq!(fast.quarantine, q_rows);
+        assert_eq!(q_rows.len(), 1, "the unknown id");
+        let mut columns = ObservationColumns::default();
+        columns.append(fast.resolved);
+        let (a, b) = (rows.into_frame().unwrap(), columns.into_frame().unwrap());
+        assert_eq!((a.height(), b.height()), (4, 4));
+        for (x, y) in a.columns().iter().zip(b.columns()) {
+            let same = x
+                .as_materialized_series()
+                .equals_missing(y.as_materialized_series());
+            assert!(same, "column {} differs", x.name());
+        }
+    }
+
+    /// Any row the loose path would quarantine sends the whole payload there.
+    #[test]
+    fn an_odd_row_leaves_the_column_path() {
+        let registry = crate::regions::Registry::builtin().unwrap();
+        let resolver = RegionResolver {
+            registry: &registry,
+            sotkanet_regions: None,
+        };
+        let provenance = Provenance {
+            source_id: "s",
+            raw_sha256: "00",
+            retrieved_at: chrono::Utc::now(),
+        };
+        let good = r#"{"indicator":127,"region":46,"year":2023,"gender":"total","value":1}"#;
+        for odd in [
+            r#"{"indicator":127,"region":46,"year":2023,"gender":"total","value":"1"}"#,
+            r#"{"indicator":127,"region":46,"year":2023,"gender":"both","value":1}"#,
+            r#"{"indicator":127,"region":46,"year":1700,"gender":"total","value":1}"#,
+            r#"{"indicator":171,"region":46,"year":2023,"gender":"total","value":1}"#,
+            r#"{"indicator":127,"region":46,"gender":"total","value":1}"#,
+            r#"{"indicator":127,"region":46.5,"year":2023,"gender":"total","value":1}"#,
+        ] {
+            let json = format!("[{good},{odd}]");
+            let c = ctx("sotkanet:127");
+            assert!(
+                decode_json_resolved(json.as_bytes(), &c, &resolver, &provenance).is_none(),
+                "{odd}"
+            );
+            assert_eq!(
+                decode_json(json.as_bytes(), &c).unwrap().quarantine.len(),
+                1,
+                "{odd}"
+            );
+        }
+        assert!(decode_json_resolved(b"[{", &ctx(""), &resolver, &provenance).is_none());
     }
 
     #[test]

@@ -230,13 +230,78 @@ pub struct ObservationColumns {
     retrieved_at: Vec<i64>,
 }
 
+/// The values of a dictionary, by key.
+pub trait Dictionary {
+    /// The value of `key` (which must be below the dictionary's length).
+    fn value(&self, key: usize) -> &str;
+    /// Number of values.
+    fn len(&self) -> usize;
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Dictionary for Utf8ViewArray {
+    fn value(&self, key: usize) -> &str {
+        Utf8ViewArray::value(self, key)
+    }
+    fn len(&self) -> usize {
+        polars_arrow::array::Array::len(self)
+    }
+}
+
+impl Dictionary for Distinct {
+    fn value(&self, key: usize) -> &str {
+        &self.values()[key]
+    }
+    fn len(&self) -> usize {
+        self.values().len()
+    }
+}
+
 /// A text column of a decoder's batch: per row a key into the batch's own dictionary `values`
 /// ([`NULL`] for a missing value).
 pub struct KeyedColumn<'a> {
     /// Per row.
     pub keys: &'a [u32],
     /// The dictionary.
-    pub values: &'a Utf8ViewArray,
+    pub values: &'a dyn Dictionary,
+}
+
+/// The text columns of `observations`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // The column names.
+pub enum Text {
+    Source,
+    Dataset,
+    Measure,
+    Region,
+    RegionLevel,
+    Period,
+    Sex,
+    Age,
+    Breakdown,
+    Status,
+    StatusLabel,
+    Unit,
+    RawSha256,
+}
+
+/// One row given as codes of [`ObservationColumns`]' own dictionaries (see
+/// [`ObservationColumns::code`]): what a decoder that looks each distinct value up once pushes.
+#[derive(Debug, Clone, Copy)]
+pub struct CodedRow {
+    /// Per [`Text`] column, in its order.
+    pub text: [u32; 13],
+    /// `year`.
+    pub year: i16,
+    /// `value`.
+    pub value: Option<f64>,
+    /// `abs_value`.
+    pub abs_value: Option<f64>,
+    /// `retrieved_at`, microseconds since the epoch (UTC).
+    pub retrieved_at_micros: i64,
 }
 
 /// Rows of `observations` as a columnar decoder hands them over: text columns as keys into
@@ -348,6 +413,89 @@ impl ObservationColumns {
         self.abs_value.resize(self.abs_value.len() + n, None);
         self.retrieved_at
             .resize(self.retrieved_at.len() + n, rows.retrieved_at_micros);
+    }
+
+    /// The column of `observations` a [`Text`] names.
+    fn text(&mut self, column: Text) -> &mut Interned {
+        match column {
+            Text::Source => &mut self.source,
+            Text::Dataset => &mut self.dataset,
+            Text::Measure => &mut self.measure,
+            Text::Region => &mut self.region,
+            Text::RegionLevel => &mut self.region_level,
+            Text::Period => &mut self.period,
+            Text::Sex => &mut self.sex,
+            Text::Age => &mut self.age,
+            Text::Breakdown => &mut self.breakdown,
+            Text::Status => &mut self.status,
+            Text::StatusLabel => &mut self.status_label,
+            Text::Unit => &mut self.unit,
+            Text::RawSha256 => &mut self.raw_sha256,
+        }
+    }
+
+    /// The code of `value` in `column` ([`NULL`] for a missing value), numbering it if new.
+    pub fn code(&mut self, column: Text, value: Option<&str>) -> u32 {
+        value.map_or(NULL, |v| self.text(column).distinct.code_of(v))
+    }
+
+    /// Appends a row given as codes from [`ObservationColumns::code`].
+    pub fn push_coded(&mut self, row: &CodedRow) {
+        let columns = [
+            &mut self.source,
+            &mut self.dataset,
+            &mut self.measure,
+            &mut self.region,
+            &mut self.region_level,
+            &mut self.period,
+            &mut self.sex,
+            &mut self.age,
+            &mut self.breakdown,
+            &mut self.status,
+            &mut self.status_label,
+            &mut self.unit,
+            &mut self.raw_sha256,
+        ];
+        for (column, &code) in columns.into_iter().zip(&row.text) {
+            column.codes.push(code);
+        }
+        self.year.push(row.year);
+        self.value.push(row.value);
+        self.abs_value.push(row.abs_value);
+        self.retrieved_at.push(row.retrieved_at_micros);
+    }
+
+    /// Appends another set of columns (a payload decoded on a worker thread): each of its
+    /// distinct values is looked up once, its rows are then a table look-up a column.
+    pub fn append(&mut self, other: ObservationColumns) {
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        for (column, theirs) in [
+            (&mut self.source, &other.source),
+            (&mut self.dataset, &other.dataset),
+            (&mut self.measure, &other.measure),
+            (&mut self.region, &other.region),
+            (&mut self.region_level, &other.region_level),
+            (&mut self.period, &other.period),
+            (&mut self.sex, &other.sex),
+            (&mut self.age, &other.age),
+            (&mut self.breakdown, &other.breakdown),
+            (&mut self.status, &other.status),
+            (&mut self.status_label, &other.status_label),
+            (&mut self.unit, &other.unit),
+            (&mut self.raw_sha256, &other.raw_sha256),
+        ] {
+            column.extend_keyed(&KeyedColumn {
+                keys: &theirs.codes,
+                values: &theirs.distinct,
+            });
+        }
+        self.year.extend_from_slice(&other.year);
+        self.value.extend_from_slice(&other.value);
+        self.abs_value.extend_from_slice(&other.abs_value);
+        self.retrieved_at.extend_from_slice(&other.retrieved_at);
     }
 
     /// Resolves and appends one row, or returns its quarantine entry.
