@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use polars::prelude::*;
-use rayon::iter::{IntoParallelIterator, ParallelIterator};
+use rayon::iter::{IntoParallelIterator, IntoParallelRefIterator, ParallelIterator};
 use tracing::{info, warn};
 
 use crate::check::Contract;
@@ -201,14 +201,24 @@ fn read_and_decode<'a>(
 
 /// Reads (or fetches) every source's payloads, in pipeline order.
 fn obtain_all<'a>(p: &'a Prepared, mut mode: Mode<'_>) -> Result<Vec<Obtained<'a>>, Error> {
+    let sources = &p.pipeline.file.sources;
+    // Local files are read and hashed in parallel, the rest done in pipeline order (the first
+    // failure in that order is the one reported).
+    let mut files: Vec<Option<Result<extract::Payload, SourceError>>> = sources
+        .par_iter()
+        .map(|s| {
+            let path = p.pipeline.resolve(s.path.as_ref()?);
+            Some(p.read(s.id.get_ref(), &path))
+        })
+        .collect();
     let mut all = Vec::new();
-    for s in &p.pipeline.file.sources {
+    for (s, file) in sources.iter().zip(&mut files) {
         let id = s.id.get_ref();
         let mut metadata = None;
-        let (origin, payloads) = match (&s.path, &s.fetch) {
-            (Some(path), _) => {
+        let (origin, payloads) = match (&s.path, &s.fetch, file.take()) {
+            (Some(path), _, Some(payload)) => {
                 let path = p.pipeline.resolve(path);
-                let payload = p.read(id, &path)?;
+                let payload = payload?;
                 let request = format!("file://{}", absolute(&path).display());
                 if let Mode::Run(a, _) = &mode {
                     a.store(&request, &payload)?;
@@ -221,7 +231,7 @@ fn obtain_all<'a>(p: &'a Prepared, mut mode: Mode<'_>) -> Result<Vec<Obtained<'a
                 };
                 (path.display().to_string(), vec![sp])
             }
-            (None, Some(fetch)) => {
+            (None, Some(fetch), _) => {
                 let origin = format!("fetch from `{}`", fetch.api.get_ref());
                 let Mode::Run(_, Some(client)) = &mut mode else {
                     // `validate`: a live source is planned, not fetched.
@@ -237,9 +247,9 @@ fn obtain_all<'a>(p: &'a Prepared, mut mode: Mode<'_>) -> Result<Vec<Obtained<'a
                 metadata = meta;
                 (origin, payloads)
             }
-            (None, None) => {
+            (Some(_), _, None) | (None, None, _) => {
                 return Err(InternalError::Invariant(format!(
-                    "source `{id}` has neither `path` nor `fetch`"
+                    "source `{id}` has neither `path` nor `fetch`, or its file was not read"
                 ))
                 .into());
             }
