@@ -609,6 +609,22 @@ mod tests {
         }
     }
 
+    /// Region ids resolved through the registry alone.
+    fn registry_only(registry: &crate::regions::Registry) -> RegionResolver<'_> {
+        RegionResolver {
+            registry,
+            sotkanet_regions: None,
+        }
+    }
+
+    fn provenance() -> Provenance<'static> {
+        Provenance {
+            source_id: "s",
+            raw_sha256: "00",
+            retrieved_at: chrono::Utc::now(),
+        }
+    }
+
     /// The column path gives the loose path's observations (every column, in `observations`
     /// order) and the conform stage's quarantine: several indicators in one payload (dataset
     /// from each row), missing values, absent and present `absValue`, an id no registry knows.
@@ -622,15 +638,7 @@ mod tests {
             {"indicator":171,"region":999999,"year":2022,"gender":"total","value":1.5},
             {"indicator":171,"region":46,"year":2024,"gender":"total","absValue":3,"extra":"x"}]"#;
         let registry = Registry::builtin().unwrap();
-        let resolver = RegionResolver {
-            registry: &registry,
-            sotkanet_regions: None,
-        };
-        let provenance = Provenance {
-            source_id: "s",
-            raw_sha256: "00",
-            retrieved_at: chrono::Utc::now(),
-        };
+        let (resolver, provenance) = (registry_only(&registry), provenance());
         let c = ctx("");
         let loose = decode_json(json, &c).unwrap();
         let mut rows = ObservationColumns::default();
@@ -656,15 +664,7 @@ mod tests {
     #[test]
     fn an_odd_row_leaves_the_column_path() {
         let registry = crate::regions::Registry::builtin().unwrap();
-        let resolver = RegionResolver {
-            registry: &registry,
-            sotkanet_regions: None,
-        };
-        let provenance = Provenance {
-            source_id: "s",
-            raw_sha256: "00",
-            retrieved_at: chrono::Utc::now(),
-        };
+        let (resolver, provenance) = (registry_only(&registry), provenance());
         let good = r#"{"indicator":127,"region":46,"year":2023,"gender":"total","value":1}"#;
         for odd in [
             r#"{"indicator":127,"region":46,"year":2023,"gender":"total","value":"1"}"#,

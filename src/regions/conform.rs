@@ -392,21 +392,22 @@ impl ObservationColumns {
     /// Appends rows whose regions a columnar decoder has resolved (JSON-stat's column path).
     pub fn append_keyed(&mut self, rows: &KeyedRows<'_>) {
         let n = rows.year.len();
-        for (column, keyed) in [
-            (&mut self.source, &rows.source),
-            (&mut self.dataset, &rows.dataset),
-            (&mut self.measure, &rows.measure),
-            (&mut self.region, &rows.region),
-            (&mut self.region_level, &rows.region_level),
-            (&mut self.period, &rows.period),
-            (&mut self.sex, &rows.sex),
-            (&mut self.age, &rows.age),
-            (&mut self.breakdown, &rows.breakdown),
-            (&mut self.status, &rows.status),
-            (&mut self.status_label, &rows.status_label),
-            (&mut self.unit, &rows.unit),
-            (&mut self.raw_sha256, &rows.raw_sha256),
-        ] {
+        let keyed = [
+            &rows.source,
+            &rows.dataset,
+            &rows.measure,
+            &rows.region,
+            &rows.region_level,
+            &rows.period,
+            &rows.sex,
+            &rows.age,
+            &rows.breakdown,
+            &rows.status,
+            &rows.status_label,
+            &rows.unit,
+            &rows.raw_sha256,
+        ];
+        for (column, keyed) in self.texts_mut().into_iter().zip(keyed) {
             debug_assert_eq!(keyed.keys.len(), n, "every column has a key per row");
             column.extend_keyed(keyed);
         }
@@ -441,14 +442,9 @@ impl ObservationColumns {
         }
     }
 
-    /// The code of `value` in `column` ([`NULL`] for a missing value), numbering it if new.
-    pub fn code(&mut self, column: Text, value: Option<&str>) -> u32 {
-        value.map_or(NULL, |v| self.text(column).distinct.code_of(v))
-    }
-
-    /// Appends a row given as codes from [`ObservationColumns::code`].
-    pub fn push_coded(&mut self, row: &CodedRow) {
-        let columns = [
+    /// The text columns, in [`Text`] order.
+    fn texts_mut(&mut self) -> [&mut Interned; 13] {
+        [
             &mut self.source,
             &mut self.dataset,
             &mut self.measure,
@@ -462,8 +458,36 @@ impl ObservationColumns {
             &mut self.status_label,
             &mut self.unit,
             &mut self.raw_sha256,
-        ];
-        for (column, &code) in columns.into_iter().zip(&row.text) {
+        ]
+    }
+
+    /// The text columns, in [`Text`] order.
+    fn texts(&self) -> [&Interned; 13] {
+        [
+            &self.source,
+            &self.dataset,
+            &self.measure,
+            &self.region,
+            &self.region_level,
+            &self.period,
+            &self.sex,
+            &self.age,
+            &self.breakdown,
+            &self.status,
+            &self.status_label,
+            &self.unit,
+            &self.raw_sha256,
+        ]
+    }
+
+    /// The code of `value` in `column` ([`NULL`] for a missing value), numbering it if new.
+    pub fn code(&mut self, column: Text, value: Option<&str>) -> u32 {
+        value.map_or(NULL, |v| self.text(column).distinct.code_of(v))
+    }
+
+    /// Appends a row given as codes from [`ObservationColumns::code`].
+    pub fn push_coded(&mut self, row: &CodedRow) {
+        for (column, &code) in self.texts_mut().into_iter().zip(&row.text) {
             column.codes.push(code);
         }
         self.year.push(row.year);
@@ -479,21 +503,7 @@ impl ObservationColumns {
             *self = other;
             return;
         }
-        for (column, theirs) in [
-            (&mut self.source, &other.source),
-            (&mut self.dataset, &other.dataset),
-            (&mut self.measure, &other.measure),
-            (&mut self.region, &other.region),
-            (&mut self.region_level, &other.region_level),
-            (&mut self.period, &other.period),
-            (&mut self.sex, &other.sex),
-            (&mut self.age, &other.age),
-            (&mut self.breakdown, &other.breakdown),
-            (&mut self.status, &other.status),
-            (&mut self.status_label, &other.status_label),
-            (&mut self.unit, &other.unit),
-            (&mut self.raw_sha256, &other.raw_sha256),
-        ] {
+        for (column, theirs) in self.texts_mut().into_iter().zip(other.texts()) {
             column.extend_keyed(&KeyedColumn {
                 keys: &theirs.codes,
                 values: &theirs.distinct,
