@@ -204,20 +204,20 @@ fn obtain_all<'a>(p: &'a Prepared, mut mode: Mode<'_>) -> Result<Vec<Obtained<'a
     let sources = &p.pipeline.file.sources;
     // Local files are read and hashed in parallel, the rest done in pipeline order (the first
     // failure in that order is the one reported).
-    let mut files: Vec<Option<Result<extract::Payload, SourceError>>> = sources
+    let files: Vec<Option<(PathBuf, Result<extract::Payload, SourceError>)>> = sources
         .par_iter()
         .map(|s| {
             let path = p.pipeline.resolve(s.path.as_ref()?);
-            Some(p.read(s.id.get_ref(), &path))
+            let payload = p.read(s.id.get_ref(), &path);
+            Some((path, payload))
         })
         .collect();
     let mut all = Vec::new();
-    for (s, file) in sources.iter().zip(&mut files) {
+    for (s, file) in sources.iter().zip(files) {
         let id = s.id.get_ref();
         let mut metadata = None;
-        let (origin, payloads) = match (&s.path, &s.fetch, file.take()) {
-            (Some(path), _, Some(payload)) => {
-                let path = p.pipeline.resolve(path);
+        let (origin, payloads) = match (file, &s.fetch) {
+            (Some((path, payload)), _) => {
                 let payload = payload?;
                 let request = format!("file://{}", absolute(&path).display());
                 if let Mode::Run(a, _) = &mode {
@@ -231,7 +231,7 @@ fn obtain_all<'a>(p: &'a Prepared, mut mode: Mode<'_>) -> Result<Vec<Obtained<'a
                 };
                 (path.display().to_string(), vec![sp])
             }
-            (None, Some(fetch), _) => {
+            (None, Some(fetch)) => {
                 let origin = format!("fetch from `{}`", fetch.api.get_ref());
                 let Mode::Run(_, Some(client)) = &mut mode else {
                     // `validate`: a live source is planned, not fetched.
@@ -247,9 +247,9 @@ fn obtain_all<'a>(p: &'a Prepared, mut mode: Mode<'_>) -> Result<Vec<Obtained<'a
                 metadata = meta;
                 (origin, payloads)
             }
-            (Some(_), _, None) | (None, None, _) => {
+            (None, None) => {
                 return Err(InternalError::Invariant(format!(
-                    "source `{id}` has neither `path` nor `fetch`, or its file was not read"
+                    "source `{id}` has neither `path` nor `fetch`"
                 ))
                 .into());
             }
@@ -306,6 +306,7 @@ fn decode_source<'a>(
     let id = s.id.get_ref();
     let mut parts = Vec::new();
     let mut kpa = Vec::new();
+    let resolver = resolver_of(registry, s, region_payloads);
     if s.format != SourceFormat::SotkanetRegions {
         for (i, sp) in payloads
             .iter()
@@ -350,7 +351,6 @@ fn decode_source<'a>(
                 raw_sha256: &sp.payload.sha256,
                 retrieved_at: sp.payload.retrieved_at,
             };
-            let resolver = resolver_of(registry, s, region_payloads);
             parts.push((
                 i,
                 decode(s.format, &sp.payload.bytes, s, &ctx, &resolver, &provenance)?,
