@@ -34,6 +34,7 @@ pub mod lock;
 pub mod logging;
 pub mod normalize;
 pub mod output;
+pub mod parallel;
 pub mod pipeline;
 pub mod publish;
 pub mod regions;

@@ -71,6 +71,17 @@ pub fn comparisons(
         .map(String::as_str)
         .chain([COUNTRY])
         .collect();
+    // The rows of the regions of interest only (a few of hundreds), before any is read as text.
+    let codes = Series::new(
+        "wanted".into(),
+        wanted.iter().copied().collect::<Vec<&str>>(),
+    );
+    let indicators = &indicators
+        .clone()
+        .lazy()
+        .filter(col("region").is_in(lit(codes).implode(false), false))
+        .collect()
+        .context("selecting the regions of interest")?;
     let text = |name: &str| -> Result<Vec<Option<String>>, InternalError> {
         let c = indicators.column(name).context("reading indicators")?;
         Ok(c.str()

@@ -26,6 +26,7 @@ pub mod population;
 pub(crate) use levels::levels;
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use polars::prelude::*;
 
@@ -56,12 +57,21 @@ pub struct DeriveInput<'a> {
 }
 
 /// Selections of `observations` made once per run (see [`DeriveInput::memo`]).
+///
+/// Indicators are derived in parallel: a selection two of them need at once may be made twice,
+/// with the same result, and one of the two is kept.
 #[derive(Default)]
 pub struct Memo {
-    by_dataset: std::cell::RefCell<HashMap<String, DataFrame>>,
-    by_measure: std::cell::RefCell<HashMap<String, DataFrame>>,
+    by_dataset: Mutex<HashMap<String, DataFrame>>,
+    by_measure: Mutex<HashMap<String, DataFrame>>,
     /// A measure's levels, by measure and field.
-    levels: std::cell::RefCell<HashMap<String, DataFrame>>,
+    levels: Mutex<HashMap<String, DataFrame>>,
+}
+
+/// The map behind a memo's lock (a panic while it was held cannot leave a selection half made:
+/// entries are inserted whole).
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// One comparison of a cross-source check: a county's or the country's figure summed from
@@ -95,14 +105,23 @@ pub struct Derived {
 }
 
 /// Computes every indicator.
+///
+/// Each indicator's rows are a block of their own, computed in parallel; so are the comparisons
+/// (country value, index, change from the previous year), which never look outside an
+/// indicator's rows. The blocks are then put in indicator order: the table comes out sorted by
+/// indicator, region level, region and year without a sort of the whole table.
 pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
     let crosswalk = crosswalk_frame(input.crosswalk)?;
     let expected = expected_frame(input.crosswalk)?;
     let mut quarantine = unplaced_municipalities(input, &crosswalk)?;
-    let mut frames = Vec::with_capacity(input.indicators.len());
-    for ind in input.indicators {
-        frames.push(indicator_frame(ind, input, &expected)?);
-    }
+    // Every block is computed, then the first error in pipeline order is the one reported.
+    let computed = crate::parallel::map(input.indicators.iter().collect(), |ind| {
+        Ok(Block {
+            id: Some(ind.id.get_ref().clone()),
+            rows: indicator_frame(ind, input, &expected)?,
+        })
+    });
+    let mut blocks = computed.into_iter().collect::<Result<Vec<_>, _>>()?;
     for ind in input
         .indicators
         .iter()
@@ -112,21 +131,17 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
     }
     if let Some(pop) = input.population {
         let (f, q) = population::population_frames(pop, input, &crosswalk, &expected)?;
-        frames.extend(f);
+        let computed = crate::parallel::map(f, |lf| {
+            let rows = lf.collect().context("deriving the population structure")?;
+            Ok(Block {
+                id: single_id(&rows)?,
+                rows,
+            })
+        });
+        blocks.extend(computed.into_iter().collect::<Result<Vec<_>, _>>()?);
         quarantine.extend(q);
     }
-    let all = if frames.is_empty() {
-        empty_indicators()?
-    } else {
-        let mut all = concat(frames, UnionArgs::default())
-            .context("combining indicators")?
-            .collect()
-            .context("combining indicators")?;
-        // One chunk per column instead of one per indicator: the rows are gathered in order next.
-        all.rechunk_mut_par();
-        all
-    };
-    let indicators = compose::with_comparisons(&all)?;
+    let indicators = compared_in_order(blocks)?;
     let mut crosschecks = Vec::new();
     for c in input.crosschecks {
         crosschecks.extend(crosscheck(c, input, &expected)?);
@@ -136,6 +151,68 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
         crosschecks,
         quarantine,
     })
+}
+
+/// One indicator's rows, before the comparisons.
+struct Block {
+    /// The indicator, when every row is of the same one (`None` also for a block without rows).
+    id: Option<String>,
+    rows: DataFrame,
+}
+
+/// The indicator of every row of a block, if it is one and the same.
+fn single_id(rows: &DataFrame) -> Result<Option<String>, InternalError> {
+    let what = "reading a block's indicator";
+    let ids = rows
+        .column("indicator")
+        .context(what)?
+        .str()
+        .context(what)?;
+    let first = if ids.is_empty() { None } else { ids.get(0) };
+    Ok(first
+        .filter(|f| ids.iter().all(|id| id == Some(*f)))
+        .map(str::to_owned))
+}
+
+/// The blocks with their comparisons, in indicator order, as one table.
+fn compared_in_order(blocks: Vec<Block>) -> Result<DataFrame, InternalError> {
+    let what = "combining indicators";
+    let mut blocks: Vec<Block> = blocks.into_iter().filter(|b| b.rows.height() > 0).collect();
+    let mut ids = std::collections::HashSet::new();
+    let one_block_each = blocks
+        .iter()
+        .all(|b| b.id.as_ref().is_some_and(|id| ids.insert(id.as_str())));
+    if !one_block_each {
+        // An indicator in several blocks (a population indicator named as one of the pipeline's
+        // own): the comparisons over the whole table at once.
+        let frames: Vec<LazyFrame> = blocks.into_iter().map(|b| b.rows.lazy()).collect();
+        let mut all = concat(frames, UnionArgs::default())
+            .context(what)?
+            .collect()
+            .context(what)?;
+        all.rechunk_mut_par();
+        return compose::with_comparisons(&all);
+    }
+    // Byte order of the ids, as the comparisons order indicators.
+    blocks.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let compared = crate::parallel::map(blocks, |b| compose::with_comparisons(&b.rows));
+    let mut out: Option<DataFrame> = None;
+    for block in compared {
+        let block = block?;
+        match out.as_mut() {
+            None => out = Some(block),
+            Some(all) => {
+                all.vstack_mut_owned(block).context(what)?;
+            }
+        }
+    }
+    match out {
+        Some(mut all) => {
+            all.rechunk_mut_par();
+            Ok(all)
+        }
+        None => compose::with_comparisons(&empty_indicators()?),
+    }
 }
 
 /// Municipal rows of an `index` indicator published under a code that is not a municipality of
@@ -408,16 +485,20 @@ fn measure_key(r: &MeasureRef) -> String {
 fn measure_rows(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
     let dataset = r.dataset.get_ref();
     let key = measure_key(r);
-    if let Some(df) = input.memo.by_measure.borrow().get(&key) {
+    if let Some(df) = locked(&input.memo.by_measure).get(&key) {
         return df.clone().lazy();
     }
-    if input.memo.by_dataset.borrow().is_empty() {
-        // One pass over the observations: row numbers per dataset, then one gather each.
-        if let Ok(parts) = split_by_dataset(input.observations) {
-            *input.memo.by_dataset.borrow_mut() = parts;
+    let memoised = {
+        let mut by_dataset = locked(&input.memo.by_dataset);
+        if by_dataset.is_empty() {
+            // One pass over the observations: row numbers per dataset, then one gather each
+            // (made under the lock: every indicator waits for it rather than making it again).
+            if let Ok(parts) = split_by_dataset(input.observations) {
+                *by_dataset = parts;
+            }
         }
-    }
-    let memoised = input.memo.by_dataset.borrow().get(dataset).cloned();
+        by_dataset.get(dataset).cloned()
+    };
     let years = Series::new("years".into(), input.years);
     let of_dataset = match memoised {
         Some(df) => df.lazy(),
@@ -450,7 +531,7 @@ fn measure_rows(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
         .with_columns(key_columns_as_text());
     match selected.clone().collect() {
         Ok(df) => {
-            input.memo.by_measure.borrow_mut().insert(key, df.clone());
+            locked(&input.memo.by_measure).insert(key, df.clone());
             df.lazy()
         }
         // Not memoised: the error surfaces where the frame is used.
@@ -520,14 +601,14 @@ fn measure_levels(
     expected: &DataFrame,
 ) -> Result<DataFrame, InternalError> {
     let key = format!("{}\u{1f}{}", measure_key(r), r.field.column());
-    if let Some(df) = input.memo.levels.borrow().get(&key) {
+    if let Some(df) = locked(&input.memo.levels).get(&key) {
         return Ok(df.clone());
     }
     let rows = measure_rows(r, input)
         .collect()
         .context("selecting a measure")?;
     let df = levels::of_measure(&rows, r.field.column(), input.crosswalk, expected)?;
-    input.memo.levels.borrow_mut().insert(key, df.clone());
+    locked(&input.memo.levels).insert(key, df.clone());
     Ok(df)
 }
 
@@ -548,7 +629,7 @@ fn indicator_frame(
     ind: &IndicatorConfig,
     input: &DeriveInput<'_>,
     expected: &DataFrame,
-) -> Result<LazyFrame, InternalError> {
+) -> Result<DataFrame, InternalError> {
     let id = ind.id.get_ref().as_str();
     let ref_year = input.crosswalk.reference_year;
     match (ind.aggregation.get_ref(), &ind.denominator) {
@@ -561,7 +642,7 @@ fn indicator_frame(
             );
             let num = measure_levels(&ind.numerator, input, expected)?;
             let den = measure_levels(den_ref, input, expected)?;
-            Ok(compose::quotient(&composed(ind, &method), &compose::RATIO, &num, &den)?.lazy())
+            compose::quotient(&composed(ind, &method), &compose::RATIO, &num, &den)
         }
         (Aggregation::Mean, None) => {
             let Some(w_ref) = &ind.weight else {
@@ -590,7 +671,7 @@ fn indicator_frame(
                 describe(w_ref),
                 scaled(ind.scale)
             );
-            Ok(compose::quotient(&composed(ind, &method), &compose::MEAN, &xw, &w)?.lazy())
+            compose::quotient(&composed(ind, &method), &compose::MEAN, &xw, &w)
         }
         (Aggregation::Index, None) => {
             // Published values at every level, as they are; municipalities only where the
@@ -625,7 +706,7 @@ fn indicator_frame(
                 describe(&ind.numerator),
                 scaled(ind.scale)
             );
-            Ok(finish(
+            finish(
                 rows,
                 id,
                 ind,
@@ -633,7 +714,9 @@ fn indicator_frame(
                 lit(NULL).cast(DataType::Float64),
                 col("x_flag"),
                 method,
-            ))
+            )
+            .collect()
+            .context("deriving an index indicator")
         }
         (Aggregation::Count, None) => {
             let method = format!(
@@ -642,7 +725,7 @@ fn indicator_frame(
                 scaled(ind.scale)
             );
             let num = measure_levels(&ind.numerator, input, expected)?;
-            Ok(compose::count(&composed(ind, &method), &num)?.lazy())
+            compose::count(&composed(ind, &method), &num)
         }
         _ => Err(InternalError::Invariant(format!(
             "indicator `{id}`: aggregation, denominator and weight disagree (checked at load)"
@@ -727,6 +810,106 @@ fn empty_indicators() -> Result<DataFrame, InternalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An indicator's rows before the comparisons, as `finish` and `compose` build them.
+    fn block(id: &str, rows: &[(&str, &str, i16, Option<f64>)]) -> Block {
+        let n = rows.len();
+        let values: Vec<Option<f64>> = rows.iter().map(|r| r.3).collect();
+        let rows = DataFrame::new(
+            n,
+            vec![
+                Column::new("indicator".into(), vec![id; n]),
+                Column::new(
+                    "region".into(),
+                    rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "region_level".into(),
+                    rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                ),
+                Column::new("year".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+                Column::new("value".into(), values.clone()),
+                Column::new("numerator".into(), values),
+                Column::new("denominator".into(), vec![None::<f64>; n]),
+                Column::new("unit".into(), vec!["u"; n]),
+                Column::new("method".into(), vec![format!("m {id}"); n]),
+                Column::new("flags".into(), vec![None::<&str>; n]),
+            ],
+        )
+        .unwrap();
+        Block {
+            id: single_id(&rows).unwrap(),
+            rows,
+        }
+    }
+
+    /// Blocks compared one by one and put in indicator order give the table that comparing all
+    /// rows at once gives; an indicator in two blocks is compared over all its rows.
+    #[test]
+    fn blocks_in_order_equal_the_whole_table_compared() {
+        let blocks = || {
+            vec![
+                block(
+                    "b",
+                    &[
+                        ("KU091", "municipality", 2021, Some(3.0)),
+                        (COUNTRY, "country", 2021, Some(6.0)),
+                        ("KU091", "municipality", 2020, Some(2.0)),
+                        ("HVA12", "wellbeing_county", 2021, None),
+                    ],
+                ),
+                block("empty", &[]),
+                block(
+                    "a",
+                    &[
+                        (COUNTRY, "country", 2020, Some(4.0)),
+                        ("KU049", "municipality", 2020, Some(1.0)),
+                        ("KU049", "municipality", 2021, Some(5.0)),
+                        (COUNTRY, "country", 2021, Some(10.0)),
+                    ],
+                ),
+                block("c", &[("KU049", "municipality", 2019, Some(7.0))]),
+            ]
+        };
+        let whole = |blocks: Vec<Block>| {
+            let frames: Vec<LazyFrame> = blocks.into_iter().map(|b| b.rows.lazy()).collect();
+            let all = concat(frames, UnionArgs::default())
+                .unwrap()
+                .collect()
+                .unwrap();
+            compose::with_comparisons(&all).unwrap()
+        };
+        let expected = whole(blocks());
+        let by_block = compared_in_order(blocks()).unwrap();
+        assert!(by_block.equals_missing(&expected), "{by_block}\n{expected}");
+        let ids: Vec<&str> = by_block
+            .column("indicator")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(ids, ["a", "a", "a", "a", "b", "b", "b", "b", "c"]);
+
+        // "a" split over two blocks: not one block per indicator.
+        let mut split = blocks();
+        split.push(block("a", &[("KU091", "municipality", 2021, Some(9.0))]));
+        let expected = whole(split);
+        let mut split = blocks();
+        split.push(block("a", &[("KU091", "municipality", 2021, Some(9.0))]));
+        let out = compared_in_order(split).unwrap();
+        assert!(out.equals_missing(&expected), "{out}\n{expected}");
+        assert_eq!(out.height(), 10);
+
+        // No rows at all: the empty table of the contract.
+        let out = compared_in_order(vec![block("empty", &[])]).unwrap();
+        assert_eq!(out.height(), 0);
+        crate::check::Contract::for_table("indicators")
+            .unwrap()
+            .check_frame(&out)
+            .unwrap();
+    }
 
     /// Contiguous datasets come out as slices, scattered ones gathered; no row is lost or
     /// moved to another dataset, and rows without a dataset belong to none.
