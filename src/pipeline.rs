@@ -964,6 +964,8 @@ fn run_locked(
             &derive_input,
         )?)
     };
+    // The measures selected for the indicators are not needed again.
+    drop(derive_input);
     let mut indicators = derived.indicators;
     let focus: Vec<String> = p
         .pipeline
@@ -1064,28 +1066,19 @@ fn run_locked(
     if let Some(prev) = previous {
         publisher.keep_unchanged(prev);
     }
-    publisher.stage(
-        &Contract::for_table("observations")?,
-        "observations",
-        &mut observations,
-    )?;
-    publisher.stage(&Contract::for_table("regions")?, "regions", &mut regions)?;
-    publisher.stage(
-        &Contract::for_table("crosswalk")?,
-        "crosswalk",
-        &mut crosswalk,
-    )?;
-    publisher.stage(&Contract::for_table("mergers")?, "mergers", &mut mergers)?;
-    publisher.stage(
-        &Contract::for_table("indicator_catalogue")?,
-        "indicator_catalogue",
-        &mut catalogue,
-    )?;
-    publisher.stage(
-        &Contract::for_table("indicators")?,
-        "indicators",
-        &mut indicators,
-    )?;
+    // The two large tables, `observations` and `indicators`, are written at the same time.
+    let tables = [
+        ("observations", &mut observations),
+        ("regions", &mut regions),
+        ("crosswalk", &mut crosswalk),
+        ("mergers", &mut mergers),
+        ("indicator_catalogue", &mut catalogue),
+        ("indicators", &mut indicators),
+    ]
+    .into_iter()
+    .map(|(name, df)| Ok((Contract::for_table(name)?, name, df)))
+    .collect::<Result<Vec<_>, InternalError>>()?;
+    publisher.stage_together(tables)?;
     let qc = Contract::for_table("quarantine")?;
     if let Some(kpa) = &mut kpa {
         publisher.stage(&Contract::for_table("kpa")?, "kpa", kpa)?;

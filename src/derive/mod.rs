@@ -206,11 +206,11 @@ fn compared_in_order(blocks: Vec<Block>) -> Result<DataFrame, InternalError> {
             }
         }
     }
+    // Left in one chunk per indicator: the Parquet writer gathers chunks into row groups one
+    // row group at a time, where a rechunk here would copy the whole table while the blocks
+    // are still held.
     match out {
-        Some(mut all) => {
-            all.rechunk_mut_par();
-            Ok(all)
-        }
+        Some(all) => Ok(all),
         None => compose::with_comparisons(&empty_indicators()?),
     }
 }
@@ -528,7 +528,9 @@ fn measure_rows(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
             col("value"),
             col("abs_value"),
         ])
-        .with_columns(key_columns_as_text());
+        // The codes the levels read as text; `period` and `raw_sha256` stay dictionary keys
+        // (the memo holds every measure's rows), cast where a quarantine entry names them.
+        .with_columns(["region", "region_level"].map(|c| col(c).cast(DataType::String)));
     match selected.clone().collect() {
         Ok(df) => {
             locked(&input.memo.by_measure).insert(key, df.clone());

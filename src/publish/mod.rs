@@ -224,6 +224,18 @@ pub struct Publisher {
     previous: Option<crate::state::State>,
 }
 
+/// A file written to staging and not yet recorded.
+struct StagedFile {
+    relative: String,
+    table: String,
+    format: &'static str,
+    staged: PathBuf,
+    rows: usize,
+    sha256: String,
+    bytes: u64,
+    content: String,
+}
+
 impl Publisher {
     /// Creates the staging folder inside `out`.
     pub fn new(
@@ -273,7 +285,50 @@ impl Publisher {
         df: &mut DataFrame,
         dialect: Option<crate::config::CsvDialect>,
     ) -> Result<(), InternalError> {
+        let files = self.write_files(contract, relative, df, dialect)?;
+        self.record_files(files);
+        Ok(())
+    }
+
+    /// As [`Publisher::stage`] for several tables, written at the same time, each on a thread
+    /// of its own (the Parquet writer encodes a table mostly on one core); they are recorded in
+    /// the order given, and the first failure in that order is the one returned.
+    pub fn stage_together(
+        &mut self,
+        tables: Vec<(Contract, &str, &mut DataFrame)>,
+    ) -> Result<(), InternalError> {
+        let this = &*self;
+        let written: Vec<Result<Vec<StagedFile>, InternalError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = tables
+                .into_iter()
+                .map(|(contract, relative, df)| {
+                    scope.spawn(move || this.write_files(&contract, relative, df, None))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        for files in written {
+            self.record_files(files?);
+        }
+        Ok(())
+    }
+
+    /// Checks a table and writes its staged file (and CSV twin), without recording them.
+    fn write_files(
+        &self,
+        contract: &Contract,
+        relative: &str,
+        df: &mut DataFrame,
+        dialect: Option<crate::config::CsvDialect>,
+    ) -> Result<Vec<StagedFile>, InternalError> {
         contract.check_frame(df)?;
+        let mut files = Vec::new();
         let parquet_rel = format!("{relative}.parquet");
         let staged = self.staging.join(&parquet_rel);
         if let Some(dir) = staged.parent() {
@@ -302,14 +357,16 @@ impl Publisher {
             )
             .as_bytes(),
         );
-        self.record(
-            &parquet_rel,
-            &contract.table,
-            "parquet",
+        files.push(StagedFile {
+            relative: parquet_rel,
+            table: contract.table.clone(),
+            format: "parquet",
             staged,
-            df.height(),
-            (sha256, bytes, content.clone()),
-        );
+            rows: df.height(),
+            sha256,
+            bytes,
+            content: content.clone(),
+        });
         if let Some(dialect) = self.csv.map(|d| dialect.unwrap_or(d)) {
             let csv_rel = format!("csv/{relative}.csv");
             let staged = self.staging.join(&csv_rel);
@@ -318,18 +375,33 @@ impl Publisher {
             }
             write_csv(df, &staged, dialect)?;
             let (sha256, bytes) = sha256_file(&staged).map_err(|e| write_error(&staged, e))?;
-            // The same data as the Parquet twin (whose `run_id` values it shares) in a dialect.
-            let content = crate::hash::sha256_hex(format!("{content}\ncsv {dialect:?}").as_bytes());
-            self.record(
-                &csv_rel,
-                &contract.table,
-                "csv",
+            files.push(StagedFile {
+                relative: csv_rel,
+                table: contract.table.clone(),
+                format: "csv",
                 staged,
-                df.height(),
-                (sha256, bytes, content),
+                rows: df.height(),
+                sha256,
+                bytes,
+                // The same data as the Parquet twin (whose `run_id` values it shares) in a
+                // dialect.
+                content: crate::hash::sha256_hex(format!("{content}\ncsv {dialect:?}").as_bytes()),
+            });
+        }
+        Ok(files)
+    }
+
+    fn record_files(&mut self, files: Vec<StagedFile>) {
+        for f in files {
+            self.record(
+                &f.relative,
+                &f.table,
+                f.format,
+                f.staged,
+                f.rows,
+                (f.sha256, f.bytes, f.content),
             );
         }
-        Ok(())
     }
 
     /// Records a staged file: it replaces the output at `relative` at commit, unless the output
@@ -444,5 +516,74 @@ impl Drop for Publisher {
     fn drop(&mut self) {
         // Whether committed or abandoned, the staging folder holds nothing of value now.
         let _ = fs_err::remove_dir_all(&self.staging);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `mergers` table of `n` rows.
+    fn mergers(n: usize) -> DataFrame {
+        let effective = Column::new("effective".into(), vec![None::<i32>; n])
+            .cast(&DataType::Date)
+            .unwrap();
+        DataFrame::new(
+            n,
+            vec![
+                Column::new("abolished".into(), vec!["KU001"; n]),
+                Column::new("joined".into(), vec!["KU002"; n]),
+                effective,
+            ],
+        )
+        .unwrap()
+    }
+
+    /// Tables written together are recorded in the order given, not in the order their
+    /// threads finish (the first and largest finishes last); the first failure in that order is
+    /// the one returned.
+    #[test]
+    fn tables_staged_together_keep_their_order() {
+        let out = tempfile::tempdir().unwrap();
+        let contract = || Contract::for_table("mergers").unwrap();
+        let mut publisher = Publisher::new(out.path(), "run", "p", None).unwrap();
+        let (mut a, mut b, mut c) = (mergers(300_000), mergers(3), mergers(1));
+        publisher
+            .stage_together(vec![
+                (contract(), "a", &mut a),
+                (contract(), "b", &mut b),
+                (contract(), "c", &mut c),
+            ])
+            .unwrap();
+        let staged: Vec<(&str, usize)> = publisher
+            .outputs()
+            .iter()
+            .map(|o| (o.path.as_str(), o.rows))
+            .collect();
+        assert_eq!(
+            staged,
+            [("a.parquet", 300_000), ("b.parquet", 3), ("c.parquet", 1)]
+        );
+
+        let mut publisher = Publisher::new(out.path(), "run2", "p", None).unwrap();
+        let mut renamed = mergers(2);
+        renamed.rename("joined", "successor".into()).unwrap();
+        let mut dropped = mergers(2).drop("abolished").unwrap();
+        let mut fine = mergers(2);
+        let err = publisher
+            .stage_together(vec![
+                (contract(), "fine", &mut fine),
+                (contract(), "renamed", &mut renamed),
+                (contract(), "dropped", &mut dropped),
+            ])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("successor"), "{err}");
+        let staged: Vec<&str> = publisher
+            .outputs()
+            .iter()
+            .map(|o| o.path.as_str())
+            .collect();
+        assert_eq!(staged, ["fine.parquet"]);
     }
 }
