@@ -772,9 +772,9 @@ fn web_payloads<'s>(
     deps
 }
 
-fn run_locked(
+fn run_locked<'p>(
     opts: &RunOptions,
-    p: &Prepared,
+    p: &'p Prepared,
     out: &Path,
     run_id: &str,
     started_at: chrono::DateTime<Utc>,
@@ -837,82 +837,90 @@ fn run_locked(
     let mut inputs = Vec::new();
     // KPA rows: (source config, sha256 of the file, rows).
     let mut kpa_inputs = Vec::new();
+    // Each source conformed into the columns, in pipeline order.
+    let mut absorb = |s: SourceResult<'p>| -> Result<(), Error> {
+        let id = s.config.id.get_ref();
+        for (i, rows) in &s.kpa {
+            kpa_inputs.push((
+                s.config,
+                s.payloads[*i].payload.sha256.clone(),
+                rows.clone(),
+            ));
+        }
+        let datasets = s
+            .parts
+            .iter()
+            .flat_map(|(_, d)| d.datasets.iter().cloned())
+            .collect();
+        let before_q = quarantine_obs.len();
+        let before_rows = columns.len();
+        let resolver = resolver_of(&p.registry, s.config, &region_payloads);
+        for (i, decoded) in s.parts {
+            quarantine_obs.extend(decoded.quarantine);
+            let payload = &s.payloads[i].payload;
+            let provenance = Provenance {
+                source_id: id,
+                raw_sha256: &payload.sha256,
+                retrieved_at: payload.retrieved_at,
+            };
+            columns.append(decoded.resolved);
+            columns.push_resolved(decoded.rows, &resolver, &provenance, &mut quarantine_obs);
+        }
+        let (rows, quarantined) = (columns.len() - before_rows, quarantine_obs.len() - before_q);
+        if quarantined > 0 {
+            warn!(source = %id, rows = quarantined, "Quarantined rows");
+        }
+        if let Some(regions) = region_payloads.get(id) {
+            info!(source = %id, regions = regions.len(), "Read region payload");
+        } else {
+            info!(source = %id, rows, "Decoded source");
+        }
+        inputs.push(InputRecord {
+            source: id.clone(),
+            format: s.config.format.name().to_owned(),
+            dataset: s.config.dataset.as_ref().map(|d| d.get_ref().clone()),
+            origin: s.origin.clone(),
+            payloads: s
+                .payloads
+                .iter()
+                .zip(&s.sizes)
+                .map(|(sp, &bytes)| PayloadRecord {
+                    request: sp.request.clone(),
+                    role: sp.role,
+                    origin: sp.origin,
+                    sha256: sp.payload.sha256.clone(),
+                    bytes,
+                    retrieved_at: sp.payload.retrieved_at,
+                })
+                .collect(),
+            metadata: s.metadata,
+            synthetic: s.config.synthetic,
+            rows,
+            quarantined,
+            datasets,
+        });
+        Ok(())
+    };
     // Sources are decoded a batch at a time in parallel (a source per core) and conformed in
-    // their order, so that at most one batch's decoded rows are held at once.
+    // their order; the next batch is decoded while one is conformed, so that at most two
+    // batches' decoded rows are held at once.
     let batch = rayon::current_num_threads().max(1);
-    let mut pending = obtained.into_iter().peekable();
-    while pending.peek().is_some() {
-        let decoded: Vec<_> = pending
-            .by_ref()
-            .take(batch)
-            .collect::<Vec<_>>()
+    let mut pending = obtained.into_iter();
+    let decode_batch = |sources: Vec<Obtained<'p>>| -> Vec<Result<SourceResult<'p>, Error>> {
+        sources
             .into_par_iter()
             .map(|o| decode_source(o, &p.registry, &region_payloads))
-            .collect();
-        for s in decoded {
-            let s = s?;
-            let id = s.config.id.get_ref();
-            for (i, rows) in &s.kpa {
-                kpa_inputs.push((
-                    s.config,
-                    s.payloads[*i].payload.sha256.clone(),
-                    rows.clone(),
-                ));
-            }
-            let datasets = s
-                .parts
-                .iter()
-                .flat_map(|(_, d)| d.datasets.iter().cloned())
-                .collect();
-            let before_q = quarantine_obs.len();
-            let before_rows = columns.len();
-            let resolver = resolver_of(&p.registry, s.config, &region_payloads);
-            for (i, decoded) in s.parts {
-                quarantine_obs.extend(decoded.quarantine);
-                let payload = &s.payloads[i].payload;
-                let provenance = Provenance {
-                    source_id: id,
-                    raw_sha256: &payload.sha256,
-                    retrieved_at: payload.retrieved_at,
-                };
-                columns.append(decoded.resolved);
-                columns.push_resolved(decoded.rows, &resolver, &provenance, &mut quarantine_obs);
-            }
-            let (rows, quarantined) =
-                (columns.len() - before_rows, quarantine_obs.len() - before_q);
-            if quarantined > 0 {
-                warn!(source = %id, rows = quarantined, "Quarantined rows");
-            }
-            if let Some(regions) = region_payloads.get(id) {
-                info!(source = %id, regions = regions.len(), "Read region payload");
-            } else {
-                info!(source = %id, rows, "Decoded source");
-            }
-            inputs.push(InputRecord {
-                source: id.clone(),
-                format: s.config.format.name().to_owned(),
-                dataset: s.config.dataset.as_ref().map(|d| d.get_ref().clone()),
-                origin: s.origin.clone(),
-                payloads: s
-                    .payloads
-                    .iter()
-                    .zip(&s.sizes)
-                    .map(|(sp, &bytes)| PayloadRecord {
-                        request: sp.request.clone(),
-                        role: sp.role,
-                        origin: sp.origin,
-                        sha256: sp.payload.sha256.clone(),
-                        bytes,
-                        retrieved_at: sp.payload.retrieved_at,
-                    })
-                    .collect(),
-                metadata: s.metadata,
-                synthetic: s.config.synthetic,
-                rows,
-                quarantined,
-                datasets,
-            });
-        }
+            .collect()
+    };
+    let mut decoded = decode_batch(pending.by_ref().take(batch).collect());
+    while !decoded.is_empty() {
+        let upcoming: Vec<Obtained<'p>> = pending.by_ref().take(batch).collect();
+        let (next, absorbed) = rayon::join(
+            || decode_batch(upcoming),
+            || decoded.into_iter().try_for_each(|s| absorb(s?)),
+        );
+        absorbed?;
+        decoded = next;
     }
     let mut observations = columns.into_frame()?;
     lap("normalize+conform", &mut timings);
