@@ -183,6 +183,8 @@ struct Obtained<'a> {
     origin: String,
     payloads: Vec<SourcePayload>,
     metadata: Option<serde_json::Value>,
+    /// A local file read only when the source is decoded (see [`read_when_decoded`]).
+    unread: Option<PathBuf>,
 }
 
 /// Reads (or fetches) and decodes every source; `/regions` payloads are returned separately.
@@ -202,12 +204,19 @@ fn read_and_decode<'a>(
 /// Reads (or fetches) every source's payloads, in pipeline order.
 fn obtain_all<'a>(p: &'a Prepared, mut mode: Mode<'_>) -> Result<Vec<Obtained<'a>>, Error> {
     let sources = &p.pipeline.file.sources;
-    // Local files are read and hashed in parallel, the rest done in pipeline order (the first
-    // failure in that order is the one reported).
+    // In a run, a local data file is read when its source is decoded (see
+    // [`read_when_decoded`]), so that the bytes of only a few files are held at once.
+    let run = matches!(mode, Mode::Run(..));
+    let deferred = |s: &SourceConfig| run && s.format != SourceFormat::SotkanetRegions;
+    // The other local files are read and hashed in parallel, the rest done in pipeline order
+    // (the first failure in that order is the one reported).
     let files: Vec<Option<(PathBuf, Result<extract::Payload, SourceError>)>> = sources
         .par_iter()
         .map(|s| {
             let path = p.pipeline.resolve(s.path.as_ref()?);
+            if deferred(s) {
+                return None;
+            }
             let payload = p.read(s.id.get_ref(), &path);
             Some((path, payload))
         })
@@ -216,6 +225,17 @@ fn obtain_all<'a>(p: &'a Prepared, mut mode: Mode<'_>) -> Result<Vec<Obtained<'a
     for (s, file) in sources.iter().zip(files) {
         let id = s.id.get_ref();
         let mut metadata = None;
+        if let (None, Some(path)) = (&file, s.path.as_ref().filter(|_| deferred(s))) {
+            let path = p.pipeline.resolve(path);
+            all.push(Obtained {
+                config: s,
+                origin: path.display().to_string(),
+                payloads: Vec::new(),
+                metadata: None,
+                unread: Some(path),
+            });
+            continue;
+        }
         let (origin, payloads) = match (file, &s.fetch) {
             (Some((path, payload)), _) => {
                 let payload = payload?;
@@ -240,6 +260,7 @@ fn obtain_all<'a>(p: &'a Prepared, mut mode: Mode<'_>) -> Result<Vec<Obtained<'a
                         origin,
                         payloads: Vec::new(),
                         metadata: None,
+                        unread: None,
                     });
                     continue;
                 };
@@ -259,9 +280,28 @@ fn obtain_all<'a>(p: &'a Prepared, mut mode: Mode<'_>) -> Result<Vec<Obtained<'a
             origin,
             payloads,
             metadata,
+            unread: None,
         });
     }
     Ok(all)
+}
+
+/// Reads a source's local file if [`obtain_all`] left it for the decoding, and archives it, as
+/// `obtain_all` does for the files it reads.
+fn read_when_decoded(o: &mut Obtained<'_>, p: &Prepared, archive: &Archive) -> Result<(), Error> {
+    let Some(path) = o.unread.take() else {
+        return Ok(());
+    };
+    let payload = p.read(o.config.id.get_ref(), &path)?;
+    let request = format!("file://{}", absolute(&path).display());
+    archive.store(&request, &payload)?;
+    o.payloads.push(SourcePayload {
+        request,
+        role: "data",
+        origin: "file",
+        payload,
+    });
+    Ok(())
 }
 
 /// Where a payload's problems are reported: the file, or the request.
@@ -302,7 +342,16 @@ fn decode_source<'a>(
         origin,
         mut payloads,
         metadata,
+        unread,
     } = o;
+    if let Some(path) = unread {
+        return Err(InternalError::Invariant(format!(
+            "source `{}`: {} was not read before decoding",
+            s.id.get_ref(),
+            path.display()
+        ))
+        .into());
+    }
     let id = s.id.get_ref();
     let mut parts = Vec::new();
     let mut kpa = Vec::new();
@@ -909,7 +958,10 @@ fn run_locked<'p>(
     let decode_batch = |sources: Vec<Obtained<'p>>| -> Vec<Result<SourceResult<'p>, Error>> {
         sources
             .into_par_iter()
-            .map(|o| decode_source(o, &p.registry, &region_payloads))
+            .map(|mut o| {
+                read_when_decoded(&mut o, p, &archive)?;
+                decode_source(o, &p.registry, &region_payloads)
+            })
             .collect()
     };
     let mut decoded = decode_batch(pending.by_ref().take(batch).collect());

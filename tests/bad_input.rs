@@ -70,6 +70,29 @@ fn missing_input_file_exits_3_naming_it() {
     );
 }
 
+/// Data files are read as their sources are decoded, in pipeline order: with a truncated file
+/// early in the pipeline and a missing one later, the run stops at the first (and says nothing
+/// of the second, which it never reached).
+#[test]
+fn the_first_bad_source_in_pipeline_order_is_reported() {
+    let missing = "SYNTHETIC_1552_2024.json";
+    fails_and_keeps_outputs(
+        |ws| {
+            let p = ws.path("sample-data/sotkanet/127_population_2019_2023_five_cities.json");
+            let bytes = std::fs::read(&p).unwrap();
+            std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+            std::fs::remove_file(ws.path(&format!("sample-data/sotkanet/{missing}"))).unwrap();
+        },
+        3,
+        &["127_population_2019_2023_five_cities.json", "line "],
+    );
+    let ws = Workspace::new();
+    std::fs::remove_file(ws.path(&format!("sample-data/sotkanet/{missing}"))).unwrap();
+    let run = ws.run();
+    assert_eq!(run.status.code(), Some(3));
+    assert!(stderr(&run).contains(missing), "{}", stderr(&run));
+}
+
 #[test]
 fn unknown_key_in_pipeline_exits_2_with_line_and_column() {
     fails_and_keeps_outputs(
