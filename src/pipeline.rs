@@ -854,9 +854,9 @@ fn run_locked<'p>(
     } else {
         None
     };
-    // Every payload first (the conditional requests decide whether anything changed), then
-    // each source decoded and conformed in turn, so that only one source's decoded rows are in
-    // memory at a time.
+    // Every web payload first (the conditional requests decide whether anything changed); local
+    // data files are read as their sources are decoded, a batch at a time, so that only a few
+    // sources' bytes and decoded rows are in memory at once.
     let obtained = obtain_all(p, Mode::Run(&archive, client.as_mut()))?;
     let payloads = web_payloads(obtained.iter().flat_map(|o| &o.payloads));
     // With live sources, the answers to the conditional requests decide.
