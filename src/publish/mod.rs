@@ -163,10 +163,15 @@ pub fn write_csv(
 
 /// Writes bytes to `path` atomically: a temporary file beside it, fsync, rename, fsync folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), InternalError> {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    // A temporary name of its own per call: two threads may write the same file at once (the
+    // archive, when two sources read byte-identical files in one batch); each renames its own
+    // complete copy into place.
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
     let result = (|| {
         let mut f = fs_err::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -522,6 +527,26 @@ impl Drop for Publisher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Threads writing the same file at once each succeed, and the file is whole.
+    #[test]
+    fn concurrent_atomic_writes_of_one_file_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("payload");
+        let bytes = vec![7_u8; 1 << 16];
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..25 {
+                        write_atomic(&path, &bytes).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(fs_err::read(&path).unwrap(), bytes);
+        let left: Vec<_> = fs_err::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "temporary files left behind");
+    }
 
     /// A `mergers` table of `n` rows.
     fn mergers(n: usize) -> DataFrame {
