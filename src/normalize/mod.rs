@@ -203,6 +203,13 @@ pub struct Decoded {
     pub datasets: Vec<jsonstat::DatasetInfo>,
 }
 
+/// `year` if it is a plausible statistical year (1800 to 2200), as an `i16`.
+pub fn plausible_year(year: i64) -> Option<i16> {
+    i16::try_from(year)
+        .ok()
+        .filter(|y| (1800..=2200).contains(y))
+}
+
 /// Parses the year out of a period as published: `2024`, `2024M12`, `2024Q1`, `2024H1`.
 pub fn year_of_period(period: &str) -> Option<i16> {
     let digits = period.get(..4)?;
@@ -214,8 +221,8 @@ pub fn year_of_period(period: &str) -> Option<i16> {
         || matches!(rest.as_bytes()[0], b'M' | b'Q' | b'H' | b'K' | b'W')
             && rest[1..].bytes().all(|b| b.is_ascii_digit())
             && rest.len() > 1;
-    let year: i16 = digits.parse().ok()?;
-    (rest_ok && (1800..=2200).contains(&year)).then_some(year)
+    let year = plausible_year(digits.parse().ok()?)?;
+    rest_ok.then_some(year)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{DecodeContext, Decoded, RawObservation, RegionId, Sex, SourceKind};
+use super::{DecodeContext, Decoded, RawObservation, RegionId, Sex, SourceKind, plausible_year};
 use crate::error::SourceError;
 use crate::intern::NULL;
 use crate::regions::conform::{CodedRow, Provenance, RegionResolver, Text, unresolved};
@@ -137,16 +137,13 @@ fn json_row(
     }
     let region = int("region", &row.region)?;
     let year = int("year", &row.year)?;
-    let year = i16::try_from(year)
-        .ok()
-        .filter(|y| (1800..=2200).contains(y))
-        .ok_or_else(|| {
-            (
-                Some("year"),
-                "out_of_range",
-                format!("year {year} is not a plausible year"),
-            )
-        })?;
+    let year = plausible_year(year).ok_or_else(|| {
+        (
+            Some("year"),
+            "out_of_range",
+            format!("year {year} is not a plausible year"),
+        )
+    })?;
     let sex = match &row.gender {
         Some(Value::String(g)) => Sex::parse(g).ok_or_else(|| {
             (
@@ -247,9 +244,7 @@ pub fn decode_json_resolved(
     let fields = rows
         .iter()
         .map(|row| {
-            let year = i16::try_from(row.year)
-                .ok()
-                .filter(|y| (1800..=2200).contains(y))?;
+            let year = plausible_year(row.year)?;
             let wrong_dataset = expected_indicator.is_some_and(|e| e != row.indicator);
             (!wrong_dataset).then_some(Fields {
                 indicator: row.indicator,
@@ -492,16 +487,13 @@ fn csv_row(
     }
     let region = int(1)?;
     let year = int(2)?;
-    let year = i16::try_from(year)
-        .ok()
-        .filter(|y| (1800..=2200).contains(y))
-        .ok_or_else(|| {
-            (
-                Some(column(2)),
-                "out_of_range",
-                format!("year {year} is not a plausible year"),
-            )
-        })?;
+    let year = plausible_year(year).ok_or_else(|| {
+        (
+            Some(column(2)),
+            "out_of_range",
+            format!("year {year} is not a plausible year"),
+        )
+    })?;
     let sex = Sex::parse(fields[3].trim()).ok_or_else(|| {
         (
             Some(column(3)),
