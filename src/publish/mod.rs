@@ -290,36 +290,27 @@ impl Publisher {
         df: &mut DataFrame,
         dialect: Option<crate::config::CsvDialect>,
     ) -> Result<(), InternalError> {
-        let files = self.write_files(contract, relative, df, dialect)?;
-        self.record_files(files);
+        for f in self.write_files(contract, relative, df, dialect)? {
+            self.record(f);
+        }
         Ok(())
     }
 
-    /// As [`Publisher::stage`] for several tables, written at the same time, each on a thread
-    /// of its own (the Parquet writer encodes a table mostly on one core); they are recorded in
-    /// the order given, and the first failure in that order is the one returned.
+    /// As [`Publisher::stage`] for several tables, written at the same time, a table per core
+    /// (the Parquet writer encodes a table mostly on one); they are recorded in the order given,
+    /// and the first failure in that order is the one returned.
     pub fn stage_together(
         &mut self,
         tables: Vec<(Contract, &str, &mut DataFrame)>,
     ) -> Result<(), InternalError> {
         let this = &*self;
-        let written: Vec<Result<Vec<StagedFile>, InternalError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = tables
-                .into_iter()
-                .map(|(contract, relative, df)| {
-                    scope.spawn(move || this.write_files(&contract, relative, df, None))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
+        let written = crate::parallel::map(tables, |(contract, relative, df)| {
+            this.write_files(&contract, relative, df, None)
         });
         for files in written {
-            self.record_files(files?);
+            for f in files? {
+                self.record(f);
+            }
         }
         Ok(())
     }
@@ -396,59 +387,38 @@ impl Publisher {
         Ok(files)
     }
 
-    fn record_files(&mut self, files: Vec<StagedFile>) {
-        for f in files {
-            self.record(
-                &f.relative,
-                &f.table,
-                f.format,
-                f.staged,
-                f.rows,
-                (f.sha256, f.bytes, f.content),
-            );
-        }
-    }
-
     /// Records a staged file: it replaces the output at `relative` at commit, unless the output
     /// there already has this content, in which case the staged copy is dropped and the output
     /// (and the record of the run that wrote it) stays.
-    fn record(
-        &mut self,
-        relative: &str,
-        table: &str,
-        format: &str,
-        staged: PathBuf,
-        rows: usize,
-        (sha256, bytes, content): (String, u64, String),
-    ) {
+    fn record(&mut self, f: StagedFile) {
         let kept = self
             .previous
             .as_ref()
-            .and_then(|p| p.intact_output(&self.out, relative))
-            .filter(|o| o.content_sha256 == content)
+            .and_then(|p| p.intact_output(&self.out, &f.relative))
+            .filter(|o| o.content_sha256 == f.content)
             .cloned();
         let (sha256, bytes, run_id) = if let Some(o) = kept {
             // Dropped from staging now; the staging folder goes at the end anyway.
-            let _ = fs_err::remove_file(&staged);
+            let _ = fs_err::remove_file(&f.staged);
             (o.sha256, o.bytes, o.run_id)
         } else {
             self.staged.push(Staged {
-                target: self.out.join(relative),
-                staged,
+                target: self.out.join(&f.relative),
+                staged: f.staged,
             });
-            (sha256, bytes, self.run_id.clone())
+            (f.sha256, f.bytes, self.run_id.clone())
         };
         self.outputs.push(OutputRecord {
-            table: table.to_owned(),
-            path: relative.to_owned(),
-            format: format.to_owned(),
-            rows,
+            table: f.table,
+            path: f.relative,
+            format: f.format.to_owned(),
+            rows: f.rows,
             bytes,
             sha256,
             written_by: run_id.clone(),
         });
         self.written.push(Written {
-            content_sha256: content,
+            content_sha256: f.content,
             run_id,
         });
     }
