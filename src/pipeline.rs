@@ -183,7 +183,7 @@ struct Obtained<'a> {
     origin: String,
     payloads: Vec<SourcePayload>,
     metadata: Option<serde_json::Value>,
-    /// A local file read only when the source is decoded (see [`read_when_decoded`]).
+    /// A local file read only when the source is decoded (by [`decode_source`]).
     unread: Option<PathBuf>,
 }
 
@@ -196,28 +196,29 @@ fn read_and_decode<'a>(
     let regions = decode_regions(&obtained)?;
     let results = obtained
         .into_iter()
-        .map(|o| decode_source(o, &p.registry, &regions))
+        .map(|o| decode_source(o, p, None, &regions))
         .collect::<Result<_, _>>()?;
     Ok((results, regions))
 }
 
+/// A source's local file: its path and, unless reading it is left to [`decode_source`], what
+/// reading it gave.
+type LocalFile = (PathBuf, Option<Result<extract::Payload, SourceError>>);
+
 /// Reads (or fetches) every source's payloads, in pipeline order.
 fn obtain_all<'a>(p: &'a Prepared, mut mode: Mode<'_>) -> Result<Vec<Obtained<'a>>, Error> {
     let sources = &p.pipeline.file.sources;
-    // In a run, a local data file is read when its source is decoded (see
-    // [`read_when_decoded`]), so that the bytes of only a few files are held at once.
+    // In a run, a local data file is read when its source is decoded (by [`decode_source`]), so
+    // that the bytes of only a few files are held at once. The other local files are read and
+    // hashed in parallel, the rest done in pipeline order (the first failure in that order is
+    // the one reported).
     let run = matches!(mode, Mode::Run(..));
-    let deferred = |s: &SourceConfig| run && s.format != SourceFormat::SotkanetRegions;
-    // The other local files are read and hashed in parallel, the rest done in pipeline order
-    // (the first failure in that order is the one reported).
-    let files: Vec<Option<(PathBuf, Result<extract::Payload, SourceError>)>> = sources
+    let files: Vec<Option<LocalFile>> = sources
         .par_iter()
         .map(|s| {
             let path = p.pipeline.resolve(s.path.as_ref()?);
-            if deferred(s) {
-                return None;
-            }
-            let payload = p.read(s.id.get_ref(), &path);
+            let deferred = run && s.format != SourceFormat::SotkanetRegions;
+            let payload = (!deferred).then(|| p.read(s.id.get_ref(), &path));
             Some((path, payload))
         })
         .collect();
@@ -225,30 +226,23 @@ fn obtain_all<'a>(p: &'a Prepared, mut mode: Mode<'_>) -> Result<Vec<Obtained<'a
     for (s, file) in sources.iter().zip(files) {
         let id = s.id.get_ref();
         let mut metadata = None;
-        if let (None, Some(path)) = (&file, s.path.as_ref().filter(|_| deferred(s))) {
-            let path = p.pipeline.resolve(path);
-            all.push(Obtained {
-                config: s,
-                origin: path.display().to_string(),
-                payloads: Vec::new(),
-                metadata: None,
-                unread: Some(path),
-            });
-            continue;
-        }
         let (origin, payloads) = match (file, &s.fetch) {
-            (Some((path, payload)), _) => {
-                let payload = payload?;
-                let request = format!("file://{}", absolute(&path).display());
-                if let Mode::Run(a, _) = &mode {
-                    a.store(&request, &payload)?;
-                }
-                let sp = SourcePayload {
-                    request,
-                    role: "data",
-                    origin: "file",
-                    payload,
+            (Some((path, None)), _) => {
+                all.push(Obtained {
+                    config: s,
+                    origin: path.display().to_string(),
+                    payloads: Vec::new(),
+                    metadata: None,
+                    unread: Some(path),
+                });
+                continue;
+            }
+            (Some((path, Some(payload))), _) => {
+                let archive = match &mode {
+                    Mode::Run(a, _) => Some(*a),
+                    Mode::Plan => None,
                 };
+                let sp = file_payload(&path, payload?, archive)?;
                 (path.display().to_string(), vec![sp])
             }
             (None, Some(fetch)) => {
@@ -286,22 +280,22 @@ fn obtain_all<'a>(p: &'a Prepared, mut mode: Mode<'_>) -> Result<Vec<Obtained<'a
     Ok(all)
 }
 
-/// Reads a source's local file if [`obtain_all`] left it for the decoding, and archives it, as
-/// `obtain_all` does for the files it reads.
-fn read_when_decoded(o: &mut Obtained<'_>, p: &Prepared, archive: &Archive) -> Result<(), Error> {
-    let Some(path) = o.unread.take() else {
-        return Ok(());
-    };
-    let payload = p.read(o.config.id.get_ref(), &path)?;
-    let request = format!("file://{}", absolute(&path).display());
-    archive.store(&request, &payload)?;
-    o.payloads.push(SourcePayload {
+/// A local file's payload, archived in a run (`archive`), as its source's data.
+fn file_payload(
+    path: &Path,
+    payload: extract::Payload,
+    archive: Option<&Archive>,
+) -> Result<SourcePayload, Error> {
+    let request = format!("file://{}", absolute(path).display());
+    if let Some(a) = archive {
+        a.store(&request, &payload)?;
+    }
+    Ok(SourcePayload {
         request,
         role: "data",
         origin: "file",
         payload,
-    });
-    Ok(())
+    })
 }
 
 /// Where a payload's problems are reported: the file, or the request.
@@ -330,11 +324,13 @@ fn decode_regions(obtained: &[Obtained<'_>]) -> Result<RegionPayloads, Error> {
     Ok(regions)
 }
 
-/// Decodes one source's data payloads (not `/regions`: see [`decode_regions`]), then drops their
+/// Decodes one source's data payloads (not `/regions`: see [`decode_regions`]), reading (and in
+/// a run, `archive`-ing) its local file first if [`obtain_all`] left it unread, then drops their
 /// bytes: from here on only each payload's size and sha256 are needed.
 fn decode_source<'a>(
     o: Obtained<'a>,
-    registry: &Registry,
+    p: &Prepared,
+    archive: Option<&Archive>,
     region_payloads: &RegionPayloads,
 ) -> Result<SourceResult<'a>, Error> {
     let Obtained {
@@ -345,17 +341,13 @@ fn decode_source<'a>(
         unread,
     } = o;
     if let Some(path) = unread {
-        return Err(InternalError::Invariant(format!(
-            "source `{}`: {} was not read before decoding",
-            s.id.get_ref(),
-            path.display()
-        ))
-        .into());
+        let payload = p.read(s.id.get_ref(), &path)?;
+        payloads.push(file_payload(&path, payload, archive)?);
     }
     let id = s.id.get_ref();
     let mut parts = Vec::new();
     let mut kpa = Vec::new();
-    let resolver = resolver_of(registry, s, region_payloads);
+    let resolver = resolver_of(&p.registry, s, region_payloads);
     if s.format != SourceFormat::SotkanetRegions {
         for (i, sp) in payloads
             .iter()
@@ -958,10 +950,7 @@ fn run_locked<'p>(
     let decode_batch = |sources: Vec<Obtained<'p>>| -> Vec<Result<SourceResult<'p>, Error>> {
         sources
             .into_par_iter()
-            .map(|mut o| {
-                read_when_decoded(&mut o, p, &archive)?;
-                decode_source(o, &p.registry, &region_payloads)
-            })
+            .map(|o| decode_source(o, p, Some(&archive), &region_payloads))
             .collect()
     };
     let mut decoded = decode_batch(pending.by_ref().take(batch).collect());
