@@ -16,18 +16,9 @@
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
-use std::sync::Arc;
 
-use polars::prelude::{ArrayRef, CompatLevel, DataFrame, PolarsError, PolarsResult, SchemaExt};
-use polars_arrow::datatypes::{ArrowDataType, ArrowSchemaRef};
-use polars_parquet::parquet::error::ParquetError;
-use polars_parquet::write::{
-    CompressedPage, CompressionOptions, Compressor, DynIter, DynStreamingIterator, Encoding,
-    FileWriter, KeyValue, ParquetType, StatisticsOptions, Version, WriteOptions, ZstdLevel,
-    array_to_columns, array_to_pages, fallible_streaming_iterator, get_dtype_encoding,
-    schema_to_metadata_key, to_nested,
-};
-use rayon::prelude::*;
+use polars::prelude::{ArrayRef, DataFrame};
+use polars_arrow::datatypes::ArrowSchemaRef;
 use tracing::{info, warn};
 
 use crate::check::Contract;
@@ -40,6 +31,7 @@ use crate::normalize::jsonstat::{DimensionRoles, Input};
 use crate::normalize::{DecodeContext, QuarantineEntry, RawObservation, RegionId, sotkanet};
 use crate::pipeline::quarantine_frame;
 use crate::publish::write_error;
+use crate::publish::writer::{ParquetFile, arrow_schema, write_options};
 use crate::regions::Registry;
 use crate::regions::conform::{ObservationColumns, Provenance, RegionResolver, unresolved};
 
@@ -69,20 +61,14 @@ pub fn quarantine_path(output: &Path) -> PathBuf {
 /// Batches arrive either as polars frames or as Arrow arrays built directly (the JSON-stat
 /// column path, whose text columns are dictionaries over the document's categories: handing
 /// those to the writer as they are spares the per-row re-keying polars does when it exports a
-/// categorical column). Both go through polars' own Parquet writer; the first batch fixes the
-/// schema, and every later batch must have exactly its column types.
+/// categorical column). The first batch fixes the schema, and every later batch must have
+/// exactly its column types.
 struct TableWriter {
     contract: Contract,
     run_id: String,
     tmp: PathBuf,
     target: PathBuf,
-    /// Buffered: the writer emits page headers and the footer in many small writes.
-    writer: Option<FileWriter<std::io::BufWriter<std::fs::File>>>,
-    schema: Option<ArrowSchemaRef>,
-    /// Per column, from the schema.
-    encodings: Vec<Vec<Encoding>>,
-    options: WriteOptions,
-    rows: usize,
+    file: Option<ParquetFile>,
     done: bool,
 }
 
@@ -102,41 +88,33 @@ impl TableWriter {
             run_id: run_id.to_owned(),
             tmp: dir.join(format!(".{name}.tmp-{}", std::process::id())),
             target: target.to_path_buf(),
-            writer: None,
-            schema: None,
-            encodings: Vec::new(),
-            // As polars' `ParquetWriter` (min/max and null counts, format version 1), but zstd
-            // at level 1 rather than 3: on the national population table of
-            // `benches/jsonstat.sh` level 1 wrote a smaller file (5.7 MB against 6.7 MB) in
-            // about the same time.
-            options: WriteOptions {
-                statistics: StatisticsOptions::default(),
-                version: Version::V1,
-                compression: CompressionOptions::Zstd(ZstdLevel::try_new(1).ok()),
-                data_page_size: None,
-            },
-            rows: 0,
+            file: None,
             done: false,
         })
+    }
+
+    /// The open file, created with `schema` by the first batch.
+    fn file(&mut self, schema: &ArrowSchemaRef) -> Result<&mut ParquetFile, InternalError> {
+        if self.file.is_none() {
+            // zstd at level 1 rather than 3: on the national population table of
+            // `benches/jsonstat.sh` level 1 wrote a smaller file (5.7 MB against 6.7 MB) in
+            // about the same time.
+            self.file = Some(ParquetFile::create(
+                &self.tmp,
+                schema.clone(),
+                write_options(Some(1)),
+            )?);
+        }
+        self.file
+            .as_mut()
+            .ok_or_else(|| InternalError::Invariant("the table writer did not open".into()))
     }
 
     /// Writes a polars frame.
     fn write(&mut self, df: &DataFrame) -> Result<(), InternalError> {
         self.contract.check_frame(df)?;
-        let mut df = df.clone();
-        df.rechunk_mut();
-        let batches: Vec<_> = df.iter_chunks(CompatLevel::newest(), false).collect();
-        if batches.is_empty() && self.schema.is_none() {
-            // An empty table still gets its schema.
-            let schema = df.schema().to_arrow(CompatLevel::newest());
-            self.open(Arc::new(schema))?;
-        }
-        for batch in batches {
-            let height = batch.height();
-            let (schema, arrays) = batch.into_schema_and_arrays();
-            self.write_arrays(&schema, height, &arrays)?;
-        }
-        Ok(())
+        // Column types are checked against the table's as the frame is written.
+        self.file(&arrow_schema(df))?.write_frame(df)
     }
 
     /// Writes Arrow arrays (one per column of `schema`) as one row group.
@@ -147,141 +125,20 @@ impl TableWriter {
         arrays: &[ArrayRef],
     ) -> Result<(), InternalError> {
         self.contract.check_arrow(schema, arrays)?;
-        if self.schema.is_none() {
-            self.open(schema.clone())?;
-        }
-        let (Some(file_schema), Some(writer)) = (&self.schema, &mut self.writer) else {
-            return Err(InternalError::Invariant(
-                "the table writer did not open".into(),
-            ));
-        };
-        for (field, array) in file_schema.iter_values().zip(arrays) {
-            if field.dtype() != array.dtype() {
-                return Err(InternalError::Invariant(format!(
-                    "column `{}` of a later batch is {:?}, the table's is {:?}",
-                    field.name,
-                    array.dtype(),
-                    field.dtype()
-                )));
-            }
-        }
-        if height > 0 {
-            let fields = writer.parquet_schema().fields();
-            let options = self.options;
-            // Each column encoded and compressed on its own thread of the pool, then written in
-            // order.
-            let columns = arrays
-                .par_iter()
-                .zip(fields)
-                .zip(&self.encodings)
-                .map(|((array, parquet_type), encoding)| {
-                    let encoded = column_pages(array.as_ref(), parquet_type, options, encoding)?;
-                    encoded
-                        .into_iter()
-                        .map(|pages| {
-                            let pages = pages
-                                .map(|p| p.map_err(|e| ParquetError::OutOfSpec(e.to_string())));
-                            Compressor::new(pages, options.compression, Vec::new())
-                                .collect::<Result<Vec<CompressedPage>, _>>()
-                                .map_err(PolarsError::from)
-                        })
-                        .collect::<PolarsResult<Vec<_>>>()
-                })
-                .collect::<PolarsResult<Vec<_>>>()
-                .map_err(|e| write_error(&self.tmp, e))?;
-            let row_group = DynIter::new(columns.iter().flatten().map(|pages| {
-                Ok(DynStreamingIterator::new(
-                    fallible_streaming_iterator::convert(pages.iter().map(Ok::<_, PolarsError>)),
-                ))
-            }));
-            writer
-                .write(height as u64, row_group)
-                .map_err(|e| write_error(&self.tmp, e))?;
-        }
-        self.rows += height;
-        Ok(())
-    }
-
-    fn open(&mut self, schema: ArrowSchemaRef) -> Result<(), InternalError> {
-        let file = fs_err::File::create(&self.tmp).map_err(|e| write_error(&self.tmp, e))?;
-        let file = std::io::BufWriter::with_capacity(1 << 20, file.into_parts().0);
-        let writer = FileWriter::try_new(file, (*schema).clone(), self.options)
-            .map_err(|e| write_error(&self.tmp, e))?;
-        self.writer = Some(writer);
-        self.encodings = schema.iter_values().map(encoding).collect();
-        self.schema = Some(schema);
-        Ok(())
+        self.file(schema)?.write_arrays(height, arrays)
     }
 
     fn finish(mut self) -> Result<usize, InternalError> {
-        let (Some(mut writer), Some(schema)) = (self.writer.take(), self.schema.take()) else {
+        let Some(file) = self.file.take() else {
             return Err(InternalError::Invariant(
                 "a table was finished before any batch".into(),
             ));
         };
-        let mut metadata = vec![schema_to_metadata_key(&schema)];
-        metadata.extend(
-            self.contract
-                .parquet_metadata(&self.run_id, "convert")
-                .into_iter()
-                .map(|(key, value)| KeyValue {
-                    key,
-                    value: Some(value),
-                }),
-        );
-        writer
-            .end(Some(metadata))
-            .map_err(|e| write_error(&self.tmp, e))?;
-        let file = writer
-            .into_inner()
-            .into_inner()
-            .map_err(|e| write_error(&self.tmp, e.into_error()))?;
-        // fsync applies to the file, whichever descriptor asks.
-        file.sync_all().map_err(|e| write_error(&self.tmp, e))?;
-        drop(file);
-        self.contract
-            .check_parquet(&self.tmp, self.rows, &self.run_id)?;
+        let rows = file.finish(self.contract.parquet_metadata(&self.run_id, "convert"))?;
+        self.contract.check_parquet(&self.tmp, rows, &self.run_id)?;
         fs_err::rename(&self.tmp, &self.target).map_err(|e| write_error(&self.target, e))?;
         self.done = true;
-        Ok(self.rows)
-    }
-}
-
-/// The pages of one column of a row group. A flat column (every column of the canonical tables)
-/// goes straight to its pages: polars' general path first splits an array into leaves and gives a
-/// leaf with no value at all a validity that borrows a shared zeroed buffer of 8 MiB, allocated and
-/// filled the first time (the always-null `abs_value` of a JSON-stat table would cost that much
-/// resident memory on its own). Nested columns take the general path.
-fn column_pages(
-    array: &dyn polars_arrow::array::Array,
-    parquet_type: &ParquetType,
-    options: WriteOptions,
-    encoding: &[Encoding],
-) -> PolarsResult<Vec<DynIter<'static, PolarsResult<polars_parquet::write::Page>>>> {
-    if let (ParquetType::PrimitiveType(primitive), [encoding]) = (parquet_type, encoding) {
-        let nested = to_nested(array, parquet_type)?;
-        if let [leaf] = nested.as_slice()
-            && leaf.len() == 1
-        {
-            return Ok(vec![array_to_pages(
-                array,
-                primitive.clone(),
-                leaf,
-                options,
-                *encoding,
-            )?]);
-        }
-    }
-    array_to_columns(array, parquet_type.clone(), options, encoding)
-}
-
-/// The Parquet encoding of a column: what polars picks (dictionary where it can), except plain for
-/// floats: measured values rarely repeat, and trying a dictionary first costs a distinct-count
-/// estimate per page.
-fn encoding(field: &polars_arrow::datatypes::Field) -> Vec<Encoding> {
-    match field.dtype() {
-        ArrowDataType::Float64 | ArrowDataType::Float32 => vec![Encoding::Plain],
-        dtype => get_dtype_encoding(dtype),
+        Ok(rows)
     }
 }
 

@@ -104,11 +104,7 @@ pub fn record(out: &Path, r: &RunRow) -> Result<(), InternalError> {
     let contract = Contract::for_table("run_history")?;
     contract.check_frame(&df)?;
     let tmp = dir.join(format!(".history.parquet.tmp-{}", std::process::id()));
-    crate::publish::write_parquet(
-        &mut df,
-        &tmp,
-        contract.parquet_metadata(&r.run_id, &r.pipeline),
-    )?;
+    crate::publish::write_parquet(&df, &tmp, contract.parquet_metadata(&r.run_id, &r.pipeline))?;
     fs_err::rename(&tmp, &path).map_err(|e| crate::publish::write_error(&path, e))
 }
 

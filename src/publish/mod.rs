@@ -19,9 +19,9 @@
 //! ```
 
 pub mod manifest;
+pub mod writer;
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -114,24 +114,16 @@ pub fn parquet_content_sha256(path: &Path) -> Result<String, InternalError> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-/// Writes a frame as zstd Parquet with key-value metadata, and fsyncs it.
+/// Writes a frame as zstd Parquet with key-value metadata, and fsyncs it (see [`writer`]).
 pub fn write_parquet(
-    df: &mut DataFrame,
+    df: &DataFrame,
     path: &Path,
     metadata: Vec<(String, String)>,
 ) -> Result<(), InternalError> {
-    let file = fs_err::File::create(path).map_err(|e| write_error(path, e))?;
-    // Buffered: the writer emits page headers and the footer in many small writes.
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file.into_parts().0);
-    ParquetWriter::new(&mut out)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata)))
-        .finish(df)
-        .map_err(|e| write_error(path, e))?;
-    let file: File = out
-        .into_inner()
-        .map_err(|e| write_error(path, e.into_error()))?;
-    file.sync_all().map_err(|e| write_error(path, e))
+    let mut file =
+        writer::ParquetFile::create(path, writer::arrow_schema(df), writer::write_options(None))?;
+    file.write_frame(df)?;
+    file.finish(metadata).map(drop)
 }
 
 /// Writes a frame as CSV (UTF-8, `,`, header) and fsyncs it.
