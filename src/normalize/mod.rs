@@ -12,6 +12,7 @@
 pub mod jsonstat;
 pub mod regionfile;
 pub mod sotkanet;
+mod sotkanet_rows;
 pub mod xlsx;
 
 use std::fmt;

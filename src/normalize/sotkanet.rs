@@ -14,7 +14,10 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{DecodeContext, Decoded, RawObservation, RegionId, Sex, SourceKind, plausible_year};
+use super::{
+    DecodeContext, Decoded, RawObservation, RegionId, Sex, SourceKind, plausible_year,
+    sotkanet_rows,
+};
 use crate::error::SourceError;
 use crate::intern::NULL;
 use crate::regions::conform::{CodedRow, Provenance, RegionResolver, Text, unresolved};
@@ -213,51 +216,46 @@ fn observation(ctx: &DecodeContext, index: usize, f: &Fields) -> RawObservation 
     }
 }
 
-/// One `/json` row as THL publishes it: every field present and of its type (`value` and
-/// `absValue` may be absent or null). Read by [`decode_json_resolved`]; a payload with any
-/// other row goes to [`decode_json`]'s loose rows.
-#[derive(Deserialize)]
-struct TypedRow<'a> {
-    indicator: i64,
-    region: i64,
-    year: i64,
-    gender: &'a str,
-    #[serde(default)]
-    value: Option<f64>,
-    #[serde(rename = "absValue", default)]
-    abs_value: Option<f64>,
+/// A map that remembers the last key asked for: rows come in runs (one indicator per payload, a
+/// region's years and sexes together), so most lookups need no hash.
+struct Recent<K, V> {
+    map: HashMap<K, V>,
+    last: Option<(K, V)>,
+}
+
+impl<K: std::hash::Hash + Eq + Copy, V: Clone> Recent<K, V> {
+    fn new() -> Self {
+        Recent {
+            map: HashMap::new(),
+            last: None,
+        }
+    }
+
+    fn get_or_insert_with(&mut self, key: K, f: impl FnOnce() -> V) -> V {
+        if let Some((k, v)) = &self.last
+            && *k == key
+        {
+            return v.clone();
+        }
+        let v = self.map.entry(key).or_insert_with(f).clone();
+        self.last = Some((key, v.clone()));
+        v
+    }
 }
 
 /// Decodes a `/json` response straight into `observations` columns with regions resolved (and
 /// the rows whose region does not resolve quarantined, as the conform stage does), when every
-/// row is well-formed, as THL's are: no string per row, each distinct indicator, region, year
-/// and sex looked up once. `None` when any row is not (or the payload is not JSON at all):
-/// [`decode_json`] then quarantines the odd row with its pointer, or names the error.
+/// row is well-formed, as THL's are: rows read in place (see [`super::sotkanet_rows`]), no
+/// string per row, each distinct indicator, region, year and sex looked up once. `None` when
+/// any row is not (or the payload is not JSON at all): [`decode_json`] then quarantines the odd
+/// row with its pointer, or names the error.
 pub fn decode_json_resolved(
     bytes: &[u8],
     ctx: &DecodeContext,
     resolver: &RegionResolver<'_>,
     provenance: &Provenance<'_>,
 ) -> Option<Decoded> {
-    let rows: Vec<TypedRow<'_>> = serde_json::from_slice(bytes).ok()?;
     let expected_indicator = dataset_indicator(&ctx.dataset);
-    let fields = rows
-        .iter()
-        .map(|row| {
-            let year = plausible_year(row.year)?;
-            let wrong_dataset = expected_indicator.is_some_and(|e| e != row.indicator);
-            (!wrong_dataset).then_some(Fields {
-                indicator: row.indicator,
-                region: row.region,
-                year,
-                sex: Sex::parse(row.gender)?,
-                value: row.value,
-                abs_value: row.abs_value,
-            })
-        })
-        .collect::<Option<Vec<Fields>>>()?;
-    drop(rows);
-
     let mut out = Decoded::default();
     let columns = &mut out.resolved;
     let mut constant = |column, value| columns.code(column, value);
@@ -267,12 +265,26 @@ pub fn decode_json_resolved(
     let raw_sha256 = constant(Text::RawSha256, Some(provenance.raw_sha256));
     let retrieved_at_micros = provenance.retrieved_at.timestamp_micros();
     // Per indicator: source, dataset, measure; per region id: code and level, or why not.
-    let mut indicators: HashMap<i64, [u32; 3]> = HashMap::new();
-    let mut regions: HashMap<i64, Result<[u32; 2], (&'static str, String)>> = HashMap::new();
-    let mut periods: HashMap<i16, u32> = HashMap::new();
-    let mut sexes: HashMap<Sex, u32> = HashMap::new();
-    for (index, f) in fields.iter().enumerate() {
-        let region = regions.entry(f.region).or_insert_with(|| {
+    let mut indicators: Recent<i64, [u32; 3]> = Recent::new();
+    let mut regions: Recent<i64, Result<[u32; 2], (&'static str, String)>> = Recent::new();
+    let mut periods: Recent<i16, u32> = Recent::new();
+    let mut sexes: Recent<Sex, u32> = Recent::new();
+    let mut index = 0;
+    sotkanet_rows::each_row(bytes, |row| {
+        let position = index;
+        index += 1;
+        let f = Fields {
+            indicator: row.indicator,
+            region: row.region,
+            year: plausible_year(row.year)?,
+            sex: Sex::parse(row.gender)?,
+            value: row.value,
+            abs_value: row.abs_value,
+        };
+        if expected_indicator.is_some_and(|e| e != f.indicator) {
+            return None;
+        }
+        let region = regions.get_or_insert_with(f.region, || {
             resolver
                 .resolve(&RegionId::Sotkanet(f.region))
                 .map(|(code, level)| {
@@ -283,15 +295,15 @@ pub fn decode_json_resolved(
                 })
         });
         let [region, region_level] = match region {
-            Ok(codes) => *codes,
+            Ok(codes) => codes,
             Err((rule, reason)) => {
-                let row = observation(ctx, index, f);
+                let row = observation(ctx, position, &f);
                 out.quarantine
-                    .push(unresolved(&row, provenance, rule, reason.clone()));
-                continue;
+                    .push(unresolved(&row, provenance, rule, reason));
+                return Some(());
             }
         };
-        let [source, dataset, measure] = *indicators.entry(f.indicator).or_insert_with(|| {
+        let [source, dataset, measure] = indicators.get_or_insert_with(f.indicator, || {
             let dataset = row_dataset(ctx, f.indicator);
             [
                 columns.code(
@@ -302,12 +314,10 @@ pub fn decode_json_resolved(
                 columns.code(Text::Measure, Some(&f.indicator.to_string())),
             ]
         });
-        let period = *periods
-            .entry(f.year)
-            .or_insert_with(|| columns.code(Text::Period, Some(&f.year.to_string())));
-        let sex = *sexes
-            .entry(f.sex)
-            .or_insert_with(|| columns.code(Text::Sex, Some(f.sex.as_str())));
+        let period = periods.get_or_insert_with(f.year, || {
+            columns.code(Text::Period, Some(&f.year.to_string()))
+        });
+        let sex = sexes.get_or_insert_with(f.sex, || columns.code(Text::Sex, Some(f.sex.as_str())));
         columns.push_coded(&CodedRow {
             text: [
                 source,
@@ -329,7 +339,8 @@ pub fn decode_json_resolved(
             abs_value: f.abs_value,
             retrieved_at_micros,
         });
-    }
+        Some(())
+    })?;
     Some(out)
 }
 
