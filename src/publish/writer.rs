@@ -2,17 +2,18 @@
 //! `run` publishes and for `convert`.
 //!
 //! polars' own `ParquetWriter` gets the same pages from the same encoders, but on the way it
-//! hashes every value of every text column to find out whether dictionary encoding pays (an
-//! estimate of the distinct count, then a grouping of the whole column): on the 6.8 million
-//! rows of the national benchmark's `indicators` that was about a quarter of the publish stage.
-//! Here a text column is dictionary-encoded by runs — a row equal to the one before it takes
-//! its key without a hash, and the tables come in runs (an indicator's block, a region's
-//! years) — and is written plain when its values hardly repeat, as polars decides (more than
-//! 3 distinct values in 4, beyond 128 rows). Its Arrow type in the file stays text: readers
-//! get the same columns as from polars' writer. Dictionary columns (polars categoricals, the
-//! JSON-stat batches of `convert`) go to their pages as they are; floats are written plain (a
-//! measured value rarely repeats, and a dictionary attempt costs a distinct-count estimate per
-//! page); everything else takes polars' choice.
+//! hashes every value of every text column, and of every 64-bit integer column whose range is
+//! wide (timestamps), to find out whether dictionary encoding pays (an estimate of the distinct
+//! count, then a grouping of the whole column): on the national benchmark's 6.8 million
+//! `indicators` and 22 million `observations` that was about a third of the publish stage.
+//! Here such a column is dictionary-encoded by runs — a row equal to the one before it takes
+//! its key without a hash, and the tables come in runs (an indicator's block, a region's years,
+//! a source's retrieval time) — and is written plain when its values hardly repeat, as polars
+//! decides (more than 3 distinct values in 4, beyond 128 rows). Its Arrow type in the file
+//! stays what it was: readers get the same columns as from polars' writer. Dictionary columns
+//! (polars categoricals, the JSON-stat batches of `convert`) go to their pages as they are;
+//! floats are written plain (a measured value rarely repeats, and a dictionary attempt costs a
+//! distinct-count estimate per page); everything else takes polars' choice.
 //!
 //! Each column of a row group is encoded and compressed on its own thread of the pool, then the
 //! row group is written in column order. Row groups hold [`ROW_GROUP_ROWS`] rows, as polars'.
@@ -22,9 +23,14 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use polars::prelude::{ArrayRef, CompatLevel, DataFrame, PolarsError, PolarsResult, SchemaExt};
+use polars::prelude::{
+    ArrayRef, CompatLevel, DataFrame, DataType, PolarsError, PolarsResult, SchemaExt, Series,
+};
 use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray, Utf8ViewArray};
-use polars_arrow::datatypes::{ArrowDataType, ArrowSchemaRef, Field, IntegerType};
+use polars_arrow::bitmap::Bitmap;
+use polars_arrow::datatypes::{
+    ArrowDataType, ArrowSchemaRef, Field, IntegerType, PhysicalType, PrimitiveType,
+};
 use polars_parquet::parquet::error::ParquetError;
 use polars_parquet::write::{
     CompressedPage, CompressionOptions, Compressor, DynIter, DynStreamingIterator, Encoding,
@@ -93,14 +99,12 @@ impl ParquetFile {
                 .columns()
                 .par_iter()
                 .map(|column| {
-                    let array = column
-                        .as_materialized_series()
-                        .rechunk()
-                        .to_arrow(0, CompatLevel::newest());
-                    match array.as_any().downcast_ref::<Utf8ViewArray>() {
-                        Some(text) => text_dictionary(text).map_or(array, |d| d.boxed()),
-                        None => array,
+                    let series = column.as_materialized_series();
+                    if let Some(array) = categorical(series) {
+                        return array;
                     }
+                    let array = series.rechunk().to_arrow(0, CompatLevel::newest());
+                    by_runs(array.as_ref()).unwrap_or(array)
                 })
                 .collect::<Vec<ArrayRef>>();
             self.write_arrays(len, &arrays)?;
@@ -192,41 +196,116 @@ impl ParquetFile {
     }
 }
 
-/// Whether an array of `dtype` can fill `field`: the same type, or text as a dictionary.
+/// Whether an array of `dtype` can fill `field`: the same type, or for text and 64-bit
+/// integers (timestamps among them) a dictionary of that type with 32-bit keys.
 fn fits(field: &Field, dtype: &ArrowDataType) -> bool {
     field.dtype() == dtype
-        || (field.dtype() == &ArrowDataType::Utf8View && is_text_dictionary(dtype))
+        || (by_runs_type(field.dtype())
+            && matches!(dtype, ArrowDataType::Dictionary(IntegerType::UInt32, values, _)
+                if **values == *field.dtype()))
 }
 
-fn is_text_dictionary(dtype: &ArrowDataType) -> bool {
-    matches!(dtype, ArrowDataType::Dictionary(IntegerType::UInt32, values, _)
-        if **values == ArrowDataType::Utf8View)
+/// Whether columns of this type are dictionary-encoded by runs here ([`by_runs`]).
+fn by_runs_type(dtype: &ArrowDataType) -> bool {
+    matches!(dtype.to_physical_type(), PhysicalType::Utf8View)
+        || dtype.to_physical_type() == PhysicalType::Primitive(PrimitiveType::Int64)
 }
 
 /// The Parquet encoding of a column: dictionary for a dictionary array, plain for floats and
-/// for text handed over plain (see the module doc), polars' choice otherwise.
+/// for text or 64-bit integers handed over as they are (see the module doc), polars' choice
+/// otherwise.
 fn encoding(field: &Field, dtype: &ArrowDataType) -> Vec<Encoding> {
     match dtype {
         ArrowDataType::Dictionary(..) => vec![Encoding::RleDictionary],
-        ArrowDataType::Float64 | ArrowDataType::Float32 | ArrowDataType::Utf8View => {
-            vec![Encoding::Plain]
-        }
+        ArrowDataType::Float64 | ArrowDataType::Float32 => vec![Encoding::Plain],
+        dtype if by_runs_type(dtype) => vec![Encoding::Plain],
         _ => get_dtype_encoding(field.dtype()),
     }
 }
 
-/// A text column as a dictionary (distinct values in the order first seen, a 32-bit key per
-/// row), or `None` when more than 3 values in 4 are distinct beyond 128 rows: then plain
-/// encoding is the better choice, as polars' writer decides. A row equal to the row before it
-/// takes that row's key without a lookup.
-fn text_dictionary(array: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
-    let len = array.len();
+/// A text or 64-bit integer column dictionary-encoded by runs ([`dictionary_by_runs`]), or
+/// `None` when it is of another type or its values hardly repeat.
+fn by_runs(array: &dyn Array) -> Option<ArrayRef> {
+    if let Some(text) = array.as_any().downcast_ref::<Utf8ViewArray>() {
+        let (keys, distinct) = dictionary_by_runs(text.len(), text.iter())?;
+        return dictionary(
+            text.dtype(),
+            keys,
+            text.validity(),
+            Utf8ViewArray::from_slice_values(&distinct).boxed(),
+        );
+    }
+    let ints = array.as_any().downcast_ref::<PrimitiveArray<i64>>()?;
+    let (keys, distinct) = dictionary_by_runs(ints.len(), ints.iter().map(Option::<&i64>::copied))?;
+    let values = PrimitiveArray::<i64>::from_vec(distinct).to(ints.dtype().clone());
+    dictionary(ints.dtype(), keys, ints.validity(), values.boxed())
+}
+
+/// A categorical column as polars exports it — an Arrow dictionary of the categories its rows
+/// use, keyed in the order first used — but with each row's key found by indexing a table of the
+/// categories, where polars' export inserts every row into a hash set. `None` for any other
+/// column (and, were it ever so, for a key the mapping does not have: polars' export decides).
+fn categorical(series: &Series) -> Option<ArrayRef> {
+    let DataType::Categorical(_, mapping) = series.dtype() else {
+        return None;
+    };
+    let physical = series.cat32().ok()?.physical().rechunk();
+    let keys = physical.downcast_as_array();
+    let mut ours = vec![u32::MAX; mapping.num_cats_upper_bound()];
+    let mut used: Vec<&str> = Vec::new();
+    let mut out: Vec<u32> = Vec::with_capacity(keys.len());
+    for key in keys {
+        let Some(&key) = key else {
+            out.push(0);
+            continue;
+        };
+        let slot = ours.get_mut(usize::try_from(key).ok()?)?;
+        if *slot == u32::MAX {
+            *slot = u32::try_from(used.len()).ok()?;
+            used.push(mapping.cat_to_str(key)?);
+        }
+        out.push(*slot);
+    }
+    dictionary(
+        &ArrowDataType::Utf8View,
+        out,
+        keys.validity(),
+        Utf8ViewArray::from_slice_values(&used).boxed(),
+    )
+}
+
+/// A dictionary array of `dtype` values with 32-bit keys.
+fn dictionary(
+    dtype: &ArrowDataType,
+    keys: Vec<u32>,
+    validity: Option<&Bitmap>,
+    values: ArrayRef,
+) -> Option<ArrayRef> {
+    let keys = PrimitiveArray::new(ArrowDataType::UInt32, keys.into(), validity.cloned());
+    DictionaryArray::try_new(
+        ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(dtype.clone()), false),
+        keys,
+        values,
+    )
+    .ok()
+    .map(DictionaryArray::boxed)
+}
+
+/// A column's values as a dictionary: a 32-bit key per row (0 where the row is null; the
+/// validity stays the column's) and the distinct values in the order first seen; `None` when
+/// more than 3 values in 4 are distinct beyond 128 rows, where plain encoding is the better
+/// choice, as polars' writer decides. A row equal to the row before it takes that row's key
+/// without a lookup.
+fn dictionary_by_runs<T: Copy + Eq + std::hash::Hash>(
+    len: usize,
+    rows: impl Iterator<Item = Option<T>>,
+) -> Option<(Vec<u32>, Vec<T>)> {
     let most = if len > 128 { len / 4 * 3 } else { len };
     let mut keys: Vec<u32> = Vec::with_capacity(len);
-    let mut distinct: Vec<&str> = Vec::new();
-    let mut index: HashMap<&str, u32> = HashMap::new();
-    let mut previous: Option<(&str, u32)> = None;
-    for value in array {
+    let mut distinct: Vec<T> = Vec::new();
+    let mut index: HashMap<T, u32> = HashMap::new();
+    let mut previous: Option<(T, u32)> = None;
+    for value in rows {
         let Some(value) = value else {
             keys.push(0);
             continue;
@@ -248,22 +327,7 @@ fn text_dictionary(array: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
         previous = Some((value, key));
         keys.push(key);
     }
-    let keys = PrimitiveArray::new(
-        ArrowDataType::UInt32,
-        keys.into(),
-        array.validity().cloned(),
-    );
-    let values = Utf8ViewArray::from_slice_values(&distinct);
-    DictionaryArray::try_new(
-        ArrowDataType::Dictionary(
-            IntegerType::UInt32,
-            Box::new(ArrowDataType::Utf8View),
-            false,
-        ),
-        keys,
-        values.boxed(),
-    )
-    .ok()
+    Some((keys, distinct))
 }
 
 /// The pages of one column of a row group. A flat column (every column of the canonical tables)
@@ -305,11 +369,16 @@ mod tests {
     use super::*;
     use ::parquet::file::reader::{FileReader, SerializedFileReader};
     use polars::prelude::{
-        CategoricalPhysical, Categories, Column, DataType, IntoColumn, IntoSeries, ParquetReader,
-        SerReader, Series, UInt32Chunked,
+        CategoricalPhysical, Categories, Column, IntoColumn, IntoSeries, NamedFrom, ParquetReader,
+        SerReader, UInt32Chunked,
     };
+    use polars_arrow::datatypes::TimeUnit;
 
-    fn keys_and_values(d: &DictionaryArray<u32>) -> (Vec<Option<u32>>, Vec<String>) {
+    fn keys_and_values(array: &ArrayRef) -> (Vec<Option<u32>>, Vec<String>) {
+        let d = array
+            .as_any()
+            .downcast_ref::<DictionaryArray<u32>>()
+            .unwrap();
         let values = d.values().as_any().downcast_ref::<Utf8ViewArray>().unwrap();
         (
             d.keys().iter().map(Option::<&u32>::copied).collect(),
@@ -318,9 +387,9 @@ mod tests {
     }
 
     /// Keys in the order values are first seen; a run, a value seen again after others, and a
-    /// null (which keeps its place in the validity) each keyed right.
+    /// null (which keeps its place in the validity) each keyed right; for text and timestamps.
     #[test]
-    fn text_dictionary_keys_by_first_sight() {
+    fn dictionaries_key_by_first_sight() {
         let rows = [
             Some("b"),
             Some("b"),
@@ -331,32 +400,100 @@ mod tests {
             Some("a"),
         ];
         let array = Utf8ViewArray::from_slice(rows);
-        let d = text_dictionary(&array).unwrap();
-        let (keys, values) = keys_and_values(&d);
+        let (keys, values) = keys_and_values(&by_runs(&array).unwrap());
         assert_eq!(values, ["b", "a", "c"]);
+        let expected = [Some(0), Some(0), Some(1), None, Some(0), Some(2), Some(1)];
+        assert_eq!(keys, expected);
+
+        let stamp = ArrowDataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        let times = PrimitiveArray::<i64>::from([
+            Some(9),
+            Some(9),
+            Some(-4),
+            None,
+            Some(9),
+            Some(7),
+            Some(-4),
+        ])
+        .to(stamp.clone());
+        let d = by_runs(&times).unwrap();
+        let d = d.as_any().downcast_ref::<DictionaryArray<u32>>().unwrap();
         assert_eq!(
-            keys,
-            [Some(0), Some(0), Some(1), None, Some(0), Some(2), Some(1)]
+            d.keys()
+                .iter()
+                .map(Option::<&u32>::copied)
+                .collect::<Vec<_>>(),
+            expected
         );
+        assert_eq!(d.values().dtype(), &stamp);
+        let values = d
+            .values()
+            .as_any()
+            .downcast_ref::<PrimitiveArray<i64>>()
+            .unwrap();
+        assert_eq!(values.values().as_slice(), [9, -4, 7]);
+        assert!(
+            by_runs(&PrimitiveArray::<i32>::from_slice([1, 1])).is_none(),
+            "other types"
+        );
+    }
+
+    /// A categorical column becomes the Arrow array polars' own export makes of it: only the
+    /// categories used (not `unused`), keyed in the order first used, nulls kept.
+    #[test]
+    fn categoricals_export_as_polars_does() {
+        let categories = Categories::new("t.e".into(), "mittari".into(), CategoricalPhysical::U32);
+        let mapping = categories.mapping();
+        let ids: Vec<u32> = ["unused", "z", "a", "m"]
+            .iter()
+            .map(|c| mapping.insert_cat(c).unwrap())
+            .collect();
+        let rows = [
+            Some(ids[3]),
+            None,
+            Some(ids[1]),
+            Some(ids[3]),
+            Some(ids[2]),
+            None,
+        ];
+        let keys = Series::new("c".into(), rows.to_vec());
+        let series =
+            Series::from_cats_and_dtype(&keys, &DataType::Categorical(categories, mapping), true)
+                .unwrap();
+        let ours = categorical(&series).unwrap();
+        let theirs = series.to_arrow(0, CompatLevel::newest());
+        assert_eq!(ours.dtype(), theirs.dtype());
+        let (ours, theirs) = (
+            ours.as_any()
+                .downcast_ref::<DictionaryArray<u32>>()
+                .unwrap(),
+            theirs
+                .as_any()
+                .downcast_ref::<DictionaryArray<u32>>()
+                .unwrap(),
+        );
+        assert_eq!(ours.keys(), theirs.keys());
+        let strings = |d: &DictionaryArray<u32>| -> Vec<String> {
+            let v = d.values().as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+            v.values_iter().map(str::to_owned).collect()
+        };
+        assert_eq!(strings(ours), ["m", "z", "a"]);
+        assert_eq!(strings(ours), strings(theirs));
+        assert!(categorical(&Series::new("s".into(), ["x"])).is_none());
     }
 
     /// Beyond 128 rows, more than 3 distinct values in 4 are written plain; exactly 3 in 4
     /// still get a dictionary, and short columns always do.
     #[test]
-    fn text_dictionary_gives_up_on_mostly_distinct_text() {
+    fn dictionaries_give_up_on_mostly_distinct_values() {
         let texts = |n: usize, distinct: usize| {
             let rows: Vec<String> = (0..n).map(|i| format!("v{}", i % distinct)).collect();
             Utf8ViewArray::from_slice_values(&rows)
         };
-        assert!(text_dictionary(&texts(400, 301)).is_none());
-        assert_eq!(
-            text_dictionary(&texts(400, 300)).unwrap().values().len(),
-            300
-        );
-        assert_eq!(
-            text_dictionary(&texts(100, 100)).unwrap().values().len(),
-            100
-        );
+        let len = |a: Option<ArrayRef>| keys_and_values(&a.unwrap()).1.len();
+        assert!(by_runs(&texts(400, 301)).is_none());
+        assert_eq!(len(by_runs(&texts(400, 300))), 300);
+        assert_eq!(len(by_runs(&texts(100, 100))), 100);
     }
 
     /// The encodings of each column chunk of row group `rg`.
@@ -370,9 +507,10 @@ mod tests {
             .collect()
     }
 
-    /// A frame of text (repeating and mostly distinct, with nulls), categorical, integer and
-    /// float columns over three row groups reads back equal, with the same Arrow types; text
-    /// that repeats is dictionary-encoded, text that does not is plain, as are floats.
+    /// A frame of text (repeating and mostly distinct, with nulls), categorical, integer,
+    /// timestamp and float columns over three row groups reads back equal, with the same Arrow
+    /// types; text and timestamps that repeat are dictionary-encoded, text that does not is
+    /// plain, as are floats.
     #[test]
     fn frames_read_back_equal_in_row_groups() {
         let n = ROW_GROUP_ROWS * 2 + 1000;
@@ -406,6 +544,17 @@ mod tests {
                         .map(|i| 2000 + i16::try_from(i % 20).unwrap())
                         .collect::<Vec<_>>(),
                 ),
+                Column::new(
+                    "retrieved_at".into(),
+                    (0..n)
+                        .map(|i| i64::try_from(i / 1000).unwrap() * 1_000_003)
+                        .collect::<Vec<_>>(),
+                )
+                .cast(&DataType::Datetime(
+                    polars::prelude::TimeUnit::Microseconds,
+                    Some(polars::prelude::TimeZone::UTC),
+                ))
+                .unwrap(),
                 Column::new(
                     "value".into(),
                     (0..n)
@@ -443,7 +592,8 @@ mod tests {
             assert!(dictionary(0), "repeating text: {:?}", e[0]);
             assert!(!dictionary(1), "distinct text: {:?}", e[1]);
             assert!(dictionary(2), "categorical: {:?}", e[2]);
-            assert!(!dictionary(4), "floats: {:?}", e[4]);
+            assert!(dictionary(4), "timestamps: {:?}", e[4]);
+            assert!(!dictionary(5), "floats: {:?}", e[5]);
         }
     }
 
