@@ -66,6 +66,56 @@ pub struct Memo {
     by_measure: Mutex<HashMap<String, DataFrame>>,
     /// A measure's levels, by measure and field.
     levels: Mutex<HashMap<String, DataFrame>>,
+    /// Planned uses left of each entry of `levels` (see [`Memo::plan_levels`]).
+    levels_uses: Mutex<HashMap<String, usize>>,
+}
+
+impl Memo {
+    /// Counts the uses of each measure's levels the indicators and cross-source checks will
+    /// make, so that an entry leaves the memo after its last one: a numerator's levels serve a
+    /// single indicator, a population's many, and at national scale holding every numerator's
+    /// levels to the end of the stage took hundreds of megabytes. Levels asked for without a
+    /// plan are kept; a count that fell short would only mean a selection made again.
+    fn plan_levels(
+        &self,
+        indicators: &[IndicatorConfig],
+        checks: &[crate::config::CrossCheckConfig],
+    ) {
+        let mut uses = locked(&self.levels_uses);
+        for ind in indicators {
+            let refs = match (ind.aggregation.get_ref(), &ind.denominator) {
+                (Aggregation::Ratio, Some(den)) => vec![&ind.numerator, den],
+                (Aggregation::Count, None) => vec![&ind.numerator],
+                _ => Vec::new(),
+            };
+            for r in refs {
+                *uses.entry(levels_key(r)).or_default() += 1;
+            }
+        }
+        for c in checks {
+            *uses.entry(levels_key(&c.computed)).or_default() += 1;
+        }
+    }
+
+    /// One use of the levels under `key` made: kept for the next planned one, or let go after
+    /// the last.
+    fn spend_levels(&self, key: &str, df: &DataFrame) {
+        let mut uses = locked(&self.levels_uses);
+        let mut levels = locked(&self.levels);
+        match uses.get_mut(key) {
+            Some(left) if *left > 1 => {
+                *left -= 1;
+                levels.entry(key.to_owned()).or_insert_with(|| df.clone());
+            }
+            Some(left) => {
+                *left = 0;
+                levels.remove(key);
+            }
+            None => {
+                levels.entry(key.to_owned()).or_insert_with(|| df.clone());
+            }
+        }
+    }
 }
 
 /// The map behind a memo's lock (a panic while it was held cannot leave a selection half made:
@@ -114,6 +164,7 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
     let crosswalk = crosswalk_frame(input.crosswalk)?;
     let expected = expected_frame(input.crosswalk)?;
     let mut quarantine = unplaced_municipalities(input, &crosswalk)?;
+    input.memo.plan_levels(input.indicators, input.crosschecks);
     // Every block is computed, then the first error in pipeline order is the one reported.
     let computed = crate::parallel::map(input.indicators.iter().collect(), |ind| {
         Ok(Block {
@@ -481,13 +532,27 @@ fn measure_key(r: &MeasureRef) -> String {
     )
 }
 
-/// A measure's observations of the derived years at every level.
+/// A measure's observations of the derived years at every level, selected once per run.
 fn measure_rows(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
-    let dataset = r.dataset.get_ref();
     let key = measure_key(r);
     if let Some(df) = locked(&input.memo.by_measure).get(&key) {
         return df.clone().lazy();
     }
+    let selected = selection(r, input);
+    match selected.clone().collect() {
+        Ok(df) => {
+            locked(&input.memo.by_measure).insert(key, df.clone());
+            df.lazy()
+        }
+        // Not memoised: the error surfaces where the frame is used.
+        Err(_) => selected,
+    }
+}
+
+/// A measure's observations of the derived years at every level (not memoised: see
+/// [`measure_rows`]).
+fn selection(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
+    let dataset = r.dataset.get_ref();
     let memoised = {
         let mut by_dataset = locked(&input.memo.by_dataset);
         if by_dataset.is_empty() {
@@ -510,7 +575,7 @@ fn measure_rows(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
             .filter(col("dataset").eq(lit(dataset.as_str()))),
     }
     .filter(col("year").is_in(lit(years).implode(false), false));
-    let selected = of_dataset
+    of_dataset
         .filter(
             col("measure")
                 .eq(lit(r.measure.as_str()))
@@ -530,15 +595,7 @@ fn measure_rows(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
         ])
         // The codes the levels read as text; `period` and `raw_sha256` stay dictionary keys
         // (the memo holds every measure's rows), cast where a quarantine entry names them.
-        .with_columns(["region", "region_level"].map(|c| col(c).cast(DataType::String)));
-    match selected.clone().collect() {
-        Ok(df) => {
-            locked(&input.memo.by_measure).insert(key, df.clone());
-            df.lazy()
-        }
-        // Not memoised: the error surfaces where the frame is used.
-        Err(_) => selected,
-    }
+        .with_columns(["region", "region_level"].map(|c| col(c).cast(DataType::String)))
 }
 
 /// `observations` keeps its text columns dictionary-encoded (polars `Categorical`); a measure's
@@ -595,22 +652,30 @@ fn split_by_dataset(obs: &DataFrame) -> Result<HashMap<String, DataFrame>, Inter
         .collect()
 }
 
+/// What identifies a measure's levels: the measure and the field read.
+fn levels_key(r: &MeasureRef) -> String {
+    format!("{}\u{1f}{}", measure_key(r), r.field.column())
+}
+
 /// One measure at the three levels: `region`, `region_level`, `year`, `x`, `x_flag`; computed once
-/// per run (a population is the denominator of many ratios).
+/// per run (a population is the denominator of many ratios) and kept until its last planned use
+/// ([`Memo::plan_levels`]). The selection under it is not memoised: the levels are.
 fn measure_levels(
     r: &MeasureRef,
     input: &DeriveInput<'_>,
     expected: &DataFrame,
 ) -> Result<DataFrame, InternalError> {
-    let key = format!("{}\u{1f}{}", measure_key(r), r.field.column());
-    if let Some(df) = locked(&input.memo.levels).get(&key) {
-        return Ok(df.clone());
-    }
-    let rows = measure_rows(r, input)
-        .collect()
-        .context("selecting a measure")?;
-    let df = levels::of_measure(&rows, r.field.column(), input.crosswalk, expected)?;
-    locked(&input.memo.levels).insert(key, df.clone());
+    let key = levels_key(r);
+    let cached = locked(&input.memo.levels).get(&key).cloned();
+    let df = if let Some(df) = cached {
+        df
+    } else {
+        let rows = selection(r, input)
+            .collect()
+            .context("selecting a measure")?;
+        levels::of_measure(&rows, r.field.column(), input.crosswalk, expected)?
+    };
+    input.memo.spend_levels(&key, &df);
     Ok(df)
 }
 

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use polars_arrow::array::Utf8ViewArray;
 use polars_arrow::bitmap::{Bitmap, MutableBitmap};
-use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use rayon::slice::ParallelSliceMut;
 
 use super::{Level, Registry};
@@ -633,39 +633,61 @@ impl ObservationColumns {
     }
 
     fn frame(self, rows: &[u32]) -> Result<DataFrame, InternalError> {
-        let gather_f64 = |name: &str, v: &[Option<f64>]| {
+        // Each column is let go as soon as its copy in row order is made: the frame and the
+        // columns it comes from are never all held at once (at national scale, two gigabytes
+        // each).
+        let ObservationColumns {
+            source,
+            dataset,
+            measure,
+            region,
+            region_level,
+            period,
+            year,
+            sex,
+            age,
+            breakdown,
+            value,
+            abs_value,
+            status,
+            status_label,
+            unit,
+            raw_sha256,
+            retrieved_at,
+        } = self;
+        let gather_f64 = |name: &str, v: Vec<Option<f64>>| {
             Float64Chunked::from_iter_options(name.into(), rows.iter().map(|&r| v[r as usize]))
                 .into_series()
         };
+        let value = gather_f64("value", value);
+        let abs_value = gather_f64("abs_value", abs_value);
         let retrieved_at = Int64Chunked::from_iter_values(
             "retrieved_at".into(),
-            rows.iter().map(|&r| self.retrieved_at[r as usize]),
+            rows.iter().map(|&r| retrieved_at[r as usize]),
         )
         .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
         .into_series();
-        let year = Int16Chunked::from_iter_values(
-            "year".into(),
-            rows.iter().map(|&r| self.year[r as usize]),
-        )
-        .into_series();
+        let year =
+            Int16Chunked::from_iter_values("year".into(), rows.iter().map(|&r| year[r as usize]))
+                .into_series();
         // The text columns are built in parallel (each a gather and a dictionary).
-        let text = [
-            ("source", &self.source),
-            ("dataset", &self.dataset),
-            ("measure", &self.measure),
-            ("region", &self.region),
-            ("region_level", &self.region_level),
-            ("period", &self.period),
-            ("sex", &self.sex),
-            ("age", &self.age),
-            ("breakdown", &self.breakdown),
-            ("status", &self.status),
-            ("status_label", &self.status_label),
-            ("unit", &self.unit),
-            ("raw_sha256", &self.raw_sha256),
+        let text = vec![
+            ("source", source),
+            ("dataset", dataset),
+            ("measure", measure),
+            ("region", region),
+            ("region_level", region_level),
+            ("period", period),
+            ("sex", sex),
+            ("age", age),
+            ("breakdown", breakdown),
+            ("status", status),
+            ("status_label", status_label),
+            ("unit", unit),
+            ("raw_sha256", raw_sha256),
         ];
         let mut text: Vec<Column> = text
-            .par_iter()
+            .into_par_iter()
             .map(|(name, column)| column.series(name, rows).map(Column::from))
             .collect::<Result<_, InternalError>>()?;
         // In contract order.
@@ -673,8 +695,8 @@ impl ObservationColumns {
         let mut columns = take(6);
         columns.push(year.into());
         columns.extend(take(3));
-        columns.push(gather_f64("value", &self.value).into());
-        columns.push(gather_f64("abs_value", &self.abs_value).into());
+        columns.push(value.into());
+        columns.push(abs_value.into());
         columns.extend(take(4));
         columns.push(retrieved_at.into());
         DataFrame::new(rows.len(), columns).context("building `observations`")
