@@ -878,6 +878,38 @@ fn empty_indicators() -> Result<DataFrame, InternalError> {
 mod tests {
     use super::*;
 
+    /// Every use of a measure's levels the sample pipeline's indicators and checks will make is
+    /// counted (the ratio's numerator is also a count's: two), and an entry stays in the memo
+    /// until its last one; levels asked for without a plan stay.
+    #[test]
+    fn levels_leave_the_memo_after_their_last_planned_use() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/sample.toml");
+        let p = crate::config::Pipeline::load(&path).unwrap().file;
+        let memo = Memo::default();
+        memo.plan_levels(&p.indicators, &p.crosschecks);
+        let ratio = p
+            .indicators
+            .iter()
+            .find(|i| *i.aggregation.get_ref() == Aggregation::Ratio)
+            .unwrap();
+        let uses = locked(&memo.levels_uses).clone();
+        assert!(uses[&levels_key(&ratio.numerator)] >= 2, "{uses:?}");
+        assert!(uses[&levels_key(ratio.denominator.as_ref().unwrap())] >= 1);
+        let df = DataFrame::empty();
+        let kept = |key: &str| locked(&memo.levels).contains_key(key);
+        for (key, n) in uses {
+            for _ in 1..n {
+                memo.spend_levels(&key, &df);
+                assert!(kept(&key), "{key} before its last use");
+            }
+            memo.spend_levels(&key, &df);
+            assert!(!kept(&key), "{key} after its last use");
+        }
+        memo.spend_levels("unplanned", &df);
+        memo.spend_levels("unplanned", &df);
+        assert!(kept("unplanned"));
+    }
+
     /// An indicator's rows before the comparisons, as `finish` and `compose` build them.
     fn block(id: &str, rows: &[(&str, &str, i16, Option<f64>)]) -> Block {
         let n = rows.len();
