@@ -89,27 +89,46 @@ impl<'a> Reader<'a> {
         Some(&rest[..len])
     }
 
-    /// The next string, when it is `"` + one of `names` + `"`, consumed (without scanning it
-    /// byte by byte); `None`, and nothing consumed, otherwise.
-    fn one_of(&mut self, names: &[&'static str]) -> Option<&'static str> {
-        self.skip_whitespace();
-        let rest = self.bytes[self.at..].strip_prefix(b"\"")?;
-        let name = names
-            .iter()
-            .find(|n| rest.starts_with(n.as_bytes()) && rest.get(n.len()) == Some(&b'"'))?;
-        self.at += name.len() + 2;
-        Some(name)
+    /// Whether the bytes at the cursor are `literal` (consumed if so). The length is known when
+    /// this is compiled, so the comparison is a few machine words, not a call to `memcmp`.
+    fn literal<const N: usize>(&mut self, literal: &[u8; N]) -> bool {
+        let found = self
+            .bytes
+            .get(self.at..self.at + N)
+            .and_then(|b| <&[u8; N]>::try_from(b).ok())
+            == Some(literal);
+        if found {
+            self.at += N;
+        }
+        found
     }
 
-    /// A row's key as THL writes it.
+    /// A row's key as THL writes it, quoted and without an escape, consumed; `None`, and
+    /// nothing consumed, for any other key.
     fn known_key(&mut self) -> Option<&'static [u8]> {
-        self.one_of(&["indicator", "region", "year", "gender", "value", "absValue"])
-            .map(str::as_bytes)
+        self.skip_whitespace();
+        let (quoted, key): (bool, &'static [u8]) = match self.bytes.get(self.at + 1)? {
+            b'i' => (self.literal(b"\"indicator\""), b"indicator"),
+            b'r' => (self.literal(b"\"region\""), b"region"),
+            b'y' => (self.literal(b"\"year\""), b"year"),
+            b'g' => (self.literal(b"\"gender\""), b"gender"),
+            b'v' => (self.literal(b"\"value\""), b"value"),
+            b'a' => (self.literal(b"\"absValue\""), b"absValue"),
+            _ => return None,
+        };
+        quoted.then_some(key)
     }
 
-    /// A gender as THL writes it.
+    /// A gender as THL writes it, consumed; `None`, and nothing consumed, otherwise.
     fn known_gender(&mut self) -> Option<&'static str> {
-        self.one_of(&["total", "male", "female"])
+        self.skip_whitespace();
+        let (quoted, gender) = match self.bytes.get(self.at + 1)? {
+            b't' => (self.literal(b"\"total\""), "total"),
+            b'm' => (self.literal(b"\"male\""), "male"),
+            b'f' => (self.literal(b"\"female\""), "female"),
+            _ => return None,
+        };
+        quoted.then_some(gender)
     }
 
     /// A number or literal: the bytes up to the next delimiter.
