@@ -100,11 +100,8 @@ impl ParquetFile {
                 .par_iter()
                 .map(|column| {
                     let series = column.as_materialized_series();
-                    if let Some(array) = categorical(series) {
-                        return array;
-                    }
-                    let array = series.rechunk().to_arrow(0, CompatLevel::newest());
-                    by_runs(array.as_ref()).unwrap_or(array)
+                    categorical(series)
+                        .unwrap_or_else(|| series.rechunk().to_arrow(0, CompatLevel::newest()))
                 })
                 .collect::<Vec<ArrayRef>>();
             self.write_arrays(len, &arrays)?;
@@ -114,8 +111,8 @@ impl ParquetFile {
     }
 
     /// Writes Arrow arrays (one per field of the schema, `height` rows each) as one row group.
-    /// A text field may come as a dictionary of text with 32-bit keys (it is written
-    /// dictionary-encoded); a plain text array is written plain.
+    /// A text or 64-bit integer field may come as a dictionary of its type with 32-bit keys, or
+    /// as it is: then it is dictionary-encoded by runs, or written plain.
     pub fn write_arrays(
         &mut self,
         height: usize,
@@ -150,6 +147,9 @@ impl ParquetFile {
             .zip(self.writer.parquet_schema().fields())
             .zip(fields)
             .map(|((array, parquet_type), field)| {
+                // Text and 64-bit integers handed over as they are: by runs, or plain.
+                let runs = by_runs(array.as_ref());
+                let array = runs.as_ref().unwrap_or(array);
                 let encoding = encoding(field, array.dtype());
                 column_pages(array.as_ref(), parquet_type, options, &encoding)?
                     .into_iter()
