@@ -245,7 +245,7 @@ impl<K: std::hash::Hash + Eq + Copy, V: Clone> Recent<K, V> {
 
 /// Decodes a `/json` response straight into `observations` columns with regions resolved (and
 /// the rows whose region does not resolve quarantined, as the conform stage does), when every
-/// row is well-formed, as THL's are: rows read in place (see [`super::sotkanet_rows`]), no
+/// row is well-formed, as THL's are: rows read in place (by `sotkanet_rows`), no
 /// string per row, each distinct indicator, region, year and sex looked up once. `None` when
 /// any row is not (or the payload is not JSON at all): [`decode_json`] then quarantines the odd
 /// row with its pointer, or names the error.
