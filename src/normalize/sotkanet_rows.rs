@@ -10,6 +10,8 @@
 
 use serde::de::IgnoredAny;
 
+use super::jsonstat::stream::{is_token_byte, is_ws};
+
 /// One `/json` row as THL publishes it: every field present and of its type (`value` and
 /// `absValue` may be absent or null).
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +55,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.at) {
+        while self.bytes.get(self.at).is_some_and(|&b| is_ws(b)) {
             self.at += 1;
         }
     }
@@ -137,7 +139,7 @@ impl<'a> Reader<'a> {
         let rest = &self.bytes[self.at..];
         let len = rest
             .iter()
-            .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.')))
+            .position(|&b| !is_token_byte(b))
             .unwrap_or(rest.len());
         self.at += len;
         &rest[..len]
@@ -282,7 +284,7 @@ fn leading_digits(bytes: &[u8]) -> usize {
 /// Whether the byte after a number's digits would continue it (a fraction, an exponent, or
 /// something that makes it no number at all) rather than end it.
 fn continues(next: Option<&u8>) -> bool {
-    next.is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-'))
+    next.is_some_and(|&b| is_token_byte(b))
 }
 
 /// `0` or digits without a leading zero.

@@ -493,7 +493,7 @@ impl<R: Read> Scanner<R> {
 }
 
 /// JSON whitespace.
-fn is_ws(b: u8) -> bool {
+pub(in crate::normalize) fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t')
 }
 
@@ -503,7 +503,7 @@ fn newlines(bytes: &[u8]) -> usize {
 }
 
 /// Bytes that can be part of a number or of `true`, `false`, `null`.
-fn is_token_byte(b: u8) -> bool {
+pub(in crate::normalize) fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.')
 }
 
