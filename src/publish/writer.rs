@@ -141,16 +141,14 @@ impl ParquetFile {
             return Ok(());
         }
         let options = self.options;
-        let fields: Vec<&Field> = self.schema.iter_values().collect();
         let columns = arrays
             .par_iter()
             .zip(self.writer.parquet_schema().fields())
-            .zip(fields)
-            .map(|((array, parquet_type), field)| {
+            .map(|(array, parquet_type)| {
                 // Text and 64-bit integers handed over as they are: by runs, or plain.
                 let runs = by_runs(array.as_ref());
                 let array = runs.as_ref().unwrap_or(array);
-                let encoding = encoding(field, array.dtype());
+                let encoding = encoding(array.dtype());
                 column_pages(array.as_ref(), parquet_type, options, &encoding)?
                     .into_iter()
                     .map(|pages| {
@@ -211,15 +209,15 @@ fn by_runs_type(dtype: &ArrowDataType) -> bool {
         || dtype.to_physical_type() == PhysicalType::Primitive(PrimitiveType::Int64)
 }
 
-/// The Parquet encoding of a column: dictionary for a dictionary array, plain for floats and
-/// for text or 64-bit integers handed over as they are (see the module doc), polars' choice
-/// otherwise.
-fn encoding(field: &Field, dtype: &ArrowDataType) -> Vec<Encoding> {
+/// The Parquet encoding of a column's array: dictionary for a dictionary array, plain for
+/// floats and for text or 64-bit integers that stayed as they were (see the module doc), polars'
+/// choice otherwise (the array then has its field's type: [`fits`]).
+fn encoding(dtype: &ArrowDataType) -> Vec<Encoding> {
     match dtype {
         ArrowDataType::Dictionary(..) => vec![Encoding::RleDictionary],
         ArrowDataType::Float64 | ArrowDataType::Float32 => vec![Encoding::Plain],
         dtype if by_runs_type(dtype) => vec![Encoding::Plain],
-        _ => get_dtype_encoding(field.dtype()),
+        _ => get_dtype_encoding(dtype),
     }
 }
 
