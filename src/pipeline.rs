@@ -1292,6 +1292,14 @@ fn quarantine_counts(entries: &[&QuarantineEntry]) -> Vec<QuarantineCount> {
 
 /// Rows of each indicator in `indicators`, with and without a value, in indicator order.
 fn indicator_summaries(indicators: &DataFrame) -> Result<Vec<IndicatorSummary>, InternalError> {
+    /// A run's counts, added to its indicator's when the run ends.
+    fn add<'a>(
+        counts: &mut BTreeMap<&'a str, (usize, usize)>,
+        (id, rows, with): (&'a str, usize, usize),
+    ) {
+        let c = counts.entry(id).or_default();
+        (c.0, c.1) = (c.0 + rows, c.1 + with);
+    }
     // One pass over the two columns, in place: the table comes in indicator order, so a row
     // mostly counts towards the same indicator as the row before it. (A polars group-by hashed
     // every row's id and, at national scale, took 300 MB at the very end of the run.)
@@ -1304,27 +1312,25 @@ fn indicator_summaries(indicators: &DataFrame) -> Result<Vec<IndicatorSummary>, 
         .column("value")
         .and_then(|c| c.f64().cloned())
         .context(what)?;
+    // (rows, rows with a value) per indicator.
     let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut run: Option<(&str, usize, usize)> = None;
     for (id, value) in ids.iter().zip(values.iter()) {
-        let id = id.unwrap_or_default();
+        let (id, with) = (id.unwrap_or_default(), usize::from(value.is_some()));
         match &mut run {
-            Some((current, rows, with)) if *current == id => {
+            Some((current, rows, with_value)) if *current == id => {
                 *rows += 1;
-                *with += usize::from(value.is_some());
+                *with_value += with;
             }
             _ => {
-                if let Some((current, rows, with)) = run.take() {
-                    let c = counts.entry(current).or_default();
-                    (c.0, c.1) = (c.0 + rows, c.1 + with);
+                if let Some(ended) = run.replace((id, 1, with)) {
+                    add(&mut counts, ended);
                 }
-                run = Some((id, 1, usize::from(value.is_some())));
             }
         }
     }
-    if let Some((current, rows, with)) = run {
-        let c = counts.entry(current).or_default();
-        (c.0, c.1) = (c.0 + rows, c.1 + with);
+    if let Some(ended) = run {
+        add(&mut counts, ended);
     }
     Ok(counts
         .into_iter()
