@@ -594,7 +594,8 @@ fn selection(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
             col("abs_value"),
         ])
         // The codes the levels read as text; `period` and `raw_sha256` stay dictionary keys
-        // (the memo holds every measure's rows), cast where a quarantine entry names them.
+        // (`measure_rows` keeps its selections for the run), cast where a quarantine entry
+        // names them.
         .with_columns(["region", "region_level"].map(|c| col(c).cast(DataType::String)))
 }
 

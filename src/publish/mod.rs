@@ -289,8 +289,9 @@ impl Publisher {
     }
 
     /// As [`Publisher::stage`] for several tables, written at the same time, a table per core
-    /// (the Parquet writer encodes a table mostly on one); they are recorded in the order given,
-    /// and the first failure in that order is the one returned.
+    /// (one table's serial work — slicing row groups, writing, fsync, reading the file back and
+    /// hashing it — overlaps the other's column encoding); they are recorded in the order
+    /// given, and the first failure in that order is the one returned.
     pub fn stage_together(
         &mut self,
         tables: Vec<(Contract, &str, &mut DataFrame)>,
