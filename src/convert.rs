@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
-use polars::prelude::{ArrayRef, DataFrame};
+use polars::prelude::DataFrame;
 use polars_arrow::datatypes::ArrowSchemaRef;
 use tracing::{info, warn};
 
@@ -58,9 +58,9 @@ pub fn quarantine_path(output: &Path) -> PathBuf {
 
 /// A Parquet table written in row groups to a temporary file, checked, then renamed into place.
 ///
-/// Batches arrive either as polars frames or as Arrow arrays built directly (the JSON-stat
-/// column path, whose text columns are dictionaries over the document's categories: handing
-/// those to the writer as they are spares the per-row re-keying polars does when it exports a
+/// Batches arrive either as polars frames or as JSON-stat batches whose columns are built as
+/// they are encoded (text columns as dictionaries over the document's categories: handing those
+/// to the writer as they are spares the per-row re-keying polars does when it exports a
 /// categorical column). The first batch fixes the schema, and every later batch must have
 /// exactly its column types.
 struct TableWriter {
@@ -117,15 +117,23 @@ impl TableWriter {
         self.file(&arrow_schema(df))?.write_frame(df)
     }
 
-    /// Writes Arrow arrays (one per column of `schema`) as one row group.
-    fn write_arrays(
-        &mut self,
-        schema: &ArrowSchemaRef,
-        height: usize,
-        arrays: &[ArrayRef],
-    ) -> Result<(), InternalError> {
-        self.contract.check_arrow(schema, arrays)?;
-        self.file(schema)?.write_arrays(height, arrays)
+    /// Writes a JSON-stat batch as one row group, each column made as it is encoded.
+    fn write_batch(&mut self, batch: &ArrowBatch) -> Result<(), InternalError> {
+        let schema = &batch.schema;
+        self.contract.check_arrow_schema(schema, schema.len())?;
+        self.file(schema)?;
+        let (Some(file), contract) = (self.file.as_mut(), &self.contract) else {
+            return Err(InternalError::Invariant(
+                "the table writer did not open".into(),
+            ));
+        };
+        file.write_columns(batch.height(), |i| {
+            let array = batch
+                .column(i)
+                .map_err(|e| InternalError::Invariant(format!("a batch: {e}")))?;
+            contract.check_arrow_column(schema, i, &array)?;
+            Ok(array)
+        })
     }
 
     fn finish(mut self) -> Result<usize, InternalError> {
@@ -275,11 +283,7 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<ArrowBatch>(0);
             let writer = scope.spawn(move || -> Result<TableWriter, InternalError> {
                 for batch in rx {
-                    let (schema, height) = (batch.schema.clone(), batch.height());
-                    let arrays = batch
-                        .arrays()
-                        .map_err(|e| InternalError::Invariant(format!("a batch: {e}")))?;
-                    out.write_arrays(&schema, height, &arrays)?;
+                    out.write_batch(&batch)?;
                 }
                 Ok(out)
             });

@@ -264,29 +264,53 @@ impl Contract {
         schema: &polars_arrow::datatypes::ArrowSchema,
         arrays: &[ArrayRef],
     ) -> Result<(), InternalError> {
+        self.check_arrow_schema(schema, arrays.len())?;
+        for (i, array) in arrays.iter().enumerate() {
+            self.check_arrow_column(schema, i, array)?;
+        }
+        Ok(())
+    }
+
+    /// The part of [`Contract::check_arrow`] that needs no array: the columns of `schema`, in
+    /// order, and `arrays` of them.
+    pub fn check_arrow_schema(
+        &self,
+        schema: &polars_arrow::datatypes::ArrowSchema,
+        arrays: usize,
+    ) -> Result<(), InternalError> {
         let names: Vec<&str> = schema.iter_names().map(PlSmallStr::as_str).collect();
         let expected: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
-        if names != expected || arrays.len() != names.len() {
+        if names != expected || arrays != names.len() {
             return Err(self.violation(format!(
-                "columns are [{}] ({} arrays), contract says [{}]",
+                "columns are [{}] ({arrays} arrays), contract says [{}]",
                 names.join(", "),
-                arrays.len(),
                 expected.join(", ")
             )));
         }
-        for ((c, field), array) in self.columns.iter().zip(schema.iter_values()).zip(arrays) {
-            if field.dtype() != array.dtype() {
-                return Err(self.violation(format!(
-                    "column `{}` holds {:?} where its field says {:?}",
-                    c.name,
-                    array.dtype(),
-                    field.dtype()
-                )));
-            }
-            let dt = DataType::from_arrow_dtype(array.dtype());
-            self.check_column(c, &dt, array.null_count())?;
-        }
         Ok(())
+    }
+
+    /// The rest of [`Contract::check_arrow`], for column `i` of a batch whose schema passed
+    /// [`Contract::check_arrow_schema`].
+    pub fn check_arrow_column(
+        &self,
+        schema: &polars_arrow::datatypes::ArrowSchema,
+        i: usize,
+        array: &ArrayRef,
+    ) -> Result<(), InternalError> {
+        let (Some(c), Some((_, field))) = (self.columns.get(i), schema.get_at_index(i)) else {
+            return Err(self.violation(format!("no column {i} in the contract")));
+        };
+        if field.dtype() != array.dtype() {
+            return Err(self.violation(format!(
+                "column `{}` holds {:?} where its field says {:?}",
+                c.name,
+                array.dtype(),
+                field.dtype()
+            )));
+        }
+        let dt = DataType::from_arrow_dtype(array.dtype());
+        self.check_column(c, &dt, array.null_count())
     }
 
     /// The key-value metadata every Parquet file of this table carries; [`Contract::check_parquet`]

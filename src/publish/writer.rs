@@ -126,42 +126,57 @@ impl ParquetFile {
                 self.path.display()
             )));
         }
-        for (field, array) in self.schema.iter_values().zip(arrays) {
-            if !fits(field, array.dtype()) || array.len() != height {
-                return Err(InternalError::Invariant(format!(
-                    "column `{}` of a row group is {:?} with {} rows, the table's is {:?} with {height}",
-                    field.name,
-                    array.dtype(),
-                    array.len(),
-                    field.dtype()
-                )));
-            }
-        }
+        self.write_columns(height, |i| Ok(arrays[i].clone()))
+    }
+
+    /// Writes one row group of `height` rows whose column `i` is `column(i)`, as
+    /// [`ParquetFile::write_arrays`] does; each column is made on the thread that encodes it, so
+    /// only the columns being encoded are held at once.
+    pub fn write_columns(
+        &mut self,
+        height: usize,
+        column: impl Fn(usize) -> Result<ArrayRef, InternalError> + Sync,
+    ) -> Result<(), InternalError> {
         if height == 0 {
             return Ok(());
         }
         let options = self.options;
-        let columns = arrays
+        let fields: Vec<&Field> = self.schema.iter_values().collect();
+        let columns = fields
             .par_iter()
             .zip(self.writer.parquet_schema().fields())
-            .map(|(array, parquet_type)| {
+            .enumerate()
+            .map(|(i, (field, parquet_type))| {
+                let array = column(i)?;
+                if !fits(field, array.dtype()) || array.len() != height {
+                    return Err(InternalError::Invariant(format!(
+                        "column `{}` of a row group is {:?} with {} rows, the table's is {:?} with {height}",
+                        field.name,
+                        array.dtype(),
+                        array.len(),
+                        field.dtype()
+                    )));
+                }
                 // Text and 64-bit integers handed over as they are: by runs, or plain.
                 let runs = by_runs(array.as_ref());
-                let array = runs.as_ref().unwrap_or(array);
+                let array = runs.as_ref().unwrap_or(&array);
                 let encoding = encoding(array.dtype());
-                column_pages(array.as_ref(), parquet_type, options, &encoding)?
-                    .into_iter()
-                    .map(|pages| {
-                        let pages =
-                            pages.map(|p| p.map_err(|e| ParquetError::OutOfSpec(e.to_string())));
-                        Compressor::new(pages, options.compression, Vec::new())
-                            .collect::<Result<Vec<CompressedPage>, _>>()
-                            .map_err(PolarsError::from)
+                column_pages(array.as_ref(), parquet_type, options, &encoding)
+                    .and_then(|columns| {
+                        columns
+                            .into_iter()
+                            .map(|pages| {
+                                let pages = pages
+                                    .map(|p| p.map_err(|e| ParquetError::OutOfSpec(e.to_string())));
+                                Compressor::new(pages, options.compression, Vec::new())
+                                    .collect::<Result<Vec<CompressedPage>, _>>()
+                                    .map_err(PolarsError::from)
+                            })
+                            .collect::<PolarsResult<Vec<_>>>()
                     })
-                    .collect::<PolarsResult<Vec<_>>>()
+                    .map_err(|e| write_error(&self.path, e))
             })
-            .collect::<PolarsResult<Vec<_>>>()
-            .map_err(|e| write_error(&self.path, e))?;
+            .collect::<Result<Vec<_>, InternalError>>()?;
         let row_group = DynIter::new(columns.iter().flatten().map(|pages| {
             Ok(DynStreamingIterator::new(
                 fallible_streaming_iterator::convert(pages.iter().map(Ok::<_, PolarsError>)),

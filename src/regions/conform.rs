@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use polars_arrow::array::Utf8ViewArray;
-use polars_arrow::bitmap::{Bitmap, MutableBitmap};
+use polars_arrow::bitmap::Bitmap;
 use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use rayon::slice::ParallelSliceMut;
 
@@ -338,7 +338,7 @@ pub struct KeyedRows<'a> {
     /// Per row; meaningful where `present` is set.
     pub value: &'a [f64],
     /// `present`.
-    pub present: &'a MutableBitmap,
+    pub present: &'a Bitmap,
     /// `status`.
     pub status: KeyedColumn<'a>,
     /// `status_label`.
@@ -416,7 +416,7 @@ impl ObservationColumns {
             rows.value
                 .iter()
                 .enumerate()
-                .map(|(i, &v)| rows.present.get(i).then_some(v)),
+                .map(|(i, &v)| rows.present.get_bit(i).then_some(v)),
         );
         self.abs_value.resize(self.abs_value.len() + n, None);
         self.retrieved_at

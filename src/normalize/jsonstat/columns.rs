@@ -4,11 +4,19 @@
 //! The row path ([`super::decode_with`]) builds an observation of a dozen strings per cell. For
 //! a national table of millions of cells that allocation dominates, so this path computes
 //! everything that depends on a category once per dataset (the region, resolved to its canonical
-//! code; the period and its year; sex; age; the unit) and stores per cell only small integer codes
-//! into those tables, the value and a status code. Each batch becomes Arrow arrays in one go: every
-//! text column is a dictionary over the document's distinct values (keys are those codes, so the
-//! Parquet writer stores them as they are, with no per-row hashing), and the columns that are
-//! constant for the dataset (`source`, `dataset`, `raw_sha256`, `retrieved_at`) repeat one key.
+//! code; the period and its year; sex; age; the unit) as keys into the document's dictionaries.
+//! A batch holds per cell only its value, status key and `breakdown` key, and the cells'
+//! positions as spans of consecutive positions: every other column follows from a position
+//! (a category's key repeats for as many cells as its dimension's stride), so it is built from
+//! the spans when the batch is written, one column at a time, off the reading thread. Every text
+//! column is a dictionary over the document's distinct values (keys are those codes, so the
+//! Parquet writer stores them as they are, with no per-row hashing). On the national population
+//! table of `benches/jsonstat.sh` this took peak memory from 44 to 36 MB and the reading thread's
+//! work per cell down to a number, a status and an append.
+//!
+//! A dataset whose regions all resolve, whose periods all have a year, whose sex categories
+//! all map and which has no dimension left to `breakdown` takes its cells without working out
+//! their coordinates at all.
 //!
 //! Cells the fast path does not handle (a value given as text, a period without a year, an
 //! unmapped sex code, a region that does not resolve) go through the row path's mapping, so their
@@ -109,93 +117,163 @@ impl Tables {
     }
 }
 
-/// The statuses of one dataset's cells, as (`status` key, `status_label` key).
+/// The statuses of one dataset's cells, as `status` keys (`status_label` follows from the
+/// status: [`Layout::status_label`]).
 enum Statuses {
     None,
     /// Every cell.
-    All(u32, u32),
+    All(u32),
     /// By position (a status array).
-    PerCell(Vec<(u32, u32)>),
+    PerCell(Vec<u32>),
     /// Listed positions (a status object), sorted, and where the last lookup ended: cells mostly
     /// come in order, so a lookup is usually one comparison.
     Sparse {
-        entries: Vec<(usize, u32, u32)>,
+        entries: Vec<(usize, u32)>,
         cursor: usize,
     },
 }
 
 impl Statuses {
-    fn new(m: &DatasetMapper, status: &mut Dict, label: &mut Dict) -> Statuses {
-        let mut keys = |s: &str| {
+    /// The dataset's statuses, and its `status_label` key per `status` key (`NULL` where the
+    /// dataset has no such status, or the status no label).
+    fn new(m: &DatasetMapper, status: &mut Dict, label: &mut Dict) -> (Statuses, Vec<u32>) {
+        let mut labels: Vec<u32> = Vec::new();
+        let mut key = |s: &str| {
             let l = m.status_label(s).map_or(NULL, |l| label.insert(&l));
-            (status.insert(s), l)
-        };
-        match &m.status {
-            CellStatus::None => Statuses::None,
-            CellStatus::All(s) => {
-                let (s, l) = keys(s);
-                Statuses::All(s, l)
+            let s = status.insert(s);
+            let at = s as usize;
+            if labels.len() <= at {
+                labels.resize(at + 1, NULL);
             }
+            labels[at] = l;
+            s
+        };
+        let statuses = match &m.status {
+            CellStatus::None => Statuses::None,
+            CellStatus::All(s) => Statuses::All(key(s)),
             CellStatus::PerCell(items) => {
-                let mut memo: HashMap<&str, (u32, u32)> = HashMap::new();
+                let mut memo: HashMap<&str, u32> = HashMap::new();
                 Statuses::PerCell(
                     items
                         .iter()
                         .map(|i| match &i.0 {
-                            Some(s) => *memo.entry(s.as_str()).or_insert_with(|| keys(s)),
-                            None => (NULL, NULL),
+                            Some(s) => *memo.entry(s.as_str()).or_insert_with(|| key(s)),
+                            None => NULL,
                         })
                         .collect(),
                 )
             }
             CellStatus::Sparse(statuses) => {
-                let mut entries: Vec<(usize, u32, u32)> = statuses
-                    .iter()
-                    .map(|(pos, s)| {
-                        let (s, l) = keys(s);
-                        (*pos, s, l)
-                    })
-                    .collect();
+                let mut entries: Vec<(usize, u32)> =
+                    statuses.iter().map(|(pos, s)| (*pos, key(s))).collect();
                 entries.sort_unstable_by_key(|e| e.0);
                 Statuses::Sparse { entries, cursor: 0 }
             }
-        }
+        };
+        (statuses, labels)
     }
 
-    /// (`status` key, `status_label` key) of the cell at `pos`; `NULL` for none.
-    fn at(&mut self, pos: usize) -> (u32, u32) {
+    /// The `status` key of the cell at `pos`; `NULL` for none.
+    fn at(&mut self, pos: usize) -> u32 {
         match self {
-            Statuses::None => (NULL, NULL),
-            Statuses::All(s, l) => (*s, *l),
-            Statuses::PerCell(keys) => keys.get(pos).copied().unwrap_or((NULL, NULL)),
+            Statuses::None => NULL,
+            Statuses::All(s) => *s,
+            Statuses::PerCell(keys) => keys.get(pos).copied().unwrap_or(NULL),
             Statuses::Sparse { entries, cursor } => {
                 let behind = *cursor > 0 && entries[*cursor - 1].0 >= pos;
                 if behind || entries.get(*cursor).is_some_and(|e| e.0 < pos) {
                     *cursor = entries.partition_point(|e| e.0 < pos);
                 }
                 match entries.get(*cursor) {
-                    Some(e) if e.0 == pos => (e.1, e.2),
-                    _ => (NULL, NULL),
+                    Some(e) if e.0 == pos => e.1,
+                    _ => NULL,
                 }
             }
         }
     }
 }
 
-/// Dictionary keys of one dataset's table entries, per column (`NULL` for none), and where the
-/// last cell was.
+/// A column that follows from a cell's position in its dataset: the key of the category of one
+/// dimension (`along`: that dimension's stride and size), or one key for every cell.
+struct Axis<T> {
+    along: Option<(usize, usize)>,
+    keys: Vec<T>,
+}
+
+impl<T: Copy> Axis<T> {
+    fn constant(key: T) -> Axis<T> {
+        Axis {
+            along: None,
+            keys: vec![key],
+        }
+    }
+
+    /// The keys of dimension `dim` of `m` (`None`: the dataset has no such dimension, and
+    /// `keys` holds its one key).
+    fn of(m: &DatasetMapper, dim: Option<usize>, keys: Vec<T>) -> Axis<T> {
+        Axis {
+            along: dim.map(|k| (m.strides[k], m.dims[k].categories.len())),
+            keys,
+        }
+    }
+
+    /// Appends the keys of the `rows` cells from position `first` on: runs of one category's
+    /// key, as many as the dimension's stride.
+    fn extend(&self, out: &mut Vec<T>, first: usize, mut rows: usize) {
+        let Some((stride, size)) = self.along else {
+            out.resize(out.len() + rows, self.keys[0]);
+            return;
+        };
+        let mut at = (first / stride) % size;
+        if stride == 1 {
+            while rows > 0 {
+                let take = (size - at).min(rows);
+                out.extend_from_slice(&self.keys[at..at + take]);
+                rows -= take;
+                at = 0;
+            }
+            return;
+        }
+        let mut left = stride - first % stride;
+        while rows > 0 {
+            let take = left.min(rows);
+            out.resize(out.len() + take, self.keys[at]);
+            rows -= take;
+            at = if at + 1 == size { 0 } else { at + 1 };
+            left = stride;
+        }
+    }
+}
+
+/// How one dataset's columns follow from its cells' positions: every column but `value`,
+/// `status` and `breakdown` (which the batch holds per row) and `abs_value` and `retrieved_at`
+/// (the same for every dataset).
+struct Layout {
+    source: Axis<u32>,
+    dataset: Axis<u32>,
+    raw_sha256: Axis<u32>,
+    measure: Axis<u32>,
+    unit: Axis<u32>,
+    region: Axis<u32>,
+    region_level: Axis<u32>,
+    period: Axis<u32>,
+    year: Axis<i16>,
+    sex: Axis<u32>,
+    age: Axis<u32>,
+    /// The `status_label` key of each `status` key the dataset has.
+    status_label: Vec<u32>,
+}
+
+/// What the reading thread needs of one dataset for each cell: whether the cell can be taken
+/// as it is, its status and its `breakdown` key.
 struct Keys {
-    source: u32,
-    dataset: u32,
-    raw_sha256: u32,
-    measure: Vec<u32>,
-    unit: Vec<u32>,
+    /// Whether some cells need their coordinates: a region that does not resolve, a period
+    /// without a year, an unmapped sex, or dimensions left to `breakdown`. When not, every
+    /// cell is taken without working out where it is.
+    checked: bool,
     region: Vec<u32>,
-    region_level: Vec<u32>,
-    period: Vec<u32>,
     year: Vec<Option<i16>>,
     sex: Vec<u32>,
-    age: Vec<u32>,
     statuses: Statuses,
     /// Combination of the other dimensions' positions -> `breakdown` key, and the last one.
     breakdown_of: PositionMap<u32>,
@@ -206,45 +284,72 @@ struct Keys {
 }
 
 impl Keys {
-    fn new(m: &DatasetMapper, t: &Tables, dicts: &mut Dicts, raw_sha256: &str) -> Keys {
+    /// The keys of a dataset, and its layout.
+    fn new(m: &DatasetMapper, t: &Tables, dicts: &mut Dicts, raw_sha256: &str) -> (Keys, Layout) {
         let all = |dict: &mut Dict, values: &[String]| -> Vec<u32> {
             values.iter().map(|v| dict.insert(v)).collect()
         };
         let opt = |dict: &mut Dict, v: Option<&str>| v.map_or(NULL, |v| dict.insert(v));
-        Keys {
-            source: dicts.source.insert(t.source),
-            dataset: dicts.dataset.insert(&t.dataset),
-            raw_sha256: dicts.raw_sha256.insert(raw_sha256),
-            measure: all(&mut dicts.measure, &t.measures),
-            unit: t
-                .units
-                .iter()
-                .map(|u| opt(&mut dicts.unit, u.as_deref()))
-                .collect(),
-            region: t
-                .regions
-                .iter()
-                .map(|r| opt(&mut dicts.region, r.as_ref().ok().map(|(c, _)| c.as_str())))
-                .collect(),
-            region_level: t
-                .regions
-                .iter()
-                .map(|r| opt(&mut dicts.region_level, r.as_ref().ok().map(|(_, l)| *l)))
-                .collect(),
-            period: all(&mut dicts.period, &t.periods),
+        let source = dicts.source.insert(t.source);
+        let dataset = dicts.dataset.insert(&t.dataset);
+        let raw_sha256 = dicts.raw_sha256.insert(raw_sha256);
+        let measure = all(&mut dicts.measure, &t.measures);
+        let unit: Vec<u32> = t
+            .units
+            .iter()
+            .map(|u| opt(&mut dicts.unit, u.as_deref()))
+            .collect();
+        let region: Vec<u32> = t
+            .regions
+            .iter()
+            .map(|r| opt(&mut dicts.region, r.as_ref().ok().map(|(c, _)| c.as_str())))
+            .collect();
+        let region_level: Vec<u32> = t
+            .regions
+            .iter()
+            .map(|r| opt(&mut dicts.region_level, r.as_ref().ok().map(|(_, l)| *l)))
+            .collect();
+        let period = all(&mut dicts.period, &t.periods);
+        let sex: Vec<u32> = t
+            .sexes
+            .iter()
+            .map(|s| opt(&mut dicts.sex, s.map(Sex::as_str)))
+            .collect();
+        let age = all(&mut dicts.age, &t.ages);
+        let (statuses, status_label) = Statuses::new(m, &mut dicts.status, &mut dicts.status_label);
+        let layout = Layout {
+            source: Axis::constant(source),
+            dataset: Axis::constant(dataset),
+            raw_sha256: Axis::constant(raw_sha256),
+            measure: Axis::of(m, m.measure, measure),
+            unit: Axis::of(m, m.measure, unit),
+            region: Axis::of(m, m.region, region.clone()),
+            region_level: Axis::of(m, m.region, region_level),
+            period: Axis::of(m, Some(m.time), period),
+            year: Axis::of(
+                m,
+                Some(m.time),
+                t.years.iter().map(|y| y.unwrap_or_default()).collect(),
+            ),
+            sex: Axis::of(m, m.sex, sex.clone()),
+            age: Axis::of(m, m.age, age),
+            status_label,
+        };
+        let keys = Keys {
+            checked: !m.others.is_empty()
+                || region.contains(&NULL)
+                || sex.contains(&NULL)
+                || t.years.contains(&None),
+            region,
             year: t.years.clone(),
-            sex: t
-                .sexes
-                .iter()
-                .map(|s| opt(&mut dicts.sex, s.map(Sex::as_str)))
-                .collect(),
-            age: all(&mut dicts.age, &t.ages),
-            statuses: Statuses::new(m, &mut dicts.status, &mut dicts.status_label),
+            sex,
+            statuses,
             breakdown_of: PositionMap::default(),
             last_breakdown: None,
             coords: vec![0; m.dims.len()],
             next_pos: None,
-        }
+        };
+        (keys, layout)
     }
 
     /// Moves `coords` to the cell at `pos`: one step of an odometer when cells come in order
@@ -267,44 +372,33 @@ impl Keys {
     }
 }
 
-/// Keys and values of the cells of the current batch.
+/// A run of cells of one dataset at consecutive positions, which are consecutive rows of a batch.
+struct Span {
+    dataset: usize,
+    first: usize,
+    rows: usize,
+}
+
+/// The cells of the current batch: per row its value, `status` key and `breakdown` key; the
+/// rows' positions as spans, from which every other column follows ([`Layout`]).
 #[derive(Default)]
 struct Batch {
-    /// Runs of cells of one dataset: its index, and the end of the run (exclusive).
-    runs: Vec<(usize, usize)>,
-    measure: Vec<u32>,
-    region: Vec<u32>,
-    region_level: Vec<u32>,
-    period: Vec<u32>,
-    year: Vec<i16>,
-    sex: Vec<u32>,
-    age: Vec<u32>,
-    breakdown: Vec<u32>,
+    spans: Vec<Span>,
     value: Vec<f64>,
     present: MutableBitmap,
     status: Vec<u32>,
-    status_label: Vec<u32>,
-    unit: Vec<u32>,
+    breakdown: Vec<u32>,
 }
 
 impl Batch {
     /// An empty batch with room for `rows` cells, so that pushing never reallocates.
     fn with_capacity(rows: usize) -> Batch {
         Batch {
-            runs: Vec::new(),
-            measure: Vec::with_capacity(rows),
-            region: Vec::with_capacity(rows),
-            region_level: Vec::with_capacity(rows),
-            period: Vec::with_capacity(rows),
-            year: Vec::with_capacity(rows),
-            sex: Vec::with_capacity(rows),
-            age: Vec::with_capacity(rows),
-            breakdown: Vec::with_capacity(rows),
+            spans: Vec::new(),
             value: Vec::with_capacity(rows),
             present: MutableBitmap::with_capacity(rows),
             status: Vec::with_capacity(rows),
-            status_label: Vec::with_capacity(rows),
-            unit: Vec::with_capacity(rows),
+            breakdown: Vec::with_capacity(rows),
         }
     }
 
@@ -312,13 +406,26 @@ impl Batch {
         self.value.len()
     }
 
-    /// Keys of a column that is constant within a dataset, from the runs.
-    fn constant(&self, constants: &[[u32; 3]], key: impl Fn(&[u32; 3]) -> u32) -> Vec<u32> {
-        let mut out = Vec::with_capacity(self.len());
-        for (d, end) in &self.runs {
-            out.resize(*end, key(&constants[*d]));
+    fn push(
+        &mut self,
+        dataset: usize,
+        pos: usize,
+        value: Option<f64>,
+        status: u32,
+        breakdown: u32,
+    ) {
+        match self.spans.last_mut() {
+            Some(s) if s.dataset == dataset && s.first + s.rows == pos => s.rows += 1,
+            _ => self.spans.push(Span {
+                dataset,
+                first: pos,
+                rows: 1,
+            }),
         }
-        out
+        self.value.push(value.unwrap_or_default());
+        self.present.push(value.is_some());
+        self.status.push(status);
+        self.breakdown.push(breakdown);
     }
 }
 
@@ -329,7 +436,7 @@ struct ColumnSink<'a, F, G, Q> {
     keys: Vec<Keys>,
     dicts: Dicts,
     values: Arc<DictValues>,
-    constants: Arc<Vec<[u32; 3]>>,
+    layouts: Arc<Vec<Layout>>,
     schema: ArrowSchemaRef,
     batch: Batch,
     quarantine: Q,
@@ -354,13 +461,13 @@ where
             values.breakdown = self.dicts.breakdown.array();
             self.values = Arc::new(values);
         }
-        (self.flush)(ArrowBatch {
-            schema: self.schema.clone(),
+        (self.flush)(ArrowBatch::new(
+            self.schema.clone(),
             cells,
-            constants: self.constants.clone(),
-            values: self.values.clone(),
-            retrieved_at_micros: self.opts.retrieved_at_micros,
-        })?;
+            self.layouts.clone(),
+            self.values.clone(),
+            self.opts.retrieved_at_micros,
+        ))?;
         // The next batch's room is taken once the writer has this one: two batches alive, not
         // three.
         self.batch = Batch::with_capacity(self.opts.batch_rows);
@@ -397,58 +504,44 @@ where
         self.mappers[d].mark_seen(pos);
         let m = &self.mappers[d];
         let k = &mut self.keys[d];
-        k.seek(m, pos);
-        let at = |dim: Option<usize>| dim.map_or(0, |i| k.coords[i]);
-        let (region, time, sex) = (at(m.region), k.coords[m.time], at(m.sex));
-        // An unresolved region, a period without a year or an unmapped sex: the row path.
-        if k.region[region] == NULL || k.year[time].is_none() || k.sex[sex] == NULL {
-            return self.slow(d, pos, &cell);
-        }
-        let (measure, age) = (at(m.measure), at(m.age));
-        let breakdown = if m.others.is_empty() {
-            0
-        } else {
-            let combo = m.others.iter().fold(0usize, |acc, i| {
-                acc * m.dims[*i].categories.len() + k.coords[*i]
-            });
-            match k.last_breakdown {
-                Some((c, key)) if c == combo => key,
-                _ => {
-                    let dict = &mut self.dicts.breakdown;
-                    let key = *k.breakdown_of.entry(combo).or_insert_with(|| {
-                        dict.insert(
-                            &m.others
-                                .iter()
-                                .map(|i| format!("{}={}", m.dims[*i].id, m.coord(*i, pos)))
-                                .collect::<Vec<_>>()
-                                .join(";"),
-                        )
-                    });
-                    k.last_breakdown = Some((combo, key));
-                    key
+        let breakdown = if k.checked {
+            k.seek(m, pos);
+            let at = |dim: Option<usize>| dim.map_or(0, |i| k.coords[i]);
+            let (region, time, sex) = (at(m.region), k.coords[m.time], at(m.sex));
+            // An unresolved region, a period without a year or an unmapped sex: the row path.
+            if k.region[region] == NULL || k.year[time].is_none() || k.sex[sex] == NULL {
+                return self.slow(d, pos, &cell);
+            }
+            if m.others.is_empty() {
+                0
+            } else {
+                let combo = m.others.iter().fold(0usize, |acc, i| {
+                    acc * m.dims[*i].categories.len() + k.coords[*i]
+                });
+                match k.last_breakdown {
+                    Some((c, key)) if c == combo => key,
+                    _ => {
+                        let dict = &mut self.dicts.breakdown;
+                        let key = *k.breakdown_of.entry(combo).or_insert_with(|| {
+                            dict.insert(
+                                &m.others
+                                    .iter()
+                                    .map(|i| format!("{}={}", m.dims[*i].id, m.coord(*i, pos)))
+                                    .collect::<Vec<_>>()
+                                    .join(";"),
+                            )
+                        });
+                        k.last_breakdown = Some((combo, key));
+                        key
+                    }
                 }
             }
+        } else {
+            0
         };
-        let (status, status_label) = k.statuses.at(pos);
+        let status = k.statuses.at(pos);
         let b = &mut self.batch;
-        let end = b.len() + 1;
-        match b.runs.last_mut() {
-            Some((last, run_end)) if *last == d => *run_end = end,
-            _ => b.runs.push((d, end)),
-        }
-        b.measure.push(k.measure[measure]);
-        b.region.push(k.region[region]);
-        b.region_level.push(k.region_level[region]);
-        b.period.push(k.period[time]);
-        b.year.push(k.year[time].unwrap_or_default());
-        b.sex.push(k.sex[sex]);
-        b.age.push(k.age[age]);
-        b.breakdown.push(breakdown);
-        b.value.push(value.unwrap_or_default());
-        b.present.push(value.is_some());
-        b.status.push(status);
-        b.status_label.push(status_label);
-        b.unit.push(k.unit[measure]);
+        b.push(d, pos, value, status, breakdown);
         if b.len() >= self.opts.batch_rows {
             self.flush_batch()?;
         }
@@ -467,59 +560,110 @@ where
     }
 }
 
-/// One batch of `observations`: the cells' keys and values, which [`ArrowBatch::arrays`] turns
-/// into Arrow arrays in the contract's column order. That last step is left to the consumer
-/// (`convert`'s writer thread), off the thread that reads the cells.
+/// One batch of `observations`: the cells' values, statuses and breakdowns, and the spans of
+/// positions from which [`ArrowBatch::column`] builds every other column, in the contract's
+/// column order. Building the columns is left to the consumer (`convert`'s writer, one column
+/// at a time as it encodes them), off the thread that reads the cells.
 pub struct ArrowBatch {
     /// Column names and types (the same for every batch of a document).
     pub schema: ArrowSchemaRef,
-    cells: Batch,
-    /// Per dataset: its `source`, `dataset` and `raw_sha256` keys.
-    constants: Arc<Vec<[u32; 3]>>,
+    spans: Vec<Span>,
+    value: PrimitiveArray<f64>,
+    status: PrimitiveArray<u32>,
+    breakdown: PrimitiveArray<u32>,
+    layouts: Arc<Vec<Layout>>,
     values: Arc<DictValues>,
     retrieved_at_micros: i64,
 }
 
 impl ArrowBatch {
-    /// Rows.
-    pub fn height(&self) -> usize {
-        self.cells.len()
+    fn new(
+        schema: ArrowSchemaRef,
+        cells: Batch,
+        layouts: Arc<Vec<Layout>>,
+        values: Arc<DictValues>,
+        retrieved_at_micros: i64,
+    ) -> ArrowBatch {
+        ArrowBatch {
+            schema,
+            spans: cells.spans,
+            value: PrimitiveArray::new(
+                ArrowDataType::Float64,
+                cells.value.into(),
+                cells.present.into(),
+            ),
+            status: PrimitiveArray::from_vec(cells.status),
+            breakdown: PrimitiveArray::from_vec(cells.breakdown),
+            layouts,
+            values,
+            retrieved_at_micros,
+        }
     }
 
-    /// The arrays, one per column of [`ArrowBatch::schema`].
-    pub fn arrays(self) -> Result<Vec<ArrayRef>, polars::prelude::PolarsError> {
-        let (b, v) = (self.cells, &self.values);
-        let n = b.len();
-        let [source, dataset, raw_sha256] =
-            [0, 1, 2].map(|i| b.constant(&self.constants, |c| c[i]));
-        let value = PrimitiveArray::new(ArrowDataType::Float64, b.value.into(), b.present.into());
-        // All null, built here: polars' own null array borrows a shared zeroed buffer of 8 MB.
-        let abs_value = PrimitiveArray::new(
-            ArrowDataType::Float64,
-            vec![0.0f64; n].into(),
-            Some(Bitmap::from_u8_vec(vec![0; n.div_ceil(8)], n)),
-        );
-        Ok(vec![
-            dictionary(source, &v.source)?,
-            dictionary(dataset, &v.dataset)?,
-            dictionary(b.measure, &v.measure)?,
-            dictionary(b.region, &v.region)?,
-            dictionary(b.region_level, &v.region_level)?,
-            dictionary(b.period, &v.period)?,
-            PrimitiveArray::from_vec(b.year).boxed(),
-            dictionary(b.sex, &v.sex)?,
-            dictionary(b.age, &v.age)?,
-            dictionary(b.breakdown, &v.breakdown)?,
-            value.boxed(),
-            abs_value.boxed(),
-            dictionary(b.status, &v.status)?,
-            dictionary(b.status_label, &v.status_label)?,
-            dictionary(b.unit, &v.unit)?,
-            dictionary(raw_sha256, &v.raw_sha256)?,
-            PrimitiveArray::from_vec(vec![self.retrieved_at_micros; n])
+    /// Rows.
+    pub fn height(&self) -> usize {
+        self.value.len()
+    }
+
+    /// Column `i` of [`ArrowBatch::schema`].
+    pub fn column(&self, i: usize) -> Result<ArrayRef, polars::prelude::PolarsError> {
+        let v = &*self.values;
+        let n = self.height();
+        let text = |keys, values| dictionary(PrimitiveArray::from_vec(keys), values);
+        match i {
+            0 => text(self.expand(|l| &l.source), &v.source),
+            1 => text(self.expand(|l| &l.dataset), &v.dataset),
+            2 => text(self.expand(|l| &l.measure), &v.measure),
+            3 => text(self.expand(|l| &l.region), &v.region),
+            4 => text(self.expand(|l| &l.region_level), &v.region_level),
+            5 => text(self.expand(|l| &l.period), &v.period),
+            6 => Ok(PrimitiveArray::from_vec(self.expand(|l| &l.year)).boxed()),
+            7 => text(self.expand(|l| &l.sex), &v.sex),
+            8 => text(self.expand(|l| &l.age), &v.age),
+            9 => dictionary(self.breakdown.clone(), &v.breakdown),
+            10 => Ok(self.value.clone().boxed()),
+            // All null, built here: polars' own null array borrows a shared zeroed buffer of 8 MB.
+            11 => Ok(PrimitiveArray::new(
+                ArrowDataType::Float64,
+                vec![0.0f64; n].into(),
+                Some(Bitmap::from_u8_vec(vec![0; n.div_ceil(8)], n)),
+            )
+            .boxed()),
+            12 => dictionary(self.status.clone(), &v.status),
+            13 => text(self.status_label(), &v.status_label),
+            14 => text(self.expand(|l| &l.unit), &v.unit),
+            15 => text(self.expand(|l| &l.raw_sha256), &v.raw_sha256),
+            16 => Ok(PrimitiveArray::from_vec(vec![self.retrieved_at_micros; n])
                 .to(timestamp_type())
-                .boxed(),
-        ])
+                .boxed()),
+            _ => Err(polars::prelude::polars_err!(
+                OutOfBounds: "column {i} of the {} of `observations`", self.schema.len()
+            )),
+        }
+    }
+
+    /// A column that follows from the cells' positions, row by row.
+    fn expand<T: Copy>(&self, axis: fn(&Layout) -> &Axis<T>) -> Vec<T> {
+        let mut out = Vec::with_capacity(self.height());
+        for s in &self.spans {
+            axis(&self.layouts[s.dataset]).extend(&mut out, s.first, s.rows);
+        }
+        out
+    }
+
+    /// `status_label` keys: each row's status's label in its dataset.
+    fn status_label(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.height());
+        for s in &self.spans {
+            let labels = &self.layouts[s.dataset].status_label;
+            let at = out.len();
+            out.extend(
+                self.status.values()[at..at + s.rows]
+                    .iter()
+                    .map(|k| labels.get(*k as usize).copied().unwrap_or(NULL)),
+            );
+        }
+        out
     }
 }
 
@@ -534,26 +678,54 @@ impl std::fmt::Debug for ArrowBatch {
 impl ArrowBatch {
     /// Appends the batch's rows to the run's observation columns (the pipeline's conform stage).
     pub fn append_to(self, out: &mut ObservationColumns) {
-        let (b, v) = (&self.cells, &self.values);
-        let [source, dataset, raw_sha256] =
-            [0, 1, 2].map(|i| b.constant(&self.constants, |c| c[i]));
+        let v = &self.values;
         let keyed = |keys, values| KeyedColumn { keys, values };
+        let axes: [fn(&Layout) -> &Axis<u32>; 10] = [
+            |l| &l.source,
+            |l| &l.dataset,
+            |l| &l.measure,
+            |l| &l.region,
+            |l| &l.region_level,
+            |l| &l.period,
+            |l| &l.sex,
+            |l| &l.age,
+            |l| &l.unit,
+            |l| &l.raw_sha256,
+        ];
+        let [
+            source,
+            dataset,
+            measure,
+            region,
+            region_level,
+            period,
+            sex,
+            age,
+            unit,
+            raw_sha256,
+        ] = axes.map(|axis| self.expand(axis));
+        let (year, status_label) = (self.expand(|l| &l.year), self.status_label());
+        let present = self
+            .value
+            .validity()
+            .cloned()
+            .unwrap_or_else(|| Bitmap::new_with_value(true, self.height()));
         out.append_keyed(&KeyedRows {
             source: keyed(&source, &v.source),
             dataset: keyed(&dataset, &v.dataset),
-            measure: keyed(&b.measure, &v.measure),
-            region: keyed(&b.region, &v.region),
-            region_level: keyed(&b.region_level, &v.region_level),
-            period: keyed(&b.period, &v.period),
-            year: &b.year,
-            sex: keyed(&b.sex, &v.sex),
-            age: keyed(&b.age, &v.age),
-            breakdown: keyed(&b.breakdown, &v.breakdown),
-            value: &b.value,
-            present: &b.present,
-            status: keyed(&b.status, &v.status),
-            status_label: keyed(&b.status_label, &v.status_label),
-            unit: keyed(&b.unit, &v.unit),
+            measure: keyed(&measure, &v.measure),
+            region: keyed(&region, &v.region),
+            region_level: keyed(&region_level, &v.region_level),
+            period: keyed(&period, &v.period),
+            year: &year,
+            sex: keyed(&sex, &v.sex),
+            age: keyed(&age, &v.age),
+            breakdown: keyed(self.breakdown.values(), &v.breakdown),
+            value: self.value.values(),
+            present: &present,
+            status: keyed(self.status.values(), &v.status),
+            status_label: keyed(&status_label, &v.status_label),
+            unit: keyed(&unit, &v.unit),
             raw_sha256: keyed(&raw_sha256, &v.raw_sha256),
             retrieved_at_micros: self.retrieved_at_micros,
         });
@@ -624,13 +796,15 @@ impl Dict {
 
 /// A dictionary column of `keys` (`NULL`: null) over `values`.
 fn dictionary(
-    keys: Vec<u32>,
+    keys: PrimitiveArray<u32>,
     values: &Utf8ViewArray,
 ) -> Result<ArrayRef, polars::prelude::PolarsError> {
-    let keys = if keys.contains(&NULL) {
-        keys.iter().map(|k| (*k != NULL).then_some(*k)).collect()
+    let keys = if keys.values().contains(&NULL) {
+        keys.values_iter()
+            .map(|k| (*k != NULL).then_some(*k))
+            .collect()
     } else {
-        PrimitiveArray::from_vec(keys)
+        keys
     };
     Ok(DictionaryArray::try_new(text_type(), keys, values.clone().boxed())?.boxed())
 }
@@ -712,22 +886,18 @@ where
     let mut dicts = Dicts::default();
     // A dataset without other dimensions has the empty breakdown, key 0.
     dicts.breakdown.insert("");
-    let keys = plan
+    let (keys, layouts): (Vec<Keys>, Vec<Layout>) = plan
         .mappers
         .iter()
         .map(|m| Keys::new(m, &Tables::new(m, opts), &mut dicts, &ctx.raw_sha256))
-        .collect::<Vec<Keys>>();
-    let constants = keys
-        .iter()
-        .map(|k| [k.source, k.dataset, k.raw_sha256])
-        .collect();
+        .unzip();
     let mut sink = ColumnSink {
         mappers: &mut plan.mappers,
         ctx,
         opts,
         keys,
         values: Arc::new(DictValues::new(&dicts)),
-        constants: Arc::new(constants),
+        layouts: Arc::new(layouts),
         dicts,
         schema: schema(),
         batch: Batch::with_capacity(opts.batch_rows),
@@ -742,4 +912,161 @@ where
         message: e,
     })?;
     Ok(plan.infos())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use polars::prelude::{DataFrame, DataType, Series};
+
+    use super::*;
+    use crate::regions::Registry;
+    use crate::regions::conform::{Provenance, RegionResolver, unresolved};
+
+    /// A collection of two datasets. The first (region × sex × year, every category usable)
+    /// takes its cells without working out their coordinates; its statuses are a status
+    /// object. The second is sparse with gaps and a status-only cell (position 3), has a
+    /// region that does not resolve (quarantined) and an age dimension left to `breakdown`.
+    const DOC: &str = r#"{"version": "2.0", "class": "collection", "link": {"item": [
+      {"class": "dataset", "id": ["alue", "sukupuoli", "vuosi"], "size": [3, 3, 4],
+       "role": {"geo": ["alue"], "time": ["vuosi"]},
+       "dimension": {
+         "alue": {"category": {"index": ["SSS", "KU091", "KU049"]}},
+         "sukupuoli": {"category": {"index": ["SSS", "1", "2"]}},
+         "vuosi": {"category": {"index": ["2020", "2021", "2022", "2023"]}}},
+       "value": [1, 2, 3, 4, 5, null, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, null, 19, 20,
+                 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36],
+       "status": {"5": "..", "17": ".", "30": "-"}},
+      {"class": "dataset", "id": ["alue", "sukupuoli", "ika", "vuosi"], "size": [3, 1, 2, 5],
+       "role": {"geo": ["alue"], "time": ["vuosi"]},
+       "dimension": {
+         "alue": {"category": {"index": ["KU091", "KU999", "KU049"]}},
+         "sukupuoli": {"category": {"index": ["SSS"]}},
+         "ika": {"category": {"index": ["0-14", "15-64"]}},
+         "vuosi": {"category": {"index": ["2019", "2020", "2021", "2022", "2023"]}}},
+       "value": {"0": 1, "1": 2, "2": null, "4": 4, "5": 5, "6": 6, "9": 9, "12": 12,
+                 "13": 13, "20": 20, "21": 21, "22": 22, "23": null, "29": 29},
+       "status": {"2": "..", "3": "-", "23": "."}}]}}"#;
+
+    /// The rows `decode_columns` gives in batches of `batch_rows`, as the pipeline appends them,
+    /// and how many were quarantined.
+    fn columns(batch_rows: usize) -> (DataFrame, usize) {
+        let registry = Registry::builtin().unwrap();
+        let resolver = RegionResolver {
+            registry: &registry,
+            sotkanet_regions: None,
+        };
+        let provenance = Provenance {
+            source_id: "t",
+            raw_sha256: "abc",
+            retrieved_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        };
+        let resolve = |id: &RegionId| resolver.resolve(id).map(|(c, l)| (c, l.as_str()));
+        let reject =
+            |raw: &RawObservation, rule, reason| unresolved(raw, &provenance, rule, reason);
+        let opts = ColumnOptions {
+            resolve_region: &resolve,
+            reject_region: &reject,
+            retrieved_at_micros: provenance.retrieved_at.timestamp_micros(),
+            batch_rows,
+        };
+        let ctx = DecodeContext {
+            source_id: "t".into(),
+            dataset: "statfin:t".into(),
+            file: "t.json".into(),
+            raw_sha256: "abc".into(),
+            unit: None,
+        };
+        let roles = DimensionRoles {
+            sex: Some("sukupuoli".into()),
+            ..DimensionRoles::default()
+        };
+        let mut out = ObservationColumns::default();
+        let mut quarantined = 0;
+        decode_columns(
+            Input::Bytes(DOC.as_bytes()),
+            &roles,
+            &ctx,
+            &opts,
+            |_| {
+                quarantined += 1;
+                Ok(())
+            },
+            |batch| {
+                assert!(batch.height() <= batch_rows);
+                // Every column the writer would take has its field's type and the batch's rows.
+                for (i, field) in batch.schema.iter_values().enumerate() {
+                    let array = batch.column(i).unwrap();
+                    assert_eq!(array.dtype(), field.dtype(), "{}", field.name);
+                    assert_eq!(array.len(), batch.height(), "{}", field.name);
+                }
+                batch.append_to(&mut out);
+                Ok(())
+            },
+            |row| Err(format!("no cell here is text: {row:?}")),
+        )
+        .unwrap();
+        (out.take_frame().unwrap(), quarantined)
+    }
+
+    /// A frame's columns, categoricals as text, so frames with different category mappings
+    /// compare.
+    fn as_text(df: &DataFrame) -> Vec<Series> {
+        df.columns()
+            .iter()
+            .map(|c| {
+                let s = c.as_materialized_series();
+                match s.dtype() {
+                    DataType::Categorical(..) => s.cast(&DataType::String).unwrap(),
+                    _ => s.clone(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_of_any_size_give_the_rows_the_row_path_gives() {
+        let (whole, quarantined) = columns(1 << 16);
+        // 36 cells; then 14 listed and one status-only, less the two in KU999's block.
+        assert_eq!(quarantined, 2);
+        assert_eq!(whole.height(), 36 + 14 + 1 - 2);
+        for batch_rows in [1, 2, 3, 5, 7, 11, 36, 37] {
+            let (df, q) = columns(batch_rows);
+            assert_eq!(q, quarantined, "batches of {batch_rows}");
+            for (a, b) in as_text(&df).iter().zip(as_text(&whole)) {
+                assert!(a.equals_missing(&b), "batches of {batch_rows}: {a}\n{b}");
+            }
+        }
+        // The row path, through the same registry.
+        let registry = Registry::builtin().unwrap();
+        let resolver = RegionResolver {
+            registry: &registry,
+            sotkanet_regions: None,
+        };
+        let provenance = Provenance {
+            source_id: "t",
+            raw_sha256: "abc",
+            retrieved_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        };
+        let ctx = DecodeContext {
+            source_id: "t".into(),
+            dataset: "statfin:t".into(),
+            file: "t.json".into(),
+            raw_sha256: "abc".into(),
+            unit: None,
+        };
+        let roles = DimensionRoles {
+            sex: Some("sukupuoli".into()),
+            ..DimensionRoles::default()
+        };
+        let decoded = super::super::decode(DOC.as_bytes(), &roles, &ctx).unwrap();
+        let mut rows = ObservationColumns::default();
+        let mut quarantine = decoded.quarantine;
+        rows.push_resolved(decoded.rows, &resolver, &provenance, &mut quarantine);
+        assert_eq!(quarantine.len(), quarantined);
+        let rows = rows.take_frame().unwrap();
+        for (a, b) in as_text(&whole).iter().zip(as_text(&rows)) {
+            assert!(a.equals_missing(&b), "{a}\n{b}");
+        }
+    }
 }
