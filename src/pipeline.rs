@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -2136,7 +2137,7 @@ pub fn crosswalk_frame(registry: &Registry, cw: &Crosswalk) -> Result<DataFrame,
         .iter()
         .flat_map(|(y, munis)| munis.iter().map(move |(code, m)| (*y, code, m)))
         .collect();
-    let opt = |f: fn(&crate::regions::MunicipalityYear) -> &Option<String>| -> Column {
+    let opt = |f: fn(&crate::regions::MunicipalityYear) -> &Option<Arc<str>>| -> Column {
         Series::new(
             "x".into(),
             rows.iter()
@@ -2153,7 +2154,7 @@ pub fn crosswalk_frame(registry: &Registry, cw: &Crosswalk) -> Result<DataFrame,
         )
         .into(),
         str_column("municipality", rows.iter().map(|(_, c, _)| c.as_str())),
-        str_column("name_fi", rows.iter().map(|(_, _, m)| m.name_fi.as_str())),
+        str_column("name_fi", rows.iter().map(|(_, _, m)| &*m.name_fi)),
         opt(|m| &m.county).with_name("county".into()),
         opt(|m| &m.region).with_name("region".into()),
         opt(|m| &m.hospital_district).with_name("hospital_district".into()),

@@ -76,7 +76,7 @@ impl ParquetFile {
         options: WriteOptions,
     ) -> Result<ParquetFile, InternalError> {
         let file = fs_err::File::create(path).map_err(|e| write_error(path, e))?;
-        let file = BufWriter::with_capacity(1 << 20, file.into_parts().0);
+        let file = BufWriter::with_capacity(1 << 18, file.into_parts().0);
         let writer = FileWriter::try_new(file, (*schema).clone(), options)
             .map_err(|e| write_error(path, e))?;
         Ok(ParquetFile {

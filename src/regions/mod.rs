@@ -13,7 +13,8 @@
 
 pub mod conform;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -118,17 +119,17 @@ pub struct Region {
 #[derive(Debug, Clone)]
 pub struct MunicipalityYear {
     /// Finnish name.
-    pub name_fi: String,
+    pub name_fi: Arc<str>,
     /// Swedish name.
-    pub name_sv: String,
+    pub name_sv: Arc<str>,
     /// Wellbeing services county (`HVA..`), from 2021 in the key.
-    pub county: Option<String>,
+    pub county: Option<Arc<str>>,
     /// Region (`MK..`).
-    pub region: Option<String>,
+    pub region: Option<Arc<str>>,
     /// Hospital district (`SHP..`), 2017–2022 in the key.
-    pub hospital_district: Option<String>,
+    pub hospital_district: Option<Arc<str>>,
     /// Collaboration area (`YTA.`), from 2023.
-    pub collaboration_area: Option<String>,
+    pub collaboration_area: Option<Arc<str>>,
 }
 
 /// A municipality that was abolished by joining another.
@@ -174,6 +175,16 @@ impl Registry {
             InternalError::Invariant(format!("registry/{what}:{line}: {msg}"))
         };
         let mut years: BTreeMap<i16, BTreeMap<String, MunicipalityYear>> = BTreeMap::new();
+        // Names and codes repeat from year to year: each distinct one is held once.
+        let mut distinct: HashSet<Arc<str>> = HashSet::new();
+        let mut intern = |s: &str| -> Arc<str> {
+            if let Some(held) = distinct.get(s) {
+                return held.clone();
+            }
+            let held: Arc<str> = Arc::from(s);
+            distinct.insert(held.clone());
+            held
+        };
         let mut counties: BTreeMap<String, [String; 3]> = BTreeMap::new();
         // Region, hospital district and collaboration area names (Finnish) by canonical code.
         let mut areas: BTreeMap<String, String> = BTreeMap::new();
@@ -196,21 +207,21 @@ impl Registry {
             let year: i16 = f[0]
                 .parse()
                 .map_err(|_| bad("municipality_key_2013-2026.csv", i + 1, "bad year"))?;
-            let county = (!f[12].is_empty()).then(|| format!("HVA{}", f[12]));
+            let county = (!f[12].is_empty()).then(|| intern(&format!("HVA{}", f[12])));
             if let Some(c) = &county {
                 counties.insert(
-                    c.clone(),
+                    c.to_string(),
                     [f[13].to_owned(), f[14].to_owned(), f[15].to_owned()],
                 );
             }
-            let region = area("MK", f[4], f[5]);
-            let hospital_district = area("SHP", f[8], f[9]);
-            let collaboration_area = area("YTA", f[16], f[17]);
+            let region = area("MK", f[4], f[5]).map(|c| intern(&c));
+            let hospital_district = area("SHP", f[8], f[9]).map(|c| intern(&c));
+            let collaboration_area = area("YTA", f[16], f[17]).map(|c| intern(&c));
             years.entry(year).or_default().insert(
                 format!("KU{}", f[1]),
                 MunicipalityYear {
-                    name_fi: f[2].to_owned(),
-                    name_sv: f[3].to_owned(),
+                    name_fi: intern(f[2]),
+                    name_sv: intern(f[3]),
                     county,
                     region,
                     hospital_district,
@@ -274,11 +285,11 @@ impl Registry {
                 Region {
                     code: (*code).to_owned(),
                     level: Level::Municipality,
-                    name_fi: m.name_fi.clone(),
-                    name_sv: m.name_sv.clone(),
+                    name_fi: m.name_fi.to_string(),
+                    name_sv: m.name_sv.to_string(),
                     name_en: s
                         .and_then(|s| s.title.en.clone())
-                        .unwrap_or_else(|| m.name_fi.clone()),
+                        .unwrap_or_else(|| m.name_fi.to_string()),
                     valid_from: (*from > first_year).then(|| jan1(*from)),
                     valid_to: (*to < last_year).then(|| dec31(*to)),
                     sotkanet_id: s.map(|s| s.id),
@@ -474,8 +485,11 @@ impl Registry {
         let mut members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (code, m) in munis {
             if let Some(c) = &m.county {
-                county_of.insert(code.clone(), c.clone());
-                members.entry(c.clone()).or_default().insert(code.clone());
+                county_of.insert(code.clone(), c.to_string());
+                members
+                    .entry(c.to_string())
+                    .or_default()
+                    .insert(code.clone());
             }
         }
         let mut successor = HashMap::new();

@@ -125,10 +125,10 @@ enum Statuses {
     All(u32),
     /// By position (a status array).
     PerCell(Vec<u32>),
-    /// Listed positions (a status object), sorted, and where the last lookup ended: cells mostly
-    /// come in order, so a lookup is usually one comparison.
+    /// Listed positions (a status object, held by the dataset's mapper): the key of each of its
+    /// distinct statuses, and where the last lookup ended.
     Sparse {
-        entries: Vec<(usize, u32)>,
+        keys: Vec<u32>,
         cursor: usize,
     },
 }
@@ -163,32 +163,25 @@ impl Statuses {
                         .collect(),
                 )
             }
-            CellStatus::Sparse(statuses) => {
-                let mut entries: Vec<(usize, u32)> =
-                    statuses.iter().map(|(pos, s)| (*pos, key(s))).collect();
-                entries.sort_unstable_by_key(|e| e.0);
-                Statuses::Sparse { entries, cursor: 0 }
-            }
+            CellStatus::Sparse(sparse) => Statuses::Sparse {
+                keys: sparse.symbols.iter().map(|s| key(s)).collect(),
+                cursor: 0,
+            },
         };
         (statuses, labels)
     }
 
-    /// The `status` key of the cell at `pos`; `NULL` for none.
-    fn at(&mut self, pos: usize) -> u32 {
-        match self {
-            Statuses::None => NULL,
-            Statuses::All(s) => *s,
-            Statuses::PerCell(keys) => keys.get(pos).copied().unwrap_or(NULL),
-            Statuses::Sparse { entries, cursor } => {
-                let behind = *cursor > 0 && entries[*cursor - 1].0 >= pos;
-                if behind || entries.get(*cursor).is_some_and(|e| e.0 < pos) {
-                    *cursor = entries.partition_point(|e| e.0 < pos);
-                }
-                match entries.get(*cursor) {
-                    Some(e) if e.0 == pos => e.1,
-                    _ => NULL,
-                }
-            }
+    /// The `status` key of the cell at `pos` of the dataset whose statuses are `status`; `NULL`
+    /// for none.
+    fn at(&mut self, status: &CellStatus, pos: usize) -> u32 {
+        match (self, status) {
+            (Statuses::All(s), _) => *s,
+            (Statuses::PerCell(keys), _) => keys.get(pos).copied().unwrap_or(NULL),
+            (Statuses::Sparse { keys, cursor }, CellStatus::Sparse(sparse)) => sparse
+                .find(pos, cursor)
+                .and_then(|at| keys.get(sparse.entries[at].1 as usize).copied())
+                .unwrap_or(NULL),
+            _ => NULL,
         }
     }
 }
@@ -379,15 +372,40 @@ struct Span {
     rows: usize,
 }
 
-/// The cells of the current batch: per row its value, `status` key and `breakdown` key; the
-/// rows' positions as spans, from which every other column follows ([`Layout`]).
+/// Keys of a column as runs of equal keys: (first row, key), each run lasting until the next
+/// one's first row. `status` is mostly null and `breakdown` mostly one key, so a batch holds a
+/// few runs where it would hold a key per row.
+#[derive(Default)]
+struct KeyRuns(Vec<(usize, u32)>);
+
+impl KeyRuns {
+    fn push(&mut self, row: usize, key: u32) {
+        if self.0.last().is_none_or(|r| r.1 != key) {
+            self.0.push((row, key));
+        }
+    }
+
+    /// A key per row, for `rows` rows.
+    fn expand(&self, rows: usize) -> Vec<u32> {
+        let mut out = Vec::with_capacity(rows);
+        for (i, (first, key)) in self.0.iter().enumerate() {
+            let end = self.0.get(i + 1).map_or(rows, |next| next.0);
+            debug_assert_eq!(out.len(), *first);
+            out.resize(end, *key);
+        }
+        out
+    }
+}
+
+/// The cells of the current batch: per row its value; its `status` and `breakdown` keys as
+/// runs; the rows' positions as spans, from which every other column follows ([`Layout`]).
 #[derive(Default)]
 struct Batch {
     spans: Vec<Span>,
     value: Vec<f64>,
     present: MutableBitmap,
-    status: Vec<u32>,
-    breakdown: Vec<u32>,
+    status: KeyRuns,
+    breakdown: KeyRuns,
 }
 
 impl Batch {
@@ -397,8 +415,8 @@ impl Batch {
             spans: Vec::new(),
             value: Vec::with_capacity(rows),
             present: MutableBitmap::with_capacity(rows),
-            status: Vec::with_capacity(rows),
-            breakdown: Vec::with_capacity(rows),
+            status: KeyRuns::default(),
+            breakdown: KeyRuns::default(),
         }
     }
 
@@ -422,10 +440,11 @@ impl Batch {
                 rows: 1,
             }),
         }
+        let row = self.len();
+        self.status.push(row, status);
+        self.breakdown.push(row, breakdown);
         self.value.push(value.unwrap_or_default());
         self.present.push(value.is_some());
-        self.status.push(status);
-        self.breakdown.push(breakdown);
     }
 }
 
@@ -539,7 +558,7 @@ where
         } else {
             0
         };
-        let status = k.statuses.at(pos);
+        let status = k.statuses.at(&m.status, pos);
         let b = &mut self.batch;
         b.push(d, pos, value, status, breakdown);
         if b.len() >= self.opts.batch_rows {
@@ -569,8 +588,8 @@ pub struct ArrowBatch {
     pub schema: ArrowSchemaRef,
     spans: Vec<Span>,
     value: PrimitiveArray<f64>,
-    status: PrimitiveArray<u32>,
-    breakdown: PrimitiveArray<u32>,
+    status: KeyRuns,
+    breakdown: KeyRuns,
     layouts: Arc<Vec<Layout>>,
     values: Arc<DictValues>,
     retrieved_at_micros: i64,
@@ -592,8 +611,8 @@ impl ArrowBatch {
                 cells.value.into(),
                 cells.present.into(),
             ),
-            status: PrimitiveArray::from_vec(cells.status),
-            breakdown: PrimitiveArray::from_vec(cells.breakdown),
+            status: cells.status,
+            breakdown: cells.breakdown,
             layouts,
             values,
             retrieved_at_micros,
@@ -620,7 +639,7 @@ impl ArrowBatch {
             6 => Ok(PrimitiveArray::from_vec(self.expand(|l| &l.year)).boxed()),
             7 => text(self.expand(|l| &l.sex), &v.sex),
             8 => text(self.expand(|l| &l.age), &v.age),
-            9 => dictionary(self.breakdown.clone(), &v.breakdown),
+            9 => text(self.breakdown.expand(n), &v.breakdown),
             10 => Ok(self.value.clone().boxed()),
             // All null, built here: polars' own null array borrows a shared zeroed buffer of 8 MB.
             11 => Ok(PrimitiveArray::new(
@@ -629,8 +648,8 @@ impl ArrowBatch {
                 Some(Bitmap::from_u8_vec(vec![0; n.div_ceil(8)], n)),
             )
             .boxed()),
-            12 => dictionary(self.status.clone(), &v.status),
-            13 => text(self.status_label(), &v.status_label),
+            12 => text(self.status.expand(n), &v.status),
+            13 => text(self.status_label(&self.status.expand(n)), &v.status_label),
             14 => text(self.expand(|l| &l.unit), &v.unit),
             15 => text(self.expand(|l| &l.raw_sha256), &v.raw_sha256),
             16 => Ok(PrimitiveArray::from_vec(vec![self.retrieved_at_micros; n])
@@ -651,14 +670,14 @@ impl ArrowBatch {
         out
     }
 
-    /// `status_label` keys: each row's status's label in its dataset.
-    fn status_label(&self) -> Vec<u32> {
+    /// `status_label` keys: each row's status's label in its dataset (`status`: a key per row).
+    fn status_label(&self, status: &[u32]) -> Vec<u32> {
         let mut out = Vec::with_capacity(self.height());
         for s in &self.spans {
             let labels = &self.layouts[s.dataset].status_label;
             let at = out.len();
             out.extend(
-                self.status.values()[at..at + s.rows]
+                status[at..at + s.rows]
                     .iter()
                     .map(|k| labels.get(*k as usize).copied().unwrap_or(NULL)),
             );
@@ -704,7 +723,9 @@ impl ArrowBatch {
             unit,
             raw_sha256,
         ] = axes.map(|axis| self.expand(axis));
-        let (year, status_label) = (self.expand(|l| &l.year), self.status_label());
+        let n = self.height();
+        let (status, breakdown) = (self.status.expand(n), self.breakdown.expand(n));
+        let (year, status_label) = (self.expand(|l| &l.year), self.status_label(&status));
         let present = self
             .value
             .validity()
@@ -720,10 +741,10 @@ impl ArrowBatch {
             year: &year,
             sex: keyed(&sex, &v.sex),
             age: keyed(&age, &v.age),
-            breakdown: keyed(self.breakdown.values(), &v.breakdown),
+            breakdown: keyed(&breakdown, &v.breakdown),
             value: self.value.values(),
             present: &present,
-            status: keyed(self.status.values(), &v.status),
+            status: keyed(&status, &v.status),
             status_label: keyed(&status_label, &v.status_label),
             unit: keyed(&unit, &v.unit),
             raw_sha256: keyed(&raw_sha256, &v.raw_sha256),

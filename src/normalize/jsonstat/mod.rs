@@ -21,7 +21,7 @@ pub mod model;
 pub mod stream;
 pub mod validate;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 
@@ -203,7 +203,7 @@ enum CellStatus {
     /// By position (a status array).
     PerCell(Vec<model::StatusItem>),
     /// Listed positions (a status object).
-    Sparse(PositionMap<String>),
+    Sparse(SparseStatus),
 }
 
 impl CellStatus {
@@ -217,12 +217,7 @@ impl CellStatus {
                 None => CellStatus::None,
             },
             Some(model::Status::Array(items)) => CellStatus::PerCell(items),
-            Some(model::Status::Sparse(items)) => CellStatus::Sparse(
-                items
-                    .into_iter()
-                    .filter_map(|(k, s)| Some((k.parse().ok()?, s.0?)))
-                    .collect(),
-            ),
+            Some(model::Status::Sparse(items)) => CellStatus::Sparse(SparseStatus::new(items)),
         }
     }
 
@@ -231,7 +226,72 @@ impl CellStatus {
             CellStatus::None => None,
             CellStatus::All(s) => Some(s),
             CellStatus::PerCell(items) => items.get(pos).and_then(|s| s.0.as_deref()),
-            CellStatus::Sparse(map) => map.get(&pos).map(String::as_str),
+            CellStatus::Sparse(sparse) => sparse.get(pos),
+        }
+    }
+}
+
+/// The statuses of a status object: its positions, sorted, each with the place of its status
+/// among the object's distinct statuses. (A map of position to string took about 70 bytes a
+/// status; this takes 16, and the distinct statuses are few.)
+struct SparseStatus {
+    /// (position, index into `symbols`), one per position.
+    entries: Vec<(usize, u32)>,
+    symbols: Vec<String>,
+}
+
+impl SparseStatus {
+    fn new(items: Vec<(String, model::StatusItem)>) -> SparseStatus {
+        let mut symbols: Vec<String> = Vec::new();
+        let mut index: HashMap<String, u32> = HashMap::new();
+        let mut entries: Vec<(usize, u32)> = Vec::with_capacity(items.len());
+        for (key, item) in items {
+            let (Ok(pos), Some(symbol)) = (key.parse::<usize>(), item.0) else {
+                continue;
+            };
+            let at = if let Some(at) = index.get(&symbol) {
+                *at
+            } else {
+                let at = u32::try_from(symbols.len()).unwrap_or(u32::MAX);
+                index.insert(symbol.clone(), at);
+                symbols.push(symbol);
+                at
+            };
+            entries.push((pos, at));
+        }
+        // Stable: of a position given twice, the last status counts, as in a map.
+        entries.sort_by_key(|e| e.0);
+        entries.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                earlier.1 = later.1;
+            }
+            same
+        });
+        SparseStatus { entries, symbols }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn get(&self, pos: usize) -> Option<&str> {
+        let at = self.entries.binary_search_by_key(&pos, |e| e.0).ok()?;
+        self.symbols
+            .get(self.entries[at].1 as usize)
+            .map(String::as_str)
+    }
+
+    /// The entry of `pos`, if listed; `cursor` is where the last lookup ended: cells mostly come
+    /// in order, so a lookup is usually one comparison.
+    fn find(&self, pos: usize, cursor: &mut usize) -> Option<usize> {
+        let behind = *cursor > 0 && self.entries[*cursor - 1].0 >= pos;
+        if behind || self.entries.get(*cursor).is_some_and(|e| e.0 < pos) {
+            *cursor = self.entries.partition_point(|e| e.0 < pos);
+        }
+        match self.entries.get(*cursor) {
+            Some(e) if e.0 == pos => Some(*cursor),
+            _ => None,
         }
     }
 }
@@ -251,9 +311,11 @@ struct DatasetMapper {
     status: CellStatus,
     descriptions: BTreeMap<String, String>,
     sex_codes: Option<BTreeMap<String, String>>,
-    /// Listed positions that also have a sparse status (to add status-only cells afterwards);
-    /// `None` when there can be no status-only cells.
-    seen: Option<HashSet<usize, BuildHasherDefault<PositionHasher>>>,
+    /// Per entry of a sparse status, whether `value` listed its cell (to add status-only cells
+    /// afterwards); `None` when there can be no status-only cells.
+    seen: Option<Vec<bool>>,
+    /// Where the last lookup of `seen`'s entries ended.
+    seen_cursor: usize,
     /// JSON pointer prefix of this dataset's cells (empty for a top-level dataset).
     prefix: String,
     /// Unit text per measure category (label, and decimals where given; else the source's
@@ -321,8 +383,12 @@ impl DatasetMapper {
             .filter(|k| !named.contains(&Some(*k)))
             .collect();
         let status = CellStatus::new(r.status.take());
-        let seen = (r.sparse && matches!(&status, CellStatus::Sparse(m) if !m.is_empty()))
-            .then(HashSet::default);
+        let seen = match &status {
+            CellStatus::Sparse(sparse) if r.sparse && !sparse.is_empty() => {
+                Some(vec![false; sparse.entries.len()])
+            }
+            _ => None,
+        };
         // By measure category; the source's `unit` where the payload gives none.
         let units = measure.map_or_else(
             || vec![ctx.unit.clone()],
@@ -365,6 +431,7 @@ impl DatasetMapper {
             descriptions: r.descriptions.clone(),
             sex_codes: roles.sex_codes.clone(),
             seen,
+            seen_cursor: 0,
         })
     }
 
@@ -372,9 +439,9 @@ impl DatasetMapper {
     /// finding status-only cells, so memory stays bounded by the number of statuses.
     fn mark_seen(&mut self, pos: usize) {
         if let (Some(seen), CellStatus::Sparse(statuses)) = (&mut self.seen, &self.status)
-            && statuses.contains_key(&pos)
+            && let Some(at) = statuses.find(pos, &mut self.seen_cursor)
         {
-            seen.insert(pos);
+            seen[at] = true;
         }
     }
 
@@ -513,13 +580,13 @@ impl DatasetMapper {
         let (Some(seen), CellStatus::Sparse(statuses)) = (&self.seen, &self.status) else {
             return Vec::new();
         };
-        let mut out: Vec<usize> = statuses
-            .keys()
-            .filter(|p| !seen.contains(p))
-            .copied()
-            .collect();
-        out.sort_unstable();
-        out
+        statuses
+            .entries
+            .iter()
+            .zip(seen)
+            .filter(|(_, seen)| !**seen)
+            .map(|(e, _)| e.0)
+            .collect()
     }
 }
 
