@@ -461,3 +461,22 @@ fn the_systemd_unit_command_runs() {
     let timer = std::fs::read_to_string(repo().join("deploy/mittari@.timer")).unwrap();
     assert!(timer.contains("OnCalendar=") && timer.contains("Persistent=true"));
 }
+
+/// On Linux with glibc the binary is linked position-dependent (`build.rs`; README "Memory and
+/// the binary"), unless it was built with `MITTARI_PIE` set.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn the_binary_is_linked_position_dependent() {
+    use std::io::Read;
+    if option_env!("MITTARI_PIE").is_some() {
+        return;
+    }
+    let mut header = [0u8; 18];
+    std::fs::File::open(env!("CARGO_BIN_EXE_mittari"))
+        .unwrap()
+        .read_exact(&mut header)
+        .unwrap();
+    assert_eq!(&header[..4], b"\x7fELF");
+    // e_type: 2 is an executable at a fixed address, 3 a shared object (a PIE binary).
+    assert_eq!(u16::from_le_bytes([header[16], header[17]]), 2);
+}

@@ -35,8 +35,8 @@ use polars_arrow::datatypes::{
 
 use super::stream::{Cell, CellSink};
 use super::{
-    CellStatus, DatasetInfo, DatasetMapper, DimensionRoles, Input, PlanSink, PositionMap, pass2,
-    plan,
+    CellStatus, DatasetInfo, DatasetMapper, DimensionRoles, Input, Plan, PlanSink, PositionMap,
+    pass2, plan,
 };
 use crate::error::SourceError;
 use crate::intern::{Distinct, NULL};
@@ -903,7 +903,40 @@ where
     G: FnMut(RawObservation) -> Result<(), String>,
     Q: FnMut(QuarantineEntry) -> Result<(), String>,
 {
-    let mut plan = plan(input, roles, ctx)?;
+    let planned = plan_columns(input, roles, ctx)?;
+    decode_planned(planned, input, ctx, opts, quarantine, flush, slow_rows)
+}
+
+/// A document read once and validated, with a mapper per dataset: what [`decode_planned`]
+/// decodes.
+pub struct ColumnPlan(Plan);
+
+/// The first pass of [`decode_columns`]: reading, validating and mapping the document. It uses
+/// neither `ctx.raw_sha256` nor the regions, so a caller can work those out meanwhile.
+pub fn plan_columns(
+    input: Input<'_>,
+    roles: &DimensionRoles,
+    ctx: &DecodeContext,
+) -> Result<ColumnPlan, SourceError> {
+    Ok(ColumnPlan(plan(input, roles, ctx)?))
+}
+
+/// The second pass of [`decode_columns`], on a plan of the same `input`.
+pub fn decode_planned<F, G, Q>(
+    planned: ColumnPlan,
+    input: Input<'_>,
+    ctx: &DecodeContext,
+    opts: &ColumnOptions<'_>,
+    quarantine: Q,
+    flush: F,
+    slow_rows: G,
+) -> Result<Vec<DatasetInfo>, SourceError>
+where
+    F: FnMut(ArrowBatch) -> Result<(), String>,
+    G: FnMut(RawObservation) -> Result<(), String>,
+    Q: FnMut(QuarantineEntry) -> Result<(), String>,
+{
+    let mut plan = planned.0;
     let mut dicts = Dicts::default();
     // A dataset without other dimensions has the empty breakdown, key 0.
     dicts.breakdown.insert("");
