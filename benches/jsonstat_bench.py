@@ -23,8 +23,22 @@ def measure(cmd):
     return float(wall), int(rss), int(code)
 
 
+def settle(path):
+    """Drops a freshly built binary's pages from the page cache (fsync, then POSIX_FADV_DONTNEED:
+    no privileges needed), so its first run reads it from disk as an installed binary is read.
+    Just after the linker wrote it, the kernel holds the file in large folios and maps the code a
+    whole folio at a time: the same conversion then shows about 3 MB more peak RSS."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
 def main():
     binary, data, results_path = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
+    settle(binary)
     runs = int(sys.argv[4]) if len(sys.argv) > 4 else 3
     pyjstat_runs = min(runs, int(os.environ.get("PYJSTAT_RUNS", runs)))
     results = []
