@@ -258,8 +258,11 @@ pub fn convert(args: &ConvertArgs) -> Result<Converted, Error> {
         });
         (helper.join(), planned)
     });
-    let (registry, hashed) =
-        helper.map_err(|_| InternalError::Invariant("the hashing thread panicked".into()))?;
+    let (registry, hashed) = helper.map_err(|_| {
+        InternalError::Invariant(
+            "the thread hashing the input and building the registry panicked".into(),
+        )
+    })?;
     let registry = registry?;
     let resolver = RegionResolver {
         registry: &registry,

@@ -126,11 +126,8 @@ enum Statuses {
     /// By position (a status array).
     PerCell(Vec<u32>),
     /// Listed positions (a status object, held by the dataset's mapper): the key of each of its
-    /// distinct statuses, and where the last lookup ended.
-    Sparse {
-        keys: Vec<u32>,
-        cursor: usize,
-    },
+    /// distinct statuses.
+    Sparse(Vec<u32>),
 }
 
 impl Statuses {
@@ -163,23 +160,23 @@ impl Statuses {
                         .collect(),
                 )
             }
-            CellStatus::Sparse(sparse) => Statuses::Sparse {
-                keys: sparse.symbols.iter().map(|s| key(s)).collect(),
-                cursor: 0,
-            },
+            CellStatus::Sparse(sparse) => {
+                Statuses::Sparse(sparse.symbols.iter().map(|s| key(s)).collect())
+            }
         };
         (statuses, labels)
     }
 
-    /// The `status` key of the cell at `pos` of the dataset whose statuses are `status`; `NULL`
+    /// The `status` key of the cell at `pos` of the dataset whose statuses are `status`
+    /// (`entry`: the cell's entry in a status object, [`DatasetMapper::status_entry`]); `NULL`
     /// for none.
-    fn at(&mut self, status: &CellStatus, pos: usize) -> u32 {
+    fn at(&self, status: &CellStatus, pos: usize, entry: Option<usize>) -> u32 {
         match (self, status) {
             (Statuses::All(s), _) => *s,
             (Statuses::PerCell(keys), _) => keys.get(pos).copied().unwrap_or(NULL),
-            (Statuses::Sparse { keys, cursor }, CellStatus::Sparse(sparse)) => sparse
-                .find(pos, cursor)
-                .and_then(|at| keys.get(sparse.entries[at].1 as usize).copied())
+            (Statuses::Sparse(keys), CellStatus::Sparse(sparse)) => entry
+                .and_then(|at| sparse.symbol_of(at))
+                .and_then(|i| keys.get(i).copied())
                 .unwrap_or(NULL),
             _ => NULL,
         }
@@ -264,9 +261,8 @@ struct Keys {
     /// without a year, an unmapped sex, or dimensions left to `breakdown`. When not, every
     /// cell is taken without working out where it is.
     checked: bool,
-    region: Vec<u32>,
+    /// The year of each period (`None`: the period has none; [`Layout::year`] holds 0 there).
     year: Vec<Option<i16>>,
-    sex: Vec<u32>,
     statuses: Statuses,
     /// Combination of the other dimensions' positions -> `breakdown` key, and the last one.
     breakdown_of: PositionMap<u32>,
@@ -316,7 +312,7 @@ impl Keys {
             raw_sha256: Axis::constant(raw_sha256),
             measure: Axis::of(m, m.measure, measure),
             unit: Axis::of(m, m.measure, unit),
-            region: Axis::of(m, m.region, region.clone()),
+            region: Axis::of(m, m.region, region),
             region_level: Axis::of(m, m.region, region_level),
             period: Axis::of(m, Some(m.time), period),
             year: Axis::of(
@@ -324,18 +320,16 @@ impl Keys {
                 Some(m.time),
                 t.years.iter().map(|y| y.unwrap_or_default()).collect(),
             ),
-            sex: Axis::of(m, m.sex, sex.clone()),
+            sex: Axis::of(m, m.sex, sex),
             age: Axis::of(m, m.age, age),
             status_label,
         };
         let keys = Keys {
             checked: !m.others.is_empty()
-                || region.contains(&NULL)
-                || sex.contains(&NULL)
+                || layout.region.keys.contains(&NULL)
+                || layout.sex.keys.contains(&NULL)
                 || t.years.contains(&None),
-            region,
             year: t.years.clone(),
-            sex,
             statuses,
             breakdown_of: PositionMap::default(),
             last_breakdown: None,
@@ -520,15 +514,16 @@ where
             Cell::Null => None,
             Cell::Text(_) => return self.slow(d, pos, &cell),
         };
-        self.mappers[d].mark_seen(pos);
+        let entry = self.mappers[d].status_entry(pos);
         let m = &self.mappers[d];
         let k = &mut self.keys[d];
         let breakdown = if k.checked {
             k.seek(m, pos);
             let at = |dim: Option<usize>| dim.map_or(0, |i| k.coords[i]);
             let (region, time, sex) = (at(m.region), k.coords[m.time], at(m.sex));
+            let l = &self.layouts[d];
             // An unresolved region, a period without a year or an unmapped sex: the row path.
-            if k.region[region] == NULL || k.year[time].is_none() || k.sex[sex] == NULL {
+            if l.region.keys[region] == NULL || k.year[time].is_none() || l.sex.keys[sex] == NULL {
                 return self.slow(d, pos, &cell);
             }
             if m.others.is_empty() {
@@ -558,7 +553,7 @@ where
         } else {
             0
         };
-        let status = k.statuses.at(&m.status, pos);
+        let status = k.statuses.at(&m.status, pos, entry);
         let b = &mut self.batch;
         b.push(d, pos, value, status, breakdown);
         if b.len() >= self.opts.batch_rows {
@@ -1002,6 +997,31 @@ mod tests {
                  "13": 13, "20": 20, "21": 21, "22": 22, "23": null, "29": 29},
        "status": {"2": "..", "3": "-", "23": "."}}]}}"#;
 
+    fn provenance() -> Provenance<'static> {
+        Provenance {
+            source_id: "t",
+            raw_sha256: "abc",
+            retrieved_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        }
+    }
+
+    fn ctx() -> DecodeContext {
+        DecodeContext {
+            source_id: "t".into(),
+            dataset: "statfin:t".into(),
+            file: "t.json".into(),
+            raw_sha256: "abc".into(),
+            unit: None,
+        }
+    }
+
+    fn roles() -> DimensionRoles {
+        DimensionRoles {
+            sex: Some("sukupuoli".into()),
+            ..DimensionRoles::default()
+        }
+    }
+
     /// The rows `decode_columns` gives in batches of `batch_rows`, as the pipeline appends them,
     /// and how many were quarantined.
     fn columns(batch_rows: usize) -> (DataFrame, usize) {
@@ -1010,11 +1030,7 @@ mod tests {
             registry: &registry,
             sotkanet_regions: None,
         };
-        let provenance = Provenance {
-            source_id: "t",
-            raw_sha256: "abc",
-            retrieved_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
-        };
+        let provenance = provenance();
         let resolve = |id: &RegionId| resolver.resolve(id).map(|(c, l)| (c, l.as_str()));
         let reject =
             |raw: &RawObservation, rule, reason| unresolved(raw, &provenance, rule, reason);
@@ -1024,17 +1040,7 @@ mod tests {
             retrieved_at_micros: provenance.retrieved_at.timestamp_micros(),
             batch_rows,
         };
-        let ctx = DecodeContext {
-            source_id: "t".into(),
-            dataset: "statfin:t".into(),
-            file: "t.json".into(),
-            raw_sha256: "abc".into(),
-            unit: None,
-        };
-        let roles = DimensionRoles {
-            sex: Some("sukupuoli".into()),
-            ..DimensionRoles::default()
-        };
+        let (ctx, roles) = (ctx(), roles());
         let mut out = ObservationColumns::default();
         let mut quarantined = 0;
         decode_columns(
@@ -1097,22 +1103,8 @@ mod tests {
             registry: &registry,
             sotkanet_regions: None,
         };
-        let provenance = Provenance {
-            source_id: "t",
-            raw_sha256: "abc",
-            retrieved_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
-        };
-        let ctx = DecodeContext {
-            source_id: "t".into(),
-            dataset: "statfin:t".into(),
-            file: "t.json".into(),
-            raw_sha256: "abc".into(),
-            unit: None,
-        };
-        let roles = DimensionRoles {
-            sex: Some("sukupuoli".into()),
-            ..DimensionRoles::default()
-        };
+        let provenance = provenance();
+        let (ctx, roles) = (ctx(), roles());
         let decoded = super::super::decode(DOC.as_bytes(), &roles, &ctx).unwrap();
         let mut rows = ObservationColumns::default();
         let mut quarantine = decoded.quarantine;

@@ -221,12 +221,17 @@ impl CellStatus {
         }
     }
 
-    fn at(&self, pos: usize) -> Option<&str> {
+    /// The status of the cell at `pos`; of a status object, that of `entry`, the cell's entry
+    /// ([`DatasetMapper::status_entry`]).
+    fn at(&self, pos: usize, entry: Option<usize>) -> Option<&str> {
         match self {
             CellStatus::None => None,
             CellStatus::All(s) => Some(s),
             CellStatus::PerCell(items) => items.get(pos).and_then(|s| s.0.as_deref()),
-            CellStatus::Sparse(sparse) => sparse.get(pos),
+            CellStatus::Sparse(sparse) => sparse
+                .symbol_of(entry?)
+                .and_then(|i| sparse.symbols.get(i))
+                .map(String::as_str),
         }
     }
 }
@@ -275,11 +280,9 @@ impl SparseStatus {
         self.entries.is_empty()
     }
 
-    fn get(&self, pos: usize) -> Option<&str> {
-        let at = self.entries.binary_search_by_key(&pos, |e| e.0).ok()?;
-        self.symbols
-            .get(self.entries[at].1 as usize)
-            .map(String::as_str)
+    /// The index into `symbols` of entry `at`'s status.
+    fn symbol_of(&self, at: usize) -> Option<usize> {
+        self.entries.get(at).map(|e| e.1 as usize)
     }
 
     /// The entry of `pos`, if listed; `cursor` is where the last lookup ended: cells mostly come
@@ -314,8 +317,8 @@ struct DatasetMapper {
     /// Per entry of a sparse status, whether `value` listed its cell (to add status-only cells
     /// afterwards); `None` when there can be no status-only cells.
     seen: Option<Vec<bool>>,
-    /// Where the last lookup of `seen`'s entries ended.
-    seen_cursor: usize,
+    /// Where the last lookup among a sparse status's entries ended.
+    status_cursor: usize,
     /// JSON pointer prefix of this dataset's cells (empty for a top-level dataset).
     prefix: String,
     /// Unit text per measure category (label, and decimals where given; else the source's
@@ -431,18 +434,23 @@ impl DatasetMapper {
             descriptions: r.descriptions.clone(),
             sex_codes: roles.sex_codes.clone(),
             seen,
-            seen_cursor: 0,
+            status_cursor: 0,
         })
     }
 
-    /// Remembers a listed cell of a sparse dataset, when it has a status: only those matter for
-    /// finding status-only cells, so memory stays bounded by the number of statuses.
-    fn mark_seen(&mut self, pos: usize) {
-        if let (Some(seen), CellStatus::Sparse(statuses)) = (&mut self.seen, &self.status)
-            && let Some(at) = statuses.find(pos, &mut self.seen_cursor)
-        {
+    /// The entry of the cell at `pos` in the dataset's status object, if it has one that lists
+    /// the cell; the entry is remembered as seen where status-only cells are tracked (only cells
+    /// with a status matter for finding those, so memory stays bounded by the statuses). Every
+    /// cell is looked up here once, both paths, as it comes.
+    fn status_entry(&mut self, pos: usize) -> Option<usize> {
+        let CellStatus::Sparse(statuses) = &self.status else {
+            return None;
+        };
+        let at = statuses.find(pos, &mut self.status_cursor)?;
+        if let Some(seen) = &mut self.seen {
             seen[at] = true;
         }
+        Some(at)
     }
 
     /// The sex of a category of the sex dimension (see `sex_codes`).
@@ -493,7 +501,7 @@ impl DatasetMapper {
         cell: &Cell,
         ctx: &DecodeContext,
     ) -> Result<RawObservation, QuarantineEntry> {
-        self.mark_seen(pos);
+        let entry = self.status_entry(pos);
         let location = format!("{}#{}/value/{pos}", ctx.file, self.prefix);
         let quarantine = |rule, reason: String| {
             ctx.quarantine(location.clone(), rule, reason, self.record(pos, cell))
@@ -521,7 +529,7 @@ impl DatasetMapper {
                 s
             }
         };
-        let mut status = self.status.at(pos).map(str::to_owned);
+        let mut status = self.status.at(pos, entry).map(str::to_owned);
         let value = match cell {
             Cell::Number(v) => Some(*v),
             Cell::Null => None,
