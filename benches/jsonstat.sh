@@ -6,7 +6,8 @@
 #   RUNS=5 PYJSTAT_RUNS=1 benches/jsonstat.sh   # pyjstat (minutes a run) in the first run only
 #
 # Installs pyjstat, pandas and pyarrow into a virtualenv ($BENCH_VENV, default
-# ~/.cache/mittari-bench-venv), builds mittari in release mode, generates the data, and prints
+# ~/.cache/mittari-bench-venv), builds mittari as it is installed (the `dist` profile: release with
+# whole-program LTO), generates the data, and prints
 # wall time (median), peak RSS and the ratios; writes results.json beside the data.
 # BENCH_STRICT=1 makes a missed target exit 1.
 set -euo pipefail
@@ -17,9 +18,9 @@ DIR="${BENCH_DIR:-$(mktemp -d)}"
 VENV="${BENCH_VENV:-$HOME/.cache/mittari-bench-venv}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mittari-build/target}"
 
-echo "== building mittari (release)" >&2
-cargo build --release --locked -q
-BIN="$CARGO_TARGET_DIR/release/mittari"
+echo "== building mittari (profile dist)" >&2
+cargo build --profile dist --locked -q
+BIN="$CARGO_TARGET_DIR/dist/mittari"
 
 echo "== peers: pyjstat, pandas, pyarrow in $VENV" >&2
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"

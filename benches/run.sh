@@ -6,7 +6,8 @@
 #   BENCH_DIR=/data/bench RUNS=1 SCALES="0.05" benches/run.sh   # a quick look
 #
 # Installs duckdb, pandas and pyarrow into a virtualenv ($BENCH_VENV, default
-# ~/.cache/mittari-bench-venv), builds mittari in release mode, generates the data (kept in
+# ~/.cache/mittari-bench-venv), builds mittari as it is installed (the `dist` profile: release with
+# whole-program LTO), generates the data (kept in
 # BENCH_DIR between runs), checks that both peers' indicators equal mittari's, and prints median
 # wall time, peak RSS, rows per second, the ratios, and an up-to-date rerun of mittari; writes the
 # table as JSON to $BENCH_DIR/results.json. Disk: about 4 GB for the 16x data and outputs.
@@ -19,9 +20,9 @@ DIR="${BENCH_DIR:-$HOME/.cache/mittari-bench-national}"
 VENV="${BENCH_VENV:-$HOME/.cache/mittari-bench-venv}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mittari-build/target}"
 
-echo "== building mittari (release)" >&2
-cargo build --release --locked -q
-BIN="$CARGO_TARGET_DIR/release/mittari"
+echo "== building mittari (profile dist)" >&2
+cargo build --profile dist --locked -q
+BIN="$CARGO_TARGET_DIR/dist/mittari"
 
 echo "== peers: duckdb, pandas, pyarrow in $VENV" >&2
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
