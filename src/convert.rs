@@ -33,7 +33,7 @@ use crate::normalize::jsonstat::{DimensionRoles, Input};
 use crate::normalize::{DecodeContext, QuarantineEntry, RawObservation, RegionId, sotkanet};
 use crate::pipeline::quarantine_frame;
 use crate::publish::write_error;
-use crate::publish::writer::{ParquetFile, arrow_schema, write_options};
+use crate::publish::writer::{Encoders, ParquetFile, arrow_schema, write_options};
 use crate::regions::Registry;
 use crate::regions::conform::{ObservationColumns, Provenance, RegionResolver, unresolved};
 
@@ -101,11 +101,12 @@ impl TableWriter {
             // zstd at level 1 rather than 3: on the national population table of
             // `benches/jsonstat.sh` level 1 wrote a smaller file (5.7 MB against 6.7 MB) in
             // about the same time.
-            self.file = Some(ParquetFile::create(
-                &self.tmp,
-                schema.clone(),
-                write_options(Some(1)),
-            )?);
+            // Encoded on the writer's own thread and one more per core beyond the first: the
+            // writer thread has nothing else to do (see `Encoders::Own`).
+            self.file = Some(
+                ParquetFile::create(&self.tmp, schema.clone(), write_options(Some(1)))?
+                    .encoded_on(Encoders::Own),
+            );
         }
         self.file
             .as_mut()

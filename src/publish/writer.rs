@@ -15,8 +15,10 @@
 //! floats are written plain (a measured value rarely repeats, and a dictionary attempt costs a
 //! distinct-count estimate per page); everything else takes polars' choice.
 //!
-//! Each column of a row group is encoded and compressed on its own thread of the pool, then the
-//! row group is written in column order. Row groups hold [`ROW_GROUP_ROWS`] rows, as polars'.
+//! Each column of a row group is encoded and compressed on a thread of its own — rayon's pool,
+//! or for a writer that has a thread to itself the writing thread and plain threads spawned
+//! for the row group ([`Encoders`]) — then the row group is written in column order. Row groups
+//! hold [`ROW_GROUP_ROWS`] rows, as polars'.
 
 use std::collections::HashMap;
 use std::io::BufWriter;
@@ -57,6 +59,19 @@ pub fn write_options(zstd_level: Option<i32>) -> WriteOptions {
     }
 }
 
+/// Which threads encode the columns of a row group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoders {
+    /// rayon's pool, shared with whatever else is being written at the time (`run` writes its
+    /// tables together, a table per core), while the writing thread waits.
+    Pool,
+    /// The writing thread itself and as many more plain threads as make rayon's thread count
+    /// ([`crate::parallel::map`]), for a writer with a thread of its own (`convert`'s, fed
+    /// batches by the decoding thread): as fast as the pool, with one busy thread and, under
+    /// glibc, one allocator arena fewer (each thread that allocates keeps an arena of its own).
+    Own,
+}
+
 /// A Parquet file being written: the schema is fixed when it is created, row groups are
 /// appended, and [`ParquetFile::finish`] writes the footer and fsyncs.
 pub struct ParquetFile {
@@ -65,6 +80,7 @@ pub struct ParquetFile {
     writer: FileWriter<BufWriter<std::fs::File>>,
     schema: ArrowSchemaRef,
     options: WriteOptions,
+    encoders: Encoders,
     rows: usize,
 }
 
@@ -84,8 +100,16 @@ impl ParquetFile {
             writer,
             schema,
             options,
+            encoders: Encoders::Pool,
             rows: 0,
         })
+    }
+
+    /// Encodes row groups on `encoders` from now on ([`Encoders::Pool`] unless set).
+    #[must_use]
+    pub fn encoded_on(mut self, encoders: Encoders) -> ParquetFile {
+        self.encoders = encoders;
+        self
     }
 
     /// Writes a frame of the file's schema in row groups of [`ROW_GROUP_ROWS`].
@@ -141,42 +165,48 @@ impl ParquetFile {
             return Ok(());
         }
         let options = self.options;
-        let fields: Vec<&Field> = self.schema.iter_values().collect();
-        let columns = fields
-            .par_iter()
+        let fields: Vec<(usize, (&Field, &ParquetType))> = self
+            .schema
+            .iter_values()
             .zip(self.writer.parquet_schema().fields())
             .enumerate()
-            .map(|(i, (field, parquet_type))| {
-                let array = column(i)?;
-                if !fits(field, array.dtype()) || array.len() != height {
-                    return Err(InternalError::Invariant(format!(
-                        "column `{}` of a row group is {:?} with {} rows, the table's is {:?} with {height}",
-                        field.name,
-                        array.dtype(),
-                        array.len(),
-                        field.dtype()
-                    )));
-                }
-                // Text and 64-bit integers handed over as they are: by runs, or plain.
-                let runs = by_runs(array.as_ref());
-                let array = runs.as_ref().unwrap_or(&array);
-                let encoding = encoding(array.dtype());
-                column_pages(array.as_ref(), parquet_type, options, &encoding)
-                    .and_then(|columns| {
-                        columns
-                            .into_iter()
-                            .map(|pages| {
-                                let pages = pages
-                                    .map(|p| p.map_err(|e| ParquetError::OutOfSpec(e.to_string())));
-                                Compressor::new(pages, options.compression, Vec::new())
-                                    .collect::<Result<Vec<CompressedPage>, _>>()
-                                    .map_err(PolarsError::from)
-                            })
-                            .collect::<PolarsResult<Vec<_>>>()
-                    })
-                    .map_err(|e| write_error(&self.path, e))
-            })
-            .collect::<Result<Vec<_>, InternalError>>()?;
+            .collect();
+        let encode = |(i, (field, parquet_type)): (usize, (&Field, &ParquetType))| {
+            let array = column(i)?;
+            if !fits(field, array.dtype()) || array.len() != height {
+                return Err(InternalError::Invariant(format!(
+                    "column `{}` of a row group is {:?} with {} rows, the table's is {:?} with {height}",
+                    field.name,
+                    array.dtype(),
+                    array.len(),
+                    field.dtype()
+                )));
+            }
+            // Text and 64-bit integers handed over as they are: by runs, or plain.
+            let runs = by_runs(array.as_ref());
+            let array = runs.as_ref().unwrap_or(&array);
+            let encoding = encoding(array.dtype());
+            column_pages(array.as_ref(), parquet_type, options, &encoding)
+                .and_then(|columns| {
+                    columns
+                        .into_iter()
+                        .map(|pages| {
+                            let pages = pages
+                                .map(|p| p.map_err(|e| ParquetError::OutOfSpec(e.to_string())));
+                            Compressor::new(pages, options.compression, Vec::new())
+                                .collect::<Result<Vec<CompressedPage>, _>>()
+                                .map_err(PolarsError::from)
+                        })
+                        .collect::<PolarsResult<Vec<_>>>()
+                })
+                .map_err(|e| write_error(&self.path, e))
+        };
+        let columns = match self.encoders {
+            Encoders::Pool => fields.into_par_iter().map(encode).collect::<Vec<_>>(),
+            Encoders::Own => crate::parallel::map(fields, encode),
+        }
+        .into_iter()
+        .collect::<Result<Vec<_>, InternalError>>()?;
         let row_group = DynIter::new(columns.iter().flatten().map(|pages| {
             Ok(DynStreamingIterator::new(
                 fallible_streaming_iterator::convert(pages.iter().map(Ok::<_, PolarsError>)),
