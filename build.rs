@@ -11,6 +11,10 @@
 //! JSON-stat file takes in all. The price is that the executable's own code is not
 //! address-randomised (its libraries, heap, stack and mappings still are); mittari has no
 //! `unsafe` code of its own. README, "Memory and the binary".
+//!
+//! Optimised builds on `x86_64` Linux (where rustc links with its own lld) get
+//! `link/order.txt` as lld's symbol order: the functions a run executes come first and together.
+//! `MITTARI_NO_ORDER` at build time turns it off, for a linker that does not know the option.
 
 use std::path::{Path, PathBuf};
 
@@ -52,12 +56,33 @@ fn main() {
     println!("cargo:rustc-env=MITTARI_BUILD_ID={hash:016x}");
 
     println!("cargo:rerun-if-env-changed=MITTARI_PIE");
-    let target = |key: &str| std::env::var(key).unwrap_or_default();
-    if target("CARGO_CFG_TARGET_OS") == "linux"
-        && target("CARGO_CFG_TARGET_ENV") == "gnu"
+    let var = |key: &str| std::env::var(key).unwrap_or_default();
+    if var("CARGO_CFG_TARGET_OS") == "linux"
+        && var("CARGO_CFG_TARGET_ENV") == "gnu"
         && std::env::var_os("MITTARI_PIE").is_none()
     {
         // After rustc's own `-pie`: the last of the two counts.
         println!("cargo:rustc-link-arg-bins=-no-pie");
+    }
+
+    // Optimised builds: lld lays out first the functions a run executes (link/order.txt, from
+    // link/profile.sh), so a run's code sits on few pages. rustc links with its own lld on
+    // x86_64 Linux; set MITTARI_NO_ORDER with another linker.
+    println!("cargo:rerun-if-env-changed=MITTARI_NO_ORDER");
+    println!("cargo:rerun-if-changed=link/order.txt");
+    let order = Path::new(&var("CARGO_MANIFEST_DIR")).join("link/order.txt");
+    if var("TARGET") == "x86_64-unknown-linux-gnu"
+        && var("PROFILE") == "release"
+        && std::env::var_os("MITTARI_NO_ORDER").is_none()
+        && order.is_file()
+    {
+        for arg in [
+            "-Xlinker".to_string(),
+            format!("--symbol-ordering-file={}", order.display()),
+            "-Xlinker".to_string(),
+            "--no-warn-symbol-ordering".to_string(),
+        ] {
+            println!("cargo:rustc-link-arg-bins={arg}");
+        }
     }
 }
