@@ -23,7 +23,9 @@ import sys
 # later `fn=(12)` refers to it. Cost lines after `fn=` are its own instructions, except the one
 # after `calls=`, which is what a call cost in all.
 FN = re.compile(r"^(c?)fn=\((\d+)\)(?: (.*))?$")
-COST = re.compile(r"^[+\-*]?\d")
+# A cost line starts with its position: a number, `+N` or `-N` relative to the last one, or `*`
+# for the same one.
+COST = re.compile(r"^([+\-]?\d|\*)")
 
 
 def self_costs(path):
@@ -47,7 +49,7 @@ def self_costs(path):
                 else:
                     parts = line.split()
                     costs[current] += int(parts[1]) if len(parts) > 1 else 0
-    # A function that ran only through calls it made still ran: keep it with zero own cost.
+    # A function named only as a callee (`cfn=`) ran too, whatever its own cost: keep it.
     for name in names.values():
         costs.setdefault(name, 0)
     return costs

@@ -60,13 +60,17 @@ pub fn map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R>
 mod tests {
     use super::*;
 
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    }
+
     /// Results come back in the items' order, each item once, computed on several threads.
     #[test]
     fn results_keep_the_items_order() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(3)
-            .build()
-            .unwrap();
+        let pool = pool(3);
         let out = pool.install(|| {
             map((0..200_u64).collect(), |i| {
                 // Uneven work, so that threads finish items out of their order.
@@ -84,10 +88,7 @@ mod tests {
     /// it, reaches the caller.
     #[test]
     fn the_caller_works_and_a_panic_reaches_it() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
+        let pool = pool(2);
         let ran_here = pool.install(|| {
             let caller = std::thread::current().id();
             map((0..50_u64).collect(), |i| {

@@ -2,6 +2,7 @@
 //! `link/hot_functions.py`, which turns callgrind profiles into the linker's symbol order
 //! (`link/order.txt`, README "Memory and the binary"): own costs, not a call's inclusive cost;
 //! callees named on their `cfn=` line; earlier profiles first; only names the binary defines.
+#![cfg(target_os = "linux")]
 
 mod common;
 
@@ -25,19 +26,19 @@ fn two_defined_names() -> (String, String) {
     (names.next().unwrap(), names.next().unwrap())
 }
 
-#[cfg(target_os = "linux")]
 #[test]
 fn hot_functions_orders_by_own_cost_and_profile() {
     let (a, b) = two_defined_names();
     let dir = tempfile::TempDir::new().unwrap();
-    // `a` costs 5 + 10 itself and calls `b` (100 in all), which first appears as a callee and
-    // costs 100 itself; `absent` costs most but the binary does not define it.
+    // `a` costs 5 + 10 + 200 itself (the last at the same position, `*`) and calls `b` (100 in
+    // all), which first appears as a callee and costs 100 itself; `absent` costs most but the
+    // binary does not define it.
     let first = format!(
         "version: 1\ncreator: callgrind\nevents: Ir\nob=(1) mittari\nfl=(1) ???\n\
          fn=(1) {a}\n0 5\ncfn=(2) {b}\ncalls=1 0\n0 100\n\
          fn=(3) absent_from_the_binary\n0 1000\n\
          fn=(2)\n0 100\n\
-         fn=(1)\n+1 10\n"
+         fn=(1)\n+1 10\n* 200\n"
     );
     // The second profile runs `a` most, but it came first in the first profile already.
     let second = format!("version: 1\nevents: Ir\nfn=(1) {a}\n0 99999\nfn=(2) main\n0 1\n");
@@ -53,5 +54,5 @@ fn hot_functions_orders_by_own_cost_and_profile() {
     assert!(out.status.success(), "{}", stderr(&out));
     let order = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = order.lines().collect();
-    assert_eq!(lines, [b.as_str(), a.as_str(), "main"]);
+    assert_eq!(lines, [a.as_str(), b.as_str(), "main"]);
 }
