@@ -4,17 +4,9 @@
 //! compare it, so a rebuilt mittari never reuses outputs an older build wrote, even when the
 //! version number did not change.
 //!
-//! On Linux with glibc it also links the binary position-dependent (`-no-pie`) unless
-//! `MITTARI_PIE` is set at build time. A position-independent mittari carries 2.4 MB of pointer
-//! tables that the dynamic loader rewrites at every start, and 3 MB of relocation records it
-//! reads to do so: about 5 MB of every process's memory, a fifth of what converting a 14 MB
-//! JSON-stat file takes in all. The price is that the executable's own code is not
-//! address-randomised (its libraries, heap, stack and mappings still are); mittari has no
-//! `unsafe` code of its own. README, "Memory and the binary".
-//!
-//! Optimised builds on `x86_64` Linux (where rustc links with its own lld) get
-//! `link/order.txt` as lld's symbol order: the functions a run executes come first and together.
-//! `MITTARI_NO_ORDER` at build time turns it off, for a linker that does not know the option.
+//! It changes nothing about how the binary is linked: the toolchain's defaults (a
+//! position-independent executable, so that address-space layout randomisation covers mittari's
+//! own code too) are kept on purpose.
 
 use std::path::{Path, PathBuf};
 
@@ -54,35 +46,4 @@ fn main() {
         fnv1a(&mut hash, &std::fs::read(f).unwrap_or_default());
     }
     println!("cargo:rustc-env=MITTARI_BUILD_ID={hash:016x}");
-
-    println!("cargo:rerun-if-env-changed=MITTARI_PIE");
-    let var = |key: &str| std::env::var(key).unwrap_or_default();
-    if var("CARGO_CFG_TARGET_OS") == "linux"
-        && var("CARGO_CFG_TARGET_ENV") == "gnu"
-        && std::env::var_os("MITTARI_PIE").is_none()
-    {
-        // After rustc's own `-pie`: the last of the two counts.
-        println!("cargo:rustc-link-arg-bins=-no-pie");
-    }
-
-    // Optimised builds: lld lays out first the functions a run executes (link/order.txt, from
-    // link/profile.sh), so a run's code sits on few pages. rustc links with its own lld on
-    // x86_64 Linux; set MITTARI_NO_ORDER with another linker.
-    println!("cargo:rerun-if-env-changed=MITTARI_NO_ORDER");
-    println!("cargo:rerun-if-changed=link/order.txt");
-    let order = Path::new(&var("CARGO_MANIFEST_DIR")).join("link/order.txt");
-    if var("TARGET") == "x86_64-unknown-linux-gnu"
-        && var("PROFILE") == "release"
-        && std::env::var_os("MITTARI_NO_ORDER").is_none()
-        && order.is_file()
-    {
-        for arg in [
-            "-Xlinker".to_string(),
-            format!("--symbol-ordering-file={}", order.display()),
-            "-Xlinker".to_string(),
-            "--no-warn-symbol-ordering".to_string(),
-        ] {
-            println!("cargo:rustc-link-arg-bins={arg}");
-        }
-    }
 }

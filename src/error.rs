@@ -224,8 +224,8 @@ pub struct CheckError {
     pub check: String,
     /// What failed, and where to look.
     pub message: String,
-    /// Every declared check's outcome, for the failed run's manifest (empty for a cross-check).
-    pub outcomes: Vec<crate::check::quality::CheckOutcome>,
+    /// How many checks failed (a cross-source check counts as one).
+    pub failed: usize,
 }
 
 /// Something that should not happen.

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    mittari::logging::init(&cli.global);
+    mittari::cli::logging::init(&cli.global);
     let json = cli.global.log_format == LogFormat::Json;
     match mittari::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -47,7 +47,7 @@ fn report(err: &mittari::error::Error, json: bool) {
         let code = err.exit_status() as u8;
         eprintln!(
             "{}",
-            mittari::logging::error_line(&err.to_string(), &causes, code, hint.as_deref())
+            mittari::cli::logging::error_line(&err.to_string(), &causes, code, hint.as_deref())
         );
         return;
     }

@@ -29,9 +29,9 @@ use chrono::Utc;
 use serde::Deserialize;
 use tracing::{debug, info, warn};
 
+use crate::archive::{Archive, Payload, ResponseMeta};
 use crate::error::{Error, InternalError, SourceError};
-use crate::extract::{Archive, Payload, ResponseMeta};
-use crate::hash::sha256_hex;
+use crate::io::hash::sha256_hex;
 use limiter::HostLimiter;
 use retry::{Outcome, RetryPolicy, classify_status, parse_retry_after};
 
@@ -352,7 +352,7 @@ impl Client {
         &mut self,
         req: &Request,
         expect: Expect,
-        cached: Option<&crate::extract::IndexEntry>,
+        cached: Option<&crate::archive::IndexEntry>,
     ) -> Result<Fetched, Failure> {
         let mut builder = match req.method {
             Method::Get => self.inner.get(&req.url),

@@ -1,0 +1,425 @@
+//! `mittari convert FORMAT INPUT -o OUT.parquet`: one source file -> canonical `observations`.
+//!
+//! JSON-stat is streamed: the file is read twice (metadata, then cells) and never held in memory
+//! or as a JSON tree; observations are written to Parquet in batches of [`BATCH_ROWS`], so a
+//! table far larger than memory would comfortably hold as JSON converts in bounded memory. Rows
+//! keep the document's cell order, except cells given as text (a number or a missing-value
+//! symbol in a string), which the row path decodes and which are written last. Sotkanet
+//! payloads are small and decoded in one go.
+//!
+//! Regions are conformed through the built-in registry. Rows that cannot be used are written to
+//! `<OUT>.quarantine.parquet`; a stale quarantine file from an earlier conversion of the same
+//! output is removed when there are none. Both files follow the contracts in `schemas/`, are
+//! written to a temporary file beside the target, checked, then renamed: a failed conversion
+//! leaves an existing output untouched.
+
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+
+use polars::prelude::DataFrame;
+use polars_arrow::datatypes::ArrowSchemaRef;
+use tracing::{info, warn};
+
+use crate::error::{Error, InternalError, SourceError};
+use crate::io::atomic::write_error;
+use crate::io::hash::sha256_file;
+use crate::model::columns::{BATCH_ROWS, ObservationColumns};
+use crate::model::contract::Contract;
+use crate::model::observation::Provenance;
+use crate::model::observation::{RawObservation, RegionId};
+use crate::model::quarantine::{QuarantineEntry, quarantine_frame};
+use crate::model::regions::Registry;
+use crate::model::regions::resolve::{RegionResolver, unresolved};
+use crate::stages::extract::read_file;
+use crate::stages::normalize::jsonstat::columns::{
+    ArrowBatch, ColumnOptions, decode_planned, plan_columns,
+};
+use crate::stages::normalize::jsonstat::{DimensionRoles, Input};
+use crate::stages::normalize::{DecodeContext, sotkanet};
+use crate::stages::publish::writer::{Encoders, ParquetFile, arrow_schema, write_options};
+
+/// What a conversion wrote.
+#[derive(Debug)]
+pub struct Converted {
+    /// Rows written to the output.
+    pub rows: usize,
+    /// Rows quarantined.
+    pub quarantined: usize,
+    /// The quarantine file, when there were such rows.
+    pub quarantine_path: Option<PathBuf>,
+}
+
+/// Where the quarantine of a conversion goes.
+pub fn quarantine_path(output: &Path) -> PathBuf {
+    output.with_extension("quarantine.parquet")
+}
+
+/// A Parquet table written in row groups to a temporary file, checked, then renamed into place.
+///
+/// Batches arrive either as polars frames or as JSON-stat batches whose columns are built as
+/// they are encoded (text columns as dictionaries over the document's categories: handing those
+/// to the writer as they are spares the per-row re-keying polars does when it exports a
+/// categorical column). The first batch fixes the schema, and every later batch must have
+/// exactly its column types.
+struct TableWriter {
+    contract: Contract,
+    run_id: String,
+    tmp: PathBuf,
+    target: PathBuf,
+    file: Option<ParquetFile>,
+    done: bool,
+}
+
+impl TableWriter {
+    fn create(table: &str, target: &Path, run_id: &str) -> Result<TableWriter, InternalError> {
+        let dir = target
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
+        let name = target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("out.parquet");
+        Ok(TableWriter {
+            contract: Contract::for_table(table)?,
+            run_id: run_id.to_owned(),
+            tmp: dir.join(format!(".{name}.tmp-{}", std::process::id())),
+            target: target.to_path_buf(),
+            file: None,
+            done: false,
+        })
+    }
+
+    /// The open file, created with `schema` by the first batch.
+    fn file(&mut self, schema: &ArrowSchemaRef) -> Result<&mut ParquetFile, InternalError> {
+        if self.file.is_none() {
+            // zstd at level 1 rather than 3: on the national population table of
+            // `benches/jsonstat.sh` level 1 wrote a smaller file (5.7 MB against 6.7 MB) in
+            // about the same time.
+            // Encoded on the writer's own thread and one more per core beyond the first: the
+            // writer thread has nothing else to do (see `Encoders::Own`).
+            self.file = Some(
+                ParquetFile::create(&self.tmp, schema.clone(), write_options(Some(1)))?
+                    .encoded_on(Encoders::Own),
+            );
+        }
+        self.file
+            .as_mut()
+            .ok_or_else(|| InternalError::Invariant("the table writer did not open".into()))
+    }
+
+    /// Writes a polars frame.
+    fn write(&mut self, df: &DataFrame) -> Result<(), InternalError> {
+        self.contract.check_frame(df)?;
+        // Column types are checked against the table's as the frame is written.
+        self.file(&arrow_schema(df))?.write_frame(df)
+    }
+
+    /// Writes a JSON-stat batch as one row group, each column made as it is encoded.
+    fn write_batch(&mut self, batch: &ArrowBatch) -> Result<(), InternalError> {
+        let schema = &batch.schema;
+        self.contract.check_arrow_schema(schema, schema.len())?;
+        self.file(schema)?;
+        let (Some(file), contract) = (self.file.as_mut(), &self.contract) else {
+            return Err(InternalError::Invariant(
+                "the table writer did not open".into(),
+            ));
+        };
+        file.write_columns(batch.height(), |i| {
+            let array = batch
+                .column(i)
+                .map_err(|e| InternalError::Invariant(format!("a batch: {e}")))?;
+            contract.check_arrow_column(schema, i, &array)?;
+            Ok(array)
+        })
+    }
+
+    fn finish(mut self) -> Result<usize, InternalError> {
+        let Some(file) = self.file.take() else {
+            return Err(InternalError::Invariant(
+                "a table was finished before any batch".into(),
+            ));
+        };
+        let rows = file.finish(self.contract.parquet_metadata(&self.run_id, "convert"))?;
+        self.contract.check_parquet(&self.tmp, rows, &self.run_id)?;
+        fs_err::rename(&self.tmp, &self.target).map_err(|e| write_error(&self.target, e))?;
+        self.done = true;
+        Ok(rows)
+    }
+}
+
+impl Drop for TableWriter {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs_err::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// The quarantine of a conversion, written in batches of [`BATCH_ROWS`] entries as they come, so
+/// that a file whose cells are mostly unusable still converts in bounded memory. The file is
+/// only put in place (or a stale one removed) when the whole conversion succeeded.
+struct QuarantineOut {
+    path: PathBuf,
+    run_id: String,
+    writer: Option<TableWriter>,
+    pending: Vec<QuarantineEntry>,
+    total: usize,
+}
+
+impl QuarantineOut {
+    fn new(output: &Path, run_id: &str) -> QuarantineOut {
+        QuarantineOut {
+            path: quarantine_path(output),
+            run_id: run_id.to_owned(),
+            writer: None,
+            pending: Vec::new(),
+            total: 0,
+        }
+    }
+
+    fn push(&mut self, entry: QuarantineEntry) -> Result<(), InternalError> {
+        self.pending.push(entry);
+        self.total += 1;
+        if self.pending.len() >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), InternalError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let writer = match &mut self.writer {
+            Some(w) => w,
+            None => {
+                self.writer
+                    .insert(TableWriter::create("quarantine", &self.path, &self.run_id)?)
+            }
+        };
+        writer.write(&quarantine_frame(&self.pending, &self.run_id)?)?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Puts the file in place; `None` (and a stale file removed) when nothing was quarantined.
+    fn finish(mut self) -> Result<Option<PathBuf>, InternalError> {
+        self.flush()?;
+        if let Some(w) = self.writer.take() {
+            w.finish()?;
+            return Ok(Some(self.path));
+        }
+        if self.path.exists() {
+            fs_err::remove_file(&self.path).map_err(|e| write_error(&self.path, e))?;
+        }
+        Ok(None)
+    }
+}
+
+/// The formats `convert` decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvertFormat {
+    /// A JSON-stat document.
+    Jsonstat,
+    /// A THL Sotkanet `/json` response.
+    SotkanetJson,
+    /// A THL Sotkanet `/csv` response.
+    SotkanetCsv,
+}
+
+/// What to convert, and how to read it.
+#[derive(Debug, Clone)]
+pub struct ConvertRequest {
+    /// The input's format.
+    pub format: ConvertFormat,
+    /// The input file.
+    pub input: PathBuf,
+    /// The Parquet file to write (quarantine beside it, see [`quarantine_path`]).
+    pub output: PathBuf,
+    /// Dataset id for the `dataset` column (default: derived from the input).
+    pub dataset: Option<String>,
+    /// JSON-stat: which dimension is which (`None`s fall back to the dataset's roles).
+    pub roles: DimensionRoles,
+}
+
+/// Runs a conversion.
+pub fn convert(args: &ConvertRequest) -> Result<Converted, Error> {
+    let stem = args
+        .input
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("input");
+    let dataset = match (&args.dataset, args.format) {
+        (Some(d), _) => d.clone(),
+        // Sotkanet rows carry their indicator: each row gets `sotkanet:<indicator>`.
+        (None, ConvertFormat::SotkanetJson | ConvertFormat::SotkanetCsv) => String::new(),
+        (None, ConvertFormat::Jsonstat) => format!("file:{stem}"),
+    };
+    let jsonstat = args.format == ConvertFormat::Jsonstat;
+    let roles = args.roles.clone();
+    // JSON-stat's first pass over the file (reading, validating, mapping; on the national
+    // population table of `benches/jsonstat.sh` 30 ms) needs neither the file's sha256 nor the
+    // region registry (12 and 8 ms): another thread works those out meanwhile.
+    let (helper, planned) = std::thread::scope(|scope| {
+        let helper = scope.spawn(|| {
+            let hashed = jsonstat.then(|| sha256_file(&args.input));
+            (Registry::builtin(), hashed)
+        });
+        let planned = jsonstat.then(|| {
+            let ctx = context(args, dataset.clone(), String::new());
+            plan_columns(Input::File(&args.input), &roles, &ctx)
+        });
+        (helper.join(), planned)
+    });
+    let (registry, hashed) = helper.map_err(|_| {
+        InternalError::Invariant(
+            "the thread hashing the input and building the registry panicked".into(),
+        )
+    })?;
+    let registry = registry?;
+    let resolver = RegionResolver {
+        registry: &registry,
+        sotkanet_regions: None,
+    };
+    let run_id = format!("convert-{}", Utc::now().format("%Y%m%dT%H%M%SZ"));
+    let mut out = TableWriter::create("observations", &args.output, &run_id)?;
+    let mut columns = ObservationColumns::default();
+    let mut quarantine = QuarantineOut::new(&args.output, &run_id);
+    // Why the quarantine could not be written, when it could not.
+    let mut quarantine_failed: Option<InternalError> = None;
+    let retrieved_at = Utc::now();
+
+    if let (Some(hashed), Some(planned)) = (hashed, planned) {
+        // A missing file is reported as such, before any complaint about its content.
+        let (sha, _) = hashed.map_err(|e| SourceError::Missing {
+            source_id: "input".to_owned(),
+            path: args.input.clone(),
+            source: e,
+        })?;
+        let planned = planned?;
+        let ctx = context(args, dataset, sha.clone());
+        let provenance = Provenance {
+            source_id: "input",
+            raw_sha256: &sha,
+            retrieved_at,
+        };
+        let resolve = |id: &RegionId| resolver.resolve(id).map(|(c, l)| (c, l.as_str()));
+        let reject =
+            |raw: &RawObservation, rule, reason| unresolved(raw, &provenance, rule, reason);
+        let options = ColumnOptions {
+            resolve_region: &resolve,
+            reject_region: &reject,
+            retrieved_at_micros: retrieved_at.timestamp_micros(),
+            batch_rows: BATCH_ROWS,
+        };
+        let mut slow_rows = Vec::new();
+        // Decoding and writing overlap: batches go to a writer thread through a channel without
+        // a buffer, so at most two are alive at once (the one being filled, the one being
+        // written); the writer encodes a batch's columns in parallel.
+        let (decoded, written) = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<ArrowBatch>(0);
+            let writer = scope.spawn(move || -> Result<TableWriter, InternalError> {
+                for batch in rx {
+                    out.write_batch(&batch)?;
+                }
+                Ok(out)
+            });
+            let decoded = decode_planned(
+                planned,
+                Input::File(&args.input),
+                &ctx,
+                &options,
+                |entry| {
+                    quarantine.push(entry).map_err(|e| {
+                        let message = format!("writing the quarantine: {e}");
+                        quarantine_failed = Some(e);
+                        message
+                    })
+                },
+                |df| {
+                    tx.send(df)
+                        .map_err(|_| "the Parquet writer stopped".to_owned())
+                },
+                |row| {
+                    slow_rows.push(row);
+                    Ok(())
+                },
+            );
+            drop(tx);
+            let written = writer.join().unwrap_or_else(|_| {
+                Err(InternalError::Invariant(
+                    "the Parquet writer thread panicked".into(),
+                ))
+            });
+            (decoded, written)
+        });
+        // A failure to write is reported as what it is, not as a bad input.
+        out = written?;
+        if let Some(e) = quarantine_failed {
+            return Err(e.into());
+        }
+        // Cells given as text that decode (rare): resolved and written after the rest.
+        for row in slow_rows {
+            if let Err(q) = columns.push_one(&row, &resolver, &provenance) {
+                quarantine.push(q)?;
+            }
+        }
+        for info in decoded? {
+            for w in &info.warnings {
+                warn!(dataset = %info.dataset, "JSON-stat: {w}");
+            }
+        }
+    } else {
+        let payload = read_file("input", &args.input)?;
+        let ctx = context(args, dataset, payload.sha256.clone());
+        let provenance = Provenance {
+            source_id: "input",
+            raw_sha256: &payload.sha256,
+            retrieved_at,
+        };
+        let decoded = if args.format == ConvertFormat::SotkanetJson {
+            match sotkanet::decode_json_resolved(&payload.bytes, &ctx, &resolver, &provenance) {
+                Some(decoded) => decoded,
+                None => sotkanet::decode_json(&payload.bytes, &ctx)?,
+            }
+        } else {
+            sotkanet::decode_csv(&payload.bytes, &ctx)?
+        };
+        let mut rejected = decoded.quarantine;
+        columns.append(decoded.resolved);
+        columns.push_resolved(decoded.rows, &resolver, &provenance, &mut rejected);
+        for entry in rejected {
+            quarantine.push(entry)?;
+        }
+        // Small payloads: written sorted, like `run` writes `observations`.
+        out.write(&std::mem::take(&mut columns).into_frame()?)?;
+    }
+    // The last (possibly only, possibly empty) batch.
+    out.write(&columns.take_frame()?)?;
+    let rows = out.finish()?;
+
+    let quarantined = quarantine.total;
+    let quarantine_path = quarantine.finish()?;
+    if let Some(path) = &quarantine_path {
+        warn!(rows = quarantined, path = %path.display(), "Quarantined rows");
+    }
+    info!(rows, path = %args.output.display(), "Wrote observations");
+    Ok(Converted {
+        rows,
+        quarantined,
+        quarantine_path,
+    })
+}
+
+fn context(args: &ConvertRequest, dataset: String, raw_sha256: String) -> DecodeContext {
+    DecodeContext {
+        source_id: "input".to_owned(),
+        dataset,
+        file: args.input.display().to_string(),
+        raw_sha256,
+        unit: None,
+    }
+}

@@ -1,0 +1,91 @@
+//! What each command does at the edge: call the application layer and print its result on
+//! stdout (through [`crate::cli::output`]). Nothing here computes anything.
+
+use crate::app::{convert, generate, history, inspect, run as pipeline};
+use crate::cli::{Cli, Command};
+use crate::error::{Error, InternalError};
+use crate::model::config;
+
+/// Runs one command. `main` maps the result to an exit code.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Run(args) => {
+            pipeline::run(&pipeline::RunOptions {
+                pipeline: args.pipeline,
+                out: args.out,
+                cache: args.cache,
+                offline: args.offline,
+                as_of: args.as_of,
+                wait: std::time::Duration::from_secs(args.wait),
+                strict: args.strict,
+                force: args.force,
+            })?;
+            // `pipeline::run` logged the run's summary line.
+            Ok(())
+        }
+        Command::Validate(args) => print(pipeline::validate(&args.pipeline)?),
+        Command::Generate(args) => {
+            let g = generate::generate(&args.dir, args.scale, args.years)?;
+            print([format!(
+                "wrote {} Sotkanet indicators ({} rows), {} JSON-stat cells and {}",
+                g.indicators,
+                g.sotkanet_rows,
+                g.jsonstat_cells,
+                g.pipeline.display()
+            )])
+        }
+        Command::Convert(args) => {
+            let request = convert::ConvertRequest {
+                format: match args.format {
+                    crate::cli::ConvertFormat::Jsonstat => convert::ConvertFormat::Jsonstat,
+                    crate::cli::ConvertFormat::SotkanetJson => convert::ConvertFormat::SotkanetJson,
+                    crate::cli::ConvertFormat::SotkanetCsv => convert::ConvertFormat::SotkanetCsv,
+                },
+                input: args.input.clone(),
+                output: args.output.clone(),
+                dataset: args.dataset.clone(),
+                roles: crate::stages::normalize::jsonstat::DimensionRoles {
+                    region: args.region_dim.clone(),
+                    region_code: args.region_code.clone(),
+                    time: args.time_dim.clone(),
+                    measure: args.measure_dim.clone(),
+                    sex: args.sex_dim.clone(),
+                    age: args.age_dim.clone(),
+                    sex_codes: None,
+                },
+            };
+            let done = convert::convert(&request)?;
+            print([format!(
+                "wrote {} rows to {}{}",
+                done.rows,
+                args.output.display(),
+                done.quarantine_path
+                    .map(|q| format!("; {} rows quarantined to {}", done.quarantined, q.display()))
+                    .unwrap_or_default()
+            )])
+        }
+        Command::Inspect(args) => print(inspect::inspect(&args.file, args.rows)?),
+        Command::Runs(args) => {
+            let out = match (&args.out, &args.pipeline) {
+                (Some(out), _) => out.clone(),
+                (None, Some(p)) => pipeline::output_dir(&config::Pipeline::load(p)?, None),
+                (None, None) => {
+                    return Err(crate::error::ConfigError::Busy {
+                        message: "`mittari runs` needs a pipeline file or `--out DIR`".into(),
+                    }
+                    .into());
+                }
+            };
+            print(history::list(&out, args.limit)?)
+        }
+    }
+}
+
+fn print<I: IntoIterator<Item = S>, S: AsRef<str>>(lines: I) -> Result<(), Error> {
+    crate::cli::output::print_lines(lines).map_err(|e| {
+        Error::Internal(InternalError::Write {
+            path: "<stdout>".into(),
+            source: e.into(),
+        })
+    })
+}

@@ -1,0 +1,304 @@
+//! The `[[checks]]` of a pipeline file as plain configuration: each check's kind, severity,
+//! table and parameters, validated when the pipeline is loaded (a check that names a table or
+//! column its contract does not have is a configuration error, exit 2). The check stage
+//! ([`crate::stages::check`]) runs them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::model::contract::Contract;
+
+/// How bad a failing check is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Reported; the outputs are published.
+    Warn,
+    /// Nothing is published; the run exits 1.
+    #[default]
+    Error,
+}
+
+impl Severity {
+    /// The name used in pipeline files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Warn => "warn",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// The kinds of check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// `columns` have no nulls.
+    NotNull,
+    /// `columns` together identify a row.
+    Unique,
+    /// `column` takes only `values`.
+    AcceptedValues,
+    /// `column` holds only region codes the registry knows.
+    Relationship,
+    /// `column` lies within `min`..=`max`.
+    Range,
+    /// The table has `min`..=`max` rows.
+    RowCount,
+    /// A row for every region of `regions` and year of `years`.
+    Coverage,
+    /// The latest `column` year is at most `max_age_years` old, or `source` was updated within
+    /// `max_age_days`.
+    Freshness,
+}
+
+impl CheckKind {
+    /// The name used in pipeline files.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckKind::NotNull => "not_null",
+            CheckKind::Unique => "unique",
+            CheckKind::AcceptedValues => "accepted_values",
+            CheckKind::Relationship => "relationship",
+            CheckKind::Range => "range",
+            CheckKind::RowCount => "row_count",
+            CheckKind::Coverage => "coverage",
+            CheckKind::Freshness => "freshness",
+        }
+    }
+}
+
+/// Which regions a coverage check expects.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RegionSet {
+    /// `focus`, `counties` or `municipalities` (of the reference year).
+    Named(NamedRegions),
+    /// Explicit region codes.
+    Codes(Vec<String>),
+}
+
+/// Named region sets.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NamedRegions {
+    /// The pipeline's focus regions.
+    Focus,
+    /// Every wellbeing services county (and Helsinki).
+    Counties,
+    /// Every municipality of the reference year.
+    Municipalities,
+}
+
+/// `[[checks]]`: one declared data-quality check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    /// Unique name: used in messages, the manifest and the quarantine file name.
+    pub name: Spanned<String>,
+    /// What is checked.
+    pub kind: Spanned<CheckKind>,
+    /// `warn` or `error` (default).
+    #[serde(default)]
+    pub severity: Severity,
+    /// The table checked (any published table).
+    #[serde(default)]
+    pub table: Option<Spanned<String>>,
+    /// Columns (`not_null`, `unique`).
+    #[serde(default)]
+    pub columns: Option<Spanned<Vec<String>>>,
+    /// Column (`accepted_values`, `relationship`, `range`, `freshness`).
+    #[serde(default)]
+    pub column: Option<Spanned<String>>,
+    /// Only rows whose columns equal these values (as text).
+    #[serde(default, rename = "where")]
+    pub filter: Option<Spanned<BTreeMap<String, String>>>,
+    /// Accepted values.
+    #[serde(default)]
+    pub values: Option<Vec<String>>,
+    /// Lower bound (`range`: value; `row_count`: rows).
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Upper bound.
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Regions expected (`coverage`).
+    #[serde(default)]
+    pub regions: Option<Spanned<RegionSet>>,
+    /// Years expected (`coverage`; default the pipeline's years).
+    #[serde(default)]
+    pub years: Option<Vec<i16>>,
+    /// Oldest accepted latest year, as years before the run's `--as-of` year (`freshness`).
+    #[serde(default)]
+    pub max_age_years: Option<u16>,
+    /// Source whose update date is checked (`freshness`).
+    #[serde(default)]
+    pub source: Option<Spanned<String>>,
+    /// Oldest accepted update, in days before `--as-of` (`freshness`).
+    #[serde(default)]
+    pub max_age_days: Option<u32>,
+}
+
+/// Tables a check can name: every published table.
+pub const CHECKABLE_TABLES: [&str; 18] = [
+    "observations",
+    "regions",
+    "crosswalk",
+    "mergers",
+    "indicator_catalogue",
+    "indicators",
+    "kpa",
+    "comparisons",
+    "region_profile",
+    "maturity_responses",
+    "maturity_role_scores",
+    "maturity_signals",
+    "maturity_overall",
+    "maturity_dimension_scores",
+    "maturity_method_params",
+    "roadmap_actions",
+    "roadmap_milestones",
+    "roadmap_progress",
+];
+
+impl CheckConfig {
+    /// `columns` (empty when absent: validation requires it where it is used).
+    pub(crate) fn column_list(&self) -> Vec<String> {
+        self.columns
+            .as_ref()
+            .map(|c| c.get_ref().clone())
+            .unwrap_or_default()
+    }
+
+    /// `column` (empty when absent: validation requires it where it is used).
+    pub(crate) fn column_name(&self) -> &str {
+        self.column
+            .as_ref()
+            .map(|c| c.get_ref().as_str())
+            .unwrap_or_default()
+    }
+
+    /// Checks the fields the kind needs and only those, and that the table, its columns and
+    /// the source exist. Returns the span to point at and the message.
+    pub fn validate(
+        &self,
+        sources: &BTreeSet<&str>,
+    ) -> Result<(), (std::ops::Range<usize>, String)> {
+        let name = self.name.get_ref();
+        let kind = *self.kind.get_ref();
+        let fail =
+            |span: std::ops::Range<usize>, m: String| Err((span, format!("check `{name}`: {m}")));
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return fail(
+                self.name.span(),
+                "a check's name uses letters, digits, `_` and `-` only (it names a file)".into(),
+            );
+        }
+        let given: [(&str, bool); 11] = [
+            ("table", self.table.is_some()),
+            ("columns", self.columns.is_some()),
+            ("column", self.column.is_some()),
+            ("values", self.values.is_some()),
+            ("min", self.min.is_some()),
+            ("max", self.max.is_some()),
+            ("regions", self.regions.is_some()),
+            ("years", self.years.is_some()),
+            ("max_age_years", self.max_age_years.is_some()),
+            ("source", self.source.is_some()),
+            ("max_age_days", self.max_age_days.is_some()),
+        ];
+        let (required, optional): (&[&str], &[&str]) = match kind {
+            CheckKind::NotNull | CheckKind::Unique => (&["table", "columns"], &[]),
+            CheckKind::AcceptedValues => (&["table", "column", "values"], &[]),
+            CheckKind::Relationship => (&["table", "column"], &[]),
+            CheckKind::Range | CheckKind::RowCount if self.min.is_none() && self.max.is_none() => {
+                return fail(
+                    self.kind.span(),
+                    format!("a `{}` check needs `min`, `max` or both", kind.name()),
+                );
+            }
+            CheckKind::Range => (&["table", "column"], &["min", "max"]),
+            CheckKind::RowCount => (&["table"], &["min", "max"]),
+            CheckKind::Coverage => (&["table", "regions"], &["years"]),
+            CheckKind::Freshness if self.source.is_some() => (&["source", "max_age_days"], &[]),
+            CheckKind::Freshness => (&["table", "column", "max_age_years"], &[]),
+        };
+        for (field, present) in given {
+            if required.contains(&field) && !present {
+                return fail(
+                    self.kind.span(),
+                    format!("a `{}` check needs `{field}`", kind.name()),
+                );
+            }
+            if present && !required.contains(&field) && !optional.contains(&field) {
+                return fail(
+                    self.kind.span(),
+                    format!("`{field}` does not apply to a `{}` check", kind.name()),
+                );
+            }
+        }
+        if self.filter.is_some() && self.table.is_none() {
+            return fail(self.kind.span(), "`where` needs a table".into());
+        }
+        if let (Some(min), Some(max)) = (self.min, self.max)
+            && min
+                .partial_cmp(&max)
+                .is_none_or(|o| o == std::cmp::Ordering::Greater)
+        {
+            return fail(
+                self.kind.span(),
+                format!("`min` {min} is above `max` {max}"),
+            );
+        }
+        if let Some(s) = &self.source
+            && !sources.contains(s.get_ref().as_str())
+        {
+            return fail(s.span(), format!("no source has id `{}`", s.get_ref()));
+        }
+        let Some(table) = &self.table else {
+            return Ok(());
+        };
+        let t = table.get_ref();
+        if !CHECKABLE_TABLES.contains(&t.as_str()) {
+            return fail(
+                table.span(),
+                format!(
+                    "unknown table `{t}`; one of: {}",
+                    CHECKABLE_TABLES.join(", ")
+                ),
+            );
+        }
+        let contract = Contract::for_table(t).map_err(|e| (table.span(), e.to_string()))?;
+        let has = |c: &str| {
+            contract.extra_columns.is_some() || contract.columns.iter().any(|k| k.name == c)
+        };
+        let mut named: Vec<(&str, std::ops::Range<usize>)> = Vec::new();
+        if let Some(cs) = &self.columns {
+            if cs.get_ref().is_empty() {
+                return fail(cs.span(), "`columns` is empty".into());
+            }
+            named.extend(cs.get_ref().iter().map(|c| (c.as_str(), cs.span())));
+        }
+        if let Some(c) = &self.column {
+            named.push((c.get_ref(), c.span()));
+        }
+        if let Some(f) = &self.filter {
+            named.extend(f.get_ref().keys().map(|c| (c.as_str(), f.span())));
+        }
+        if kind == CheckKind::Coverage {
+            named.extend([("region", table.span()), ("year", table.span())]);
+        }
+        for (c, span) in named {
+            if !has(c) {
+                return fail(span, format!("table `{t}` has no column `{c}`"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,441 @@
+//! An indicator's rows from its measures' levels for the `count`, `ratio` and `mean` rules, and
+//! the comparisons every indicator row gets (country value, index vs country, change from the
+//! previous year), computed over the rows: a catalogue has hundreds of indicators of a few
+//! thousand rows each, where a polars query per indicator cost more than its arithmetic. The
+//! columns are those of [`super::finish`] (which `index` indicators and the population structure
+//! still go through); the rules are in the module doc of [`crate::stages::derive`].
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+
+use crate::error::{InternalError, PolarsContext};
+use crate::model::regions::COUNTRY;
+use crate::stages::conform::{Numbered, floats, text, years};
+
+/// What every row of an indicator repeats.
+pub(crate) struct Indicator<'a> {
+    pub id: &'a str,
+    pub unit: &'a str,
+    pub method: &'a str,
+    pub scale: f64,
+}
+
+/// `count`: the numerator's levels × scale, flagged as the levels are.
+pub(crate) fn count(ind: &Indicator<'_>, num: &DataFrame) -> Result<DataFrame, InternalError> {
+    let num = LevelRows::read(num)?;
+    let mut out = Rows::default();
+    for i in 0..num.len() {
+        let x = num.x[i];
+        out.push(
+            num.key(i),
+            x.map(|x| x * ind.scale),
+            x,
+            None,
+            flags(&[num.flag[i].map(str::to_owned)]),
+        );
+    }
+    out.frame(ind)
+}
+
+/// How the flags of a quotient name its two sides.
+pub(crate) struct Sides {
+    /// Prefix of the numerator's flags.
+    pub numerator: &'static str,
+    /// Prefix of the denominator's flags.
+    pub denominator: &'static str,
+    /// The flag of a zero denominator.
+    pub zero: &'static str,
+    /// The flag of a row without a denominator row, if any.
+    pub absent: Option<&'static str>,
+}
+
+/// `ratio`'s sides.
+pub(crate) const RATIO: Sides = Sides {
+    numerator: "numerator",
+    denominator: "denominator",
+    zero: "zero denominator",
+    absent: Some("no denominator"),
+};
+
+/// `mean`'s sides: `sum(x × w) / sum(w)`.
+pub(crate) const MEAN: Sides = Sides {
+    numerator: "weighted values",
+    denominator: "weights",
+    zero: "zero total weight",
+    absent: None,
+};
+
+/// `num / den × scale` at every level (`ratio`: `sum(numerator) / sum(denominator)`; `mean`:
+/// `sum(x × w) / sum(w)`), null for a zero or missing denominator; the flags of both sides,
+/// prefixed, and why a value is missing.
+pub(crate) fn quotient(
+    ind: &Indicator<'_>,
+    sides: &Sides,
+    num: &DataFrame,
+    den: &DataFrame,
+) -> Result<DataFrame, InternalError> {
+    let (num, den) = (LevelRows::read(num)?, LevelRows::read(den)?);
+    let mut by_key: HashMap<Key<'_>, usize> = HashMap::with_capacity(den.len());
+    for i in 0..den.len() {
+        // The first row of a key, as a left join would give each numerator row one match when
+        // keys are unique (levels' keys are).
+        by_key.entry(den.key(i)).or_insert(i);
+    }
+    let mut out = Rows::default();
+    for i in 0..num.len() {
+        let x = num.x[i];
+        let (d, d_flag) = match by_key.get(&num.key(i)) {
+            Some(&j) => (den.x[j], den.flag[j]),
+            None => (None, None),
+        };
+        let zero = d == Some(0.0);
+        let value = if zero {
+            None
+        } else {
+            x.zip(d).map(|(x, d)| x / d * ind.scale)
+        };
+        let flag = flags(&[
+            num.flag[i].map(|f| format!("{} {f}", sides.numerator)),
+            d_flag.map(|f| format!("{} {f}", sides.denominator)),
+            zero.then(|| sides.zero.to_owned()),
+            sides
+                .absent
+                .filter(|_| d.is_none() && d_flag.is_none())
+                .map(str::to_owned),
+        ]);
+        out.push(num.key(i), value, x, d, flag);
+    }
+    out.frame(ind)
+}
+
+/// The parts that are present, joined by `; `; none is no flag.
+fn flags(parts: &[Option<String>]) -> Option<String> {
+    let present: Vec<&str> = parts.iter().flatten().map(String::as_str).collect();
+    (!present.is_empty()).then(|| present.join("; "))
+}
+
+/// (`region`, `region_level`, `year`).
+type Key<'a> = (Option<&'a str>, Option<&'a str>, Option<i16>);
+
+/// The columns of a levels frame (see [`super::levels()`]).
+struct LevelRows<'a> {
+    region: Vec<Option<&'a str>>,
+    level: Vec<Option<&'a str>>,
+    year: Vec<Option<i16>>,
+    x: Vec<Option<f64>>,
+    flag: Vec<Option<&'a str>>,
+}
+
+impl<'a> LevelRows<'a> {
+    fn read(df: &'a DataFrame) -> Result<LevelRows<'a>, InternalError> {
+        let what = "reading a measure's levels";
+        Ok(LevelRows {
+            region: text(df, "region", what)?,
+            level: text(df, "region_level", what)?,
+            year: years(df, what)?,
+            x: floats(df, "x", what)?,
+            flag: text(df, "x_flag", what)?,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.x.len()
+    }
+
+    fn key(&self, i: usize) -> Key<'a> {
+        (self.region[i], self.level[i], self.year[i])
+    }
+}
+
+/// The varying columns of an indicator's rows.
+#[derive(Default)]
+struct Rows<'a> {
+    region: Vec<Option<&'a str>>,
+    level: Vec<Option<&'a str>>,
+    year: Vec<Option<i16>>,
+    value: Vec<Option<f64>>,
+    numerator: Vec<Option<f64>>,
+    denominator: Vec<Option<f64>>,
+    flags: Vec<Option<String>>,
+}
+
+impl<'a> Rows<'a> {
+    fn push(
+        &mut self,
+        (region, level, year): Key<'a>,
+        value: Option<f64>,
+        numerator: Option<f64>,
+        denominator: Option<f64>,
+        flags: Option<String>,
+    ) {
+        self.region.push(region);
+        self.level.push(level);
+        self.year.push(year);
+        self.value.push(value);
+        self.numerator.push(numerator);
+        self.denominator.push(denominator);
+        self.flags.push(flags);
+    }
+
+    fn frame(self, ind: &Indicator<'_>) -> Result<DataFrame, InternalError> {
+        let n = self.value.len();
+        let repeat = |name: &str, v: &str| {
+            Column::new_scalar(name.into(), Scalar::from(PlSmallStr::from(v)), n)
+        };
+        let columns = vec![
+            repeat("indicator", ind.id),
+            Column::new("region".into(), self.region),
+            Column::new("region_level".into(), self.level),
+            Column::new("year".into(), self.year),
+            Column::new("value".into(), self.value),
+            Column::new("numerator".into(), self.numerator),
+            Column::new("denominator".into(), self.denominator),
+            repeat("unit", ind.unit),
+            repeat("method", ind.method),
+            Column::new("flags".into(), self.flags),
+        ];
+        DataFrame::new(n, columns).context("building an indicator's rows")
+    }
+}
+
+/// Adds `country_value` (the country's value of the same indicator and year), `index_country`
+/// (value / country value × 100) and `yoy_change_pct` (change from the same region's value a
+/// year earlier, per cent), both null where what they divide by is 0 or missing; orders the rows
+/// by indicator, region level, region and year, and the columns as the `indicators` table has
+/// them.
+pub(crate) fn with_comparisons(all: &DataFrame) -> Result<DataFrame, InternalError> {
+    let what = "comparing indicators";
+    let (indicator, region, level) = (
+        text(all, "indicator", what)?,
+        text(all, "region", what)?,
+        text(all, "region_level", what)?,
+    );
+    let (year, value) = (years(all, what)?, floats(all, "value", what)?);
+    let (indicator_rank, region_rank, level_rank) =
+        (ranks(&indicator), ranks(&region), ranks(&level));
+    let mut order: Vec<usize> = (0..all.height()).collect();
+    order.sort_unstable_by_key(|&i| (indicator_rank[i], level_rank[i], region_rank[i], year[i], i));
+    let mut country: PlHashMap<(u32, Option<i16>), Option<f64>> = PlHashMap::new();
+    for i in 0..all.height() {
+        if region[i] == Some(COUNTRY) {
+            country
+                .entry((indicator_rank[i], year[i]))
+                .or_insert(value[i]);
+        }
+    }
+    let n = order.len();
+    let (mut country_value, mut index, mut yoy) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (k, &i) in order.iter().enumerate() {
+        let c = country
+            .get(&(indicator_rank[i], year[i]))
+            .copied()
+            .flatten();
+        country_value.push(c);
+        index.push(relative_to(value[i], c).map(|r| r * 100.0));
+        // Sorted by (indicator, level, region, year): the region's previous year, when there is
+        // one, is the row before.
+        let previous = k
+            .checked_sub(1)
+            .map(|p| order[p])
+            .filter(|&p| {
+                indicator_rank[p] == indicator_rank[i]
+                    && region_rank[p] == region_rank[i]
+                    && year[p]
+                        .zip(year[i])
+                        .is_some_and(|(a, b)| i32::from(a) + 1 == i32::from(b))
+            })
+            .and_then(|p| value[p]);
+        yoy.push(relative_to(value[i], previous).map(|r| (r - 1.0) * 100.0));
+    }
+    let idx = IdxCa::from_vec(
+        "order".into(),
+        order
+            .iter()
+            .map(|&i| IdxSize::try_from(i).unwrap_or(IdxSize::MAX))
+            .collect(),
+    );
+    let mut out = all
+        .select([
+            "indicator",
+            "region",
+            "region_level",
+            "year",
+            "value",
+            "numerator",
+            "denominator",
+            "unit",
+            "method",
+            "flags",
+        ])
+        .context(what)?
+        .take(&idx)
+        .context(what)?;
+    // The comparisons go between `unit` and `method`.
+    for (k, column) in [
+        Column::new("country_value".into(), country_value),
+        Column::new("index_country".into(), index),
+        Column::new("yoy_change_pct".into(), yoy),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        out.insert_column(8 + k, column).context(what)?;
+    }
+    Ok(out)
+}
+
+/// `value / base`, null when either is missing or the base is 0.
+fn relative_to(value: Option<f64>, base: Option<f64>) -> Option<f64> {
+    let (v, b) = value.zip(base)?;
+    (b != 0.0).then(|| v / b)
+}
+
+/// Each row's place among the column's distinct values in byte order (null first, as 0).
+fn ranks(column: &[Option<&str>]) -> Vec<u32> {
+    // Rows of an indicator, a level or a region come in runs: look up only where the value
+    // changes.
+    let mut distinct: Numbered<&str> = Numbered::default();
+    let mut last: Option<(&str, usize)> = None;
+    let numbers: Vec<Option<usize>> = column
+        .iter()
+        .map(|v| {
+            let s = (*v)?;
+            Some(match last {
+                Some((l, n)) if l == s => n,
+                _ => {
+                    let n = distinct.number(s);
+                    last = Some((s, n));
+                    n
+                }
+            })
+        })
+        .collect();
+    let rank = distinct.ranks();
+    numbers
+        .into_iter()
+        .map(|n| n.map_or(0, |n| u32::try_from(rank[n] + 1).unwrap_or(u32::MAX)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows come out ordered by indicator, level, region and year; the year-on-year change needs
+    /// the year just before (not the previous row across a gap, nor another region's or
+    /// indicator's), and the index divides by the same indicator's country value of that year.
+    #[test]
+    fn comparisons_follow_indicator_region_and_year() {
+        let rows: [(&str, &str, &str, i16, Option<f64>); 8] = [
+            ("b", "KU091", "municipality", 2020, Some(5.0)),
+            ("a", "KU091", "municipality", 2021, Some(30.0)),
+            ("a", COUNTRY, "country", 2021, Some(60.0)),
+            ("a", "KU091", "municipality", 2019, Some(10.0)),
+            ("a", COUNTRY, "country", 2019, Some(0.0)),
+            ("b", "KU091", "municipality", 2019, Some(4.0)),
+            ("a", "KU049", "municipality", 2020, Some(2.0)),
+            ("a", "KU049", "municipality", 2021, None),
+        ];
+        let texts = |k: usize| -> Vec<&str> {
+            rows.iter()
+                .map(|r| match k {
+                    0 => r.0,
+                    1 => r.1,
+                    _ => r.2,
+                })
+                .collect()
+        };
+        let df = DataFrame::new(
+            rows.len(),
+            vec![
+                Column::new("indicator".into(), texts(0)),
+                Column::new("region".into(), texts(1)),
+                Column::new("region_level".into(), texts(2)),
+                Column::new("year".into(), rows.iter().map(|r| r.3).collect::<Vec<_>>()),
+                Column::new("value".into(), rows.iter().map(|r| r.4).collect::<Vec<_>>()),
+                Column::new(
+                    "numerator".into(),
+                    rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+                ),
+                Column::new("denominator".into(), vec![None::<f64>; rows.len()]),
+                Column::new("unit".into(), vec!["u"; rows.len()]),
+                Column::new("method".into(), vec!["m"; rows.len()]),
+                Column::new("flags".into(), vec![None::<&str>; rows.len()]),
+            ],
+        )
+        .unwrap();
+        let out = with_comparisons(&df).unwrap();
+        let text = |c: &str| -> Vec<String> {
+            out.column(c)
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .map(|v| v.unwrap().to_owned())
+                .collect()
+        };
+        let float = |c: &str| -> Vec<Option<f64>> {
+            out.column(c).unwrap().f64().unwrap().iter().collect()
+        };
+        let year: Vec<i16> = out
+            .column("year")
+            .unwrap()
+            .i16()
+            .unwrap()
+            .iter()
+            .map(Option::unwrap)
+            .collect();
+        assert_eq!(text("indicator"), ["a", "a", "a", "a", "a", "a", "b", "b"]);
+        assert_eq!(
+            text("region"),
+            [
+                COUNTRY, COUNTRY, "KU049", "KU049", "KU091", "KU091", "KU091", "KU091"
+            ]
+        );
+        assert_eq!(year, [2019, 2021, 2020, 2021, 2019, 2021, 2019, 2020]);
+        // 2021 follows 2019 for KU091: no year just before, no change.
+        assert_eq!(
+            float("yoy_change_pct"),
+            [None, None, None, None, None, None, None, Some(25.0)]
+        );
+        // The country's 2019 value is 0: no index; indicator b has no country rows.
+        assert_eq!(
+            float("index_country"),
+            [None, Some(100.0), None, None, None, Some(50.0), None, None]
+        );
+        assert_eq!(
+            float("country_value"),
+            [
+                Some(0.0),
+                Some(60.0),
+                None,
+                Some(60.0),
+                Some(0.0),
+                Some(60.0),
+                None,
+                None
+            ]
+        );
+        // Columns, order and types as the `indicators` contract has them.
+        crate::model::contract::Contract::for_table("indicators")
+            .unwrap()
+            .check_frame(&out)
+            .unwrap();
+    }
+
+    /// A run without indicators still gets an `indicators` table, empty and in contract.
+    #[test]
+    fn no_indicators_give_an_empty_table_in_contract() {
+        let out = with_comparisons(&super::super::empty_indicators().unwrap()).unwrap();
+        assert_eq!(out.height(), 0);
+        crate::model::contract::Contract::for_table("indicators")
+            .unwrap()
+            .check_frame(&out)
+            .unwrap();
+    }
+}

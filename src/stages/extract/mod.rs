@@ -1,0 +1,73 @@
+//! The extract stage: fetch raw payloads and archive each one unchanged.
+//!
+//! Payloads come from local files (the offline sample, a region's own files) or over HTTP
+//! ([`crate::http`], [`sotkanet`], [`pxweb`]). Every payload is stored unchanged in the raw
+//! archive ([`crate::archive`]), so that a run can be traced to, revalidated against (conditional
+//! GET) and replayed from (`--offline`) the bytes it used.
+
+pub mod pxweb;
+pub mod sotkanet;
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::archive::Payload;
+use crate::error::SourceError;
+use crate::io::hash::sha256_hex;
+
+/// A payload of a source, with the request (or file) it came from.
+#[derive(Debug)]
+pub struct SourcePayload {
+    /// `METHOD URL` or `file://<path>`.
+    pub request: String,
+    /// What it is to the source: `data`, `metadata`, `config`, `regions`, `file`.
+    pub role: &'static str,
+    /// How it was obtained: `file`, `downloaded`, `not-modified`, `archive`.
+    pub origin: &'static str,
+    /// The payload.
+    pub payload: Payload,
+}
+
+impl SourcePayload {
+    /// A payload fetched over HTTP (or from the archive for it).
+    pub fn new(
+        req: &crate::http::Request,
+        fetched: crate::http::Fetched,
+        role: &'static str,
+    ) -> SourcePayload {
+        SourcePayload {
+            request: req.line(),
+            role,
+            origin: match fetched.origin {
+                crate::http::Origin::Downloaded => "downloaded",
+                crate::http::Origin::NotModified => "not-modified",
+                crate::http::Origin::Archive => "archive",
+            },
+            payload: fetched.payload,
+        }
+    }
+}
+
+/// Reads a local file as a payload. Its `retrieved_at` is the file's modification time: the
+/// version of the file that was read, which stays the same from run to run while the file does
+/// (so that an unchanged input gives byte-identical tables); the time of reading is in the run
+/// manifest.
+pub fn read_file(source_id: &str, path: &Path) -> Result<Payload, SourceError> {
+    let missing = |e| SourceError::Missing {
+        source_id: source_id.to_owned(),
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let modified = fs_err::metadata(path)
+        .map_err(missing)?
+        .modified()
+        .ok()
+        .map(DateTime::<Utc>::from);
+    let bytes = fs_err::read(path).map_err(missing)?;
+    Ok(Payload {
+        sha256: sha256_hex(&bytes),
+        bytes,
+        retrieved_at: modified.unwrap_or_else(Utc::now),
+    })
+}

@@ -1,0 +1,516 @@
+//! The publish stage: atomic Parquet and CSV outputs, then the run manifest, last.
+//!
+//! Tables are first written into a staging folder inside the output folder
+//! (`<out>/.staging-<run_id>/`), each file fsynced, checked against its contract before writing
+//! and read back with arrow-rs after. Only when every table of the run is staged are the files
+//! renamed into place (a rename within one file system is atomic, so a reader sees either the
+//! old file or the new one, never half of one), and the manifest `_runs/<run_id>.json` is written
+//! after them. A run that fails before that point removes its staging folder and leaves the
+//! previous outputs exactly as they were.
+//!
+//! Layout:
+//! ```text
+//! <out>/<table>.parquet              observations, regions, indicators
+//! <out>/quarantine/<table>.parquet   rows rejected on their way into <table>
+//! <out>/quarantine/checks/<name>.parquet  rows that failed a declared check of severity warn
+//!                                    (removed when the check passes again)
+//! <out>/csv/...                      CSV twins (UTF-8, `,`, header), same relative paths
+//! <out>/_runs/<run_id>.json          the run manifest
+//! ```
+
+pub mod writer;
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::error::InternalError;
+use crate::io::hash::sha256_file;
+use crate::model::contract::Contract;
+use serde::{Deserialize, Serialize};
+
+use crate::io::atomic::{sync_dir, write_atomic, write_error};
+use crate::io::parquet::parquet_content_sha256;
+
+/// Writes a frame as zstd Parquet with key-value metadata, and fsyncs it (see [`writer`]).
+pub fn write_parquet(
+    df: &DataFrame,
+    path: &Path,
+    metadata: Vec<(String, String)>,
+) -> Result<(), InternalError> {
+    let mut file =
+        writer::ParquetFile::create(path, writer::arrow_schema(df), writer::write_options(None))?;
+    file.write_frame(df)?;
+    file.finish(metadata).map(drop)
+}
+
+/// Writes a frame as CSV (UTF-8, `,`, header) and fsyncs it.
+pub fn write_csv(
+    df: &mut DataFrame,
+    path: &Path,
+    dialect: crate::model::config::CsvDialect,
+) -> Result<(), InternalError> {
+    let excel = dialect == crate::model::config::CsvDialect::ExcelFi;
+    let file = fs_err::File::create(path).map_err(|e| write_error(path, e))?;
+    let mut w = BufWriter::new(file.into_parts().0);
+    CsvWriter::new(&mut w)
+        .include_header(true)
+        .include_bom(excel)
+        .with_separator(if excel { b';' } else { b',' })
+        .with_decimal_comma(excel)
+        // Excel on Windows expects CRLF.
+        .with_line_terminator(if excel { "\r\n" } else { "\n" }.into())
+        // Every timestamp in mittari's tables is UTC; say so in the text, as ISO 8601 does.
+        .with_datetime_format(Some("%Y-%m-%dT%H:%M:%S%.6fZ".into()))
+        .finish(df)
+        .map_err(|e| write_error(path, e))?;
+    w.flush().map_err(|e| write_error(path, e))?;
+    let file = w
+        .into_inner()
+        .map_err(|e| write_error(path, e.into_error()))?;
+    file.sync_all().map_err(|e| write_error(path, e))
+}
+
+/// Removes the staging folders of runs that were killed before they finished. Call it only while
+/// holding the output folder's lock: then no other run is using them.
+pub fn clear_stale_staging(out: &Path) {
+    if let Ok(entries) = fs_err::read_dir(out) {
+        for e in entries.filter_map(Result::ok) {
+            if e.file_name().to_string_lossy().starts_with(".staging-") {
+                tracing::info!(folder = %e.path().display(), "Removing a killed run's staging folder");
+                let _ = fs_err::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// One output file.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputRecord {
+    /// The table it holds.
+    pub table: String,
+    /// Path relative to the output folder.
+    pub path: String,
+    /// `parquet` or `csv`.
+    pub format: String,
+    /// Rows.
+    pub rows: usize,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// sha256 of the file.
+    pub sha256: String,
+    /// The run that wrote the file: this run, or an earlier one when the content did not change
+    /// (the file was then left untouched).
+    pub written_by: String,
+}
+
+/// An output a run wrote (or kept).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutputDep {
+    /// Path relative to the output folder.
+    pub path: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Modification time, nanoseconds since 1970.
+    pub modified_ns: u64,
+    /// sha256 of the file.
+    pub sha256: String,
+    /// Rows.
+    pub rows: usize,
+    /// sha256 of the content (for Parquet, the data pages without the footer, whose metadata
+    /// names the run; for CSV, the file).
+    pub content_sha256: String,
+    /// The run that wrote the file.
+    pub run_id: String,
+}
+
+impl OutputDep {
+    /// Whether the file is still on disk as recorded (size and modification time).
+    pub fn intact(&self, out: &Path) -> bool {
+        crate::io::file_stat(&out.join(&self.path)) == Some((self.bytes, self.modified_ns))
+    }
+}
+
+/// One staged file, waiting to be moved into place.
+struct Staged {
+    staged: PathBuf,
+    target: PathBuf,
+}
+
+/// What the publisher knows of one output: its record, and its content hash and writer.
+struct Written {
+    content_sha256: String,
+    run_id: String,
+}
+
+/// Stages the tables of one run and moves them into place together.
+pub struct Publisher {
+    out: PathBuf,
+    staging: PathBuf,
+    run_id: String,
+    pipeline: String,
+    csv: Option<crate::model::config::CsvDialect>,
+    staged: Vec<Staged>,
+    outputs: Vec<OutputRecord>,
+    written: Vec<Written>,
+    /// The last successful run's state: outputs whose content is unchanged are kept as they are.
+    previous: Vec<OutputDep>,
+}
+
+/// A file written to staging and not yet recorded.
+struct StagedFile {
+    relative: String,
+    table: String,
+    format: &'static str,
+    staged: PathBuf,
+    rows: usize,
+    sha256: String,
+    bytes: u64,
+    content: String,
+}
+
+impl Publisher {
+    /// Creates the staging folder inside `out`.
+    pub fn new(
+        out: &Path,
+        run_id: &str,
+        pipeline: &str,
+        csv: Option<crate::model::config::CsvDialect>,
+    ) -> Result<Publisher, InternalError> {
+        let staging = out.join(format!(".staging-{run_id}"));
+        fs_err::create_dir_all(&staging).map_err(|e| write_error(&staging, e))?;
+        Ok(Publisher {
+            out: out.to_path_buf(),
+            staging,
+            run_id: run_id.to_owned(),
+            pipeline: pipeline.to_owned(),
+            csv,
+            staged: Vec::new(),
+            outputs: Vec::new(),
+            written: Vec::new(),
+            previous: Vec::new(),
+        })
+    }
+
+    /// Keeps in place any output whose content equals what `previous` recorded for it (still
+    /// intact on disk), instead of replacing it with an identical file.
+    pub fn keep_unchanged(&mut self, previous: Vec<OutputDep>) {
+        self.previous = previous;
+    }
+
+    /// Checks a table against its contract and stages it (and its CSV twin) at `relative`
+    /// (without extension), e.g. `indicators` or `quarantine/observations`.
+    pub fn stage(
+        &mut self,
+        contract: &Contract,
+        relative: &str,
+        df: &mut DataFrame,
+    ) -> Result<(), InternalError> {
+        self.stage_as(contract, relative, df, None)
+    }
+
+    /// As [`Publisher::stage`], with the CSV twin (if CSVs are written) in `dialect` instead of
+    /// the pipeline's.
+    pub fn stage_as(
+        &mut self,
+        contract: &Contract,
+        relative: &str,
+        df: &mut DataFrame,
+        dialect: Option<crate::model::config::CsvDialect>,
+    ) -> Result<(), InternalError> {
+        for f in self.write_files(contract, relative, df, dialect)? {
+            self.record(f);
+        }
+        Ok(())
+    }
+
+    /// As [`Publisher::stage`] for several tables, written at the same time, a table per core
+    /// (one table's serial work — slicing row groups, writing, fsync, reading the file back and
+    /// hashing it — overlaps the other's column encoding); they are recorded in the order
+    /// given, and the first failure in that order is the one returned.
+    pub fn stage_together(
+        &mut self,
+        tables: Vec<(Contract, &str, &mut DataFrame)>,
+    ) -> Result<(), InternalError> {
+        let this = &*self;
+        let written = crate::io::parallel::map(tables, |(contract, relative, df)| {
+            this.write_files(&contract, relative, df, None)
+        });
+        for files in written {
+            for f in files? {
+                self.record(f);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a table and writes its staged file (and CSV twin), without recording them.
+    fn write_files(
+        &self,
+        contract: &Contract,
+        relative: &str,
+        df: &mut DataFrame,
+        dialect: Option<crate::model::config::CsvDialect>,
+    ) -> Result<Vec<StagedFile>, InternalError> {
+        contract.check_frame(df)?;
+        let mut files = Vec::new();
+        let parquet_rel = format!("{relative}.parquet");
+        let staged = self.staging.join(&parquet_rel);
+        if let Some(dir) = staged.parent() {
+            fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
+        }
+        let metadata = contract.parquet_metadata(&self.run_id, &self.pipeline);
+        write_parquet(df, &staged, metadata)?;
+        contract.check_parquet(&staged, df.height(), &self.run_id)?;
+        let (sha256, bytes) = sha256_file(&staged).map_err(|e| write_error(&staged, e))?;
+        let data = parquet_content_sha256(&staged)?;
+        // The data, and what the footer says of it besides the run: table, contract version,
+        // column names and types, and the build that wrote it.
+        // Types by their names: a `Categorical`'s debug form names its (random) category set.
+        let schema: Vec<String> = df
+            .schema()
+            .iter()
+            .map(|(name, dtype)| format!("{name}: {dtype}"))
+            .collect();
+        let content = crate::io::hash::sha256_hex(
+            format!(
+                "{data}\n{}\n{}\n{}\n{}",
+                contract.table,
+                contract.schema_version,
+                schema.join(", "),
+                env!("MITTARI_BUILD_ID")
+            )
+            .as_bytes(),
+        );
+        files.push(StagedFile {
+            relative: parquet_rel,
+            table: contract.table.clone(),
+            format: "parquet",
+            staged,
+            rows: df.height(),
+            sha256,
+            bytes,
+            content: content.clone(),
+        });
+        if let Some(dialect) = self.csv.map(|d| dialect.unwrap_or(d)) {
+            let csv_rel = format!("csv/{relative}.csv");
+            let staged = self.staging.join(&csv_rel);
+            if let Some(dir) = staged.parent() {
+                fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
+            }
+            write_csv(df, &staged, dialect)?;
+            let (sha256, bytes) = sha256_file(&staged).map_err(|e| write_error(&staged, e))?;
+            files.push(StagedFile {
+                relative: csv_rel,
+                table: contract.table.clone(),
+                format: "csv",
+                staged,
+                rows: df.height(),
+                sha256,
+                bytes,
+                // The same data as the Parquet twin (whose `run_id` values it shares) in a
+                // dialect.
+                content: crate::io::hash::sha256_hex(
+                    format!("{content}\ncsv {dialect:?}").as_bytes(),
+                ),
+            });
+        }
+        Ok(files)
+    }
+
+    /// Records a staged file: it replaces the output at `relative` at commit, unless the output
+    /// there already has this content, in which case the staged copy is dropped and the output
+    /// (and the record of the run that wrote it) stays.
+    fn record(&mut self, f: StagedFile) {
+        let kept = self
+            .previous
+            .iter()
+            .find(|o| o.path == f.relative && o.intact(&self.out))
+            .filter(|o| o.content_sha256 == f.content)
+            .cloned();
+        let (sha256, bytes, run_id) = if let Some(o) = kept {
+            // Dropped from staging now; the staging folder goes at the end anyway.
+            let _ = fs_err::remove_file(&f.staged);
+            (o.sha256, o.bytes, o.run_id)
+        } else {
+            self.staged.push(Staged {
+                target: self.out.join(&f.relative),
+                staged: f.staged,
+            });
+            (f.sha256, f.bytes, self.run_id.clone())
+        };
+        self.outputs.push(OutputRecord {
+            table: f.table,
+            path: f.relative,
+            format: f.format.to_owned(),
+            rows: f.rows,
+            bytes,
+            sha256,
+            written_by: run_id.clone(),
+        });
+        self.written.push(Written {
+            content_sha256: f.content,
+            run_id,
+        });
+    }
+
+    /// The outputs staged so far.
+    pub fn outputs(&self) -> &[OutputRecord] {
+        &self.outputs
+    }
+
+    /// Moves every staged file into place, then writes the manifest last. Returns the manifest's
+    /// path and what is now on disk, for the run state.
+    pub fn commit(
+        mut self,
+        manifest: &impl Serialize,
+    ) -> Result<(PathBuf, Vec<OutputDep>), InternalError> {
+        let mut dirs = std::collections::BTreeSet::new();
+        for s in std::mem::take(&mut self.staged) {
+            let dir = s.target.parent().unwrap_or(&self.out).to_path_buf();
+            fs_err::create_dir_all(&dir).map_err(|e| write_error(&dir, e))?;
+            fs_err::rename(&s.staged, &s.target).map_err(|e| write_error(&s.target, e))?;
+            dirs.insert(dir);
+        }
+        // A check that failed last time and passes now leaves no rows behind.
+        let written: std::collections::BTreeSet<PathBuf> = self
+            .outputs
+            .iter()
+            .map(|o| self.out.join(&o.path))
+            .collect();
+        for checks in [
+            self.out.join("quarantine/checks"),
+            self.out.join("csv/quarantine/checks"),
+        ] {
+            let Ok(entries) = fs_err::read_dir(&checks) else {
+                continue;
+            };
+            for path in entries.filter_map(|e| Some(e.ok()?.path())) {
+                if !written.contains(&path) {
+                    fs_err::remove_file(&path).map_err(|e| write_error(&path, e))?;
+                    dirs.insert(checks.clone());
+                }
+            }
+        }
+        for dir in &dirs {
+            sync_dir(dir).map_err(|e| write_error(dir, e))?;
+        }
+        let path = self.out.join("_runs").join(format!("{}.json", self.run_id));
+        let json = serde_json::to_vec_pretty(manifest)
+            .map_err(|e| InternalError::Invariant(format!("serialising the manifest: {e}")))?;
+        write_atomic(&path, &json)?;
+        let mut deps = Vec::with_capacity(self.outputs.len());
+        for (o, w) in self.outputs.iter().zip(&self.written) {
+            let target = self.out.join(&o.path);
+            let (bytes, modified_ns) = crate::io::file_stat(&target)
+                .ok_or_else(|| write_error(&target, "the output vanished after publishing"))?;
+            deps.push(OutputDep {
+                path: o.path.clone(),
+                bytes,
+                modified_ns,
+                sha256: o.sha256.clone(),
+                rows: o.rows,
+                content_sha256: w.content_sha256.clone(),
+                run_id: w.run_id.clone(),
+            });
+        }
+        Ok((path, deps))
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        // Whether committed or abandoned, the staging folder holds nothing of value now.
+        let _ = fs_err::remove_dir_all(&self.staging);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Threads writing the same file at once each succeed, and the file is whole.
+    #[test]
+    fn concurrent_atomic_writes_of_one_file_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("payload");
+        let bytes = vec![7_u8; 1 << 16];
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..25 {
+                        write_atomic(&path, &bytes).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(fs_err::read(&path).unwrap(), bytes);
+        let left: Vec<_> = fs_err::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "temporary files left behind");
+    }
+
+    /// A `mergers` table of `n` rows.
+    fn mergers(n: usize) -> DataFrame {
+        let effective = Column::new("effective".into(), vec![None::<i32>; n])
+            .cast(&DataType::Date)
+            .unwrap();
+        DataFrame::new(
+            n,
+            vec![
+                Column::new("abolished".into(), vec!["KU001"; n]),
+                Column::new("joined".into(), vec!["KU002"; n]),
+                effective,
+            ],
+        )
+        .unwrap()
+    }
+
+    /// Tables written together are recorded in the order given, not in the order their
+    /// threads finish (the first and largest finishes last); the first failure in that order is
+    /// the one returned.
+    #[test]
+    fn tables_staged_together_keep_their_order() {
+        let out = tempfile::tempdir().unwrap();
+        let contract = || Contract::for_table("mergers").unwrap();
+        let mut publisher = Publisher::new(out.path(), "run", "p", None).unwrap();
+        let (mut a, mut b, mut c) = (mergers(300_000), mergers(3), mergers(1));
+        publisher
+            .stage_together(vec![
+                (contract(), "a", &mut a),
+                (contract(), "b", &mut b),
+                (contract(), "c", &mut c),
+            ])
+            .unwrap();
+        let staged: Vec<(&str, usize)> = publisher
+            .outputs()
+            .iter()
+            .map(|o| (o.path.as_str(), o.rows))
+            .collect();
+        assert_eq!(
+            staged,
+            [("a.parquet", 300_000), ("b.parquet", 3), ("c.parquet", 1)]
+        );
+
+        let mut publisher = Publisher::new(out.path(), "run2", "p", None).unwrap();
+        let mut renamed = mergers(2);
+        renamed.rename("joined", "successor".into()).unwrap();
+        let mut dropped = mergers(2).drop("abolished").unwrap();
+        let mut fine = mergers(2);
+        let err = publisher
+            .stage_together(vec![
+                (contract(), "fine", &mut fine),
+                (contract(), "renamed", &mut renamed),
+                (contract(), "dropped", &mut dropped),
+            ])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("successor"), "{err}");
+        let staged: Vec<&str> = publisher
+            .outputs()
+            .iter()
+            .map(|o| o.path.as_str())
+            .collect();
+        assert_eq!(staged, ["fine.parquet"]);
+    }
+}

@@ -1,0 +1,233 @@
+//! Helpers shared by the integration tests: a private copy of the sample workspace, the binary,
+//! and readers for what it writes.
+#![allow(dead_code)] // Each test module uses a different subset.
+
+pub mod server;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use std::process::Command;
+use tempfile::TempDir;
+
+/// The repository root: `CARGO_MANIFEST_DIR` as cargo sets it when it runs the test (a test
+/// binary reused from a shared target folder may have been compiled in another checkout).
+pub fn repo() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
+/// A temporary copy of `pipelines/` and `sample-data/`, so tests can break inputs freely.
+pub struct Workspace {
+    pub dir: TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        let dir = TempDir::new().unwrap();
+        for sub in ["pipelines", "sample-data"] {
+            copy_dir(&repo().join(sub), &dir.path().join(sub));
+        }
+        Workspace { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn pipeline(&self) -> PathBuf {
+        self.path("pipelines/sample.toml")
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.path("out")
+    }
+
+    /// `mittari run pipelines/sample.toml --out <ws>/out --cache <ws>/cache`.
+    pub fn run(&self) -> std::process::Output {
+        self.run_pipeline(&self.pipeline())
+    }
+
+    pub fn run_pipeline(&self, pipeline: &Path) -> std::process::Output {
+        mittari()
+            .arg("run")
+            .arg(pipeline)
+            .arg("--out")
+            .arg(self.out())
+            .arg("--cache")
+            .arg(self.path("cache"))
+            .output()
+            .unwrap()
+    }
+
+    /// `mittari run pipelines/sample.toml --out <out> --cache <ws>/cache`, to add to and run.
+    pub fn run_cmd(&self, out: &Path) -> Command {
+        let mut cmd = mittari();
+        cmd.arg("run")
+            .arg(self.pipeline())
+            .arg("--out")
+            .arg(out)
+            .arg("--cache")
+            .arg(self.path("cache"));
+        cmd
+    }
+
+    /// The sample into the workspace's `out/` with extra arguments.
+    pub fn run_with(&self, extra: &[&str]) -> std::process::Output {
+        self.run_cmd(&self.out()).args(extra).output().unwrap()
+    }
+
+    /// Replaces text in a workspace file.
+    pub fn edit(&self, rel: &str, from: &str, to: &str) {
+        let p = self.path(rel);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains(from), "{rel} does not contain {from:?}");
+        std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The binary under test (cargo builds it for integration tests), with a clean environment for
+/// the variables it reads.
+pub fn mittari() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mittari"));
+    cmd.env_remove("MITTARI_OUT")
+        .env_remove("MITTARI_CACHE")
+        .env_remove("MITTARI_LOG")
+        .env_remove("MITTARI_CONTACT")
+        .env_remove("MITTARI_SURVEY_SALT");
+    cmd
+}
+
+/// A Parquet table, with dictionary-encoded text (which `convert` writes) read back as plain
+/// text, so tests compare values whatever the encoding.
+pub fn read_parquet(path: &Path) -> DataFrame {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let df = ParquetReader::new(file).finish().unwrap();
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| match c.dtype() {
+            DataType::Categorical(..) | DataType::Enum(..) => c.cast(&DataType::String).unwrap(),
+            _ => c.clone(),
+        })
+        .collect();
+    DataFrame::new(df.height(), columns).unwrap()
+}
+
+/// Every file below `dir` (relative path -> bytes).
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                walk(root, &entry.path(), out);
+            } else if entry.file_name() != ".mittari.lock" {
+                // The folder's lock file is the runs' coordination, not an output.
+                let rel = entry.path().strip_prefix(root).unwrap().to_path_buf();
+                out.insert(rel, std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Every run manifest in `<out>/_runs/`, oldest first (run ids sort by time).
+pub fn manifests(out: &Path) -> Vec<serde_json::Value> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(out.join("_runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| is_manifest(p))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect()
+}
+
+/// Whether a file in `_runs/` is a run manifest (`<run_id>.json`; not `state.json`).
+pub fn is_manifest(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "json") && p.file_stem().is_some_and(|s| s != "state")
+}
+
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The text columns of the single row where `column == value`.
+pub fn row_where(df: &DataFrame, column: &str, value: &str) -> BTreeMap<String, String> {
+    let rows = df
+        .clone()
+        .lazy()
+        .filter(col(column).eq(lit(value)))
+        .collect()
+        .unwrap();
+    assert_eq!(
+        rows.height(),
+        1,
+        "expected one row with {column} = {value:?}, got {rows}"
+    );
+    rows.columns()
+        .iter()
+        .filter_map(|c| Some((c.name().to_string(), c.str().ok()?.get(0)?.to_owned())))
+        .collect()
+}
+
+/// The value of `column` in the single row matching string equalities.
+pub fn one_f64(df: &DataFrame, filters: &[(&str, &str)], year: i16, column: &str) -> Option<f64> {
+    let mut pred = col("year").eq(lit(year));
+    for (c, v) in filters {
+        pred = pred.and(col(*c).eq(lit(*v)));
+    }
+    let rows = df.clone().lazy().filter(pred).collect().unwrap();
+    assert_eq!(
+        rows.height(),
+        1,
+        "expected one row for {filters:?} {year}, got {rows}"
+    );
+    rows.column(column).unwrap().f64().unwrap().get(0)
+}
+
+pub fn one_str(
+    df: &DataFrame,
+    filters: &[(&str, &str)],
+    year: i16,
+    column: &str,
+) -> Option<String> {
+    let mut pred = col("year").eq(lit(year));
+    for (c, v) in filters {
+        pred = pred.and(col(*c).eq(lit(*v)));
+    }
+    let rows = df.clone().lazy().filter(pred).collect().unwrap();
+    assert_eq!(
+        rows.height(),
+        1,
+        "expected one row for {filters:?} {year}, got {rows}"
+    );
+    rows.column(column)
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .map(str::to_owned)
+}
