@@ -5,10 +5,12 @@ Shape (as Statistics Finland's population by single year of age, sex and area): 
 country, a county and the 308 municipalities of 2025, so every region resolves) x 101 ages x 3
 sexes x 30 years x 1 measure = 2 818 900 cells. About 1 % of cells are null with status "..".
 
-  gen_jsonstat.py OUT_DIR [--scale F]
+  gen_jsonstat.py OUT_DIR [--scale F] [--measures N] [--only dense|sparse]
 
 writes OUT_DIR/dense.json (value as an array) and OUT_DIR/sparse.json (value and status as
-objects, about a third of the cells). Deterministic: the same arguments give the same bytes.
+objects, about a third of the cells). `--measures N` gives the table N measures instead of one
+(N times the cells, years and regions unchanged): the larger table of the memory-scaling
+comparison. Deterministic: the same arguments give the same bytes.
 Keys are written in Statistics Finland's order (value before size and role).
 """
 import argparse
@@ -30,6 +32,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the number of years")
+    ap.add_argument("--measures", type=int, default=1, help="number of measures (multiplies the cells)")
+    ap.add_argument("--only", choices=["dense", "sparse"], help="write one of the two files")
     args = ap.parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -38,7 +42,8 @@ def main():
     sukupuoli = ["SSS", "1", "2"]
     years = max(1, round(30 * args.scale))
     vuosi = [str(1995 + y) for y in range(years)]
-    dims = [("alue", alue), ("ika", ika), ("sukupuoli", sukupuoli), ("vuosi", vuosi), ("tiedot", ["vaesto"])]
+    tiedot = ["vaesto"] + [f"vaesto_{k}" for k in range(1, args.measures)]
+    dims = [("alue", alue), ("ika", ika), ("sukupuoli", sukupuoli), ("vuosi", vuosi), ("tiedot", tiedot)]
     total = 1
     for _, cats in dims:
         total *= len(cats)
@@ -47,7 +52,7 @@ def main():
     def dimension(name, cats):
         d = {"label": name, "category": {"index": cats, "label": {c: c for c in cats}}}
         if name == "tiedot":
-            d["category"]["unit"] = {"vaesto": {"label": "Number", "decimals": 0}}
+            d["category"]["unit"] = {c: {"label": "Number", "decimals": 0} for c in cats}
         return d
 
     meta_head = {"version": "2.0", "class": "dataset", "id": [n for n, _ in dims],
@@ -58,7 +63,7 @@ def main():
                  "size": [len(c) for _, c in dims],
                  "role": {"time": ["vuosi"], "geo": ["alue"], "metric": ["tiedot"]}}
 
-    for kind in ("dense", "sparse"):
+    for kind in [args.only] if args.only else ("dense", "sparse"):
         path = out / f"{kind}.json"
         with open(path, "w", encoding="utf-8") as f:
             f.write(json.dumps(meta_head)[:-1])

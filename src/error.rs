@@ -91,7 +91,7 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Config(ConfigError::Parse { .. } | ConfigError::Invalid { .. }) => Some(
-                "the pipeline file format is described in `README.md` (section `Pipeline files`)"
+                "the pipeline file format is described in `docs/pipeline-reference.md`"
                     .to_owned(),
             ),
             Error::Source(SourceError::Missing { .. }) => Some(

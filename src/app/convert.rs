@@ -36,7 +36,7 @@ use crate::stages::normalize::jsonstat::columns::{
     ArrowBatch, ColumnOptions, decode_planned, plan_columns,
 };
 use crate::stages::normalize::jsonstat::{DimensionRoles, Input};
-use crate::stages::normalize::{DecodeContext, sotkanet};
+use crate::stages::normalize::{DecodeContext, PayloadFormat, decode_payload};
 use crate::stages::publish::writer::{Encoders, ParquetFile, arrow_schema, write_options};
 
 /// What a conversion wrote.
@@ -380,14 +380,19 @@ pub fn convert(args: &ConvertRequest) -> Result<Converted, Error> {
             raw_sha256: &payload.sha256,
             retrieved_at,
         };
-        let decoded = if args.format == ConvertFormat::SotkanetJson {
-            match sotkanet::decode_json_resolved(&payload.bytes, &ctx, &resolver, &provenance) {
-                Some(decoded) => decoded,
-                None => sotkanet::decode_json(&payload.bytes, &ctx)?,
-            }
+        let format = if args.format == ConvertFormat::SotkanetJson {
+            PayloadFormat::SotkanetJson
         } else {
-            sotkanet::decode_csv(&payload.bytes, &ctx)?
+            PayloadFormat::SotkanetCsv
         };
+        let decoded = decode_payload(
+            format,
+            &payload.bytes,
+            &args.roles,
+            &ctx,
+            &resolver,
+            &provenance,
+        )?;
         let mut rejected = decoded.quarantine;
         columns.append(decoded.resolved);
         columns.push_resolved(decoded.rows, &resolver, &provenance, &mut rejected);

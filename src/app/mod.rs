@@ -14,3 +14,4 @@ pub mod lock;
 pub mod manifest;
 pub mod run;
 pub mod state;
+pub mod validate;

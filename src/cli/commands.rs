@@ -23,7 +23,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             // `pipeline::run` logged the run's summary line.
             Ok(())
         }
-        Command::Validate(args) => print(pipeline::validate(&args.pipeline)?),
+        Command::Validate(args) => print(crate::app::validate::validate(&args.pipeline)?),
         Command::Generate(args) => {
             let g = generate::generate(&args.dir, args.scale, args.years)?;
             print([format!(

@@ -410,3 +410,93 @@ fn an_unknown_need_indicator_is_a_config_error() {
     );
     assert!(err.contains("sample.toml:"), "{err}");
 }
+
+/// The same figures saved as the old binary `.xls` and as the `OpenDocument` `.ods` of `LibreOffice`
+/// (`tests/fixtures/make_kpa_xls_ods.py`) read as the CSV does, and the export date the
+/// workbooks store as a date arrives as a date, not as Excel's serial number.
+#[test]
+fn xls_and_ods_workbooks_read_like_the_csv() {
+    use mittari::io::tabular::{Encoding, XCell, decode_text, delimited_rows, workbook};
+    use mittari::stages::normalize::regionfile::read_kpa;
+    let reject = |location: String, rule, reason: String, record: String| {
+        mittari::model::quarantine::QuarantineEntry {
+            stage: "normalize",
+            source: "t".into(),
+            raw_sha256: String::new(),
+            location,
+            rule,
+            reason,
+            record,
+        }
+    };
+    let csv =
+        std::fs::read(repo().join("sample-data/kpa/SYNTHETIC_kpa_keski_pohjanmaa_2022_2024.csv"))
+            .unwrap();
+    let text = decode_text(&csv, Encoding::Auto, "kp.csv").unwrap();
+    let (from_csv, _) =
+        read_kpa(&delimited_rows(&text, "kp.csv").unwrap(), "kp.csv", &reject).unwrap();
+    assert_eq!(from_csv.len(), 18);
+    for ext in ["xls", "ods"] {
+        let file = format!("kp.{ext}");
+        let bytes = std::fs::read(repo().join(format!(
+            "tests/fixtures/kpa/SYNTHETIC_kpa_keski_pohjanmaa_2022_2024.{ext}"
+        )))
+        .unwrap();
+        let rows = workbook::first_sheet(&bytes, &file).unwrap();
+        let (got, q) = read_kpa(&rows, &file, &reject).unwrap();
+        assert!(q.is_empty(), "{ext}: {q:?}");
+        assert_eq!(got, from_csv, "{ext}");
+        let exported = rows[1].1.iter().find(|(c, _)| *c == 7).map(|(_, v)| v);
+        assert_eq!(
+            exported,
+            Some(&XCell::Date(
+                chrono::NaiveDate::from_ymd_opt(2025, 3, 1)
+                    .unwrap()
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap()
+            )),
+            "{ext}"
+        );
+        // A sheet by name, and a missing one named with the sheets there are.
+        assert!(workbook::sheet(&bytes, &file, Some("huomiot")).is_ok());
+        let err = workbook::sheet(&bytes, &file, Some("Toimenpiteet")).unwrap_err();
+        assert!(err.to_string().contains("Kustannukset, Huomiot"), "{err}");
+    }
+}
+
+/// Excel's "Unicode text" export (UTF-16LE with a byte-order mark, tab-separated) of a cost file
+/// whose service class has a line break inside its quotes runs through the pipeline: the class
+/// keeps its line break, and every other figure is as in the original file.
+#[test]
+fn a_utf16_export_with_a_quoted_line_break_runs() {
+    let ws = Workspace::new();
+    let rel = "sample-data/kpa/SYNTHETIC_kpa_keski_pohjanmaa_2022_2024.csv";
+    let text = std::fs::read_to_string(ws.path(rel)).unwrap();
+    let unicode_text: String = text
+        .lines()
+        .map(|l| {
+            l.replace(';', "\t")
+                .replace("Ikääntyneiden kotihoito", "\"Ikääntyneiden\nkotihoito\"")
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let bytes: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(unicode_text.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    std::fs::write(ws.path(rel), bytes).unwrap();
+    let out = ws.run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let kpa = read_parquet(&ws.out().join("kpa.parquet"));
+    let classes = kpa.column("service_class").unwrap().str().unwrap().clone();
+    let regions = kpa.column("region").unwrap().str().unwrap().clone();
+    let of_kp: Vec<&str> = classes
+        .iter()
+        .zip(regions.iter())
+        .filter(|(_, r)| *r == Some("HVA18"))
+        .filter_map(|(c, _)| c)
+        .collect();
+    assert!(of_kp.contains(&"Ikääntyneiden\nkotihoito"), "{of_kp:?}");
+    assert!(!of_kp.contains(&"Ikääntyneiden kotihoito"));
+    assert_eq!(of_kp.len(), 18, "every row of the file: {of_kp:?}");
+}

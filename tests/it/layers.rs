@@ -342,3 +342,18 @@ fn the_checker_finds_what_it_looks_for() {
     let nodes = ["app::a".to_owned(), "app::b".to_owned()].into();
     assert!(cycle(&e, &nodes).is_some());
 }
+
+/// No source file is over 1,000 lines: a file that grows past that holds more than one idea.
+#[test]
+fn no_source_file_over_a_thousand_lines() {
+    let mut files = Vec::new();
+    rust_files(&repo().join("src"), &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let n = std::fs::read_to_string(f).unwrap().lines().count();
+            (n > 1000).then(|| format!("{} ({n} lines)", f.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "{long:?}");
+}

@@ -438,3 +438,28 @@ fn an_xlsx_survey_reads_like_the_csv() {
     assert_eq!(a, b);
     assert!(b.iter().all(|x| x.answered.is_some()), "Excel dates read");
 }
+
+/// A survey export saved as Excel's "Unicode text" (UTF-16LE with a byte-order mark,
+/// tab-separated) with a free-text answer holding a line break reads as the `;` CSV does: the
+/// free text stays one field, and a quarantined answer's location is the line its row starts on.
+#[test]
+fn a_utf16_survey_with_a_line_break_in_free_text() {
+    let map = read_question_map(
+        &csv_rows("header_regex;item_id;dimension_id;answer_type;scale_min;scale_max;reverse_coded\nQ1;q1;D1;current;1;5;0\nQ2;q2;D1;satisfaction;1;5;0\n"),
+        "m.csv",
+    )
+    .unwrap();
+    let text = "Vastaajatunnus\tRooli\tVapaa sana\tQ1\tQ2\r\nr1\tJohto\t\"Hyvä alku;\r\nmutta kesken\"\t4\t5\r\nr2\tICT\t\t3\t7\r\n";
+    let bytes: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let decoded = decode_text(&bytes, Encoding::Auto, "survey.txt").unwrap();
+    let rows = delimited_rows(&decoded, "survey.txt").unwrap();
+    let (answers, q) = read_responses(&rows, 1, &map, "s", "survey.txt", &reject()).unwrap();
+    assert_eq!(answers.len(), 2, "r1's two answers: {answers:?}");
+    assert!(answers.iter().all(|a| a.value.is_some()));
+    assert_eq!(q.len(), 1);
+    // r2's row starts on line 4: r1's free text took lines 2 and 3.
+    assert_eq!(q[0].location, "survey.txt:4:5");
+}

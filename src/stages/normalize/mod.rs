@@ -14,8 +14,12 @@ pub mod regionfile;
 pub mod sotkanet;
 mod sotkanet_rows;
 
+use crate::error::SourceError;
+use crate::model::columns::BATCH_ROWS;
+use crate::model::observation::Provenance;
 use crate::model::observation::{RawObservation, RegionId, Sex, SourceKind};
 use crate::model::quarantine::QuarantineEntry;
+use crate::model::regions::resolve::{RegionResolver, unresolved};
 
 /// What a decoder needs to know about the payload it decodes.
 #[derive(Debug, Clone)]
@@ -65,4 +69,72 @@ pub struct Decoded {
     pub quarantine: Vec<QuarantineEntry>,
     /// What the payload's datasets say about themselves (JSON-stat: label, notes, warnings).
     pub datasets: Vec<jsonstat::DatasetInfo>,
+}
+
+/// The payload formats that hold observations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadFormat {
+    /// THL Sotkanet `/json`.
+    SotkanetJson,
+    /// THL Sotkanet `/csv`.
+    SotkanetCsv,
+    /// JSON-stat (every form).
+    Jsonstat,
+}
+
+/// Decodes one data payload: the one dispatch from a format to its decoder, for `run` and
+/// `convert` alike. JSON-stat and Sotkanet `/json` take their column paths (regions resolved as
+/// the rows are read, each distinct value looked up once, see [`Decoded::resolved`]): a national
+/// run is tens of millions of rows, and building a dozen strings a row dominated it. A Sotkanet
+/// `/json` payload with any row the typed reader does not take goes through the loose reader,
+/// which quarantines that row with its JSON pointer.
+pub fn decode_payload(
+    format: PayloadFormat,
+    bytes: &[u8],
+    roles: &jsonstat::DimensionRoles,
+    ctx: &DecodeContext,
+    resolver: &RegionResolver<'_>,
+    provenance: &Provenance<'_>,
+) -> Result<Decoded, SourceError> {
+    Ok(match format {
+        PayloadFormat::SotkanetJson => {
+            match sotkanet::decode_json_resolved(bytes, ctx, resolver, provenance) {
+                Some(decoded) => decoded,
+                None => sotkanet::decode_json(bytes, ctx)?,
+            }
+        }
+        PayloadFormat::SotkanetCsv => sotkanet::decode_csv(bytes, ctx)?,
+        PayloadFormat::Jsonstat => {
+            let resolve = |id: &RegionId| resolver.resolve(id).map(|(c, l)| (c, l.as_str()));
+            let reject =
+                |raw: &RawObservation, rule, reason| unresolved(raw, provenance, rule, reason);
+            let options = jsonstat::columns::ColumnOptions {
+                resolve_region: &resolve,
+                reject_region: &reject,
+                retrieved_at_micros: provenance.retrieved_at.timestamp_micros(),
+                batch_rows: BATCH_ROWS,
+            };
+            let mut out = Decoded::default();
+            out.datasets = jsonstat::columns::decode_columns(
+                jsonstat::Input::Bytes(bytes),
+                roles,
+                ctx,
+                &options,
+                |q| keep(&mut out.quarantine, q),
+                |batch| {
+                    batch.append_to(&mut out.resolved);
+                    Ok(())
+                },
+                |r| keep(&mut out.rows, r),
+            )?;
+            out
+        }
+    })
+}
+
+/// A decoder's sink that keeps what it is handed.
+#[allow(clippy::unnecessary_wraps)] // The decoders' sinks may fail.
+fn keep<T>(into: &mut Vec<T>, item: T) -> Result<(), String> {
+    into.push(item);
+    Ok(())
 }

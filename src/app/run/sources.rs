@@ -1,0 +1,620 @@
+//! Every source of a run, obtained and decoded: web payloads fetched (or revalidated, or replayed
+//! from the archive), local files read, and each payload handed to its decoder, one dispatch per
+//! format (shared with `convert` through [`crate::stages::normalize`]). Also the price index a
+//! pipeline's cost figures are deflated with.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::DataFrame;
+use rayon::iter::{IntoParallelIterator, IntoParallelRefIterator, ParallelIterator};
+use tracing::{info, warn};
+
+use crate::app::manifest::{InputRecord, PayloadRecord};
+use crate::archive::{Archive, Payload};
+use crate::error::{Error, InternalError, SourceError};
+use crate::http::{Client, Expect};
+use crate::model::columns::ObservationColumns;
+use crate::model::config::{ApiKind, SourceConfig, SourceFormat};
+use crate::model::observation::Provenance;
+use crate::model::quarantine::QuarantineEntry;
+use crate::model::regions::Registry;
+use crate::model::regions::resolve::{RegionResolver, SotkanetRegion};
+use crate::stages::extract;
+use crate::stages::extract::SourcePayload;
+use crate::stages::normalize::jsonstat::DimensionRoles;
+use crate::stages::normalize::regionfile::KpaRow;
+use crate::stages::normalize::{DecodeContext, Decoded, PayloadFormat, decode_payload, sotkanet};
+
+use super::prepare::{Prepared, absolute};
+
+/// Sotkanet `/regions` payloads by source id.
+pub(crate) type RegionPayloads = HashMap<String, HashMap<i64, SotkanetRegion>>;
+
+/// A source read (or fetched) and decoded.
+pub(crate) struct SourceResult<'a> {
+    pub(crate) config: &'a SourceConfig,
+    /// The file, or `fetch from <api>`.
+    pub(crate) origin: String,
+    /// Every payload the source used (data, metadata, config), in the order obtained.
+    pub(crate) payloads: Vec<SourcePayload>,
+    /// Size in bytes of each payload (whose bytes are dropped once decoded).
+    pub(crate) sizes: Vec<u64>,
+    /// Decoded data payloads: index into `payloads`, and what it decoded to.
+    pub(crate) parts: Vec<(usize, Decoded)>,
+    /// Sotkanet indicator metadata, for the manifest.
+    pub(crate) metadata: Option<serde_json::Value>,
+    /// KPA rows (kpa-csv sources): index into `payloads`, rows.
+    pub(crate) kpa: Vec<(usize, Vec<crate::stages::normalize::regionfile::KpaRow>)>,
+}
+
+/// How sources are read: `validate` reads files and only plans live sources.
+pub(crate) enum Mode<'c> {
+    /// Files read, live sources described, nothing archived.
+    Plan,
+    /// Everything read or fetched, and archived.
+    Run(&'c Archive, Option<&'c mut Client>),
+}
+
+/// A source's payloads, read or fetched, not yet decoded.
+pub(crate) struct Obtained<'a> {
+    pub(crate) config: &'a SourceConfig,
+    /// The file, or `fetch from <api>`.
+    pub(crate) origin: String,
+    pub(crate) payloads: Vec<SourcePayload>,
+    pub(crate) metadata: Option<serde_json::Value>,
+    /// A local file read only when the source is decoded (by [`decode_source`]).
+    pub(crate) unread: Option<PathBuf>,
+}
+
+/// Reads (or fetches) and decodes every source; `/regions` payloads are returned separately.
+pub(crate) fn read_and_decode<'a>(
+    p: &'a Prepared,
+    mode: Mode<'_>,
+) -> Result<(Vec<SourceResult<'a>>, RegionPayloads), Error> {
+    let obtained = obtain_all(p, mode)?;
+    let regions = decode_regions(&obtained)?;
+    let results = obtained
+        .into_iter()
+        .map(|o| decode_source(o, p, None, &regions))
+        .collect::<Result<_, _>>()?;
+    Ok((results, regions))
+}
+
+/// A source's local file: its path and, unless reading it is left to [`decode_source`], what
+/// reading it gave.
+pub(crate) type LocalFile = (PathBuf, Option<Result<Payload, SourceError>>);
+
+/// Reads (or fetches) every source's payloads, in pipeline order.
+pub(crate) fn obtain_all<'a>(
+    p: &'a Prepared,
+    mut mode: Mode<'_>,
+) -> Result<Vec<Obtained<'a>>, Error> {
+    let sources = &p.pipeline.file.sources;
+    // In a run, a local data file is read when its source is decoded (by [`decode_source`]), so
+    // that the bytes of only a few files are held at once. The other local files are read and
+    // hashed in parallel, the rest done in pipeline order (the first failure in that order is
+    // the one reported).
+    let run = matches!(mode, Mode::Run(..));
+    let files: Vec<Option<LocalFile>> = sources
+        .par_iter()
+        .map(|s| {
+            let path = p.pipeline.resolve(s.path.as_ref()?);
+            let deferred = run && s.format != SourceFormat::SotkanetRegions;
+            let payload = (!deferred).then(|| p.read(s.id.get_ref(), &path));
+            Some((path, payload))
+        })
+        .collect();
+    let mut all = Vec::new();
+    for (s, file) in sources.iter().zip(files) {
+        let id = s.id.get_ref();
+        let mut metadata = None;
+        let (origin, payloads) = match (file, &s.fetch) {
+            (Some((path, None)), _) => {
+                all.push(Obtained {
+                    config: s,
+                    origin: path.display().to_string(),
+                    payloads: Vec::new(),
+                    metadata: None,
+                    unread: Some(path),
+                });
+                continue;
+            }
+            (Some((path, Some(payload))), _) => {
+                let archive = match &mode {
+                    Mode::Run(a, _) => Some(*a),
+                    Mode::Plan => None,
+                };
+                let sp = file_payload(&path, payload?, archive)?;
+                (path.display().to_string(), vec![sp])
+            }
+            (None, Some(fetch)) => {
+                let origin = format!("fetch from `{}`", fetch.api.get_ref());
+                let Mode::Run(_, Some(client)) = &mut mode else {
+                    // `validate`: a live source is planned, not fetched.
+                    all.push(Obtained {
+                        config: s,
+                        origin,
+                        payloads: Vec::new(),
+                        metadata: None,
+                        unread: None,
+                    });
+                    continue;
+                };
+                let (payloads, meta) = fetch_source(p, s, client)?;
+                metadata = meta;
+                (origin, payloads)
+            }
+            (None, None) => {
+                return Err(InternalError::Invariant(format!(
+                    "source `{id}` has neither `path` nor `fetch`"
+                ))
+                .into());
+            }
+        };
+        all.push(Obtained {
+            config: s,
+            origin,
+            payloads,
+            metadata,
+            unread: None,
+        });
+    }
+    Ok(all)
+}
+
+/// A local file's payload, archived in a run (`archive`), as its source's data.
+pub(crate) fn file_payload(
+    path: &Path,
+    payload: Payload,
+    archive: Option<&Archive>,
+) -> Result<SourcePayload, Error> {
+    let request = format!("file://{}", absolute(path).display());
+    if let Some(a) = archive {
+        a.store(&request, &payload)?;
+    }
+    Ok(SourcePayload {
+        request,
+        role: "data",
+        origin: "file",
+        payload,
+    })
+}
+
+/// Where a payload's problems are reported: the file, or the request.
+pub(crate) fn payload_file(origin: &str, sp: &SourcePayload) -> String {
+    if sp.origin == "file" {
+        origin.to_owned()
+    } else {
+        sp.request.clone()
+    }
+}
+
+/// Decodes the Sotkanet `/regions` sources, which resolve the others' region ids.
+pub(crate) fn decode_regions(obtained: &[Obtained<'_>]) -> Result<RegionPayloads, Error> {
+    let mut regions = HashMap::new();
+    for o in obtained
+        .iter()
+        .filter(|o| o.config.format == SourceFormat::SotkanetRegions)
+    {
+        for sp in o.payloads.iter().filter(|sp| sp.role == "data") {
+            regions.insert(
+                o.config.id.get_ref().clone(),
+                sotkanet::decode_regions(&sp.payload.bytes, &payload_file(&o.origin, sp))?,
+            );
+        }
+    }
+    Ok(regions)
+}
+
+/// Decodes one source's data payloads (not `/regions`: see [`decode_regions`]), reading (and in
+/// a run, `archive`-ing) its local file first if [`obtain_all`] left it unread, then drops their
+/// bytes: from here on only each payload's size and sha256 are needed.
+pub(crate) fn decode_source<'a>(
+    o: Obtained<'a>,
+    p: &Prepared,
+    archive: Option<&Archive>,
+    region_payloads: &RegionPayloads,
+) -> Result<SourceResult<'a>, Error> {
+    let Obtained {
+        config: s,
+        origin,
+        mut payloads,
+        metadata,
+        unread,
+    } = o;
+    if let Some(path) = unread {
+        let payload = p.read(s.id.get_ref(), &path)?;
+        payloads.push(file_payload(&path, payload, archive)?);
+    }
+    let id = s.id.get_ref();
+    let mut parts = Vec::new();
+    let mut kpa = Vec::new();
+    let resolver = resolver_of(&p.registry, s, region_payloads);
+    if s.format != SourceFormat::SotkanetRegions {
+        for (i, sp) in payloads
+            .iter()
+            .enumerate()
+            .filter(|(_, sp)| sp.role == "data")
+        {
+            let ctx = DecodeContext {
+                source_id: id.clone(),
+                dataset: s
+                    .dataset
+                    .as_ref()
+                    .map(|d| d.get_ref().clone())
+                    .unwrap_or_default(),
+                file: payload_file(&origin, sp),
+                raw_sha256: sp.payload.sha256.clone(),
+                unit: s.unit.clone(),
+            };
+            if s.format.is_kpa() {
+                let reject =
+                    |location, rule, reason, record| ctx.quarantine(location, rule, reason, record);
+                let table = if s.format == SourceFormat::KpaXlsx {
+                    crate::io::tabular::workbook::first_sheet(&sp.payload.bytes, &ctx.file)?
+                } else {
+                    let text =
+                        crate::io::tabular::decode_text(&sp.payload.bytes, s.encoding, &ctx.file)?;
+                    crate::io::tabular::delimited_rows(&text, &ctx.file)?
+                };
+                let (rows, quarantine) =
+                    crate::stages::normalize::regionfile::read_kpa(&table, &ctx.file, &reject)?;
+                kpa.push((i, rows));
+                parts.push((
+                    i,
+                    Decoded {
+                        rows: Vec::new(),
+                        resolved: ObservationColumns::default(),
+                        quarantine,
+                        datasets: Vec::new(),
+                    },
+                ));
+                continue;
+            }
+            let provenance = Provenance {
+                source_id: id,
+                raw_sha256: &sp.payload.sha256,
+                retrieved_at: sp.payload.retrieved_at,
+            };
+            parts.push((
+                i,
+                decode_payload(
+                    payload_format(s.format)?,
+                    &sp.payload.bytes,
+                    &roles_of(s),
+                    &ctx,
+                    &resolver,
+                    &provenance,
+                )?,
+            ));
+        }
+    }
+    let sizes = payloads
+        .iter()
+        .map(|sp| sp.payload.bytes.len() as u64)
+        .collect();
+    for sp in &mut payloads {
+        sp.payload.bytes = Vec::new();
+    }
+    Ok(SourceResult {
+        config: s,
+        origin,
+        payloads,
+        sizes,
+        parts,
+        metadata,
+        kpa,
+    })
+}
+
+/// The requests `run` will send for a live source (PxWeb data batches depend on the API's limits).
+pub(crate) fn planned_requests(
+    p: &Prepared,
+    s: &SourceConfig,
+    fetch: &crate::model::config::FetchConfig,
+) -> Vec<String> {
+    let f = &p.pipeline.file;
+    let Some(api) = f.apis.get(fetch.api.get_ref()) else {
+        return Vec::new();
+    };
+    match (api.kind, s.format) {
+        (ApiKind::Sotkanet, SourceFormat::SotkanetRegions) => {
+            vec![extract::sotkanet::regions_request(&api.url).line()]
+        }
+        (ApiKind::Sotkanet, _) => {
+            extract::sotkanet::DataPlan::of(fetch, f.pipeline.years.get_ref())
+                .requests(&api.url)
+                .iter()
+                .map(crate::http::Request::line)
+                .collect()
+        }
+        (ApiKind::PxwebV1 | ApiKind::PxwebV2, _) => {
+            let (config, meta, data) =
+                extract::pxweb::urls(api, fetch.table.as_deref().unwrap_or_default());
+            let query: Vec<String> = fetch
+                .query
+                .iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={}", v.join(",")))
+                .collect();
+            vec![
+                format!("GET {config}"),
+                format!("GET {meta}"),
+                format!(
+                    "POST {data} [{}], in batches under the API's cell limit",
+                    query.join("; ")
+                ),
+            ]
+        }
+    }
+}
+
+/// Fetches a live source through its API.
+pub(crate) fn fetch_source(
+    p: &Prepared,
+    s: &SourceConfig,
+    client: &mut Client,
+) -> Result<(Vec<SourcePayload>, Option<serde_json::Value>), Error> {
+    let f = &p.pipeline.file;
+    let Some(fetch) = &s.fetch else {
+        return Ok((Vec::new(), None));
+    };
+    let api = f.apis.get(fetch.api.get_ref()).ok_or_else(|| {
+        InternalError::Invariant(format!(
+            "api `{}` vanished after checking",
+            fetch.api.get_ref()
+        ))
+    })?;
+    info!(source = %s.id.get_ref(), api = %fetch.api.get_ref(), "Fetching");
+    client.begin(s.id.get_ref());
+    let fetched = fetch_with(p, s, fetch, api, client);
+    client.end();
+    fetched
+}
+
+pub(crate) fn fetch_with(
+    p: &Prepared,
+    s: &SourceConfig,
+    fetch: &crate::model::config::FetchConfig,
+    api: &crate::model::config::ApiConfig,
+    client: &mut Client,
+) -> Result<(Vec<SourcePayload>, Option<serde_json::Value>), Error> {
+    let f = &p.pipeline.file;
+    Ok(match (api.kind, s.format) {
+        (ApiKind::Sotkanet, SourceFormat::SotkanetRegions) => {
+            let req = extract::sotkanet::regions_request(&api.url);
+            let got = client.fetch(&req, Expect::Json)?;
+            (vec![SourcePayload::new(&req, got, "data")], None)
+        }
+        (ApiKind::Sotkanet, _) => {
+            let plan = extract::sotkanet::DataPlan::of(fetch, f.pipeline.years.get_ref());
+            let (meta, payloads) = extract::sotkanet::fetch_indicator(client, &api.url, &plan)?;
+            (payloads, serde_json::to_value(meta).ok())
+        }
+        (ApiKind::PxwebV1 | ApiKind::PxwebV2, _) => {
+            (extract::pxweb::fetch(client, api, fetch)?, None)
+        }
+    })
+}
+
+/// How a source's region ids resolve: through the `/regions` payload it names, if any.
+pub(crate) fn resolver_of<'r>(
+    registry: &'r Registry,
+    config: &SourceConfig,
+    region_payloads: &'r RegionPayloads,
+) -> RegionResolver<'r> {
+    RegionResolver {
+        registry,
+        sotkanet_regions: config.regions.as_ref().and_then(|r| {
+            region_payloads
+                .get_key_value(r.get_ref())
+                .map(|(name, m)| (name.as_str(), m))
+        }),
+    }
+}
+
+/// The web payloads of a run, in a stable order.
+pub(crate) fn web_payloads<'s>(
+    payloads: impl Iterator<Item = &'s SourcePayload>,
+) -> Vec<crate::app::state::PayloadDep> {
+    let mut deps: Vec<crate::app::state::PayloadDep> = payloads
+        .filter(|sp| sp.origin != "file")
+        .map(|sp| crate::app::state::PayloadDep {
+            request: sp.request.clone(),
+            sha256: sp.payload.sha256.clone(),
+        })
+        .collect();
+    deps.sort();
+    deps.dedup();
+    deps
+}
+
+/// Reads a price index file: `;`-separated `Vuosi;Indeksi` with a decimal comma.
+pub(crate) fn read_price_index(
+    p: &Prepared,
+    cfg: &crate::model::config::PriceIndexConfig,
+) -> Result<crate::stages::derive::kpa::PriceIndex, Error> {
+    use crate::io::tabular::{Encoding, XCell, header_and_rows, rows_of};
+    use crate::stages::normalize::regionfile::parse_fi_number;
+    let path = p.pipeline.resolve(&cfg.path);
+    let payload = p.read("kpa.price_index", &path)?;
+    let file = path.display().to_string();
+    let rows = rows_of(&payload.bytes, &file, Encoding::Auto, None)?;
+    let mut values = BTreeMap::new();
+    for (line, cells) in header_and_rows(&rows, &file)?.1 {
+        let bad = |column: usize, message: String| crate::error::SourceError::Malformed {
+            path: path.clone(),
+            location: format!("line {line}, column {column}"),
+            message,
+        };
+        let cell = |c: usize| cells.iter().find(|(x, _)| *x == c).map(|(_, v)| v);
+        let (Some(y), Some(v)) = (cell(1), cell(2)) else {
+            return Err(bad(1, "expected `Vuosi;Indeksi`".into()).into());
+        };
+        let year: i16 = y
+            .text()
+            .parse()
+            .map_err(|_| bad(1, format!("`{}` is not a year", y.text())))?;
+        let value = match v {
+            XCell::Number(n) => Some(*n),
+            other => parse_fi_number(&other.text()).map_err(|m| bad(2, m))?,
+        }
+        .ok_or_else(|| bad(2, "the index is empty".into()))?;
+        values.insert(year, value);
+    }
+    if !values.contains_key(&cfg.base_year) {
+        return Err(crate::error::SourceError::Malformed {
+            path,
+            location: String::new(),
+            message: format!("no index for the base year {}", cfg.base_year),
+        }
+        .into());
+    }
+    Ok(crate::stages::derive::kpa::PriceIndex {
+        name: cfg.name.clone(),
+        base_year: cfg.base_year,
+        values,
+    })
+}
+
+/// What the sources of a run come to: the `observations` frame, the rows quarantined on the
+/// way, the manifest's record of every input, and the rows of the region's own cost files.
+pub(crate) struct Normalized<'p> {
+    pub(crate) observations: DataFrame,
+    pub(crate) quarantine: Vec<QuarantineEntry>,
+    pub(crate) inputs: Vec<InputRecord>,
+    /// KPA rows: the source, the sha256 of its file, the rows.
+    pub(crate) kpa: Vec<(&'p SourceConfig, String, Vec<KpaRow>)>,
+}
+
+/// The normalize and conform stages over every source: decoded a batch at a time in parallel
+/// (a source per core) and conformed into the observation columns in pipeline order; the next
+/// batch is decoded while one is conformed, so that at most two batches' decoded rows are held
+/// at once.
+pub(crate) fn normalize_sources<'p>(
+    p: &'p Prepared,
+    obtained: Vec<Obtained<'p>>,
+    archive: &Archive,
+) -> Result<Normalized<'p>, Error> {
+    let region_payloads = decode_regions(&obtained)?;
+    let mut columns = ObservationColumns::default();
+    let mut quarantine_obs: Vec<QuarantineEntry> = Vec::new();
+    let mut inputs = Vec::new();
+    // KPA rows: (source config, sha256 of the file, rows).
+    let mut kpa_inputs = Vec::new();
+    // Each source conformed into the columns, in pipeline order.
+    let mut absorb = |s: SourceResult<'p>| -> Result<(), Error> {
+        let id = s.config.id.get_ref();
+        for (i, rows) in &s.kpa {
+            kpa_inputs.push((
+                s.config,
+                s.payloads[*i].payload.sha256.clone(),
+                rows.clone(),
+            ));
+        }
+        let datasets = s
+            .parts
+            .iter()
+            .flat_map(|(_, d)| d.datasets.iter().cloned())
+            .collect();
+        let before_q = quarantine_obs.len();
+        let before_rows = columns.len();
+        let resolver = resolver_of(&p.registry, s.config, &region_payloads);
+        for (i, decoded) in s.parts {
+            quarantine_obs.extend(decoded.quarantine);
+            let payload = &s.payloads[i].payload;
+            let provenance = Provenance {
+                source_id: id,
+                raw_sha256: &payload.sha256,
+                retrieved_at: payload.retrieved_at,
+            };
+            columns.append(decoded.resolved);
+            columns.push_resolved(decoded.rows, &resolver, &provenance, &mut quarantine_obs);
+        }
+        let (rows, quarantined) = (columns.len() - before_rows, quarantine_obs.len() - before_q);
+        if quarantined > 0 {
+            warn!(source = %id, rows = quarantined, "Quarantined rows");
+        }
+        if let Some(regions) = region_payloads.get(id) {
+            info!(source = %id, regions = regions.len(), "Read region payload");
+        } else {
+            info!(source = %id, rows, "Decoded source");
+        }
+        inputs.push(InputRecord {
+            source: id.clone(),
+            format: s.config.format.name().to_owned(),
+            dataset: s.config.dataset.as_ref().map(|d| d.get_ref().clone()),
+            origin: s.origin.clone(),
+            payloads: s
+                .payloads
+                .iter()
+                .zip(&s.sizes)
+                .map(|(sp, &bytes)| PayloadRecord {
+                    request: sp.request.clone(),
+                    role: sp.role,
+                    origin: sp.origin,
+                    sha256: sp.payload.sha256.clone(),
+                    bytes,
+                    retrieved_at: sp.payload.retrieved_at,
+                })
+                .collect(),
+            metadata: s.metadata,
+            synthetic: s.config.synthetic,
+            rows,
+            quarantined,
+            datasets,
+        });
+        Ok(())
+    };
+    let batch = rayon::current_num_threads().max(1);
+    let mut pending = obtained.into_iter();
+    let decode_batch = |sources: Vec<Obtained<'p>>| -> Vec<Result<SourceResult<'p>, Error>> {
+        sources
+            .into_par_iter()
+            .map(|o| decode_source(o, p, Some(archive), &region_payloads))
+            .collect()
+    };
+    let mut decoded = decode_batch(pending.by_ref().take(batch).collect());
+    while !decoded.is_empty() {
+        let upcoming: Vec<Obtained<'p>> = pending.by_ref().take(batch).collect();
+        let (next, absorbed) = rayon::join(
+            || decode_batch(upcoming),
+            || decoded.into_iter().try_for_each(|s| absorb(s?)),
+        );
+        absorbed?;
+        decoded = next;
+    }
+    Ok(Normalized {
+        observations: columns.into_frame()?,
+        quarantine: quarantine_obs,
+        inputs,
+        kpa: kpa_inputs,
+    })
+}
+
+/// Which dimension of a JSON-stat source is which, as its pipeline entry says.
+pub(crate) fn roles_of(s: &SourceConfig) -> DimensionRoles {
+    let d = s.dimensions.clone().unwrap_or_default();
+    DimensionRoles {
+        region: d.region,
+        region_code: d.region_code,
+        time: d.time,
+        measure: d.measure,
+        sex: d.sex,
+        age: d.age,
+        sex_codes: s.sex_codes.clone(),
+    }
+}
+
+/// The decoder of a source format that holds observations.
+fn payload_format(format: SourceFormat) -> Result<PayloadFormat, InternalError> {
+    match format {
+        SourceFormat::SotkanetJson => Ok(PayloadFormat::SotkanetJson),
+        SourceFormat::SotkanetCsv => Ok(PayloadFormat::SotkanetCsv),
+        SourceFormat::Jsonstat => Ok(PayloadFormat::Jsonstat),
+        SourceFormat::SotkanetRegions | SourceFormat::KpaCsv | SourceFormat::KpaXlsx => Err(
+            InternalError::Invariant(format!("`{}` payloads have no observations", format.name())),
+        ),
+    }
+}

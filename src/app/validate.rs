@@ -1,0 +1,195 @@
+//! `mittari validate`: the pipeline parsed and checked, every input file read and decoded, and the
+//! plan printed (sources, the requests live sources will send, regions, years, indicators,
+//! outputs), without writing anything or touching the network.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::app::run::output_dir;
+use crate::app::run::prepare::prepare;
+use crate::app::run::sources::{Mode, planned_requests, read_and_decode};
+use crate::error::Error;
+use crate::model::config::SourceFormat;
+
+/// The plan `mittari validate` prints.
+pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
+    let p = prepare(path)?;
+    let f = &p.pipeline.file;
+    let meta = &f.pipeline;
+    let (sources, region_payloads) = read_and_decode(&p, Mode::Plan)?;
+    let mut lines = vec![
+        format!(
+            "pipeline `{}` ({}, sha256 {})",
+            meta.name,
+            p.pipeline.path.display(),
+            &p.pipeline.sha256[..12]
+        ),
+        format!(
+            "reference year {}: {} municipalities in {} counties",
+            meta.reference_year.get_ref(),
+            p.crosswalk.municipality_count(),
+            p.crosswalk.members().len()
+        ),
+        format!(
+            "years: {}",
+            meta.years
+                .get_ref()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "focus regions:".to_owned(),
+    ];
+    for code in &f.regions.focus {
+        if let Some(r) = p.registry.get(code.get_ref()) {
+            lines.push(format!("  {} {} ({})", r.code, r.name_fi, r.name_en));
+        }
+    }
+    lines.push("sources:".to_owned());
+    for s in &sources {
+        let label = format!(
+            "  {} [{}{}] {}",
+            s.config.id.get_ref(),
+            s.config.format.name(),
+            s.config
+                .dataset
+                .as_ref()
+                .map(|d| format!(" {}", d.get_ref()))
+                .unwrap_or_default(),
+            s.origin,
+        );
+        if let Some(fetch) = &s.config.fetch {
+            lines.push(format!(
+                "{label}: not fetched by `validate`; `run` will send:"
+            ));
+            lines.extend(
+                planned_requests(&p, s.config, fetch)
+                    .into_iter()
+                    .map(|r| format!("    {r}")),
+            );
+            continue;
+        }
+        let detail = if s.config.format == SourceFormat::SotkanetRegions {
+            format!(
+                "{} regions",
+                region_payloads
+                    .get(s.config.id.get_ref())
+                    .map_or(0, HashMap::len)
+            )
+        } else {
+            let rows: usize = s
+                .parts
+                .iter()
+                .map(|(_, d)| d.rows.len() + d.resolved.len())
+                .sum();
+            let q: usize = s.parts.iter().map(|(_, d)| d.quarantine.len()).sum();
+            format!("{rows} rows, {q} quarantined")
+        };
+        let (bytes, sha) = s
+            .payloads
+            .first()
+            .zip(s.sizes.first())
+            .map_or((0, ""), |(sp, n)| (*n, &sp.payload.sha256[..12]));
+        lines.push(format!("{label} ({bytes} bytes, sha256 {sha}): {detail}"));
+    }
+    lines.push("indicators:".to_owned());
+    for ind in &f.indicators {
+        let measure = |d: &crate::model::config::MeasureRef| {
+            format!("{}/{}.{}", d.dataset.get_ref(), d.measure, d.field.column())
+        };
+        let den = match (&ind.denominator, &ind.weight) {
+            (Some(d), _) => format!(" / {}", measure(d)),
+            (None, Some(w)) => format!(" weighted by {}", measure(w)),
+            (None, None) => String::new(),
+        };
+        lines.push(format!(
+            "  {} [{:?}] {}/{}.{}{den} × {} ({}): {}",
+            ind.id.get_ref(),
+            ind.aggregation.get_ref(),
+            ind.numerator.dataset.get_ref(),
+            ind.numerator.measure,
+            ind.numerator.field.column(),
+            ind.scale,
+            ind.unit,
+            ind.title_en
+        ));
+    }
+    if let Some(c) = &p.pipeline.catalogue {
+        lines.push(format!(
+            "catalogue {} version {} (sha256 {}): {} indicators derived (listed above), {} skipped{}",
+            c.path.display(),
+            c.version,
+            &c.sha256[..12],
+            c.used.len(),
+            c.skipped.len(),
+            if c.skipped.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ": {}",
+                    c.skipped
+                        .iter()
+                        .map(|(id, why)| format!("{id} ({why})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        ));
+    }
+    if let Some(pop) = &f.population {
+        lines.push(format!(
+            "population structure from {}/{} ({}): bands {}; changes over {} years{}",
+            pop.dataset.get_ref(),
+            pop.measure,
+            pop.sex,
+            pop.bands
+                .get_ref()
+                .iter()
+                .map(|b| crate::stages::derive::population::band_label(b))
+                .collect::<Vec<_>>()
+                .join(", "),
+            pop.changes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            pop.projection
+                .as_ref()
+                .map(|p| format!("; projection {}/{}", p.dataset.get_ref(), p.measure))
+                .unwrap_or_default()
+        ));
+    }
+    for c in &f.crosschecks {
+        lines.push(format!(
+            "cross-check {}: {}/{} summed from municipalities = published {}/{} (tolerance {})",
+            c.name.get_ref(),
+            c.computed.dataset.get_ref(),
+            c.computed.measure,
+            c.published.dataset.get_ref(),
+            c.published.measure,
+            c.tolerance
+        ));
+    }
+    for c in &f.checks {
+        let scope = match (&c.table, &c.source) {
+            (Some(t), _) => format!("on `{}`", t.get_ref()),
+            (None, Some(s)) => format!("on source `{}`", s.get_ref()),
+            (None, None) => String::new(),
+        };
+        lines.push(format!(
+            "check {} ({}): {} {scope}",
+            c.name.get_ref(),
+            c.severity.name(),
+            c.kind.get_ref().name()
+        ));
+    }
+    let out = output_dir(&p.pipeline, None);
+    lines.push(format!(
+        "outputs in {}: observations, regions, crosswalk, mergers, indicators, indicator_catalogue, quarantine/observations, quarantine/indicators{}",
+        out.display(),
+        if f.output.csv { " (+ CSV twins under csv/)" } else { "" }
+    ));
+    lines.push("nothing written".to_owned());
+    Ok(lines)
+}
