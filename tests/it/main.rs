@@ -23,3 +23,4 @@ mod live_sources;
 mod maturity;
 mod regions;
 mod sample_pipeline;
+mod snapshots;
