@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::stages::extract::{PayloadOrigin, PayloadRole};
 use crate::stages::publish::OutputRecord;
 
 /// Everything a reader needs to trust (or question) one run's outputs.
@@ -87,9 +88,9 @@ pub struct PayloadRecord {
     /// `file://<path>` or `METHOD URL`.
     pub request: String,
     /// `data`, `metadata`, `config`.
-    pub role: &'static str,
+    pub role: PayloadRole,
     /// `file`, `downloaded`, `not-modified` (304: the archived copy), `archive` (`--offline`).
-    pub origin: &'static str,
+    pub origin: PayloadOrigin,
     /// sha256 of its bytes (the archive key).
     pub sha256: String,
     /// Size in bytes.

@@ -21,7 +21,7 @@ use crate::model::quarantine::QuarantineEntry;
 use crate::model::regions::Registry;
 use crate::model::regions::resolve::{RegionResolver, SotkanetRegion};
 use crate::stages::extract;
-use crate::stages::extract::SourcePayload;
+use crate::stages::extract::{PayloadOrigin, PayloadRole, SourcePayload};
 use crate::stages::normalize::jsonstat::DimensionRoles;
 use crate::stages::normalize::regionfile::KpaRow;
 use crate::stages::normalize::{DecodeContext, Decoded, PayloadFormat, decode_payload, sotkanet};
@@ -175,15 +175,15 @@ pub(crate) fn file_payload(
     }
     Ok(SourcePayload {
         request,
-        role: "data",
-        origin: "file",
+        role: PayloadRole::Data,
+        origin: PayloadOrigin::File,
         payload,
     })
 }
 
 /// Where a payload's problems are reported: the file, or the request.
 pub(crate) fn payload_file(origin: &str, sp: &SourcePayload) -> String {
-    if sp.origin == "file" {
+    if sp.origin == PayloadOrigin::File {
         origin.to_owned()
     } else {
         sp.request.clone()
@@ -197,7 +197,7 @@ pub(crate) fn decode_regions(obtained: &[Obtained<'_>]) -> Result<RegionPayloads
         .iter()
         .filter(|o| o.config.format == SourceFormat::SotkanetRegions)
     {
-        for sp in o.payloads.iter().filter(|sp| sp.role == "data") {
+        for sp in o.payloads.iter().filter(|sp| sp.role == PayloadRole::Data) {
             regions.insert(
                 o.config.id.get_ref().clone(),
                 sotkanet::decode_regions(&sp.payload.bytes, &payload_file(&o.origin, sp))?,
@@ -235,7 +235,7 @@ pub(crate) fn decode_source<'a>(
         for (i, sp) in payloads
             .iter()
             .enumerate()
-            .filter(|(_, sp)| sp.role == "data")
+            .filter(|(_, sp)| sp.role == PayloadRole::Data)
         {
             let ctx = DecodeContext {
                 source_id: id.clone(),
@@ -385,7 +385,7 @@ pub(crate) fn fetch_with(
         (ApiKind::Sotkanet, SourceFormat::SotkanetRegions) => {
             let req = extract::sotkanet::regions_request(&api.url);
             let got = client.fetch(&req, Expect::Json)?;
-            (vec![SourcePayload::new(&req, got, "data")], None)
+            (vec![SourcePayload::new(&req, got, PayloadRole::Data)], None)
         }
         (ApiKind::Sotkanet, _) => {
             let plan = extract::sotkanet::DataPlan::of(fetch, f.pipeline.years.get_ref());
@@ -419,7 +419,7 @@ pub(crate) fn web_payloads<'s>(
     payloads: impl Iterator<Item = &'s SourcePayload>,
 ) -> Vec<crate::app::state::PayloadDep> {
     let mut deps: Vec<crate::app::state::PayloadDep> = payloads
-        .filter(|sp| sp.origin != "file")
+        .filter(|sp| sp.origin != PayloadOrigin::File)
         .map(|sp| crate::app::state::PayloadDep {
             request: sp.request.clone(),
             sha256: sp.payload.sha256.clone(),

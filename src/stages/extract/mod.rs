@@ -11,20 +11,47 @@ pub mod sotkanet;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use crate::archive::Payload;
 use crate::error::SourceError;
 use crate::io::hash::sha256_hex;
+
+/// What a payload is to its source (`role` in the manifest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PayloadRole {
+    /// Rows: a data answer or a local data file.
+    Data,
+    /// What the source says about itself: a table's variables, an indicator's metadata.
+    Metadata,
+    /// The API's limits (`?config`).
+    Config,
+}
+
+/// How a payload was obtained (`origin` in the manifest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PayloadOrigin {
+    /// Read from a local file.
+    File,
+    /// Downloaded now.
+    Downloaded,
+    /// Revalidated: the server answered 304 and the archived copy was used.
+    NotModified,
+    /// Answered from the archive without a request (`--offline`).
+    Archive,
+}
 
 /// A payload of a source, with the request (or file) it came from.
 #[derive(Debug)]
 pub struct SourcePayload {
     /// `METHOD URL` or `file://<path>`.
     pub request: String,
-    /// What it is to the source: `data`, `metadata`, `config`, `regions`, `file`.
-    pub role: &'static str,
-    /// How it was obtained: `file`, `downloaded`, `not-modified`, `archive`.
-    pub origin: &'static str,
+    /// What it is to the source.
+    pub role: PayloadRole,
+    /// How it was obtained.
+    pub origin: PayloadOrigin,
     /// The payload.
     pub payload: Payload,
 }
@@ -34,15 +61,15 @@ impl SourcePayload {
     pub fn new(
         req: &crate::http::Request,
         fetched: crate::http::Fetched,
-        role: &'static str,
+        role: PayloadRole,
     ) -> SourcePayload {
         SourcePayload {
             request: req.line(),
             role,
             origin: match fetched.origin {
-                crate::http::Origin::Downloaded => "downloaded",
-                crate::http::Origin::NotModified => "not-modified",
-                crate::http::Origin::Archive => "archive",
+                crate::http::Origin::Downloaded => PayloadOrigin::Downloaded,
+                crate::http::Origin::NotModified => PayloadOrigin::NotModified,
+                crate::http::Origin::Archive => PayloadOrigin::Archive,
             },
             payload: fetched.payload,
         }

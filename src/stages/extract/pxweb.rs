@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tracing::{info, warn};
 
-use super::SourcePayload;
+use super::{PayloadRole, SourcePayload};
 use crate::error::{Error, SourceError};
 use crate::http::{Client, Expect, Request};
 use crate::model::config::{ApiConfig, ApiKind, FetchConfig};
@@ -331,7 +331,7 @@ pub fn fetch(
         warn!(request = %req.line(), "The API's config does not give its limits; using StatFin's documented 120 000 cells and 30 calls per 10 s");
         STATFIN_LIMITS
     });
-    payloads.push(SourcePayload::new(&req, got, "config"));
+    payloads.push(SourcePayload::new(&req, got, PayloadRole::Config));
     client.limit_host(&data_url, limits.max_calls, limits.window);
 
     let req = Request::get(meta_url);
@@ -344,7 +344,7 @@ pub fn fetch(
         request: req.line(),
         message,
     })?;
-    payloads.push(SourcePayload::new(&req, got, "metadata"));
+    payloads.push(SourcePayload::new(&req, got, PayloadRole::Metadata));
 
     let query = resolve(
         fetch
@@ -372,7 +372,7 @@ pub fn fetch(
     for batch in &batches {
         let req = Request::post(data_url.clone(), body(api.kind, batch));
         let got = client.fetch(&req, Expect::Json)?;
-        payloads.push(SourcePayload::new(&req, got, "data"));
+        payloads.push(SourcePayload::new(&req, got, PayloadRole::Data));
     }
     Ok(payloads)
 }

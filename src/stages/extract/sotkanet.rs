@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
-use super::SourcePayload;
+use super::{PayloadRole, SourcePayload};
 use crate::error::{Error, SourceError};
 use crate::http::{Client, Expect, Request};
 
@@ -173,10 +173,10 @@ pub fn fetch_indicator(
             );
         }
     }
-    let mut payloads = vec![SourcePayload::new(&req, fetched, "metadata")];
+    let mut payloads = vec![SourcePayload::new(&req, fetched, PayloadRole::Metadata)];
     for req in requests {
         let fetched = client.fetch(&req, Expect::Json)?;
-        payloads.push(SourcePayload::new(&req, fetched, "data"));
+        payloads.push(SourcePayload::new(&req, fetched, PayloadRole::Data));
     }
     Ok((meta, payloads))
 }
