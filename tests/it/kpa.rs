@@ -308,23 +308,30 @@ need_index = { dataset = "n", measure = "243" }
     );
 }
 
+/// A quarantine entry as the pipeline makes one, for calling the KPA reader directly.
+fn reject(
+    location: String,
+    rule: &'static str,
+    reason: String,
+    record: String,
+) -> mittari::model::quarantine::QuarantineEntry {
+    mittari::model::quarantine::QuarantineEntry {
+        stage: "normalize",
+        source: "t".into(),
+        raw_sha256: String::new(),
+        location,
+        rule,
+        reason,
+        record,
+    }
+}
+
 /// The same figures as an Excel workbook (numbers as numbers, one cost as text with a decimal
 /// comma, the data on the first of two sheets) give the same rows as the CSV.
 #[test]
 fn an_xlsx_workbook_reads_like_the_csv() {
     use mittari::io::tabular::{Encoding, decode_text, delimited_rows, workbook};
     use mittari::stages::normalize::regionfile::read_kpa;
-    let reject = |location: String, rule, reason: String, record: String| {
-        mittari::model::quarantine::QuarantineEntry {
-            stage: "normalize",
-            source: "t".into(),
-            raw_sha256: String::new(),
-            location,
-            rule,
-            reason,
-            record,
-        }
-    };
     let xlsx = std::fs::read(
         repo().join("tests/fixtures/kpa/SYNTHETIC_kpa_keski_pohjanmaa_2022_2024.xlsx"),
     )
@@ -418,17 +425,6 @@ fn an_unknown_need_indicator_is_a_config_error() {
 fn xls_and_ods_workbooks_read_like_the_csv() {
     use mittari::io::tabular::{Encoding, XCell, decode_text, delimited_rows, workbook};
     use mittari::stages::normalize::regionfile::read_kpa;
-    let reject = |location: String, rule, reason: String, record: String| {
-        mittari::model::quarantine::QuarantineEntry {
-            stage: "normalize",
-            source: "t".into(),
-            raw_sha256: String::new(),
-            location,
-            rule,
-            reason,
-            record,
-        }
-    };
     let csv =
         std::fs::read(repo().join("sample-data/kpa/SYNTHETIC_kpa_keski_pohjanmaa_2022_2024.csv"))
             .unwrap();
