@@ -5,8 +5,10 @@ use crate::common;
 
 use common::*;
 
+/// `validate` writes nothing (what it prints is held by the snapshot
+/// `snapshots::validate_plan_of_the_sample`).
 #[test]
-fn validate_prints_the_plan_and_writes_nothing() {
+fn validate_writes_nothing() {
     let ws = Workspace::new();
     let out = mittari()
         .arg("validate")
@@ -14,22 +16,6 @@ fn validate_prints_the_plan_and_writes_nothing() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let plan = stdout(&out);
-    for expect in [
-        "pipeline `sample`",
-        "reference year 2025: 308 municipalities in 23 counties",
-        "years: 2019, 2023, 2024",
-        "HVA12 Etelä-Savon hyvinvointialue",
-        "HVA18 Keski-Pohjanmaan hyvinvointialue",
-        "statfin_11s5 [jsonstat statfin:11s5]",
-        "308 rows, 0 quarantined",
-        "sotkanet_regions [sotkanet-regions]",
-        "511 regions",
-        "share_75plus [Ratio] sotkanet:171/171.abs_value / sotkanet:127/127.value × 100",
-        "nothing written",
-    ] {
-        assert!(plan.contains(expect), "plan lacks {expect:?}:\n{plan}");
-    }
     let entries: Vec<_> = std::fs::read_dir(ws.dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
