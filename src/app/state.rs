@@ -110,16 +110,7 @@ impl State {
     /// Whether the local files and outputs are as this state recorded them. The run key and web
     /// payloads are compared by the caller.
     pub fn files_and_outputs_unchanged(&self, out: &Path) -> bool {
-        self.files.iter().all(FileDep::unchanged)
-            && self
-                .outputs
-                .iter()
-                .all(|o| crate::io::file_stat(&out.join(&o.path)) == Some((o.bytes, o.modified_ns)))
-    }
-
-    /// The recorded output at `path`, if it is still on disk as recorded.
-    pub fn intact_output(&self, out: &Path, rel: &str) -> Option<&OutputDep> {
-        self.outputs.iter().find(|o| o.path == rel && o.intact(out))
+        self.files.iter().all(FileDep::unchanged) && self.outputs.iter().all(|o| o.intact(out))
     }
 }
 
