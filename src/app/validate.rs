@@ -171,17 +171,17 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
             c.tolerance
         ));
     }
-    for c in &f.checks {
+    for c in &p.pipeline.checks {
         let scope = match (&c.table, &c.source) {
-            (Some(t), _) => format!("on `{}`", t.get_ref()),
-            (None, Some(s)) => format!("on source `{}`", s.get_ref()),
+            (Some(t), _) => format!("on `{t}`"),
+            (None, Some(s)) => format!("on source `{s}`"),
             (None, None) => String::new(),
         };
         lines.push(format!(
             "check {} ({}): {} {scope}",
-            c.name.get_ref(),
+            c.name,
             c.severity.name(),
-            c.kind.get_ref().name()
+            c.kind.name()
         ));
     }
     let out = output_dir(&p.pipeline, None);

@@ -22,7 +22,7 @@ pub(crate) fn run_declared_checks(
     strict: bool,
 ) -> Result<Vec<CheckRun>, Error> {
     let f = &p.pipeline.file;
-    if f.checks.is_empty() {
+    if p.pipeline.checks.is_empty() {
         return Ok(Vec::new());
     }
     let known_regions: std::collections::BTreeSet<String> =
@@ -48,7 +48,7 @@ pub(crate) fn run_declared_checks(
         as_of,
         source_updated: &source_updated,
     };
-    let runs = run_checks(&f.checks, tables, &ctx, strict)?;
+    let runs = run_checks(&p.pipeline.checks, tables, &ctx, strict)?;
     for r in &runs {
         let o = &r.outcome;
         match o.status {

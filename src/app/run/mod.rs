@@ -246,9 +246,10 @@ fn run_key(p: &Prepared, opts: &RunOptions) -> String {
         ("strict", opts.strict.to_string()),
     ];
     let dated = !f.roadmaps.is_empty()
-        || f.checks
+        || p.pipeline
+            .checks
             .iter()
-            .any(|c| *c.kind.get_ref() == crate::model::config::checks::CheckKind::Freshness);
+            .any(|c| c.kind == crate::model::config::checks::CheckKind::Freshness);
     if dated {
         let as_of = opts.as_of.unwrap_or_else(|| Utc::now().date_naive());
         parts.push(("as_of", as_of.to_string()));

@@ -141,6 +141,64 @@ pub struct CheckConfig {
     pub max_age_days: Option<u32>,
 }
 
+/// A declared check as the check stage runs it: validated when the pipeline was loaded, and
+/// without the file positions that only the configuration layer's messages need.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// Its name.
+    pub name: String,
+    /// What it checks.
+    pub kind: CheckKind,
+    /// How bad a failure is.
+    pub severity: Severity,
+    /// The table it checks (`None` for a source's freshness).
+    pub table: Option<String>,
+    /// `columns` (empty when the kind takes none).
+    pub columns: Vec<String>,
+    /// `column` (empty when the kind takes none).
+    pub column: String,
+    /// `where`: only rows whose columns equal these values (compared as text).
+    pub filter: Option<BTreeMap<String, String>>,
+    /// `accepted_values`: the values accepted.
+    pub values: Option<Vec<String>>,
+    /// `range` and `row_count`: the bounds.
+    pub min: Option<f64>,
+    /// See `min`.
+    pub max: Option<f64>,
+    /// `coverage`: the regions expected.
+    pub regions: Option<RegionSet>,
+    /// `coverage`: the years expected (default the pipeline's).
+    pub years: Option<Vec<i16>>,
+    /// `freshness` of a column: the largest age in years.
+    pub max_age_years: Option<u16>,
+    /// `freshness` of a source: its id.
+    pub source: Option<String>,
+    /// `freshness` of a source: the largest age in days.
+    pub max_age_days: Option<u32>,
+}
+
+impl From<&CheckConfig> for Check {
+    fn from(c: &CheckConfig) -> Check {
+        Check {
+            name: c.name.get_ref().clone(),
+            kind: *c.kind.get_ref(),
+            severity: c.severity,
+            table: c.table.as_ref().map(|t| t.get_ref().clone()),
+            columns: c.column_list(),
+            column: c.column_name().to_owned(),
+            filter: c.filter.as_ref().map(|f| f.get_ref().clone()),
+            values: c.values.clone(),
+            min: c.min,
+            max: c.max,
+            regions: c.regions.as_ref().map(|r| r.get_ref().clone()),
+            years: c.years.clone(),
+            max_age_years: c.max_age_years,
+            source: c.source.as_ref().map(|s| s.get_ref().clone()),
+            max_age_days: c.max_age_days,
+        }
+    }
+}
+
 /// Tables a check can name: every published table.
 pub const CHECKABLE_TABLES: [&str; 18] = [
     "observations",
@@ -165,7 +223,7 @@ pub const CHECKABLE_TABLES: [&str; 18] = [
 
 impl CheckConfig {
     /// `columns` (empty when absent: validation requires it where it is used).
-    pub(crate) fn column_list(&self) -> Vec<String> {
+    fn column_list(&self) -> Vec<String> {
         self.columns
             .as_ref()
             .map(|c| c.get_ref().clone())
@@ -173,7 +231,7 @@ impl CheckConfig {
     }
 
     /// `column` (empty when absent: validation requires it where it is used).
-    pub(crate) fn column_name(&self) -> &str {
+    fn column_name(&self) -> &str {
         self.column
             .as_ref()
             .map(|c| c.get_ref().as_str())

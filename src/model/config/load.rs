@@ -191,8 +191,10 @@ impl Pipeline {
             file,
             text: text.to_owned(),
             catalogue: None,
+            checks: Vec::new(),
         };
         pipeline.check(text)?;
+        pipeline.checks = pipeline.file.checks.iter().map(Into::into).collect();
         pipeline.load_catalogue()?;
         Ok(pipeline)
     }

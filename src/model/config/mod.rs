@@ -35,6 +35,8 @@ pub struct Pipeline {
     pub text: String,
     /// The indicator catalogue the pipeline names, when it names one.
     pub catalogue: Option<Catalogue>,
+    /// The declared checks, validated, as the check stage runs them.
+    pub checks: Vec<checks::Check>,
 }
 
 /// A loaded indicator catalogue.

@@ -23,10 +23,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use serde::Serialize;
-use toml::Spanned;
 
 use crate::error::{InternalError, PolarsContext};
-use crate::model::config::checks::{CheckConfig, CheckKind, NamedRegions, RegionSet, Severity};
+use crate::model::config::checks::{Check, CheckKind, NamedRegions, RegionSet, Severity};
 use crate::model::contract::{ColumnContract, ColumnType, Contract};
 
 /// What checks compare against besides the tables.
@@ -96,7 +95,7 @@ pub struct CheckRun {
 
 /// Runs every check on the tables; `strict` makes warnings failures.
 pub fn run_checks(
-    checks: &[CheckConfig],
+    checks: &[Check],
     tables: &BTreeMap<&str, &DataFrame>,
     ctx: &CheckContext<'_>,
     strict: bool,
@@ -110,7 +109,7 @@ pub fn run_checks(
             (true, Severity::Warn, false) => CheckStatus::Warn,
             _ => CheckStatus::Fail,
         };
-        let name = c.name.get_ref().clone();
+        let name = c.name.clone();
         let (rows, contract, failing_rows) = match found.reasons {
             Some((frame, reasons, columns)) if !reasons.is_empty() => {
                 let n = reasons.len();
@@ -134,9 +133,9 @@ pub fn run_checks(
         runs.push(CheckRun {
             outcome: CheckOutcome {
                 name,
-                kind: *c.kind.get_ref(),
+                kind: c.kind,
                 severity: c.severity,
-                table: c.table.as_ref().map(|t| t.get_ref().clone()),
+                table: c.table.clone(),
                 status,
                 failing_rows,
                 message: found.message,
@@ -187,15 +186,13 @@ struct Found {
 }
 
 fn evaluate(
-    c: &CheckConfig,
+    c: &Check,
     tables: &BTreeMap<&str, &DataFrame>,
     ctx: &CheckContext<'_>,
 ) -> Result<Found, InternalError> {
-    let ctxerr = |what: &str| format!("check `{}`: {what}", c.name.get_ref());
-    if let (CheckKind::Freshness, Some(source), Some(days)) =
-        (c.kind.get_ref(), &c.source, c.max_age_days)
-    {
-        let id = source.get_ref();
+    let ctxerr = |what: &str| format!("check `{}`: {what}", c.name);
+    if let (CheckKind::Freshness, Some(source), Some(days)) = (&c.kind, &c.source, c.max_age_days) {
+        let id = source;
         let (failed, message) = match ctx.source_updated.get(id).copied().flatten() {
             Some(date) => {
                 let age = (ctx.as_of - date).num_days();
@@ -223,12 +220,11 @@ fn evaluate(
     let Some(table) = &c.table else {
         return Err(InternalError::Invariant(ctxerr("no table")));
     };
-    let table = table.get_ref();
     // A table the run did not produce (e.g. no KPA source) has no rows.
     let contract = Contract::for_table(table)?;
     let produced = tables.get(table.as_str());
     let row_level = matches!(
-        c.kind.get_ref(),
+        &c.kind,
         CheckKind::NotNull
             | CheckKind::Unique
             | CheckKind::AcceptedValues
@@ -236,7 +232,7 @@ fn evaluate(
             | CheckKind::Range
     );
     let df = match (produced, &c.filter) {
-        (Some(df), Some(f)) => filtered(df, f.get_ref())?,
+        (Some(df), Some(f)) => filtered(df, f)?,
         (Some(df), None) => (*df).clone(),
         (None, _) if row_level => {
             return Ok(Found {
@@ -250,8 +246,7 @@ fn evaluate(
     let scope = match &c.filter {
         Some(f) => format!(
             "`{table}` where {}",
-            f.get_ref()
-                .iter()
+            f.iter()
                 .map(|(k, v)| format!("{k} = {v}"))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -286,9 +281,9 @@ fn evaluate(
             reasons: Some((failing, reasons, cols)),
         })
     };
-    match c.kind.get_ref() {
+    match &c.kind {
         CheckKind::NotNull => {
-            let cols = c.column_list();
+            let cols = c.columns.clone();
             let nulls: Vec<BooleanChunked> = cols
                 .iter()
                 .map(|n| Ok(column(&df, n)?.is_null()))
@@ -313,7 +308,7 @@ fn evaluate(
             rows(mask, reasons)
         }
         CheckKind::Unique => {
-            let cols = c.column_list();
+            let cols = c.columns.clone();
             let keys: Vec<StringChunked> = cols
                 .iter()
                 .map(|n| text(&df, n))
@@ -343,9 +338,9 @@ fn evaluate(
             rows(mask, reasons)
         }
         CheckKind::AcceptedValues | CheckKind::Relationship => {
-            let name = c.column_name();
+            let name = c.column.as_str();
             let accepted: BTreeSet<&str> = c.values.iter().flatten().map(String::as_str).collect();
-            let relationship = *c.kind.get_ref() == CheckKind::Relationship;
+            let relationship = c.kind == CheckKind::Relationship;
             let values = text(&df, name)?;
             let mut reasons = Vec::new();
             let mask: BooleanChunked = values
@@ -367,7 +362,7 @@ fn evaluate(
             rows(mask, reasons)
         }
         CheckKind::Range => {
-            let name = c.column_name();
+            let name = c.column.as_str();
             let values = column(&df, name)?
                 .cast(&DataType::Float64)
                 .context("reading a range check's column")?;
@@ -401,7 +396,7 @@ fn evaluate(
             })
         }
         CheckKind::Coverage => {
-            let regions: Vec<&str> = match c.regions.as_ref().map(Spanned::get_ref) {
+            let regions: Vec<&str> = match c.regions.as_ref() {
                 Some(RegionSet::Named(NamedRegions::Focus)) => {
                     ctx.focus.iter().map(String::as_str).collect()
                 }
@@ -480,7 +475,7 @@ fn evaluate(
             })
         }
         CheckKind::Freshness => {
-            let name = c.column_name();
+            let name = c.column.as_str();
             let max_age = i64::from(c.max_age_years.unwrap_or_default());
             let oldest = i64::from(ctx.as_of.year()) - max_age;
             let latest = if df.height() == 0 {
