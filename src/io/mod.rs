@@ -1,6 +1,6 @@
 //! Helpers every layer may use, depending only on [`crate::error`]: atomic file writes, sha256
-//! hashing, reading Parquet files back, reading workbooks and delimited text, and the thread helper that maps work
-//! over the cores.
+//! hashing, reading Parquet files back, reading workbooks and delimited text, and the thread
+//! helper that maps work over the cores.
 
 pub mod atomic;
 pub mod hash;

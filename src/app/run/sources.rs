@@ -254,9 +254,7 @@ pub(crate) fn decode_source<'a>(
                 let table = if s.format == SourceFormat::KpaXlsx {
                     crate::io::tabular::workbook::first_sheet(&sp.payload.bytes, &ctx.file)?
                 } else {
-                    let text =
-                        crate::io::tabular::decode_text(&sp.payload.bytes, s.encoding, &ctx.file)?;
-                    crate::io::tabular::delimited_rows(&text, &ctx.file)?
+                    crate::io::tabular::text_rows(&sp.payload.bytes, &ctx.file, s.encoding)?
                 };
                 let (rows, quarantine) =
                     crate::stages::normalize::regionfile::read_kpa(&table, &ctx.file, &reject)?;

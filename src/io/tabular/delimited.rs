@@ -154,7 +154,8 @@ fn separator(text: &str) -> u8 {
 
 /// Line numbers of records, from their byte offsets: the csv crate's own line count for a record
 /// lags behind where the record starts (it counts the previous record's line break later), so
-/// the line is counted here, once over the text, as records come in order.
+/// the line is counted here, once over the text, as records come in order. Used by every reader
+/// of delimited text (here and Sotkanet's `/csv`).
 #[derive(Debug, Default)]
 pub struct Lines {
     at: usize,
@@ -179,6 +180,19 @@ impl Lines {
         self.at = start;
         self.line + 1
     }
+
+    /// The 1-based line on which `record`, read from `text`, begins.
+    pub fn of_record(&mut self, text: &[u8], record: &csv::StringRecord) -> usize {
+        let start = record
+            .position()
+            .map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
+        self.of(text, start)
+    }
+
+    /// Where the last record asked about begins (after any line breaks before it).
+    pub fn start(&self) -> usize {
+        self.at
+    }
 }
 
 /// Reads delimited text into rows of text cells; blank lines are skipped. A quote left open or
@@ -191,17 +205,12 @@ pub fn delimited_rows(text: &str, file: &str) -> Result<Vec<XRow>, SourceError> 
         .from_reader(text.as_bytes());
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
-    let mut last_start = 0;
     let mut lines = Lines::default();
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let byte = record
-                    .position()
-                    .map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
-                let line = lines.of(text.as_bytes(), byte);
-                last_start = byte;
+                let line = lines.of_record(text.as_bytes(), &record);
                 let cells = record
                     .iter()
                     .enumerate()
@@ -221,7 +230,7 @@ pub fn delimited_rows(text: &str, file: &str) -> Result<Vec<XRow>, SourceError> 
     }
     // The csv crate reads a quote left open to the end of the file as one field: the last
     // record then holds an odd number of quotes.
-    let last = text.get(last_start..).unwrap_or_default();
+    let last = text.get(lines.start()..).unwrap_or_default();
     if last.matches('"').count() % 2 == 1 {
         let line = rows.last().map_or(1, |r| r.0);
         return Err(SourceError::Malformed {

@@ -87,8 +87,13 @@ pub fn rows_of(
     if is_workbook(bytes) {
         workbook::sheet(bytes, file, sheet)
     } else {
-        delimited_rows(&decode_text(bytes, encoding, file)?, file)
+        text_rows(bytes, file, encoding)
     }
+}
+
+/// The rows of delimited text, decoded as `encoding` says.
+pub fn text_rows(bytes: &[u8], file: &str, encoding: Encoding) -> Result<Vec<XRow>, SourceError> {
+    delimited_rows(&decode_text(bytes, encoding, file)?, file)
 }
 
 /// Whether the bytes are a workbook: a ZIP container (`.xlsx`, `.xlsb`, `.ods`) or an OLE

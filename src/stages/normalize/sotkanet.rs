@@ -414,12 +414,7 @@ pub fn decode_csv(bytes: &[u8], ctx: &DecodeContext) -> Result<Decoded, SourceEr
                 format!("unreadable row: {e}"),
             )
         })?;
-        let line_no = lines.of(
-            text.as_bytes(),
-            record
-                .position()
-                .map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX)),
-        );
+        let line_no = lines.of_record(text.as_bytes(), &record);
         let fields: Vec<&str> = record.iter().collect();
         if fields.iter().all(|f| f.trim().is_empty()) {
             continue;
