@@ -26,14 +26,13 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
         ),
         format!(
             "reference year {}: {} municipalities in {} counties",
-            meta.reference_year.get_ref(),
+            meta.reference_year,
             p.crosswalk.municipality_count(),
             p.crosswalk.members().len()
         ),
         format!(
             "years: {}",
             meta.years
-                .get_ref()
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
@@ -42,7 +41,7 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
         "focus regions:".to_owned(),
     ];
     for code in &f.regions.focus {
-        if let Some(r) = p.registry.get(code.get_ref()) {
+        if let Some(r) = p.registry.get(code) {
             lines.push(format!("  {} {} ({})", r.code, r.name_fi, r.name_en));
         }
     }
@@ -50,12 +49,12 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
     for s in &sources {
         let label = format!(
             "  {} [{}{}] {}",
-            s.config.id.get_ref(),
+            s.config.id,
             s.config.format.name(),
             s.config
                 .dataset
                 .as_ref()
-                .map(|d| format!(" {}", d.get_ref()))
+                .map(|d| format!(" {d}"))
                 .unwrap_or_default(),
             s.origin,
         );
@@ -73,9 +72,7 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
         let detail = if s.config.format == SourceFormat::SotkanetRegions {
             format!(
                 "{} regions",
-                region_payloads
-                    .get(s.config.id.get_ref())
-                    .map_or(0, HashMap::len)
+                region_payloads.get(&s.config.id).map_or(0, HashMap::len)
             )
         } else {
             let rows: usize = s
@@ -96,7 +93,7 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
     lines.push("indicators:".to_owned());
     for ind in &f.indicators {
         let measure = |d: &crate::model::config::MeasureRef| {
-            format!("{}/{}.{}", d.dataset.get_ref(), d.measure, d.field.column())
+            format!("{}/{}.{}", d.dataset, d.measure, d.field.column())
         };
         let den = match (&ind.denominator, &ind.weight) {
             (Some(d), _) => format!(" / {}", measure(d)),
@@ -105,9 +102,9 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
         };
         lines.push(format!(
             "  {} [{:?}] {}/{}.{}{den} × {} ({}): {}",
-            ind.id.get_ref(),
-            ind.aggregation.get_ref(),
-            ind.numerator.dataset.get_ref(),
+            ind.id,
+            ind.aggregation,
+            ind.numerator.dataset,
             ind.numerator.measure,
             ind.numerator.field.column(),
             ind.scale,
@@ -140,11 +137,10 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
     if let Some(pop) = &f.population {
         lines.push(format!(
             "population structure from {}/{} ({}): bands {}; changes over {} years{}",
-            pop.dataset.get_ref(),
+            pop.dataset,
             pop.measure,
             pop.sex,
             pop.bands
-                .get_ref()
                 .iter()
                 .map(|b| crate::stages::derive::population::band_label(b))
                 .collect::<Vec<_>>()
@@ -156,17 +152,17 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
                 .join(", "),
             pop.projection
                 .as_ref()
-                .map(|p| format!("; projection {}/{}", p.dataset.get_ref(), p.measure))
+                .map(|p| format!("; projection {}/{}", p.dataset, p.measure))
                 .unwrap_or_default()
         ));
     }
     for c in &f.crosschecks {
         lines.push(format!(
             "cross-check {}: {}/{} summed from municipalities = published {}/{} (tolerance {})",
-            c.name.get_ref(),
-            c.computed.dataset.get_ref(),
+            c.name,
+            c.computed.dataset,
             c.computed.measure,
-            c.published.dataset.get_ref(),
+            c.published.dataset,
             c.published.measure,
             c.tolerance
         ));

@@ -43,7 +43,7 @@ fn measures(p: &Pipeline) -> BTreeSet<(String, String, String)> {
         })
         .map(|m| {
             (
-                m.dataset.get_ref().clone(),
+                m.dataset.clone(),
                 m.measure.clone(),
                 m.field.column().to_owned(),
             )
@@ -135,7 +135,7 @@ fn every_catalogue_indicator_follows_its_rule() {
         observations: &obs,
         crosswalk: &cw,
         indicators: &f.indicators,
-        years: f.pipeline.years.get_ref(),
+        years: &f.pipeline.years,
         source_of: &HashMap::new(),
         population: None,
         crosschecks: &[],
@@ -161,7 +161,7 @@ fn every_catalogue_indicator_follows_its_rule() {
             .iter()
             .map(|x| {
                 values[&(
-                    m.dataset.get_ref().clone(),
+                    m.dataset.clone(),
                     m.measure.clone(),
                     m.field.column().to_owned(),
                     x.clone(),
@@ -170,8 +170,8 @@ fn every_catalogue_indicator_follows_its_rule() {
             .sum()
     };
     for e in &cat.entries {
-        let id = e.id.get_ref();
-        let expected = match e.aggregation.get_ref() {
+        let id = &e.id;
+        let expected = match e.aggregation {
             Aggregation::Count => sum(&e.numerator) * e.scale,
             Aggregation::Ratio => {
                 sum(&e.numerator) / sum(e.denominator.as_ref().unwrap()) * e.scale
@@ -183,7 +183,7 @@ fn every_catalogue_indicator_follows_its_rule() {
                     .map(|x| {
                         let key = |m: &MeasureRef| {
                             (
-                                m.dataset.get_ref().clone(),
+                                m.dataset.clone(),
                                 m.measure.clone(),
                                 m.field.column().to_owned(),
                                 x.clone(),
@@ -198,7 +198,7 @@ fn every_catalogue_indicator_follows_its_rule() {
                 let k = measures(&p)
                     .iter()
                     .position(|(ds, ms, _)| {
-                        ds == e.numerator.dataset.get_ref() && ms == &e.numerator.measure
+                        ds == &e.numerator.dataset && ms == &e.numerator.measure
                     })
                     .unwrap();
                 (500.0 + f64::from(u32::try_from(k).unwrap())) * e.scale

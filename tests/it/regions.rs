@@ -71,7 +71,7 @@ fn run(p: &Pipeline, obs: &DataFrame, cw: &Crosswalk) -> Derived {
         observations: obs,
         crosswalk: cw,
         indicators: &f.indicators,
-        years: f.pipeline.years.get_ref(),
+        years: &f.pipeline.years,
         source_of: &HashMap::new(),
         population: f.population.as_ref(),
         crosschecks: &f.crosschecks,

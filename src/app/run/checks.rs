@@ -29,12 +29,7 @@ pub(crate) fn run_declared_checks(
         p.registry.regions().map(|r| r.code.clone()).collect();
     let counties: Vec<String> = p.crosswalk.members().keys().cloned().collect();
     let municipalities: Vec<String> = p.crosswalk.members().values().flatten().cloned().collect();
-    let focus: Vec<String> = f
-        .regions
-        .focus
-        .iter()
-        .map(|r| r.get_ref().clone())
-        .collect();
+    let focus: Vec<String> = f.regions.focus.clone();
     let source_updated: BTreeMap<String, Option<chrono::NaiveDate>> = inputs
         .iter()
         .map(|i| (i.source.clone(), declared_update(i)))
@@ -44,7 +39,7 @@ pub(crate) fn run_declared_checks(
         focus: &focus,
         counties: &counties,
         municipalities: &municipalities,
-        years: f.pipeline.years.get_ref(),
+        years: &f.pipeline.years,
         as_of,
         source_updated: &source_updated,
     };
@@ -155,7 +150,7 @@ pub(crate) fn check_crosschecks(
     config: &[crate::model::config::CrossCheckConfig],
 ) -> Result<(), Error> {
     for c in config {
-        let name = c.name.get_ref();
+        let name = &c.name;
         let mine: Vec<_> = results.iter().filter(|r| &r.check == name).collect();
         let bad: Vec<_> = mine.iter().filter(|r| r.status == "mismatch").collect();
         let compared = mine.iter().filter(|r| r.status != "not_comparable").count();
@@ -180,9 +175,9 @@ pub(crate) fn check_crosschecks(
                 message: format!(
                     "{} of {compared} county and country figures summed from `{}/{}` differ from the published `{}/{}` by more than {}: {}{}; nothing was published",
                     bad.len(),
-                    c.computed.dataset.get_ref(),
+                    c.computed.dataset,
                     c.computed.measure,
-                    c.published.dataset.get_ref(),
+                    c.published.dataset,
                     c.published.measure,
                     c.tolerance,
                     examples.join("; "),

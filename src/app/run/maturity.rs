@@ -91,7 +91,7 @@ pub(crate) fn assess(
     let mut dims = Vec::new();
     let mut roles = Vec::new();
     for sv in surveys {
-        let id = sv.id.get_ref();
+        let id = &sv.id;
         let map_path = p.pipeline.resolve(&sv.question_map);
         let map_payload = p.read(id, &map_path)?;
         let map_file = map_path.display().to_string();
@@ -119,17 +119,14 @@ pub(crate) fn assess(
             let (freqs, rejected) = survey::read_frequencies(&rows, &map, &file, &reject)?;
             info!(survey = %id, cells = freqs.len(), quarantined = rejected.len(), "Read aggregated survey");
             let scores = crate::stages::assess::aggregate_frequencies(
-                sv.region.get_ref(),
-                &sv.round,
-                &freqs,
-                &params,
+                &sv.region, &sv.round, &freqs, &params,
             );
             (Vec::new(), rejected, scores)
         } else {
             let (got, rejected) =
                 survey::read_responses(&rows, sv.header_rows, &map, &salt, &file, &reject)?;
             info!(survey = %id, answers = got.len(), quarantined = rejected.len(), "Read survey");
-            let scores = aggregate(sv.region.get_ref(), &sv.round, &got, &params);
+            let scores = aggregate(&sv.region, &sv.round, &got, &params);
             (got, rejected, scores)
         };
         dims.extend(d);
@@ -141,8 +138,8 @@ pub(crate) fn assess(
     let rparams = roadmap::RoadmapParams::default();
     let mut rm_rows = Vec::new();
     for r in &p.pipeline.file.roadmaps {
-        let id = r.id.get_ref();
-        let region = r.region.get_ref();
+        let id = &r.id;
+        let region = &r.region;
         let (actions_rows, milestone_rows, file) = if let Some(path) = &r.path {
             let path = p.pipeline.resolve(path);
             let payload = p.read(id, &path)?;
@@ -220,14 +217,8 @@ pub(crate) fn assess(
     let rows: Vec<(&str, &str, &str, &survey::Answer)> = answers
         .iter()
         .flat_map(|(sv, a)| {
-            a.iter().map(move |x| {
-                (
-                    sv.id.get_ref().as_str(),
-                    sv.region.get_ref().as_str(),
-                    sv.round.as_str(),
-                    x,
-                )
-            })
+            a.iter()
+                .map(move |x| (sv.id.as_str(), sv.region.as_str(), sv.round.as_str(), x))
         })
         .collect();
     // Data signals per region and round (at the round's date), blending, overall scores.
@@ -308,7 +299,7 @@ pub(crate) fn round_date(
 ) -> chrono::NaiveDate {
     let mut dates: Vec<chrono::NaiveDate> = answers
         .iter()
-        .filter(|(sv, _)| sv.region.get_ref() == region && sv.round == round)
+        .filter(|(sv, _)| sv.region == region && sv.round == round)
         .flat_map(|(_, a)| a.iter().filter_map(|x| x.answered))
         .collect();
     dates.sort_unstable();
@@ -404,9 +395,9 @@ pub(crate) fn breakdowns(
         for i in 0..df.height() {
             for ind in indicators
                 .iter()
-                .filter(|x| x.numerator.dataset.get_ref() == &ds[i] && x.numerator.measure == ms[i])
+                .filter(|x| x.numerator.dataset == ds[i] && x.numerator.measure == ms[i])
             {
-                out.insert((ind.id.get_ref().clone(), rs[i].clone()));
+                out.insert((ind.id.clone(), rs[i].clone()));
             }
         }
         Ok(out)
@@ -515,7 +506,7 @@ pub(crate) fn round_scores(
             let score = d.score?;
             let mut dates: Vec<chrono::NaiveDate> = answers
                 .iter()
-                .filter(|(sv, _)| sv.region.get_ref() == region && sv.round == d.round)
+                .filter(|(sv, _)| sv.region == region && sv.round == d.round)
                 .flat_map(|(_, a)| a.iter().filter_map(|x| x.answered))
                 .collect();
             dates.sort_unstable();

@@ -454,16 +454,13 @@ fn run_locked(
         pipeline: meta.name.clone(),
         pipeline_path: p.pipeline.path.display().to_string(),
         pipeline_sha256: p.pipeline.sha256.clone(),
-        reference_year: *meta.reference_year.get_ref(),
-        years: meta.years.get_ref().clone(),
+        reference_year: meta.reference_year,
+        years: meta.years.clone(),
         focus_regions: p
             .pipeline
             .file
             .regions
-            .focus
-            .iter()
-            .map(|f| f.get_ref().clone())
-            .collect(),
+            .focus.clone(),
         started_at,
         finished_at: Utc::now(),
         status: "success".to_owned(),

@@ -54,26 +54,26 @@ pub fn prepare(path: &Path) -> Result<Prepared, Error> {
     let pipeline = Pipeline::load(path)?;
     let registry = Registry::builtin()?;
     let meta = &pipeline.file.pipeline;
-    let crosswalk = registry
-        .crosswalk(*meta.reference_year.get_ref())
-        .map_err(|m| {
-            pipeline.error_at(
-                meta.reference_year.span(),
-                format!("`pipeline.reference_year`: {m}"),
-            )
-        })?;
-    let peers = pipeline
-        .file
-        .comparison
-        .iter()
-        .flat_map(|c| c.peers.iter().map(|p| ("peer", p)));
-    let focus = pipeline.file.regions.focus.iter().map(|f| ("focus", f));
-    for (what, f) in focus.chain(peers) {
-        if registry.get(f.get_ref()).is_none() {
+    let crosswalk = registry.crosswalk(meta.reference_year).map_err(|m| {
+        pipeline.error_at_key(
+            "pipeline.reference_year",
+            format!("`pipeline.reference_year`: {m}"),
+        )
+    })?;
+    let peers = pipeline.file.comparison.iter().flat_map(|c| {
+        c.peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ("peer", format!("comparison.peers.{i}"), p))
+    });
+    let focus = pipeline.file.regions.focus.iter().enumerate();
+    let focus = focus.map(|(i, f)| ("focus", format!("regions.focus.{i}"), f));
+    for (what, key, f) in focus.chain(peers) {
+        if registry.get(f).is_none() {
             return Err(pipeline
-                .error_at(
-                    f.span(),
-                    format!("{what} region `{}` is not in the region registry (codes look like `HVA12`, `KU740`, `SSS`)", f.get_ref()),
+                .error_at_key(
+                    &key,
+                    format!("{what} region `{f}` is not in the region registry (codes look like `HVA12`, `KU740`, `SSS`)"),
                 )
                 .into());
         }

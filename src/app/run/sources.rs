@@ -101,13 +101,13 @@ pub(crate) fn obtain_all<'a>(
         .map(|s| {
             let path = p.pipeline.resolve(s.path.as_ref()?);
             let deferred = run && s.format != SourceFormat::SotkanetRegions;
-            let payload = (!deferred).then(|| p.read(s.id.get_ref(), &path));
+            let payload = (!deferred).then(|| p.read(&s.id, &path));
             Some((path, payload))
         })
         .collect();
     let mut all = Vec::new();
     for (s, file) in sources.iter().zip(files) {
-        let id = s.id.get_ref();
+        let id = &s.id;
         let mut metadata = None;
         let (origin, payloads) = match (file, &s.fetch) {
             (Some((path, None)), _) => {
@@ -129,7 +129,7 @@ pub(crate) fn obtain_all<'a>(
                 (path.display().to_string(), vec![sp])
             }
             (None, Some(fetch)) => {
-                let origin = format!("fetch from `{}`", fetch.api.get_ref());
+                let origin = format!("fetch from `{}`", fetch.api);
                 let Mode::Run(_, Some(client)) = &mut mode else {
                     // `validate`: a live source is planned, not fetched.
                     all.push(Obtained {
@@ -199,7 +199,7 @@ pub(crate) fn decode_regions(obtained: &[Obtained<'_>]) -> Result<RegionPayloads
     {
         for sp in o.payloads.iter().filter(|sp| sp.role == PayloadRole::Data) {
             regions.insert(
-                o.config.id.get_ref().clone(),
+                o.config.id.clone(),
                 sotkanet::decode_regions(&sp.payload.bytes, &payload_file(&o.origin, sp))?,
             );
         }
@@ -224,10 +224,10 @@ pub(crate) fn decode_source<'a>(
         unread,
     } = o;
     if let Some(path) = unread {
-        let payload = p.read(s.id.get_ref(), &path)?;
+        let payload = p.read(&s.id, &path)?;
         payloads.push(file_payload(&path, payload, archive)?);
     }
-    let id = s.id.get_ref();
+    let id = &s.id;
     let mut parts = Vec::new();
     let mut kpa = Vec::new();
     let resolver = resolver_of(&p.registry, s, region_payloads);
@@ -239,11 +239,7 @@ pub(crate) fn decode_source<'a>(
         {
             let ctx = DecodeContext {
                 source_id: id.clone(),
-                dataset: s
-                    .dataset
-                    .as_ref()
-                    .map(|d| d.get_ref().clone())
-                    .unwrap_or_default(),
+                dataset: s.dataset.clone().unwrap_or_default(),
                 file: payload_file(&origin, sp),
                 raw_sha256: sp.payload.sha256.clone(),
                 unit: s.unit.clone(),
@@ -313,20 +309,18 @@ pub(crate) fn planned_requests(
     fetch: &crate::model::config::FetchConfig,
 ) -> Vec<String> {
     let f = &p.pipeline.file;
-    let Some(api) = f.apis.get(fetch.api.get_ref()) else {
+    let Some(api) = f.apis.get(&fetch.api) else {
         return Vec::new();
     };
     match (api.kind, s.format) {
         (ApiKind::Sotkanet, SourceFormat::SotkanetRegions) => {
             vec![extract::sotkanet::regions_request(&api.url).line()]
         }
-        (ApiKind::Sotkanet, _) => {
-            extract::sotkanet::DataPlan::of(fetch, f.pipeline.years.get_ref())
-                .requests(&api.url)
-                .iter()
-                .map(crate::http::Request::line)
-                .collect()
-        }
+        (ApiKind::Sotkanet, _) => extract::sotkanet::DataPlan::of(fetch, &f.pipeline.years)
+            .requests(&api.url)
+            .iter()
+            .map(crate::http::Request::line)
+            .collect(),
         (ApiKind::PxwebV1 | ApiKind::PxwebV2, _) => {
             let (config, meta, data) =
                 extract::pxweb::urls(api, fetch.table.as_deref().unwrap_or_default());
@@ -358,14 +352,11 @@ pub(crate) fn fetch_source(
     let Some(fetch) = &s.fetch else {
         return Ok((Vec::new(), None));
     };
-    let api = f.apis.get(fetch.api.get_ref()).ok_or_else(|| {
-        InternalError::Invariant(format!(
-            "api `{}` vanished after checking",
-            fetch.api.get_ref()
-        ))
+    let api = f.apis.get(&fetch.api).ok_or_else(|| {
+        InternalError::Invariant(format!("api `{}` vanished after checking", fetch.api))
     })?;
-    info!(source = %s.id.get_ref(), api = %fetch.api.get_ref(), "Fetching");
-    client.begin(s.id.get_ref());
+    info!(source = %s.id, api = %fetch.api, "Fetching");
+    client.begin(&s.id);
     let fetched = fetch_with(p, s, fetch, api, client);
     client.end();
     fetched
@@ -386,7 +377,7 @@ pub(crate) fn fetch_with(
             (vec![SourcePayload::new(&req, got, PayloadRole::Data)], None)
         }
         (ApiKind::Sotkanet, _) => {
-            let plan = extract::sotkanet::DataPlan::of(fetch, f.pipeline.years.get_ref());
+            let plan = extract::sotkanet::DataPlan::of(fetch, &f.pipeline.years);
             let (meta, payloads) = extract::sotkanet::fetch_indicator(client, &api.url, &plan)?;
             (payloads, serde_json::to_value(meta).ok())
         }
@@ -406,7 +397,7 @@ pub(crate) fn resolver_of<'r>(
         registry,
         sotkanet_regions: config.regions.as_ref().and_then(|r| {
             region_payloads
-                .get_key_value(r.get_ref())
+                .get_key_value(r)
                 .map(|(name, m)| (name.as_str(), m))
         }),
     }
@@ -503,7 +494,7 @@ pub(crate) fn normalize_sources<'p>(
     let mut kpa_inputs = Vec::new();
     // Each source conformed into the columns, in pipeline order.
     let mut absorb = |s: SourceResult<'p>| -> Result<(), Error> {
-        let id = s.config.id.get_ref();
+        let id = &s.config.id;
         for (i, rows) in &s.kpa {
             kpa_inputs.push((
                 s.config,
@@ -542,7 +533,7 @@ pub(crate) fn normalize_sources<'p>(
         inputs.push(InputRecord {
             source: id.clone(),
             format: s.config.format.name().to_owned(),
-            dataset: s.config.dataset.as_ref().map(|d| d.get_ref().clone()),
+            dataset: s.config.dataset.clone(),
             origin: s.origin.clone(),
             payloads: s
                 .payloads

@@ -211,7 +211,7 @@ pub fn catalogue_frame(p: &crate::model::config::Pipeline) -> Result<DataFrame, 
         .iter()
         .map(|i| {
             let v = from_catalogue
-                .contains(i.id.get_ref().as_str())
+                .contains(i.id.as_str())
                 .then(|| cat.map(|c| c.version.as_str()))
                 .flatten();
             (i, v, true, None)
@@ -219,7 +219,7 @@ pub fn catalogue_frame(p: &crate::model::config::Pipeline) -> Result<DataFrame, 
         .collect();
     if let Some(c) = cat {
         for (id, reason) in &c.skipped {
-            if let Some(e) = c.entries.iter().find(|e| e.id.get_ref() == id) {
+            if let Some(e) = c.entries.iter().find(|e| &e.id == id) {
                 rows.push((e, Some(c.version.as_str()), false, Some(reason.as_str())));
             }
         }
@@ -227,7 +227,7 @@ pub fn catalogue_frame(p: &crate::model::config::Pipeline) -> Result<DataFrame, 
     let describe = |m: &crate::model::config::MeasureRef| {
         format!(
             "{}/{}.{} (sex {}, age {})",
-            m.dataset.get_ref(),
+            m.dataset,
             m.measure,
             m.field.column(),
             m.sex,
@@ -236,7 +236,7 @@ pub fn catalogue_frame(p: &crate::model::config::Pipeline) -> Result<DataFrame, 
     };
     let opt = |name: &str, v: Vec<Option<String>>| -> Column { Series::new(name.into(), v).into() };
     let columns = vec![
-        str_column("indicator", rows.iter().map(|r| r.0.id.get_ref().as_str())),
+        str_column("indicator", rows.iter().map(|r| r.0.id.as_str())),
         opt(
             "catalogue_version",
             rows.iter().map(|r| r.1.map(str::to_owned)).collect(),
@@ -251,7 +251,7 @@ pub fn catalogue_frame(p: &crate::model::config::Pipeline) -> Result<DataFrame, 
         str_column("unit", rows.iter().map(|r| r.0.unit.as_str())),
         str_column(
             "aggregation",
-            rows.iter().map(|r| match r.0.aggregation.get_ref() {
+            rows.iter().map(|r| match r.0.aggregation {
                 crate::model::config::Aggregation::Count => "count",
                 crate::model::config::Aggregation::Ratio => "ratio",
                 crate::model::config::Aggregation::Mean => "mean",
@@ -354,7 +354,7 @@ pub(crate) fn derive_tables(
         observations,
         crosswalk: &p.crosswalk,
         indicators: &p.pipeline.file.indicators,
-        years: meta.years.get_ref(),
+        years: &meta.years,
         source_of: &source_of,
         population: p.pipeline.file.population.as_ref(),
         crosschecks: &p.pipeline.file.crosschecks,
@@ -374,9 +374,9 @@ pub(crate) fn derive_tables(
             .iter()
             .filter_map(|(c, sha, rows)| {
                 Some(crate::stages::derive::kpa::KpaSource {
-                    source: c.id.get_ref(),
-                    region: c.region.as_ref()?.get_ref(),
-                    cost_basis: *c.cost_basis.as_ref()?.get_ref(),
+                    source: &c.id,
+                    region: c.region.as_ref()?,
+                    cost_basis: *c.cost_basis.as_ref()?,
                     raw_sha256: sha,
                     rows,
                 })
@@ -391,30 +391,25 @@ pub(crate) fn derive_tables(
     };
     // The measures selected for the indicators are not needed again.
     drop(derive_input);
-    let focus: Vec<String> = p
+    let focus: Vec<String> = p.pipeline.file.regions.focus.clone();
+    let peers: Vec<String> = p
         .pipeline
         .file
-        .regions
-        .focus
-        .iter()
-        .map(|f| f.get_ref().clone())
-        .collect();
-    let peers: Vec<String> = p.pipeline.file.comparison.as_ref().map_or_else(
-        || focus.clone(),
-        |c| c.peers.iter().map(|p| p.get_ref().clone()).collect(),
-    );
+        .comparison
+        .as_ref()
+        .map_or_else(|| focus.clone(), |c| c.peers.clone());
     let (comparisons, profile) = crate::stages::derive::compare::comparisons(
         &derived.indicators,
         &p.pipeline.file.indicators,
         &focus,
         &peers,
-        meta.years.get_ref(),
+        &meta.years,
         p.pipeline
             .file
             .comparison
             .as_ref()
             .and_then(|c| c.need_indicator.as_ref())
-            .map(|n| n.get_ref().as_str()),
+            .map(std::string::String::as_str),
     )?;
     Ok(Derived {
         indicators: derived.indicators,

@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use toml::Spanned;
 
 use crate::model::contract::Contract;
 
@@ -97,24 +96,24 @@ pub enum NamedRegions {
 #[serde(deny_unknown_fields)]
 pub struct CheckConfig {
     /// Unique name: used in messages, the manifest and the quarantine file name.
-    pub name: Spanned<String>,
+    pub name: String,
     /// What is checked.
-    pub kind: Spanned<CheckKind>,
+    pub kind: CheckKind,
     /// `warn` or `error` (default).
     #[serde(default)]
     pub severity: Severity,
     /// The table checked (any published table).
     #[serde(default)]
-    pub table: Option<Spanned<String>>,
+    pub table: Option<String>,
     /// Columns (`not_null`, `unique`).
     #[serde(default)]
-    pub columns: Option<Spanned<Vec<String>>>,
+    pub columns: Option<Vec<String>>,
     /// Column (`accepted_values`, `relationship`, `range`, `freshness`).
     #[serde(default)]
-    pub column: Option<Spanned<String>>,
+    pub column: Option<String>,
     /// Only rows whose columns equal these values (as text).
     #[serde(default, rename = "where")]
-    pub filter: Option<Spanned<BTreeMap<String, String>>>,
+    pub filter: Option<BTreeMap<String, String>>,
     /// Accepted values.
     #[serde(default)]
     pub values: Option<Vec<String>>,
@@ -126,7 +125,7 @@ pub struct CheckConfig {
     pub max: Option<f64>,
     /// Regions expected (`coverage`).
     #[serde(default)]
-    pub regions: Option<Spanned<RegionSet>>,
+    pub regions: Option<RegionSet>,
     /// Years expected (`coverage`; default the pipeline's years).
     #[serde(default)]
     pub years: Option<Vec<i16>>,
@@ -135,7 +134,7 @@ pub struct CheckConfig {
     pub max_age_years: Option<u16>,
     /// Source whose update date is checked (`freshness`).
     #[serde(default)]
-    pub source: Option<Spanned<String>>,
+    pub source: Option<String>,
     /// Oldest accepted update, in days before `--as-of` (`freshness`).
     #[serde(default)]
     pub max_age_days: Option<u32>,
@@ -180,20 +179,20 @@ pub struct Check {
 impl From<&CheckConfig> for Check {
     fn from(c: &CheckConfig) -> Check {
         Check {
-            name: c.name.get_ref().clone(),
-            kind: *c.kind.get_ref(),
+            name: c.name.clone(),
+            kind: c.kind,
             severity: c.severity,
-            table: c.table.as_ref().map(|t| t.get_ref().clone()),
+            table: c.table.clone(),
             columns: c.column_list(),
             column: c.column_name().to_owned(),
-            filter: c.filter.as_ref().map(|f| f.get_ref().clone()),
+            filter: c.filter.clone(),
             values: c.values.clone(),
             min: c.min,
             max: c.max,
-            regions: c.regions.as_ref().map(|r| r.get_ref().clone()),
+            regions: c.regions.clone(),
             years: c.years.clone(),
             max_age_years: c.max_age_years,
-            source: c.source.as_ref().map(|s| s.get_ref().clone()),
+            source: c.source.clone(),
             max_age_days: c.max_age_days,
         }
     }
@@ -224,37 +223,27 @@ pub const CHECKABLE_TABLES: [&str; 18] = [
 impl CheckConfig {
     /// `columns` (empty when absent: validation requires it where it is used).
     fn column_list(&self) -> Vec<String> {
-        self.columns
-            .as_ref()
-            .map(|c| c.get_ref().clone())
-            .unwrap_or_default()
+        self.columns.clone().unwrap_or_default()
     }
 
     /// `column` (empty when absent: validation requires it where it is used).
     fn column_name(&self) -> &str {
-        self.column
-            .as_ref()
-            .map(|c| c.get_ref().as_str())
-            .unwrap_or_default()
+        self.column.as_deref().unwrap_or_default()
     }
 
     /// Checks the fields the kind needs and only those, and that the table, its columns and
-    /// the source exist. Returns the span to point at and the message.
-    pub fn validate(
-        &self,
-        sources: &BTreeSet<&str>,
-    ) -> Result<(), (std::ops::Range<usize>, String)> {
-        let name = self.name.get_ref();
-        let kind = *self.kind.get_ref();
-        let fail =
-            |span: std::ops::Range<usize>, m: String| Err((span, format!("check `{name}`: {m}")));
+    /// the source exist. Returns the key of the check's entry to point at and the message.
+    pub fn validate(&self, sources: &BTreeSet<&str>) -> Result<(), (&'static str, String)> {
+        let name = &self.name;
+        let kind = self.kind;
+        let fail = |key: &'static str, m: String| Err((key, format!("check `{name}`: {m}")));
         if name.is_empty()
             || !name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
             return fail(
-                self.name.span(),
+                "name",
                 "a check's name uses letters, digits, `_` and `-` only (it names a file)".into(),
             );
         }
@@ -277,7 +266,7 @@ impl CheckConfig {
             CheckKind::Relationship => (&["table", "column"], &[]),
             CheckKind::Range | CheckKind::RowCount if self.min.is_none() && self.max.is_none() => {
                 return fail(
-                    self.kind.span(),
+                    "kind",
                     format!("a `{}` check needs `min`, `max` or both", kind.name()),
                 );
             }
@@ -289,72 +278,66 @@ impl CheckConfig {
         };
         for (field, present) in given {
             if required.contains(&field) && !present {
-                return fail(
-                    self.kind.span(),
-                    format!("a `{}` check needs `{field}`", kind.name()),
-                );
+                return fail("kind", format!("a `{}` check needs `{field}`", kind.name()));
             }
             if present && !required.contains(&field) && !optional.contains(&field) {
                 return fail(
-                    self.kind.span(),
+                    "kind",
                     format!("`{field}` does not apply to a `{}` check", kind.name()),
                 );
             }
         }
         if self.filter.is_some() && self.table.is_none() {
-            return fail(self.kind.span(), "`where` needs a table".into());
+            return fail("kind", "`where` needs a table".into());
         }
         if let (Some(min), Some(max)) = (self.min, self.max)
             && min
                 .partial_cmp(&max)
                 .is_none_or(|o| o == std::cmp::Ordering::Greater)
         {
-            return fail(
-                self.kind.span(),
-                format!("`min` {min} is above `max` {max}"),
-            );
+            return fail("kind", format!("`min` {min} is above `max` {max}"));
         }
         if let Some(s) = &self.source
-            && !sources.contains(s.get_ref().as_str())
+            && !sources.contains(s.as_str())
         {
-            return fail(s.span(), format!("no source has id `{}`", s.get_ref()));
+            return fail("source", format!("no source has id `{s}`"));
         }
         let Some(table) = &self.table else {
             return Ok(());
         };
-        let t = table.get_ref();
+        let t = table;
         if !CHECKABLE_TABLES.contains(&t.as_str()) {
             return fail(
-                table.span(),
+                "table",
                 format!(
                     "unknown table `{t}`; one of: {}",
                     CHECKABLE_TABLES.join(", ")
                 ),
             );
         }
-        let contract = Contract::for_table(t).map_err(|e| (table.span(), e.to_string()))?;
+        let contract = Contract::for_table(t).map_err(|e| ("table", e.to_string()))?;
         let has = |c: &str| {
             contract.extra_columns.is_some() || contract.columns.iter().any(|k| k.name == c)
         };
-        let mut named: Vec<(&str, std::ops::Range<usize>)> = Vec::new();
+        let mut named: Vec<(&str, &'static str)> = Vec::new();
         if let Some(cs) = &self.columns {
-            if cs.get_ref().is_empty() {
-                return fail(cs.span(), "`columns` is empty".into());
+            if cs.is_empty() {
+                return fail("columns", "`columns` is empty".into());
             }
-            named.extend(cs.get_ref().iter().map(|c| (c.as_str(), cs.span())));
+            named.extend(cs.iter().map(|c| (c.as_str(), "columns")));
         }
         if let Some(c) = &self.column {
-            named.push((c.get_ref(), c.span()));
+            named.push((c, "column"));
         }
         if let Some(f) = &self.filter {
-            named.extend(f.get_ref().keys().map(|c| (c.as_str(), f.span())));
+            named.extend(f.keys().map(|c| (c.as_str(), "where")));
         }
         if kind == CheckKind::Coverage {
-            named.extend([("region", table.span()), ("year", table.span())]);
+            named.extend([("region", "table"), ("year", "table")]);
         }
-        for (c, span) in named {
+        for (c, key) in named {
             if !has(c) {
-                return fail(span, format!("table `{t}` has no column `{c}`"));
+                return fail(key, format!("table `{t}` has no column `{c}`"));
             }
         }
         Ok(())

@@ -3,6 +3,7 @@
 //! against the region registry, the table contracts and each other, so that what the stages get
 //! has already been checked.
 
+use super::spans::span_of;
 use crate::error::ConfigError;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -15,13 +16,14 @@ use super::{
 /// KPA sources name their region and cost basis; other sources take neither.
 fn check_kpa_source(
     s: &SourceConfig,
-    at: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
+    key: &str,
+    at: &dyn Fn(String, String) -> ConfigError,
 ) -> Result<(), ConfigError> {
-    let id = s.id.get_ref();
+    let id = &s.id;
     if !s.format.is_kpa() {
         if s.region.is_some() || s.cost_basis.is_some() {
             return Err(at(
-                s.id.span(),
+                format!("{key}.id"),
                 format!(
                     "source `{id}`: `region` and `cost_basis` apply to `kpa-csv` and `kpa-xlsx` only"
                 ),
@@ -31,24 +33,21 @@ fn check_kpa_source(
     }
     let Some(region) = &s.region else {
         return Err(at(
-            s.id.span(),
+            format!("{key}.id"),
             format!(
                 "source `{id}` (kpa-csv) needs `region`, the county its figures are for, e.g. `HVA12`"
             ),
         ));
     };
-    if crate::model::regions::Level::of_code(region.get_ref()).is_none() {
+    if crate::model::regions::Level::of_code(region).is_none() {
         return Err(at(
-            region.span(),
-            format!(
-                "source `{id}`: `{}` is not a region code (e.g. `HVA12`)",
-                region.get_ref()
-            ),
+            format!("{key}.region"),
+            format!("source `{id}`: `{region}` is not a region code (e.g. `HVA12`)"),
         ));
     }
     if s.cost_basis.is_none() {
         return Err(at(
-            s.id.span(),
+            format!("{key}.id"),
             format!(
                 "source `{id}` (kpa-csv) needs `cost_basis`, e.g. {{ costs = \"net\", overheads = \"allocated\" }}: \
                  figures are compared only on the same basis"
@@ -61,15 +60,16 @@ fn check_kpa_source(
 /// A source has a file or a `fetch`, and a `fetch` fits its API and format.
 fn check_fetch(
     s: &SourceConfig,
+    key: &str,
     f: &PipelineFile,
-    at: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
+    at: &dyn Fn(String, String) -> ConfigError,
 ) -> Result<(), ConfigError> {
-    let id = s.id.get_ref();
+    let id = &s.id;
     let fetch = match (&s.path, &s.fetch) {
         (Some(_), None) => return Ok(()),
         (Some(_), Some(_)) | (None, None) => {
             return Err(at(
-                s.id.span(),
+                format!("{key}.id"),
                 format!(
                     "source `{id}` needs exactly one of `path` (a file) and `fetch` (a web API)"
                 ),
@@ -77,11 +77,11 @@ fn check_fetch(
         }
         (None, Some(fetch)) => fetch,
     };
-    let name = fetch.api.get_ref();
+    let name = &fetch.api;
     let Some(api) = f.apis.get(name) else {
         let known: Vec<&str> = f.apis.keys().map(String::as_str).collect();
         return Err(at(
-            fetch.api.span(),
+            format!("{key}.fetch.api"),
             format!(
                 "source `{id}`: no `[apis.{name}]` in this pipeline (it has: {})",
                 if known.is_empty() {
@@ -92,7 +92,12 @@ fn check_fetch(
             ),
         ));
     };
-    let fail = |message: String| Err(at(fetch.api.span(), format!("source `{id}`: {message}")));
+    let fail = |message: String| {
+        Err(at(
+            format!("{key}.fetch.api"),
+            format!("source `{id}`: {message}"),
+        ))
+    };
     let sotkanet_keys = fetch.indicator.is_some()
         || fetch.years.is_some()
         || fetch.genders.is_some()
@@ -210,7 +215,7 @@ impl Pipeline {
             path: path.clone(),
             source,
         })?;
-        let at = |span: std::ops::Range<usize>, message: String| {
+        let error = |span: std::ops::Range<usize>, message: String| {
             let (line, column) = line_column(&text, span.start);
             ConfigError::Parse {
                 path: path.clone(),
@@ -219,47 +224,43 @@ impl Pipeline {
                 message,
             }
         };
+        let at = |key: String, message: String| error(span_of(&text, &key), message);
         let cat: CatalogueFile = toml::from_str(&text)
-            .map_err(|e| at(e.span().unwrap_or(0..0), e.message().trim().to_owned()))?;
+            .map_err(|e| error(e.span().unwrap_or(0..0), e.message().trim().to_owned()))?;
         let mut ids = BTreeSet::new();
-        for e in &cat.indicators {
-            if !ids.insert(e.id.get_ref().as_str()) {
+        for (i, e) in cat.indicators.iter().enumerate() {
+            if !ids.insert(e.id.as_str()) {
                 return Err(at(
-                    e.id.span(),
-                    format!("indicator id `{}` is used twice", e.id.get_ref()),
+                    format!("indicators.{i}.id"),
+                    format!("indicator id `{}` is used twice", e.id),
                 ));
             }
-            check_indicator(e, None, &at)?;
+            check_indicator(e, &format!("indicators.{i}"), None, &at)?;
         }
         let datasets: BTreeSet<&str> = self
             .file
             .sources
             .iter()
-            .filter_map(|s| s.dataset.as_ref().map(|d| d.get_ref().as_str()))
+            .filter_map(|s| s.dataset.as_deref())
             .collect();
         let missing = |e: &IndicatorConfig| {
             std::iter::once(&e.numerator)
                 .chain(e.denominator.as_ref())
                 .chain(e.weight.as_ref())
-                .map(|m| m.dataset.get_ref())
+                .map(|m| &m.dataset)
                 .find(|d| !datasets.contains(d.as_str()))
                 .cloned()
         };
-        let own: BTreeSet<&str> = self
-            .file
-            .indicators
-            .iter()
-            .map(|i| i.id.get_ref().as_str())
-            .collect();
+        let own: BTreeSet<&str> = self.file.indicators.iter().map(|i| i.id.as_str()).collect();
         let mut used = Vec::new();
         let mut skipped = Vec::new();
         let mut append = Vec::new();
         match &r.use_ids {
             Some(list) => {
-                for id in list.get_ref() {
-                    let Some(e) = cat.indicators.iter().find(|e| e.id.get_ref() == id) else {
-                        return Err(self.error_at(
-                            list.span(),
+                for id in list {
+                    let Some(e) = cat.indicators.iter().find(|e| &e.id == id) else {
+                        return Err(self.error_at_key(
+                            "catalogue.use",
                             format!(
                                 "`catalogue.use`: `{id}` is not in {} (version {})",
                                 path.display(),
@@ -268,8 +269,8 @@ impl Pipeline {
                         ));
                     };
                     if let Some(d) = missing(e) {
-                        return Err(self.error_at(
-                            list.span(),
+                        return Err(self.error_at_key(
+                            "catalogue.use",
                             format!("`catalogue.use`: `{id}` needs dataset `{d}`, which no source provides"),
                         ));
                     }
@@ -280,26 +281,20 @@ impl Pipeline {
             None => {
                 for e in &cat.indicators {
                     if let Some(d) = missing(e) {
-                        skipped.push((
-                            e.id.get_ref().clone(),
-                            format!("no source provides dataset `{d}`"),
-                        ));
+                        skipped.push((e.id.clone(), format!("no source provides dataset `{d}`")));
                     } else {
-                        used.push(e.id.get_ref().clone());
+                        used.push(e.id.clone());
                         append.push(e.clone());
                     }
                 }
             }
         }
-        if let Some(dup) = append
-            .iter()
-            .find(|e| own.contains(e.id.get_ref().as_str()))
-        {
-            return Err(self.error_at(
-                0..0,
+        if let Some(dup) = append.iter().find(|e| own.contains(e.id.as_str())) {
+            return Err(self.error_at_key(
+                "catalogue",
                 format!(
                     "indicator `{}` is defined both in this pipeline and in the catalogue {}; rename one",
-                    dup.id.get_ref(),
+                    dup.id,
                     path.display()
                 ),
             ));
@@ -327,24 +322,20 @@ impl Pipeline {
         else {
             return Ok(());
         };
-        if self
-            .file
-            .indicators
-            .iter()
-            .any(|i| i.id.get_ref() == n.get_ref())
-        {
+        if self.file.indicators.iter().any(|i| &i.id == n) {
             Ok(())
         } else {
-            Err(self.error_at(
-                n.span(),
-                format!("`comparison.need_indicator`: `{}` is not an indicator of this pipeline or its catalogue", n.get_ref()),
+            Err(self.error_at_key(
+                "comparison.need_indicator",
+                format!("`comparison.need_indicator`: `{n}` is not an indicator of this pipeline or its catalogue"),
             ))
         }
     }
 
-    /// A configuration error pointing at a span of the pipeline file.
-    pub fn error_at(&self, span: std::ops::Range<usize>, message: String) -> ConfigError {
-        let (line, column) = line_column(&self.text, span.start);
+    /// A configuration error pointing at the value with this key path in the pipeline file
+    /// (`regions.focus.1`, `sources.0.dataset`; see [`span_of`]).
+    pub fn error_at_key(&self, key: &str, message: String) -> ConfigError {
+        let (line, column) = line_column(&self.text, span_of(&self.text, key).start);
         ConfigError::Parse {
             path: self.path.clone(),
             line,
@@ -369,13 +360,13 @@ impl Pipeline {
 
     /// The source with this id.
     pub fn source(&self, id: &str) -> Option<&SourceConfig> {
-        self.file.sources.iter().find(|s| s.id.get_ref() == id)
+        self.file.sources.iter().find(|s| s.id == id)
     }
 
     /// Checks what serde cannot: references between sections, required fields per format.
     fn check(&self, text: &str) -> Result<(), ConfigError> {
-        let at = |span: std::ops::Range<usize>, message: String| {
-            let (line, column) = line_column(text, span.start);
+        let at = |key: String, message: String| {
+            let (line, column) = line_column(text, span_of(text, &key).start);
             ConfigError::Parse {
                 path: self.path.clone(),
                 line,
@@ -384,35 +375,39 @@ impl Pipeline {
             }
         };
         let f = &self.file;
-        let years = f.pipeline.years.get_ref();
+        let years = &f.pipeline.years;
         if years.is_empty() {
             return Err(at(
-                f.pipeline.years.span(),
+                "pipeline.years".into(),
                 "`pipeline.years` is empty: name at least one year".to_owned(),
             ));
         }
         if let Some(y) = years.iter().find(|y| !(1900..=2100).contains(*y)) {
             return Err(at(
-                f.pipeline.years.span(),
+                "pipeline.years".into(),
                 format!("`pipeline.years` has {y}, outside 1900..=2100"),
             ));
         }
 
         let mut ids = BTreeSet::new();
         let mut datasets = BTreeSet::new();
-        for s in &f.sources {
-            let id = s.id.get_ref();
+        for (i, s) in f.sources.iter().enumerate() {
+            let key = format!("sources.{i}");
+            let id = &s.id;
             if !ids.insert(id.as_str()) {
-                return Err(at(s.id.span(), format!("source id `{id}` is used twice")));
+                return Err(at(
+                    format!("{key}.id"),
+                    format!("source id `{id}` is used twice"),
+                ));
             }
             if s.format.has_observations() {
                 match &s.dataset {
                     Some(d) => {
-                        datasets.insert(d.get_ref().as_str());
+                        datasets.insert(d.as_str());
                     }
                     None => {
                         return Err(at(
-                            s.id.span(),
+                            format!("{key}.id"),
                             format!(
                                 "source `{id}` ({}) needs a `dataset`, e.g. `sotkanet:171`",
                                 s.format.name()
@@ -425,27 +420,27 @@ impl Pipeline {
                 let ok = matches!(
                     s.format,
                     SourceFormat::SotkanetJson | SourceFormat::SotkanetCsv
-                ) && f.sources.iter().any(|o| {
-                    o.id.get_ref() == r.get_ref() && o.format == SourceFormat::SotkanetRegions
-                });
+                ) && f
+                    .sources
+                    .iter()
+                    .any(|o| &o.id == r && o.format == SourceFormat::SotkanetRegions);
                 if !ok {
                     return Err(at(
-                        r.span(),
+                        format!("{key}.regions"),
                         format!(
                             "source `{id}`: `regions` must name a `sotkanet-regions` source, \
-                             and only Sotkanet data sources take it; `{}` is not one",
-                            r.get_ref()
+                             and only Sotkanet data sources take it; `{r}` is not one"
                         ),
                     ));
                 }
             }
-            check_fetch(s, f, &at)?;
-            check_kpa_source(s, &at)?;
+            check_fetch(s, &key, f, &at)?;
+            check_kpa_source(s, &key, &at)?;
             if (s.dimensions.is_some() || s.sex_codes.is_some())
                 && s.format != SourceFormat::Jsonstat
             {
                 return Err(at(
-                    s.id.span(),
+                    format!("{key}.id"),
                     format!("source `{id}`: `dimensions` and `sex_codes` apply to `jsonstat` only"),
                 ));
             }
@@ -453,7 +448,7 @@ impl Pipeline {
                 && let Some((k, v)) = codes.iter().find(|(_, v)| !SEXES.contains(&v.as_str()))
             {
                 return Err(at(
-                    s.id.span(),
+                    format!("{key}.sex_codes"),
                     format!("source `{id}`: `sex_codes.{k}` is `{v}`; use total, male or female"),
                 ));
             }
@@ -461,18 +456,23 @@ impl Pipeline {
 
         // KPA figures of different cost bases cannot be compared: refuse the mix.
         let mut first_basis: Option<(&str, CostBasis)> = None;
-        for s in f.sources.iter().filter(|s| s.format.is_kpa()) {
-            let Some(basis) = &s.cost_basis else { continue };
+        for (i, s) in f
+            .sources
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.format.is_kpa())
+        {
+            let Some(basis) = s.cost_basis else { continue };
             match first_basis {
-                None => first_basis = Some((s.id.get_ref(), *basis.get_ref())),
-                Some((other, b)) if b != *basis.get_ref() => {
+                None => first_basis = Some((&s.id, basis)),
+                Some((other, b)) if b != basis => {
                     return Err(at(
-                        basis.span(),
+                        format!("sources.{i}.cost_basis"),
                         format!(
                             "source `{}` reports {}, but source `{other}` reports {}: cost-per-client \
                              figures on different cost bases cannot be compared",
-                            s.id.get_ref(),
-                            basis.get_ref().describe(),
+                            s.id,
+                            basis.describe(),
                             b.describe()
                         ),
                     ));
@@ -482,24 +482,24 @@ impl Pipeline {
         }
         if let Some(kpa) = &f.kpa {
             if let Some(p) = &kpa.population
-                && !datasets.contains(p.dataset.get_ref().as_str())
+                && !datasets.contains(p.dataset.as_str())
             {
                 return Err(at(
-                    p.dataset.span(),
+                    "kpa.population.dataset".into(),
                     format!(
                         "`kpa.population`: no source provides dataset `{}`",
-                        p.dataset.get_ref()
+                        p.dataset
                     ),
                 ));
             }
             if let Some(n) = &kpa.need_index
-                && !datasets.contains(n.dataset.get_ref().as_str())
+                && !datasets.contains(n.dataset.as_str())
             {
                 return Err(at(
-                    n.dataset.span(),
+                    "kpa.need_index.dataset".into(),
                     format!(
                         "`kpa.need_index`: no source provides dataset `{}`",
-                        n.dataset.get_ref()
+                        n.dataset
                     ),
                 ));
             }
@@ -507,110 +507,110 @@ impl Pipeline {
                 !matches!(a.as_slice(), [_] | [_, _]) || (a.len() == 2 && a[1] < a[0])
             }) {
                 return Err(at(
-                    0..0,
+                    format!("kpa.target_groups.{class}"),
                     format!("`kpa.target_groups.{class}` is {ages:?}: use [from, to] or [from]"),
                 ));
             }
         }
         let mut survey_ids = BTreeSet::new();
-        for sv in &f.surveys {
-            let id = sv.id.get_ref();
+        for (i, sv) in f.surveys.iter().enumerate() {
+            let id = &sv.id;
             if !survey_ids.insert(id.as_str()) {
-                return Err(at(sv.id.span(), format!("survey id `{id}` is used twice")));
-            }
-            if crate::model::regions::Level::of_code(sv.region.get_ref()).is_none() {
                 return Err(at(
-                    sv.region.span(),
+                    format!("surveys.{i}.id"),
+                    format!("survey id `{id}` is used twice"),
+                ));
+            }
+            if crate::model::regions::Level::of_code(&sv.region).is_none() {
+                return Err(at(
+                    format!("surveys.{i}.region"),
                     format!(
                         "survey `{id}`: `{}` is not a region code (e.g. `HVA12`)",
-                        sv.region.get_ref()
+                        sv.region
                     ),
                 ));
             }
             if !(1..=2).contains(&sv.header_rows) {
                 return Err(at(
-                    sv.id.span(),
+                    format!("surveys.{i}.header_rows"),
                     format!("survey `{id}`: `header_rows` is 1 or 2"),
                 ));
             }
         }
-        for r in &f.roadmaps {
-            let id = r.id.get_ref();
+        for (i, r) in f.roadmaps.iter().enumerate() {
+            let id = &r.id;
             let ok = matches!(
                 (&r.path, &r.actions, &r.milestones),
                 (Some(_), None, None) | (None, Some(_), Some(_))
             );
             if !ok {
                 return Err(at(
-                    r.id.span(),
+                    format!("roadmaps.{i}.id"),
                     format!(
                         "roadmap `{id}` needs `path` (an .xlsx workbook) or both `actions` and `milestones` (CSV)"
                     ),
                 ));
             }
-            if crate::model::regions::Level::of_code(r.region.get_ref()).is_none() {
+            if crate::model::regions::Level::of_code(&r.region).is_none() {
                 return Err(at(
-                    r.region.span(),
-                    format!(
-                        "roadmap `{id}`: `{}` is not a region code",
-                        r.region.get_ref()
-                    ),
+                    format!("roadmaps.{i}.region"),
+                    format!("roadmap `{id}`: `{}` is not a region code", r.region),
                 ));
             }
         }
         let mut indicator_ids = BTreeSet::new();
-        for ind in &f.indicators {
-            let id = ind.id.get_ref();
+        for (i, ind) in f.indicators.iter().enumerate() {
+            let id = &ind.id;
             if !indicator_ids.insert(id.as_str()) {
                 return Err(at(
-                    ind.id.span(),
+                    format!("indicators.{i}.id"),
                     format!("indicator id `{id}` is used twice"),
                 ));
             }
-            check_indicator(ind, Some(&datasets), &at)?;
+            check_indicator(ind, &format!("indicators.{i}"), Some(&datasets), &at)?;
         }
         if let Some(pop) = &f.population {
             check_population(pop, &datasets, &at)?;
         }
         let mut names = BTreeSet::new();
-        for c in &f.crosschecks {
-            let name = c.name.get_ref();
+        for (i, c) in f.crosschecks.iter().enumerate() {
+            let name = &c.name;
             if !names.insert(name.as_str()) {
                 return Err(at(
-                    c.name.span(),
+                    format!("crosschecks.{i}.name"),
                     format!("cross-check `{name}` is defined twice"),
                 ));
             }
-            for r in [&c.computed, &c.published] {
-                if !datasets.contains(r.dataset.get_ref().as_str()) {
+            for (side, r) in [("computed", &c.computed), ("published", &c.published)] {
+                if !datasets.contains(r.dataset.as_str()) {
                     return Err(at(
-                        r.dataset.span(),
+                        format!("crosschecks.{i}.{side}.dataset"),
                         format!(
                             "cross-check `{name}`: no source provides dataset `{}`",
-                            r.dataset.get_ref()
+                            r.dataset
                         ),
                     ));
                 }
             }
             if !c.tolerance.is_finite() || c.tolerance < 0.0 {
                 return Err(at(
-                    c.name.span(),
+                    format!("crosschecks.{i}.tolerance"),
                     format!("cross-check `{name}`: `tolerance` must be 0 or more"),
                 ));
             }
         }
-        let source_ids: BTreeSet<&str> =
-            f.sources.iter().map(|s| s.id.get_ref().as_str()).collect();
+        let source_ids: BTreeSet<&str> = f.sources.iter().map(|s| s.id.as_str()).collect();
         let mut check_names = BTreeSet::new();
-        for c in &f.checks {
-            let name = c.name.get_ref();
+        for (i, c) in f.checks.iter().enumerate() {
+            let name = &c.name;
             if !check_names.insert(name.as_str()) {
                 return Err(at(
-                    c.name.span(),
+                    format!("checks.{i}.name"),
                     format!("check `{name}` is defined twice"),
                 ));
             }
-            c.validate(&source_ids).map_err(|(span, m)| at(span, m))?;
+            c.validate(&source_ids)
+                .map_err(|(field, m)| at(format!("checks.{i}.{field}"), m))?;
         }
         Ok(())
     }
@@ -620,24 +620,27 @@ impl Pipeline {
 /// aggregation rule's measures, a positive scale.
 fn check_indicator(
     ind: &IndicatorConfig,
+    key: &str,
     datasets: Option<&BTreeSet<&str>>,
-    at: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
+    at: &dyn Fn(String, String) -> ConfigError,
 ) -> Result<(), ConfigError> {
-    let id = ind.id.get_ref();
-    let refs = std::iter::once(&ind.numerator)
-        .chain(ind.denominator.as_ref())
-        .chain(ind.weight.as_ref());
-    for r in refs {
-        let ds = r.dataset.get_ref();
+    let id = &ind.id;
+    let refs = [
+        ("numerator", Some(&ind.numerator)),
+        ("denominator", ind.denominator.as_ref()),
+        ("weight", ind.weight.as_ref()),
+    ];
+    for (role, r) in refs.into_iter().filter_map(|(role, r)| Some((role, r?))) {
+        let ds = &r.dataset;
         if datasets.is_some_and(|d| !d.contains(ds.as_str())) {
             return Err(at(
-                r.dataset.span(),
+                format!("{key}.{role}.dataset"),
                 format!("indicator `{id}`: no source provides dataset `{ds}`"),
             ));
         }
         if !SEXES.contains(&r.sex.as_str()) {
             return Err(at(
-                r.dataset.span(),
+                format!("{key}.{role}.sex"),
                 format!(
                     "indicator `{id}`: sex `{}` is not total, male or female",
                     r.sex
@@ -646,7 +649,7 @@ fn check_indicator(
         }
     }
     let rule = match (
-        ind.aggregation.get_ref(),
+        ind.aggregation,
         ind.denominator.is_some(),
         ind.weight.is_some(),
     ) {
@@ -673,13 +676,13 @@ fn check_indicator(
     };
     if let Some(message) = rule {
         return Err(at(
-            ind.aggregation.span(),
+            format!("{key}.aggregation"),
             format!("indicator `{id}`: {message}"),
         ));
     }
     if !ind.scale.is_finite() || ind.scale <= 0.0 {
         return Err(at(
-            ind.id.span(),
+            format!("{key}.scale"),
             format!("indicator `{id}`: `scale` must be a positive number"),
         ));
     }
@@ -690,33 +693,31 @@ fn check_indicator(
 fn check_population(
     pop: &PopulationConfig,
     datasets: &BTreeSet<&str>,
-    at: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
+    at: &dyn Fn(String, String) -> ConfigError,
 ) -> Result<(), ConfigError> {
-    for d in std::iter::once(&pop.dataset).chain(pop.projection.as_ref().map(|p| &p.dataset)) {
-        if !datasets.contains(d.get_ref().as_str()) {
+    let datasets_named = std::iter::once(("population.dataset", &pop.dataset)).chain(
+        pop.projection
+            .as_ref()
+            .map(|p| ("population.projection.dataset", &p.dataset)),
+    );
+    for (key, d) in datasets_named {
+        if !datasets.contains(d.as_str()) {
             return Err(at(
-                d.span(),
-                format!("`population`: no source provides dataset `{}`", d.get_ref()),
+                key.into(),
+                format!("`population`: no source provides dataset `{d}`"),
             ));
         }
     }
     if !SEXES.contains(&pop.sex.as_str()) {
         return Err(at(
-            pop.dataset.span(),
+            "population.sex".into(),
             format!(
                 "`population.sex` is `{}`; use total, male or female",
                 pop.sex
             ),
         ));
     }
-    let bands = pop.bands.get_ref();
-    let span = || {
-        if pop.bands.span().is_empty() {
-            pop.dataset.span()
-        } else {
-            pop.bands.span()
-        }
-    };
+    let bands = &pop.bands;
     let mut next = 0u16;
     for (i, b) in bands.iter().enumerate() {
         let ok = match b.as_slice() {
@@ -726,7 +727,7 @@ fn check_population(
         };
         if !ok {
             return Err(at(
-                span(),
+                format!("population.bands.{i}"),
                 format!(
                     "`population.bands`: band {} ({b:?}) must be `[from, to]` or, last, `[from]`, \
                      ascending and not overlapping the previous one",
@@ -737,7 +738,10 @@ fn check_population(
         next = b.last().copied().unwrap_or_default().saturating_add(1);
     }
     if bands.is_empty() {
-        return Err(at(span(), "`population.bands` is empty".to_owned()));
+        return Err(at(
+            "population.bands".into(),
+            "`population.bands` is empty".to_owned(),
+        ));
     }
     Ok(())
 }

@@ -3,14 +3,15 @@
 //! A pipeline names its sources, its regions of interest, its years, its indicator definitions
 //! and its outputs. Every error names the file, line and column: syntax and unknown keys through
 //! the TOML parser's span, semantic problems (an unknown source id, a dataset no source provides)
-//! through the span of the offending value, which is why references are kept as
-//! [`toml::Spanned`].
+//! through the key path of the offending value, which [`spans`] turns into a line and column.
+//! The types here are plain values: no TOML span leaves this layer.
 //!
 //! Relative paths inside a pipeline file are resolved against the pipeline file's own folder, so
 //! a pipeline runs the same from any working directory.
 
 pub mod checks;
 mod load;
+mod spans;
 #[cfg(test)]
 mod tests;
 
@@ -20,7 +21,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 /// A parsed and checked pipeline file.
 #[derive(Debug, Clone)]
@@ -76,7 +76,7 @@ pub struct CatalogueRef {
     pub path: PathBuf,
     /// Ids to derive; default: every entry whose datasets the pipeline's sources provide.
     #[serde(default, rename = "use")]
-    pub use_ids: Option<Spanned<Vec<String>>>,
+    pub use_ids: Option<Vec<String>>,
 }
 
 /// Whether a higher value of an indicator is better, worse, or neither.
@@ -183,7 +183,7 @@ pub struct ApiConfig {
 #[serde(deny_unknown_fields)]
 pub struct FetchConfig {
     /// Name of an `[apis.<name>]` entry.
-    pub api: Spanned<String>,
+    pub api: String,
     /// Sotkanet: the indicator id.
     #[serde(default)]
     pub indicator: Option<u32>,
@@ -222,9 +222,9 @@ pub struct PipelineMeta {
     #[serde(default)]
     pub description: Option<String>,
     /// The year whose regional division (municipalities, counties) all data is conformed to.
-    pub reference_year: Spanned<i16>,
+    pub reference_year: i16,
     /// Years for which indicators are derived.
-    pub years: Spanned<Vec<i16>>,
+    pub years: Vec<i16>,
 }
 
 /// `[regions]`: the regions the pipeline is about.
@@ -232,7 +232,7 @@ pub struct PipelineMeta {
 #[serde(deny_unknown_fields)]
 pub struct RegionsConfig {
     /// Canonical codes of the regions of interest (e.g. `HVA12`); each must be in the registry.
-    pub focus: Vec<Spanned<String>>,
+    pub focus: Vec<String>,
 }
 
 /// The payload formats a source can have.
@@ -282,7 +282,7 @@ impl SourceFormat {
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// Unique id within the pipeline.
-    pub id: Spanned<String>,
+    pub id: String,
     /// Payload format.
     pub format: SourceFormat,
     /// The file, relative to the pipeline file (or `fetch`, for a live source).
@@ -294,14 +294,14 @@ pub struct SourceConfig {
     /// Dataset id written to `observations.dataset`, e.g. `sotkanet:171` or `statfin:11s5`.
     /// Required for sources with observations.
     #[serde(default)]
-    pub dataset: Option<Spanned<String>>,
+    pub dataset: Option<String>,
     /// Unit written to `observations.unit` where the payload does not carry one.
     #[serde(default)]
     pub unit: Option<String>,
     /// Sotkanet data: id of a `sotkanet-regions` source through which region ids are resolved.
     /// Without it, ids are resolved through the built-in region registry.
     #[serde(default)]
-    pub regions: Option<Spanned<String>>,
+    pub regions: Option<String>,
     /// JSON-stat: which dimension is which. Unnamed dimensions go to `breakdown`.
     #[serde(default)]
     pub dimensions: Option<DimensionMap>,
@@ -314,10 +314,10 @@ pub struct SourceConfig {
     pub synthetic: bool,
     /// KPA: the region (county) the file's figures are for, e.g. `HVA12`.
     #[serde(default)]
-    pub region: Option<Spanned<String>>,
+    pub region: Option<String>,
     /// KPA: what the costs include.
     #[serde(default)]
-    pub cost_basis: Option<Spanned<CostBasis>>,
+    pub cost_basis: Option<CostBasis>,
     /// KPA: how the file's bytes are decoded (default: UTF-8 if valid, else Windows-1252).
     #[serde(default)]
     pub encoding: crate::io::tabular::Encoding,
@@ -375,9 +375,9 @@ impl CostBasis {
 #[serde(deny_unknown_fields)]
 pub struct SurveyConfig {
     /// Unique id.
-    pub id: Spanned<String>,
+    pub id: String,
     /// The region assessed, e.g. `HVA12`.
-    pub region: Spanned<String>,
+    pub region: String,
     /// The assessment round, e.g. `2020`.
     pub round: String,
     /// The export: `.xlsx` (first sheet) or `;`-separated CSV, relative to the pipeline file.
@@ -419,9 +419,9 @@ pub enum Granularity {
 #[serde(deny_unknown_fields)]
 pub struct RoadmapConfig {
     /// Unique id.
-    pub id: Spanned<String>,
+    pub id: String,
     /// The region, e.g. `HVA12`.
-    pub region: Spanned<String>,
+    pub region: String,
     /// The workbook, relative to the pipeline file.
     #[serde(default)]
     pub path: Option<PathBuf>,
@@ -444,12 +444,12 @@ pub struct RoadmapConfig {
 #[serde(deny_unknown_fields)]
 pub struct ComparisonConfig {
     /// Peer regions (canonical codes; default: the focus regions).
-    pub peers: Vec<Spanned<String>>,
+    pub peers: Vec<String>,
     /// An indicator that is a need or morbidity index (country = 100), e.g.
     /// `morbidity_index_thl_age_standardised`: cost-per-capita indicators are also shown divided
     /// by it (`needs_adjusted_value`).
     #[serde(default)]
-    pub need_indicator: Option<Spanned<String>>,
+    pub need_indicator: Option<String>,
 }
 
 /// `[kpa]`: how cost-per-client figures are put in proportion.
@@ -480,7 +480,7 @@ pub struct KpaConfig {
 #[serde(deny_unknown_fields)]
 pub struct PopulationRef {
     /// Dataset.
-    pub dataset: Spanned<String>,
+    pub dataset: String,
     /// Measure.
     pub measure: String,
     /// Sex (default total).
@@ -566,7 +566,7 @@ impl ValueField {
 #[serde(deny_unknown_fields)]
 pub struct MeasureRef {
     /// Dataset id, e.g. `sotkanet:171`.
-    pub dataset: Spanned<String>,
+    pub dataset: String,
     /// Measure id inside the dataset, e.g. `171` or `vaesto_kuukausi`.
     pub measure: String,
     /// Which value column to read.
@@ -589,7 +589,7 @@ fn total() -> String {
 #[serde(deny_unknown_fields)]
 pub struct PopulationConfig {
     /// Population by single year of age (and sex), e.g. `statfin:11re`.
-    pub dataset: Spanned<String>,
+    pub dataset: String,
     /// Its population measure, e.g. `vaesto`.
     pub measure: String,
     /// Sex to use (default `total`).
@@ -597,7 +597,7 @@ pub struct PopulationConfig {
     pub sex: String,
     /// Age bands as `[from, to]` (inclusive) or `[from]` (and over), ascending, not overlapping.
     #[serde(default = "default_bands")]
-    pub bands: Spanned<Vec<Vec<u16>>>,
+    pub bands: Vec<Vec<u16>>,
     /// Changes over this many years (default 1, 5 and 10).
     #[serde(default = "default_changes")]
     pub changes: Vec<u16>,
@@ -611,23 +611,20 @@ pub struct PopulationConfig {
 #[serde(deny_unknown_fields)]
 pub struct ProjectionConfig {
     /// Dataset, e.g. `statfin:14wx`.
-    pub dataset: Spanned<String>,
+    pub dataset: String,
     /// Measure, e.g. `vaesto_e24`.
     pub measure: String,
 }
 
-fn default_bands() -> Spanned<Vec<Vec<u16>>> {
-    Spanned::new(
-        0..0,
-        vec![
-            vec![0, 6],
-            vec![7, 17],
-            vec![18, 64],
-            vec![65, 74],
-            vec![75, 84],
-            vec![85],
-        ],
-    )
+fn default_bands() -> Vec<Vec<u16>> {
+    vec![
+        vec![0, 6],
+        vec![7, 17],
+        vec![18, 64],
+        vec![65, 74],
+        vec![75, 84],
+        vec![85],
+    ]
 }
 
 fn default_changes() -> Vec<u16> {
@@ -640,7 +637,7 @@ fn default_changes() -> Vec<u16> {
 #[serde(deny_unknown_fields)]
 pub struct CrossCheckConfig {
     /// Name, used in the manifest and in the failure message.
-    pub name: Spanned<String>,
+    pub name: String,
     /// Summed from municipalities of the reference division.
     pub computed: MeasureRef,
     /// Published at county and country level.
@@ -655,7 +652,7 @@ pub struct CrossCheckConfig {
 #[serde(deny_unknown_fields)]
 pub struct IndicatorConfig {
     /// Unique id, written to `indicators.indicator`.
-    pub id: Spanned<String>,
+    pub id: String,
     /// Finnish title.
     pub title_fi: String,
     /// English title.
@@ -666,7 +663,7 @@ pub struct IndicatorConfig {
     /// Unit of the derived value, e.g. `%` or `persons`.
     pub unit: String,
     /// Aggregation rule.
-    pub aggregation: Spanned<Aggregation>,
+    pub aggregation: Aggregation,
     /// The numerator (for `count`, the value itself).
     pub numerator: MeasureRef,
     /// The denominator, required for `ratio`.

@@ -45,7 +45,7 @@ fn parse_error(text: &str) -> (usize, usize, String) {
 fn minimal_pipeline_parses() {
     let p = Pipeline::parse(Path::new("x/p.toml"), MINIMAL).unwrap();
     assert_eq!(p.file.pipeline.name, "t");
-    assert_eq!(*p.file.pipeline.reference_year.get_ref(), 2025);
+    assert_eq!(p.file.pipeline.reference_year, 2025);
     assert_eq!(p.resolve(Path::new("a.json")), Path::new("x/a.json"));
     assert_eq!(p.resolve(Path::new("../out/s")), Path::new("out/s"));
     assert_eq!(
@@ -85,4 +85,29 @@ fn ratio_needs_denominator() {
 fn line_column_counts_characters() {
     let text = "ä = 1\nöö = x";
     assert_eq!(line_column(text, text.find('x').unwrap()), (2, 6));
+}
+
+#[test]
+fn an_error_in_a_nested_entry_names_that_entry_s_line() {
+    let text = format!(
+        "{MINIMAL}\n[[checks]]\nname = \"c\"\nkind = \"not_null\"\ntable = \"indicators\"\ncolumns = [\"value\"]\nwhere = {{ colour = \"red\" }}\n"
+    );
+    let (line, column, message) = parse_error(&text);
+    let expected = text.lines().position(|l| l.starts_with("where")).unwrap() + 1;
+    assert_eq!((line, column), (expected, 9), "{message}");
+    assert!(message.contains("no column `colour`"), "{message}");
+}
+
+#[test]
+fn an_error_in_a_table_names_the_offending_key_s_line() {
+    let text = format!(
+        "{MINIMAL}\n[population]\ndataset = \"statfin:11s5\"\nmeasure = \"vaesto\"\nsex = \"both\"\n"
+    );
+    let (line, _, message) = parse_error(&text);
+    let sex = text.lines().position(|l| l.starts_with("sex")).unwrap() + 1;
+    assert_eq!(line, sex, "{message}");
+    let text = text.replace("sex = \"both\"\n", "bands = []\n");
+    let (line, _, message) = parse_error(&text);
+    let bands = text.lines().position(|l| l.starts_with("bands")).unwrap() + 1;
+    assert_eq!(line, bands, "{message}");
 }

@@ -135,14 +135,14 @@ pub fn comparisons(
     let direction = |id: &str| {
         definitions
             .iter()
-            .find(|d| d.id.get_ref() == id)
+            .find(|d| d.id == id)
             .and_then(|d| d.higher_is)
     };
     let peer_label = peers.join(", ");
     let per_capita = |id: &str| {
         definitions
             .iter()
-            .find(|d| d.id.get_ref() == id)
+            .find(|d| d.id == id)
             .is_some_and(|d| d.unit == "EUR per capita")
     };
     let mut c = Rows::default();

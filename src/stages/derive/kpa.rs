@@ -203,7 +203,7 @@ fn group_population(
     crosswalk: &DataFrame,
     expected: &DataFrame,
 ) -> Result<Vec<(String, i16, f64)>, InternalError> {
-    let base = || population_rows(input, p.dataset.get_ref(), &p.measure, &p.sex);
+    let base = || population_rows(input, &p.dataset, &p.measure, &p.sex);
     let rows = base()
         .select([col("age").cast(DataType::String)])
         .unique(None, UniqueKeepStrategy::First)

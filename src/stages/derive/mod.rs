@@ -84,7 +84,7 @@ impl Memo {
     ) {
         let mut uses = locked(&self.levels_uses);
         for ind in indicators {
-            let refs = match (ind.aggregation.get_ref(), &ind.denominator) {
+            let refs = match (ind.aggregation, &ind.denominator) {
                 (Aggregation::Ratio, Some(den)) => vec![&ind.numerator, den],
                 (Aggregation::Count, None) => vec![&ind.numerator],
                 _ => Vec::new(),
@@ -169,7 +169,7 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
     // Every block is computed, then the first error in pipeline order is the one reported.
     let computed = crate::io::parallel::map(input.indicators.iter().collect(), |ind| {
         Ok(Block {
-            id: Some(ind.id.get_ref().clone()),
+            id: Some(ind.id.clone()),
             rows: indicator_frame(ind, input, &expected)?,
         })
     });
@@ -177,7 +177,7 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
     for ind in input
         .indicators
         .iter()
-        .filter(|i| *i.aggregation.get_ref() == Aggregation::Index)
+        .filter(|i| i.aggregation == Aggregation::Index)
     {
         quarantine.extend(index_not_combined(ind, input)?);
     }
@@ -295,7 +295,7 @@ fn index_not_combined(
     };
     let (region, period, sha) = (text("region")?, text("period")?, text("raw_sha256")?);
     let cw = input.crosswalk;
-    let (dataset, measure) = (ind.numerator.dataset.get_ref(), &ind.numerator.measure);
+    let (dataset, measure) = (&ind.numerator.dataset, &ind.numerator.measure);
     Ok((0..rows.height())
         .filter(|i| cw.successor(&region[*i]) != Some(region[*i].as_str()))
         .map(|i| QuarantineEntry {
@@ -310,7 +310,7 @@ fn index_not_combined(
             rule: "index_not_combined",
             reason: format!(
                 "indicator `{}` is an index: the value of {}, which is not a municipality of the {} division, cannot be combined into {}",
-                ind.id.get_ref(),
+                ind.id,
                 region[i],
                 cw.reference_year,
                 cw.successor(&region[i]).unwrap_or("any municipality")
@@ -377,7 +377,7 @@ fn crosscheck(
             let (computed, published) = (a.get(i), b.get(i));
             let difference = computed.zip(published).map(|(x, y)| x - y);
             CrossCheckResult {
-                check: c.name.get_ref().clone(),
+                check: c.name.clone(),
                 region: region.get(i).unwrap_or_default().to_owned(),
                 year: year.get(i).unwrap_or_default(),
                 computed,
@@ -526,10 +526,7 @@ fn year_filter(years: &[i16]) -> Expr {
 fn measure_key(r: &MeasureRef) -> String {
     format!(
         "{}\u{1f}{}\u{1f}{}\u{1f}{}",
-        r.dataset.get_ref(),
-        r.measure,
-        r.sex,
-        r.age
+        r.dataset, r.measure, r.sex, r.age
     )
 }
 
@@ -553,7 +550,7 @@ fn measure_rows(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
 /// A measure's observations of the derived years at every level (not memoised: see
 /// [`measure_rows`]).
 fn selection(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
-    let dataset = r.dataset.get_ref();
+    let dataset = &r.dataset;
     let memoised = {
         let mut by_dataset = locked(&input.memo.by_dataset);
         if by_dataset.is_empty() {
@@ -691,7 +688,7 @@ fn scaled(scale: f64) -> String {
 }
 
 fn describe(r: &MeasureRef) -> String {
-    format!("{}/{}.{}", r.dataset.get_ref(), r.measure, r.field.column())
+    format!("{}/{}.{}", r.dataset, r.measure, r.field.column())
 }
 
 fn indicator_frame(
@@ -699,9 +696,9 @@ fn indicator_frame(
     input: &DeriveInput<'_>,
     expected: &DataFrame,
 ) -> Result<DataFrame, InternalError> {
-    let id = ind.id.get_ref().as_str();
+    let id = ind.id.as_str();
     let ref_year = input.crosswalk.reference_year;
-    match (ind.aggregation.get_ref(), &ind.denominator) {
+    match (ind.aggregation, &ind.denominator) {
         (Aggregation::Ratio, Some(den_ref)) => {
             let method = format!(
                 "ratio: sum({}) / sum({}) × {} over municipalities of the {ref_year} division",
@@ -805,7 +802,7 @@ fn indicator_frame(
 /// What every row of an indicator repeats.
 fn composed<'a>(ind: &'a IndicatorConfig, method: &'a str) -> compose::Indicator<'a> {
     compose::Indicator {
-        id: ind.id.get_ref(),
+        id: &ind.id,
         unit: &ind.unit,
         method,
         scale: ind.scale,

@@ -121,7 +121,7 @@ pub fn population_frames(
 ) -> Result<(Vec<LazyFrame>, Vec<QuarantineEntry>), InternalError> {
     let (mut frames, mut quarantine) = structure(
         cfg,
-        cfg.dataset.get_ref(),
+        &cfg.dataset,
         &cfg.measure,
         "",
         Some(input.years),
@@ -132,7 +132,7 @@ pub fn population_frames(
     if let Some(p) = &cfg.projection {
         let (f, q) = structure(
             cfg,
-            p.dataset.get_ref(),
+            &p.dataset,
             &p.measure,
             "projected_",
             None,
@@ -173,7 +173,6 @@ fn structure(
     // Each distinct age category: its band and dependency group, or why it cannot be used.
     let bands: Vec<(u16, Option<u16>)> = cfg
         .bands
-        .get_ref()
         .iter()
         .map(|b| (b[0], b.get(1).copied()))
         .collect();
@@ -207,7 +206,6 @@ fn structure(
                     "age class `{a}` does not fall inside one population band ({}) and one of \
                      0-14, 15-64, 65+; it is not split",
                     cfg.bands
-                        .get_ref()
                         .iter()
                         .map(|b| band_label(b))
                         .collect::<Vec<_>>()
@@ -261,7 +259,7 @@ fn structure(
         total.clone(),
         "all ages".to_owned(),
     )];
-    for (i, b) in cfg.bands.get_ref().iter().enumerate() {
+    for (i, b) in cfg.bands.iter().enumerate() {
         let label = band_label(b);
         let band = group(col("band").eq(lit(u32::try_from(i).unwrap_or(u32::MAX))))?;
         counts.push((

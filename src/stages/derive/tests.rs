@@ -14,7 +14,7 @@ fn levels_leave_the_memo_after_their_last_planned_use() {
     let ratio = p
         .indicators
         .iter()
-        .find(|i| *i.aggregation.get_ref() == Aggregation::Ratio)
+        .find(|i| i.aggregation == Aggregation::Ratio)
         .unwrap();
     let uses = locked(&memo.levels_uses).clone();
     assert!(uses[&levels_key(&ratio.numerator)] >= 2, "{uses:?}");
