@@ -30,13 +30,15 @@ use crate::model::observation::Provenance;
 use crate::model::observation::{RawObservation, RegionId};
 use crate::model::quarantine::{QuarantineEntry, quarantine_frame};
 use crate::model::regions::Registry;
-use crate::model::regions::resolve::{RegionResolver, unresolved};
+use crate::model::regions::resolve::RegionResolver;
 use crate::stages::extract::read_file;
 use crate::stages::normalize::jsonstat::columns::{
     ArrowBatch, ColumnOptions, decode_planned, plan_columns,
 };
 use crate::stages::normalize::jsonstat::{DimensionRoles, Input};
-use crate::stages::normalize::{DecodeContext, PayloadFormat, decode_payload};
+use crate::stages::normalize::{
+    Collect, DecodeContext, ObservationSink, PayloadFormat, decode_payload,
+};
 use crate::stages::publish::writer::{Encoders, ParquetFile, arrow_schema, write_options};
 
 /// What a conversion wrote.
@@ -219,6 +221,41 @@ impl QuarantineOut {
     }
 }
 
+/// `convert`'s sink for a JSON-stat file: batches go to the Parquet writer thread as they are
+/// filled, quarantine entries to the quarantine file as they are found, and single rows (cells
+/// given as text, rare) wait in memory to be written after the rest.
+struct Streaming<'s, 'r> {
+    batches: std::sync::mpsc::SyncSender<ArrowBatch>,
+    single_rows: &'s mut Collect<'r>,
+    quarantine: &'s mut QuarantineOut,
+    /// Why the quarantine could not be written, when it could not.
+    quarantine_failed: &'s mut Option<InternalError>,
+}
+
+impl ObservationSink for Streaming<'_, '_> {
+    fn batch(&mut self, batch: ArrowBatch) -> Result<(), String> {
+        self.batches
+            .send(batch)
+            .map_err(|_| "the Parquet writer stopped".to_owned())
+    }
+
+    fn columns(&mut self, columns: ObservationColumns) -> Result<(), String> {
+        self.single_rows.columns(columns)
+    }
+
+    fn row(&mut self, row: RawObservation) -> Result<(), String> {
+        self.single_rows.row(row)
+    }
+
+    fn quarantine(&mut self, entry: QuarantineEntry) -> Result<(), String> {
+        self.quarantine.push(entry).map_err(|e| {
+            let message = format!("writing the quarantine: {e}");
+            *self.quarantine_failed = Some(e);
+            message
+        })
+    }
+}
+
 /// The formats `convert` decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConvertFormat {
@@ -307,18 +344,15 @@ pub fn convert(args: &ConvertRequest) -> Result<Converted, Error> {
             retrieved_at,
         };
         let resolve = |id: &RegionId| resolver.resolve(id).map(|(c, l)| (c, l.as_str()));
-        let reject =
-            |raw: &RawObservation, rule, reason| unresolved(raw, &provenance, rule, reason);
         let options = ColumnOptions {
             resolve_region: &resolve,
-            reject_region: &reject,
             retrieved_at_micros: retrieved_at.timestamp_micros(),
             batch_rows: BATCH_ROWS,
         };
-        let mut slow_rows = Vec::new();
         // Decoding and writing overlap: batches go to a writer thread through a channel without
         // a buffer, so at most two are alive at once (the one being filled, the one being
         // written); the writer encodes a batch's columns in parallel.
+        let mut single_rows = Collect::new(&resolver, &provenance);
         let (decoded, written) = std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<ArrowBatch>(0);
             let writer = scope.spawn(move || -> Result<TableWriter, InternalError> {
@@ -327,28 +361,15 @@ pub fn convert(args: &ConvertRequest) -> Result<Converted, Error> {
                 }
                 Ok(out)
             });
-            let decoded = decode_planned(
-                planned,
-                Input::File(&args.input),
-                &ctx,
-                &options,
-                |entry| {
-                    quarantine.push(entry).map_err(|e| {
-                        let message = format!("writing the quarantine: {e}");
-                        quarantine_failed = Some(e);
-                        message
-                    })
-                },
-                |df| {
-                    tx.send(df)
-                        .map_err(|_| "the Parquet writer stopped".to_owned())
-                },
-                |row| {
-                    slow_rows.push(row);
-                    Ok(())
-                },
-            );
-            drop(tx);
+            let mut sink = Streaming {
+                batches: tx,
+                single_rows: &mut single_rows,
+                quarantine: &mut quarantine,
+                quarantine_failed: &mut quarantine_failed,
+            };
+            let decoded =
+                decode_planned(planned, Input::File(&args.input), &ctx, &options, &mut sink);
+            drop(sink);
             let written = writer.join().unwrap_or_else(|_| {
                 Err(InternalError::Invariant(
                     "the Parquet writer thread panicked".into(),
@@ -361,11 +382,11 @@ pub fn convert(args: &ConvertRequest) -> Result<Converted, Error> {
         if let Some(e) = quarantine_failed {
             return Err(e.into());
         }
-        // Cells given as text that decode (rare): resolved and written after the rest.
-        for row in slow_rows {
-            if let Err(q) = columns.push_one(&row, &resolver, &provenance) {
-                quarantine.push(q)?;
-            }
+        // Cells given as text that decode (rare): written after the rest.
+        let single_rows = single_rows.finish();
+        columns.append(single_rows.resolved);
+        for entry in single_rows.quarantine {
+            quarantine.push(entry)?;
         }
         for info in decoded? {
             for w in &info.warnings {
@@ -385,18 +406,19 @@ pub fn convert(args: &ConvertRequest) -> Result<Converted, Error> {
         } else {
             PayloadFormat::SotkanetCsv
         };
-        let decoded = decode_payload(
+        let mut sink = Collect::new(&resolver, &provenance);
+        decode_payload(
             format,
             &payload.bytes,
             &args.roles,
             &ctx,
             &resolver,
             &provenance,
+            &mut sink,
         )?;
-        let mut rejected = decoded.quarantine;
+        let decoded = sink.finish();
         columns.append(decoded.resolved);
-        columns.push_resolved(decoded.rows, &resolver, &provenance, &mut rejected);
-        for entry in rejected {
+        for entry in decoded.quarantine {
             quarantine.push(entry)?;
         }
         // Small payloads: written sorted, like `run` writes `observations`.

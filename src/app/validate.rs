@@ -75,11 +75,7 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
                 region_payloads.get(&s.config.id).map_or(0, HashMap::len)
             )
         } else {
-            let rows: usize = s
-                .parts
-                .iter()
-                .map(|(_, d)| d.rows.len() + d.resolved.len())
-                .sum();
+            let rows: usize = s.parts.iter().map(|(_, d)| d.resolved.len()).sum();
             let q: usize = s.parts.iter().map(|(_, d)| d.quarantine.len()).sum();
             format!("{rows} rows, {q} quarantined")
         };

@@ -3,8 +3,6 @@
 //! repeats on most rows), rows are kept in arrival order and sorted once by their keys when the
 //! frame is built.
 
-use std::collections::HashMap;
-
 use polars::prelude::*;
 use polars_arrow::array::Utf8ViewArray;
 use polars_arrow::bitmap::Bitmap;
@@ -13,10 +11,8 @@ use rayon::slice::ParallelSliceMut;
 
 use crate::error::{InternalError, PolarsContext};
 use crate::model::intern::{Distinct, NULL};
-use crate::model::observation::{Provenance, RawObservation, RegionId, SourceKind};
-use crate::model::quarantine::QuarantineEntry;
+use crate::model::observation::{Provenance, RawObservation, SourceKind};
 use crate::model::regions::Level;
-use crate::model::regions::resolve::{RegionResolver, unresolved};
 
 /// Rows per Parquet batch (and row group) when streaming. On the national population table of
 /// `benches/jsonstat.sh` (writes buffered), 64 Ki rows converted as fast as 128 Ki with 12 MB
@@ -258,34 +254,7 @@ pub struct KeyedRows<'a> {
     pub retrieved_at_micros: i64,
 }
 
-/// A resolved region: its code and level, or why it is quarantined.
-type Resolution = Result<(String, Level), (&'static str, String)>;
-
 impl ObservationColumns {
-    /// Resolves and appends decoded rows; rows whose region does not resolve go to `quarantine`.
-    /// Each distinct region identifier is resolved once.
-    pub fn push_resolved(
-        &mut self,
-        rows: Vec<RawObservation>,
-        resolver: &RegionResolver<'_>,
-        provenance: &Provenance<'_>,
-        quarantine: &mut Vec<QuarantineEntry>,
-    ) {
-        let mut by_id: HashMap<RegionId, Resolution> = HashMap::new();
-        for row in rows {
-            // Looked up before inserting: the entry API would clone every row's id.
-            if !by_id.contains_key(&row.region) {
-                by_id.insert(row.region.clone(), resolver.resolve(&row.region));
-            }
-            match &by_id[&row.region] {
-                Ok((code, level)) => self.push_row(&row, code, *level, provenance),
-                Err((rule, reason)) => {
-                    quarantine.push(unresolved(&row, provenance, rule, reason.clone()));
-                }
-            }
-        }
-    }
-
     /// Appends rows whose regions a columnar decoder has resolved (JSON-stat's column path).
     pub fn append_keyed(&mut self, rows: &KeyedRows<'_>) {
         let n = rows.year.len();
@@ -412,23 +381,8 @@ impl ObservationColumns {
         self.retrieved_at.extend_from_slice(&other.retrieved_at);
     }
 
-    /// Resolves and appends one row, or returns its quarantine entry.
-    pub fn push_one(
-        &mut self,
-        row: &RawObservation,
-        resolver: &RegionResolver<'_>,
-        provenance: &Provenance<'_>,
-    ) -> Result<(), QuarantineEntry> {
-        match resolver.resolve(&row.region) {
-            Ok((code, level)) => {
-                self.push_row(row, &code, level, provenance);
-                Ok(())
-            }
-            Err((rule, reason)) => Err(unresolved(row, provenance, rule, reason)),
-        }
-    }
-
-    fn push_row(
+    /// Appends one row whose region resolved to `code` at `level`.
+    pub fn push_row(
         &mut self,
         row: &RawObservation,
         region: &str,
@@ -608,8 +562,9 @@ fn row_index(row: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::observation::Sex;
+    use crate::model::observation::{RegionId, Sex};
     use crate::model::regions::Registry;
+    use crate::model::regions::resolve::RegionResolver;
     use chrono::DateTime;
 
     #[test]
@@ -644,10 +599,14 @@ mod tests {
                 location: format!("row {i}"),
             })
             .collect();
-        let mut quarantine = Vec::new();
         let mut columns = ObservationColumns::default();
-        columns.push_resolved(rows.clone(), &resolver, &provenance, &mut quarantine);
-        assert!(quarantine.is_empty());
+        let push_all = |columns: &mut ObservationColumns, rows: &[RawObservation]| {
+            for row in rows {
+                let (code, level) = resolver.resolve(&row.region).unwrap();
+                columns.push_row(row, &code, level, &provenance);
+            }
+        };
+        push_all(&mut columns, &rows);
         let arrival = columns.take_frame().unwrap();
         assert!(columns.is_empty());
         assert_eq!(arrival.height(), rows.len());
@@ -708,7 +667,7 @@ mod tests {
             )
             .collect()
             .unwrap();
-        columns.push_resolved(rows, &resolver, &provenance, &mut quarantine);
+        push_all(&mut columns, &rows);
         assert_eq!(
             columns.sorted_rows_with(true),
             columns.sorted_rows_with(false),

@@ -11,7 +11,8 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use mittari::model::observation::RegionId;
+use mittari::error::SourceError;
+use mittari::model::observation::{RegionId, Sex};
 use mittari::stages::normalize::jsonstat::stream::{Cell, CellSink};
 use mittari::stages::normalize::jsonstat::{DimensionRoles, Input};
 use mittari::stages::normalize::{DecodeContext, jsonstat};
@@ -38,8 +39,8 @@ fn ctx(dataset: &str) -> DecodeContext {
     }
 }
 
-fn decode(bytes: &[u8], roles: &DimensionRoles) -> mittari::stages::normalize::Decoded {
-    jsonstat::decode(bytes, roles, &ctx("t")).unwrap()
+fn decode(bytes: &[u8], roles: &DimensionRoles) -> common::decoded::Decoded {
+    common::decoded::decode_jsonstat(bytes, roles, &ctx("t")).unwrap()
 }
 
 /// Every cell of every dataset, by (dataset, position).
@@ -190,9 +191,10 @@ fn v1_single_dataset_and_bundle() {
             .collect();
         assert_eq!(rows.len(), 12, "{name}");
         assert_eq!(rows[10].value, Some(21.5), "{name}");
-        assert_eq!(rows[10].location, format!("t.json#/{name}/value/10"));
     }
-    assert_eq!(d.datasets.len(), 2);
+    let mut pointers: Vec<&str> = d.datasets.iter().map(|i| i.pointer.as_str()).collect();
+    pointers.sort_unstable();
+    assert_eq!(pointers, ["/copy", "/unemployment"]);
 }
 
 #[test]
@@ -212,8 +214,143 @@ fn collection_with_embedded_datasets_and_one_of_links() {
     assert!(!cells.is_empty());
     // A collection that only links to datasets: a clear error, not an empty result.
     let bytes = std::fs::read(fixture("collection_links.json")).unwrap();
-    let err = jsonstat::decode(&bytes, &DimensionRoles::default(), &ctx("t")).unwrap_err();
+    let err = common::decoded::decode_jsonstat(&bytes, &DimensionRoles::default(), &ctx("t"))
+        .unwrap_err();
     assert!(err.to_string().contains("embeds no dataset"), "{err}");
+}
+
+// Decoding a small dataset of every value and status form.
+
+fn unit_ctx() -> DecodeContext {
+    DecodeContext {
+        source_id: "s".into(),
+        dataset: "t:1".into(),
+        file: "t.json".into(),
+        raw_sha256: "00".into(),
+        unit: None,
+    }
+}
+
+fn roles() -> DimensionRoles {
+    DimensionRoles {
+        region: Some("alue".into()),
+        time: Some("vuosi".into()),
+        ..DimensionRoles::default()
+    }
+}
+
+const BASE: &str = r#"{"version":"2.0","class":"dataset","id":["alue","vuosi","sukupuoli"],"size":[2,1,3],
+  "dimension":{
+    "sukupuoli":{"category":{"index":{"SSS":0,"1":1,"2":2}}},
+    "alue":{"category":{"index":["KU091","KU049"]}},
+    "vuosi":{"category":{"label":{"2024":"2024"}}}},
+  VALUE}"#;
+
+fn decode_with(value: &str) -> Result<common::decoded::Decoded, SourceError> {
+    let text = BASE.replace("VALUE", value);
+    let mut r = roles();
+    r.sex = Some("sukupuoli".into());
+    common::decoded::decode_jsonstat(text.as_bytes(), &r, &unit_ctx())
+}
+
+#[test]
+fn dense_row_major_with_object_index_and_labels_only_dimension() {
+    let d = decode_with(r#""value":[1,2,3,4,5,6]"#).unwrap();
+    assert_eq!(d.rows.len(), 6);
+    let r = &d.rows[4];
+    assert_eq!(r.region, RegionId::Code("KU049".into()));
+    assert_eq!(r.sex, Sex::Male);
+    assert_eq!(r.value, Some(5.0));
+    assert_eq!(r.period, "2024");
+    assert_eq!(r.breakdown, "");
+}
+
+#[test]
+fn sparse_value_with_status_object() {
+    let d = decode_with(r#""value":{"0":10,"5":60},"status":{"3":".."}"#).unwrap();
+    let got: Vec<_> = d.rows.iter().map(|r| (r.value, r.status.clone())).collect();
+    // Listed cells stream first; cells that only have a status follow.
+    assert_eq!(
+        got,
+        vec![
+            (Some(10.0), None),
+            (Some(60.0), None),
+            (None, Some("..".into()))
+        ]
+    );
+    // Position 3: KU049, sex total.
+    assert_eq!(
+        (&d.rows[2].region, d.rows[2].sex),
+        (&RegionId::Code("KU049".into()), Sex::Total)
+    );
+    assert_eq!(
+        d.rows[2].status_label.as_deref(),
+        Some("PX missing-value symbol DATASYMBOL2")
+    );
+}
+
+#[test]
+fn status_string_and_length_one_array_apply_to_all() {
+    for status in [r#""status":"e""#, r#""status":["e"]"#] {
+        let d = decode_with(&format!(r#""value":[1,2,3,4,5,6],{status}"#)).unwrap();
+        assert!(
+            d.rows.iter().all(|r| r.status.as_deref() == Some("e")),
+            "{status}"
+        );
+    }
+}
+
+#[test]
+fn status_array_per_cell() {
+    let d = decode_with(r#""value":[1,null,3,4,5,6],"status":[null,"..",null,null,null,null]"#)
+        .unwrap();
+    assert_eq!(d.rows[1].value, None);
+    assert_eq!(d.rows[1].status.as_deref(), Some(".."));
+    assert_eq!(d.rows[0].status, None);
+}
+
+#[test]
+fn wrong_length_names_pointer() {
+    let err = decode_with(r#""value":[1,2,3]"#).unwrap_err();
+    let SourceError::Malformed {
+        location, message, ..
+    } = err
+    else {
+        panic!()
+    };
+    assert_eq!(location, "/value");
+    assert!(message.contains("product of `size` is 6"), "{message}");
+}
+
+#[test]
+fn sparse_key_out_of_range() {
+    let err = decode_with(r#""value":{"6":1}"#).unwrap_err();
+    assert!(err.to_string().contains("/value/6"), "{err}");
+}
+
+#[test]
+fn unmapped_sex_code_is_quarantined() {
+    let text = BASE
+        .replace("\"2\":2", "\"9\":2")
+        .replace("VALUE", r#""value":[1,2,3,4,5,6]"#);
+    let mut r = roles();
+    r.sex = Some("sukupuoli".into());
+    let d = common::decoded::decode_jsonstat(text.as_bytes(), &r, &unit_ctx()).unwrap();
+    assert_eq!(d.rows.len(), 4);
+    assert_eq!(d.quarantine.len(), 2);
+    assert_eq!(d.quarantine[0].location, "t.json#/value/2");
+}
+
+#[test]
+fn unnamed_dimensions_go_to_breakdown() {
+    let d = common::decoded::decode_jsonstat(
+        BASE.replace("VALUE", r#""value":[1,2,3,4,5,6]"#).as_bytes(),
+        &roles(),
+        &unit_ctx(),
+    )
+    .unwrap();
+    assert_eq!(d.rows[1].breakdown, "sukupuoli=1");
+    assert_eq!(d.rows[1].sex, Sex::Total);
 }
 
 // The extra suite: the published json-stat.org samples, as served (see the module doc).
@@ -295,7 +432,7 @@ fn extra_us_gsp_and_edge_cases() {
         (d.rows[5].period.as_str(), d.rows[5].value),
         ("2013", Some(22.0))
     );
-    let err = jsonstat::decode(
+    let err = common::decoded::decode_jsonstat(
         &std::fs::read(extra("collection.json")).unwrap(),
         &DimensionRoles::default(),
         &ctx("t"),
@@ -354,7 +491,7 @@ fn invalid_dataset_names_rule_and_pointer() {
     let bad = json!({"version": "2.0", "class": "dataset", "id": ["sex"], "size": [2],
         "dimension": {"sex": {"category": {"index": ["M", "F"], "label": {"M": "male", "X": "x"}}}},
         "value": [1, 2]});
-    let err = jsonstat::decode(
+    let err = common::decoded::decode_jsonstat(
         bad.to_string().as_bytes(),
         &DimensionRoles::default(),
         &ctx("t"),
@@ -527,7 +664,6 @@ fn big_document() -> String {
 /// statuses, labels, units and breakdowns, and the same quarantine.
 #[test]
 fn convert_columns_equal_the_row_path() {
-    use mittari::model::columns::ObservationColumns;
     use mittari::model::observation::Provenance;
     use mittari::model::regions::Registry;
     use mittari::model::regions::resolve::RegionResolver;
@@ -562,16 +698,13 @@ fn convert_columns_equal_the_row_path() {
         };
         let mut c = ctx("t");
         c.file = input.display().to_string();
-        let decoded = jsonstat::decode(&bytes, &roles, &c).unwrap();
-        let mut cols = ObservationColumns::default();
-        let mut quarantine = decoded.quarantine;
         let prov = Provenance {
             source_id: "input",
             raw_sha256: "",
             retrieved_at: chrono::Utc::now(),
         };
-        cols.push_resolved(decoded.rows, &resolver, &prov, &mut quarantine);
-        let rows = cols.take_frame().unwrap();
+        let (cols, quarantine) = common::oracle::resolved(&bytes, &roles, &c, &resolver, &prov);
+        let rows = { cols }.take_frame().unwrap();
         let written = common::read_parquet(&out);
         assert_eq!(written.height(), rows.height(), "{}", input.display());
         for name in [
@@ -645,13 +778,11 @@ fn convert_columns_equal_the_row_path() {
 /// statuses, breakdowns, text values and regions that do not resolve.
 #[test]
 fn keyed_batches_equal_the_row_path_in_observations() {
-    use mittari::model::columns::ObservationColumns;
     use mittari::model::observation::Provenance;
-    use mittari::model::observation::RawObservation;
-    use mittari::model::quarantine::QuarantineEntry;
     use mittari::model::regions::Registry;
-    use mittari::model::regions::resolve::{RegionResolver, unresolved};
+    use mittari::model::regions::resolve::RegionResolver;
     use mittari::stages::normalize::jsonstat::columns::{ColumnOptions, decode_columns};
+    use mittari::stages::normalize::{Collect, Decoded};
     let registry = Registry::builtin().unwrap();
     let resolver = RegionResolver {
         registry: &registry,
@@ -668,7 +799,7 @@ fn keyed_batches_equal_the_row_path_in_observations() {
                      "vuosi":{"category":{"index":["2023","2024"]}}},
         "role":{"geo":["alue"],"time":["vuosi"]},
         "value":[1,"2.5",3,null,"..",6,7,8],"status":{"3":"..","4":".."}}"#;
-    let cases: [(Vec<u8>, Option<&str>); 4] = [
+    let cases: [(Vec<u8>, Option<&str>); 5] = [
         (big_document().into_bytes(), None),
         (with_text_and_unknown.as_bytes().to_vec(), None),
         (
@@ -682,6 +813,10 @@ fn keyed_batches_equal_the_row_path_in_observations() {
             std::fs::read(fixture("status_object_notes.json")).unwrap(),
             None,
         ),
+        (
+            std::fs::read(fixture("collection_fast_and_sparse.json")).unwrap(),
+            None,
+        ),
     ];
     for (n, (bytes, region_code)) in cases.iter().enumerate() {
         let roles = DimensionRoles {
@@ -690,46 +825,22 @@ fn keyed_batches_equal_the_row_path_in_observations() {
         };
         let mut context = ctx("t");
         context.raw_sha256 = "abc".into();
-        // The row path.
-        let decoded = jsonstat::decode(bytes, &roles, &context).unwrap();
-        let mut by_rows = ObservationColumns::default();
-        let mut q_rows = decoded.quarantine;
-        by_rows.push_resolved(decoded.rows, &resolver, &prov, &mut q_rows);
+        // The oracle: every cell mapped on its own.
+        let (by_rows, q_rows) = common::oracle::resolved(bytes, &roles, &context, &resolver, &prov);
         // The column path, as the pipeline runs it (small batches: several per document).
         let resolve = |id: &RegionId| resolver.resolve(id).map(|(c, l)| (c, l.as_str()));
-        let reject = |raw: &RawObservation, rule, reason| unresolved(raw, &prov, rule, reason);
         let options = ColumnOptions {
             resolve_region: &resolve,
-            reject_region: &reject,
             retrieved_at_micros: prov.retrieved_at.timestamp_micros(),
             batch_rows: 1000,
         };
-        let (mut batches, mut slow, mut q_cols) =
-            (Vec::new(), Vec::new(), Vec::<QuarantineEntry>::new());
-        decode_columns(
-            Input::Bytes(bytes),
-            &roles,
-            &context,
-            &options,
-            |q| {
-                q_cols.push(q);
-                Ok(())
-            },
-            |b| {
-                batches.push(b);
-                Ok(())
-            },
-            |r| {
-                slow.push(r);
-                Ok(())
-            },
-        )
-        .unwrap();
-        let mut by_columns = ObservationColumns::default();
-        for b in batches {
-            b.append_to(&mut by_columns);
-        }
-        by_columns.push_resolved(slow, &resolver, &prov, &mut q_cols);
+        let mut sink = Collect::new(&resolver, &prov);
+        decode_columns(Input::Bytes(bytes), &roles, &context, &options, &mut sink).unwrap();
+        let Decoded {
+            resolved: by_columns,
+            quarantine: q_cols,
+            ..
+        } = sink.finish();
         let (rows_frame, columns_frame) = (
             by_rows.into_frame().unwrap(),
             by_columns.into_frame().unwrap(),

@@ -381,3 +381,36 @@ fn toml_spans_stay_in_the_configuration_layer() {
         "modules reading TOML spans outside model/config: {offending:?}"
     );
 }
+
+/// One path per input format: every decoder of observations writes into an `ObservationSink`
+/// (the `/regions` decoder reads a lookup table, not observations), and nothing in the
+/// normalize stage hands rows back as a vector of row structs.
+#[test]
+fn decoders_write_into_one_sink() {
+    let dir = repo().join("src/stages/normalize");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let mut decoders = 0;
+    for f in &files {
+        let code = code_only(&std::fs::read_to_string(f).unwrap());
+        let code = code.split("#[cfg(test)]").next().unwrap_or_default();
+        for (at, _) in code.match_indices("pub fn decode") {
+            let signature = &code[at..at + code[at..].find('{').unwrap()];
+            if signature.starts_with("pub fn decode_regions") {
+                continue;
+            }
+            decoders += 1;
+            assert!(
+                signature.contains("ObservationSink"),
+                "{}: {signature}",
+                f.display()
+            );
+        }
+        assert!(
+            !code.contains("Vec<RawObservation>"),
+            "{}: rows handed back as row structs",
+            f.display()
+        );
+    }
+    assert!(decoders >= 5, "found {decoders} decoders");
+}

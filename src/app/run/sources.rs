@@ -24,7 +24,9 @@ use crate::stages::extract;
 use crate::stages::extract::{PayloadOrigin, PayloadRole, SourcePayload};
 use crate::stages::normalize::jsonstat::DimensionRoles;
 use crate::stages::normalize::regionfile::KpaRow;
-use crate::stages::normalize::{DecodeContext, Decoded, PayloadFormat, decode_payload, sotkanet};
+use crate::stages::normalize::{
+    Collect, DecodeContext, Decoded, PayloadFormat, decode_payload, sotkanet,
+};
 
 use super::prepare::{Prepared, absolute};
 
@@ -258,10 +260,8 @@ pub(crate) fn decode_source<'a>(
                 parts.push((
                     i,
                     Decoded {
-                        rows: Vec::new(),
-                        resolved: ObservationColumns::default(),
                         quarantine,
-                        datasets: Vec::new(),
+                        ..Decoded::default()
                     },
                 ));
                 continue;
@@ -271,16 +271,22 @@ pub(crate) fn decode_source<'a>(
                 raw_sha256: &sp.payload.sha256,
                 retrieved_at: sp.payload.retrieved_at,
             };
+            let mut sink = Collect::new(&resolver, &provenance);
+            let datasets = decode_payload(
+                payload_format(s.format)?,
+                &sp.payload.bytes,
+                &roles_of(s),
+                &ctx,
+                &resolver,
+                &provenance,
+                &mut sink,
+            )?;
             parts.push((
                 i,
-                decode_payload(
-                    payload_format(s.format)?,
-                    &sp.payload.bytes,
-                    &roles_of(s),
-                    &ctx,
-                    &resolver,
-                    &provenance,
-                )?,
+                Decoded {
+                    datasets,
+                    ..sink.finish()
+                },
             ));
         }
     }
@@ -509,17 +515,9 @@ pub(crate) fn normalize_sources<'p>(
             .collect();
         let before_q = quarantine_obs.len();
         let before_rows = columns.len();
-        let resolver = resolver_of(&p.registry, s.config, &region_payloads);
-        for (i, decoded) in s.parts {
+        for (_, decoded) in s.parts {
             quarantine_obs.extend(decoded.quarantine);
-            let payload = &s.payloads[i].payload;
-            let provenance = Provenance {
-                source_id: id,
-                raw_sha256: &payload.sha256,
-                retrieved_at: payload.retrieved_at,
-            };
             columns.append(decoded.resolved);
-            columns.push_resolved(decoded.rows, &resolver, &provenance, &mut quarantine_obs);
         }
         let (rows, quarantined) = (columns.len() - before_rows, quarantine_obs.len() - before_q);
         if quarantined > 0 {

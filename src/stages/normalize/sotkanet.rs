@@ -14,11 +14,15 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{DecodeContext, Decoded, RawObservation, RegionId, Sex, SourceKind, sotkanet_rows};
+use super::{
+    DecodeContext, ObservationSink, RawObservation, RegionId, Sex, SourceKind, sink_failed,
+    sotkanet_rows,
+};
 use crate::error::SourceError;
-use crate::model::columns::{CodedRow, Text};
+use crate::model::columns::{CodedRow, ObservationColumns, Text};
 use crate::model::intern::NULL;
 use crate::model::observation::{Provenance, plausible_year};
+use crate::model::quarantine::QuarantineEntry;
 use crate::model::regions::resolve::{RegionResolver, SotkanetRegion, unresolved};
 use crate::model::regions::{COUNTRY, Level};
 
@@ -54,21 +58,46 @@ fn row_dataset(ctx: &DecodeContext, indicator: i64) -> String {
     }
 }
 
-/// Decodes a `/json` response.
-pub fn decode_json(bytes: &[u8], ctx: &DecodeContext) -> Result<Decoded, SourceError> {
+/// Decodes a `/json` response into `sink`: the typed column path ([`typed_columns`]) when every
+/// row is as THL publishes them; otherwise the loose reader, which quarantines each odd row with
+/// its JSON pointer (or names the error when the payload is not an array of rows at all).
+pub fn decode_json(
+    bytes: &[u8],
+    ctx: &DecodeContext,
+    resolver: &RegionResolver<'_>,
+    provenance: &Provenance<'_>,
+    sink: &mut impl ObservationSink,
+) -> Result<(), SourceError> {
+    let failed = |e: String| sink_failed(ctx, "/", e);
+    let Some((columns, quarantine)) = typed_columns(bytes, ctx, resolver, provenance) else {
+        return decode_json_loose(bytes, ctx, sink);
+    };
+    sink.columns(columns).map_err(failed)?;
+    for entry in quarantine {
+        sink.quarantine(entry).map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// The loose reader of a `/json` response: every row through `serde_json` values, so that a row
+/// of the wrong shape is quarantined with its pointer and the others are kept.
+fn decode_json_loose(
+    bytes: &[u8],
+    ctx: &DecodeContext,
+    sink: &mut impl ObservationSink,
+) -> Result<(), SourceError> {
     let rows: Vec<JsonRow> = serde_json::from_slice(bytes).map_err(|e| SourceError::Malformed {
         path: ctx.file.clone().into(),
         location: format!("line {}, column {}", e.line(), e.column()),
         message: format!("not a Sotkanet `/json` array of rows: {e}"),
     })?;
     let expected_indicator = dataset_indicator(&ctx.dataset);
-    let mut out = Decoded::default();
     for (i, row) in rows.iter().enumerate() {
-        match json_row(row, i, expected_indicator, ctx) {
-            Ok(obs) => out.rows.push(obs),
+        let handed = match json_row(row, i, expected_indicator, ctx) {
+            Ok(obs) => sink.row(obs),
             Err((field, rule, reason)) => {
                 let record = serde_json::to_string(row).unwrap_or_default();
-                out.quarantine.push(ctx.quarantine(
+                sink.quarantine(ctx.quarantine(
                     format!(
                         "{}#/{i}{}",
                         ctx.file,
@@ -77,11 +106,12 @@ pub fn decode_json(bytes: &[u8], ctx: &DecodeContext) -> Result<Decoded, SourceE
                     rule,
                     reason,
                     record,
-                ));
+                ))
             }
-        }
+        };
+        handed.map_err(|e| sink_failed(ctx, &format!("/{i}"), e))?;
     }
-    Ok(out)
+    Ok(())
 }
 
 type RowError = (Option<&'static str>, &'static str, String);
@@ -242,21 +272,20 @@ impl<K: std::hash::Hash + Eq + Copy, V: Clone> Recent<K, V> {
     }
 }
 
-/// Decodes a `/json` response straight into `observations` columns with regions resolved (and
+/// Reads a `/json` response straight into `observations` columns with regions resolved (and
 /// the rows whose region does not resolve quarantined, as the conform stage does), when every
-/// row is well-formed, as THL's are: rows read in place (by `sotkanet_rows`), no
-/// string per row, each distinct indicator, region, year and sex looked up once. `None` when
-/// any row is not (or the payload is not JSON at all): [`decode_json`] then quarantines the odd
-/// row with its pointer, or names the error.
-pub fn decode_json_resolved(
+/// row is well-formed, as THL's are: rows read in place (by `sotkanet_rows`), no string per row,
+/// each distinct indicator, region, year and sex looked up once. `None` when any row is not (or
+/// the payload is not JSON at all): the loose reader then decides.
+fn typed_columns(
     bytes: &[u8],
     ctx: &DecodeContext,
     resolver: &RegionResolver<'_>,
     provenance: &Provenance<'_>,
-) -> Option<Decoded> {
+) -> Option<(ObservationColumns, Vec<QuarantineEntry>)> {
     let expected_indicator = dataset_indicator(&ctx.dataset);
-    let mut out = Decoded::default();
-    let columns = &mut out.resolved;
+    let mut columns = ObservationColumns::default();
+    let mut quarantine = Vec::new();
     let mut constant = |column, value| columns.code(column, value);
     let age = constant(Text::Age, Some("total"));
     let breakdown = constant(Text::Breakdown, Some(""));
@@ -297,8 +326,7 @@ pub fn decode_json_resolved(
             Ok(codes) => codes,
             Err((rule, reason)) => {
                 let row = observation(ctx, position, &f);
-                out.quarantine
-                    .push(unresolved(&row, provenance, rule, reason));
+                quarantine.push(unresolved(&row, provenance, rule, reason));
                 return Some(());
             }
         };
@@ -340,7 +368,7 @@ pub fn decode_json_resolved(
         });
         Some(())
     })?;
-    Some(out)
+    Some((columns, quarantine))
 }
 
 fn kind(v: &Value) -> String {
@@ -369,8 +397,12 @@ const CSV_HEADER: [&str; 6] = [
     "absolute value",
 ];
 
-/// Decodes a `/csv` response.
-pub fn decode_csv(bytes: &[u8], ctx: &DecodeContext) -> Result<Decoded, SourceError> {
+/// Decodes a `/csv` response into `sink`.
+pub fn decode_csv(
+    bytes: &[u8],
+    ctx: &DecodeContext,
+    sink: &mut impl ObservationSink,
+) -> Result<(), SourceError> {
     let malformed = |line: usize, message: String| SourceError::Malformed {
         path: ctx.file.clone().into(),
         location: format!("line {line}"),
@@ -404,7 +436,6 @@ pub fn decode_csv(bytes: &[u8], ctx: &DecodeContext) -> Result<Decoded, SourceEr
         ));
     }
     let expected_indicator = dataset_indicator(&ctx.dataset);
-    let mut out = Decoded::default();
     let mut lines = crate::io::tabular::delimited::Lines::default();
     for record in records {
         let record = record.map_err(|e| {
@@ -419,9 +450,9 @@ pub fn decode_csv(bytes: &[u8], ctx: &DecodeContext) -> Result<Decoded, SourceEr
         if fields.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        match csv_row(&fields, line_no, expected_indicator, ctx) {
-            Ok(obs) => out.rows.push(obs),
-            Err((column, rule, reason)) => out.quarantine.push(ctx.quarantine(
+        let handed = match csv_row(&fields, line_no, expected_indicator, ctx) {
+            Ok(obs) => sink.row(obs),
+            Err((column, rule, reason)) => sink.quarantine(ctx.quarantine(
                 format!(
                     "{}:{line_no}{}",
                     ctx.file,
@@ -431,9 +462,10 @@ pub fn decode_csv(bytes: &[u8], ctx: &DecodeContext) -> Result<Decoded, SourceEr
                 reason,
                 fields.join(";"),
             )),
-        }
+        };
+        handed.map_err(|e| malformed(line_no, e))?;
     }
-    Ok(out)
+    Ok(())
 }
 
 type CsvError = (Option<usize>, &'static str, String);
@@ -623,6 +655,44 @@ mod tests {
         }
     }
 
+    /// What a decoder hands over, kept as it comes (single rows not resolved).
+    #[derive(Default)]
+    struct Kept {
+        rows: Vec<RawObservation>,
+        columns: ObservationColumns,
+        quarantine: Vec<QuarantineEntry>,
+    }
+
+    impl ObservationSink for Kept {
+        fn batch(&mut self, _: super::super::jsonstat::columns::ArrowBatch) -> Result<(), String> {
+            Err("Sotkanet decoders hand over no JSON-stat batches".into())
+        }
+        fn columns(&mut self, columns: ObservationColumns) -> Result<(), String> {
+            self.columns.append(columns);
+            Ok(())
+        }
+        fn row(&mut self, row: RawObservation) -> Result<(), String> {
+            self.rows.push(row);
+            Ok(())
+        }
+        fn quarantine(&mut self, entry: QuarantineEntry) -> Result<(), String> {
+            self.quarantine.push(entry);
+            Ok(())
+        }
+    }
+
+    fn loose(json: &[u8], c: &DecodeContext) -> Result<Kept, SourceError> {
+        let mut kept = Kept::default();
+        decode_json_loose(json, c, &mut kept)?;
+        Ok(kept)
+    }
+
+    fn csv(bytes: &[u8], c: &DecodeContext) -> Result<Kept, SourceError> {
+        let mut kept = Kept::default();
+        decode_csv(bytes, c, &mut kept)?;
+        Ok(kept)
+    }
+
     fn provenance() -> Provenance<'static> {
         Provenance {
             source_id: "s",
@@ -636,7 +706,6 @@ mod tests {
     /// from each row), missing values, absent and present `absValue`, an id no registry knows.
     #[test]
     fn resolved_columns_equal_the_loose_rows_conformed() {
-        use crate::model::columns::ObservationColumns;
         use crate::model::regions::Registry;
         let json = br#"[{"indicator":127,"region":46,"year":2023,"gender":"total","value":674500},
             {"indicator":127,"region":20,"year":2023,"gender":"male","value":null},
@@ -646,17 +715,16 @@ mod tests {
         let registry = Registry::builtin().unwrap();
         let (resolver, provenance) = (registry_only(&registry), provenance());
         let c = ctx("");
-        let loose = decode_json(json, &c).unwrap();
-        let mut rows = ObservationColumns::default();
-        let mut q_rows = loose.quarantine;
-        rows.push_resolved(loose.rows, &resolver, &provenance, &mut q_rows);
-        let fast = decode_json_resolved(json, &c, &resolver, &provenance).unwrap();
-        assert!(fast.rows.is_empty());
-        assert_eq!(fast.quarantine, q_rows);
-        assert_eq!(q_rows.len(), 1, "the unknown id");
-        let mut columns = ObservationColumns::default();
-        columns.append(fast.resolved);
-        let (a, b) = (rows.into_frame().unwrap(), columns.into_frame().unwrap());
+        let mut conformed = super::super::Collect::new(&resolver, &provenance);
+        decode_json_loose(json, &c, &mut conformed).unwrap();
+        let loose = conformed.finish();
+        let (columns, quarantine) = typed_columns(json, &c, &resolver, &provenance).unwrap();
+        assert_eq!(quarantine, loose.quarantine);
+        assert_eq!(quarantine.len(), 1, "the unknown id");
+        let (a, b) = (
+            loose.resolved.into_frame().unwrap(),
+            columns.into_frame().unwrap(),
+        );
         assert_eq!((a.height(), b.height()), (4, 4));
         for (x, y) in a.columns().iter().zip(b.columns()) {
             let same = x
@@ -683,23 +751,57 @@ mod tests {
             let json = format!("[{good},{odd}]");
             let c = ctx("sotkanet:127");
             assert!(
-                decode_json_resolved(json.as_bytes(), &c, &resolver, &provenance).is_none(),
+                typed_columns(json.as_bytes(), &c, &resolver, &provenance).is_none(),
                 "{odd}"
             );
             assert_eq!(
-                decode_json(json.as_bytes(), &c).unwrap().quarantine.len(),
+                loose(json.as_bytes(), &c).unwrap().quarantine.len(),
                 1,
                 "{odd}"
             );
         }
-        assert!(decode_json_resolved(b"[{", &ctx(""), &resolver, &provenance).is_none());
+        assert!(typed_columns(b"[{", &ctx(""), &resolver, &provenance).is_none());
+    }
+
+    /// `decode_json` hands a payload as THL writes it over in columns, and one with an odd row
+    /// to the loose reader: the good rows as rows, the odd one quarantined, nothing twice.
+    #[test]
+    fn decode_json_takes_the_loose_reader_for_an_odd_payload_only() {
+        let registry = crate::model::regions::Registry::builtin().unwrap();
+        let (resolver, provenance) = (registry_only(&registry), provenance());
+        let c = ctx("sotkanet:127");
+        let good = r#"{"indicator":127,"region":46,"year":2023,"gender":"total","value":1}"#;
+        let odd = r#"{"indicator":127,"region":46,"year":2023,"gender":"total","value":"1"}"#;
+        let mut kept = Kept::default();
+        decode_json(
+            format!("[{good},{good}]").as_bytes(),
+            &c,
+            &resolver,
+            &provenance,
+            &mut kept,
+        )
+        .unwrap();
+        assert_eq!((kept.rows.len(), kept.quarantine.len()), (0, 0));
+        assert_eq!(kept.columns.len(), 2);
+        let mut kept = Kept::default();
+        decode_json(
+            format!("[{good},{odd},{good}]").as_bytes(),
+            &c,
+            &resolver,
+            &provenance,
+            &mut kept,
+        )
+        .unwrap();
+        assert_eq!((kept.rows.len(), kept.quarantine.len()), (2, 1));
+        assert!(kept.columns.is_empty());
+        assert_eq!(kept.quarantine[0].location, "f.json#/1/value");
     }
 
     #[test]
     fn absent_abs_value_is_none_and_null_value_is_none() {
         let json = br#"[{"indicator":127,"region":46,"year":2023,"gender":"total","value":674500},
                         {"indicator":127,"region":20,"year":2023,"gender":"male","value":null}]"#;
-        let d = decode_json(json, &ctx("sotkanet:127")).unwrap();
+        let d = loose(json, &ctx("sotkanet:127")).unwrap();
         assert_eq!(d.rows.len(), 2);
         assert_eq!(d.rows[0].value, Some(674_500.0));
         assert_eq!(d.rows[0].abs_value, None);
@@ -711,7 +813,7 @@ mod tests {
     fn wrong_type_quarantines_row_with_pointer() {
         let json =
             br#"[{"indicator":127,"region":46,"year":2023,"gender":"total","value":"9646"}]"#;
-        let d = decode_json(json, &ctx("sotkanet:127")).unwrap();
+        let d = loose(json, &ctx("sotkanet:127")).unwrap();
         assert!(d.rows.is_empty());
         let q = &d.quarantine[0];
         assert_eq!(q.location, "f.json#/0/value");
@@ -721,8 +823,9 @@ mod tests {
 
     #[test]
     fn truncated_json_names_line_and_column() {
-        let err =
-            decode_json(b"[{\"indicator\":127,\n\"region\":4", &ctx("sotkanet:127")).unwrap_err();
+        let err = loose(b"[{\"indicator\":127,\n\"region\":4", &ctx("sotkanet:127"))
+            .err()
+            .unwrap();
         let SourceError::Malformed { location, .. } = err else {
             panic!()
         };
@@ -735,21 +838,21 @@ mod tests {
     #[test]
     fn row_of_other_indicator_is_quarantined() {
         let json = br#"[{"indicator":171,"region":46,"year":2023,"gender":"total","value":8.6}]"#;
-        let d = decode_json(json, &ctx("sotkanet:127")).unwrap();
+        let d = loose(json, &ctx("sotkanet:127")).unwrap();
         assert_eq!(d.quarantine[0].rule, "wrong_dataset");
     }
 
     #[test]
     fn csv_bad_number_names_line_and_column() {
-        let csv = b"indicator;region;year;gender;primary value;absolute value\r\n127;69;2009;total;24x6;\r\n";
-        let d = decode_csv(csv, &ctx("sotkanet:127")).unwrap();
+        let text = b"indicator;region;year;gender;primary value;absolute value\r\n127;69;2009;total;24x6;\r\n";
+        let d = csv(text, &ctx("sotkanet:127")).unwrap();
         assert_eq!(d.quarantine[0].location, "f.json:2:19");
         assert!(d.quarantine[0].reason.contains("24x6"));
     }
 
     #[test]
     fn csv_wrong_header_is_malformed() {
-        let err = decode_csv(b"a;b\r\n1;2\r\n", &ctx("sotkanet:127")).unwrap_err();
+        let err = csv(b"a;b\r\n1;2\r\n", &ctx("sotkanet:127")).err().unwrap();
         assert!(
             err.to_string().contains("expected the Sotkanet CSV header"),
             "{err}"

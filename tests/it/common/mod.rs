@@ -2,6 +2,8 @@
 //! and readers for what it writes.
 #![allow(dead_code)] // Each test module uses a different subset.
 
+pub mod decoded;
+pub mod oracle;
 pub mod server;
 
 use std::collections::BTreeMap;

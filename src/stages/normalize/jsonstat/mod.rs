@@ -27,7 +27,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{DecodeContext, Decoded, QuarantineEntry, RawObservation, RegionId, Sex};
+use super::{DecodeContext, QuarantineEntry, RawObservation, RegionId, Sex};
 use crate::error::SourceError;
 use crate::model::observation::year_of_period;
 use model::{Document, Form};
@@ -298,8 +298,10 @@ impl SparseStatus {
     }
 }
 
-/// Maps the cells of one dataset to observations.
-struct DatasetMapper {
+/// Maps the cells of one dataset to observations, one cell at a time: what the column path
+/// ([`columns`]) does for the cells its fast path does not take, and what the tests' oracle does
+/// for every cell.
+pub struct DatasetMapper {
     dataset: String,
     dims: Vec<validate::ResolvedDimension>,
     strides: Vec<usize>,
@@ -326,7 +328,9 @@ struct DatasetMapper {
 }
 
 impl DatasetMapper {
-    fn new(
+    /// The mapper of a validated dataset, its roles resolved (an error names the dataset's
+    /// `role` when a dimension cannot be told).
+    pub fn new(
         r: &mut Resolved,
         roles: &DimensionRoles,
         dataset: String,
@@ -494,7 +498,8 @@ impl DatasetMapper {
         format!("{} value={cell:?}", coords.join(";"))
     }
 
-    fn map(
+    /// The observation of the cell at `pos`, or its quarantine entry (located by JSON pointer).
+    pub fn map(
         &mut self,
         pos: usize,
         cell: &Cell,
@@ -582,8 +587,9 @@ impl DatasetMapper {
         })
     }
 
-    /// Status-only cells of a sparse dataset that `value` did not list.
-    fn status_only(&self) -> Vec<usize> {
+    /// Status-only cells of a sparse dataset that `value` did not list (known once every cell
+    /// has been mapped).
+    pub fn status_only(&self) -> Vec<usize> {
         let (Some(seen), CellStatus::Sparse(statuses)) = (&self.seen, &self.status) else {
             return Vec::new();
         };
@@ -600,21 +606,6 @@ impl DatasetMapper {
 /// Age as written to `observations.age`: Statistics Finland's total `SSS` becomes `total`.
 fn age_of(code: &str) -> &str {
     if code == "SSS" { "total" } else { code }
-}
-
-struct MapSink<'a, F> {
-    mappers: &'a mut [DatasetMapper],
-    ctx: &'a DecodeContext,
-    on_row: F,
-}
-
-impl<F: FnMut(Result<RawObservation, QuarantineEntry>) -> Result<(), String>> CellSink
-    for MapSink<'_, F>
-{
-    fn cell(&mut self, dataset: usize, pos: usize, cell: Cell) -> Result<(), String> {
-        let row = self.mappers[dataset].map(pos, &cell, self.ctx);
-        (self.on_row)(row)
-    }
 }
 
 /// A validated document, ready for pass 2.
@@ -720,53 +711,6 @@ impl Plan {
     }
 }
 
-impl<F: FnMut(Result<RawObservation, QuarantineEntry>) -> Result<(), String>> PlanSink
-    for MapSink<'_, F>
-{
-    fn mappers(&self) -> &[DatasetMapper] {
-        self.mappers
-    }
-}
-
-/// Decodes a document, handing every observation (or quarantined cell) to `on_row` as it is
-/// decoded. Returns what each dataset says about itself.
-pub fn decode_with<F>(
-    input: Input<'_>,
-    roles: &DimensionRoles,
-    ctx: &DecodeContext,
-    on_row: F,
-) -> Result<Vec<DatasetInfo>, SourceError>
-where
-    F: FnMut(Result<RawObservation, QuarantineEntry>) -> Result<(), String>,
-{
-    let mut plan = plan(input, roles, ctx)?;
-    let mut sink = MapSink {
-        mappers: &mut plan.mappers,
-        ctx,
-        on_row,
-    };
-    pass2(input, plan.form, &plan.pointers, ctx, &mut sink)?;
-    Ok(plan.infos())
-}
-
-/// Decodes a document held in memory into rows and quarantine entries.
-pub fn decode(
-    bytes: &[u8],
-    roles: &DimensionRoles,
-    ctx: &DecodeContext,
-) -> Result<Decoded, SourceError> {
-    let mut out = Decoded::default();
-    let info = decode_with(Input::Bytes(bytes), roles, ctx, |row| {
-        match row {
-            Ok(r) => out.rows.push(r),
-            Err(q) => out.quarantine.push(q),
-        }
-        Ok(())
-    })?;
-    out.datasets = info;
-    Ok(out)
-}
-
 /// The PX format's default missing-value symbols (`DATASYMBOL1`..`6`, `DATASYMBOLNIL`).
 /// Their meaning is table-specific, so the label names the symbol rather than guessing a meaning.
 fn px_symbol_label(code: &str) -> Option<String> {
@@ -786,137 +730,4 @@ fn px_symbol_label(code: &str) -> Option<String> {
 /// Validation findings of a document, for `validate`-style reporting and tests.
 pub fn findings(bytes: &[u8], file: &str) -> Result<Vec<Finding>, SourceError> {
     validate(Input::Bytes(bytes), file).map(|(_, _, f)| f)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ctx() -> DecodeContext {
-        DecodeContext {
-            source_id: "s".into(),
-            dataset: "t:1".into(),
-            file: "t.json".into(),
-            raw_sha256: "00".into(),
-            unit: None,
-        }
-    }
-
-    fn roles() -> DimensionRoles {
-        DimensionRoles {
-            region: Some("alue".into()),
-            time: Some("vuosi".into()),
-            ..DimensionRoles::default()
-        }
-    }
-
-    const BASE: &str = r#"{"version":"2.0","class":"dataset","id":["alue","vuosi","sukupuoli"],"size":[2,1,3],
-      "dimension":{
-        "sukupuoli":{"category":{"index":{"SSS":0,"1":1,"2":2}}},
-        "alue":{"category":{"index":["KU091","KU049"]}},
-        "vuosi":{"category":{"label":{"2024":"2024"}}}},
-      VALUE}"#;
-
-    fn decode_with(value: &str) -> Result<Decoded, SourceError> {
-        let text = BASE.replace("VALUE", value);
-        let mut r = roles();
-        r.sex = Some("sukupuoli".into());
-        decode(text.as_bytes(), &r, &ctx())
-    }
-
-    #[test]
-    fn dense_row_major_with_object_index_and_labels_only_dimension() {
-        let d = decode_with(r#""value":[1,2,3,4,5,6]"#).unwrap();
-        assert_eq!(d.rows.len(), 6);
-        let r = &d.rows[4];
-        assert_eq!(r.region, RegionId::Code("KU049".into()));
-        assert_eq!(r.sex, Sex::Male);
-        assert_eq!(r.value, Some(5.0));
-        assert_eq!(r.period, "2024");
-        assert_eq!(r.breakdown, "");
-    }
-
-    #[test]
-    fn sparse_value_with_status_object() {
-        let d = decode_with(r#""value":{"0":10,"5":60},"status":{"3":".."}"#).unwrap();
-        let got: Vec<_> = d.rows.iter().map(|r| (r.value, r.status.clone())).collect();
-        // Listed cells stream first; cells that only have a status follow.
-        assert_eq!(
-            got,
-            vec![
-                (Some(10.0), None),
-                (Some(60.0), None),
-                (None, Some("..".into()))
-            ]
-        );
-        assert_eq!(d.rows[2].location, "t.json#/value/3");
-        assert_eq!(
-            d.rows[2].status_label.as_deref(),
-            Some("PX missing-value symbol DATASYMBOL2")
-        );
-    }
-
-    #[test]
-    fn status_string_and_length_one_array_apply_to_all() {
-        for status in [r#""status":"e""#, r#""status":["e"]"#] {
-            let d = decode_with(&format!(r#""value":[1,2,3,4,5,6],{status}"#)).unwrap();
-            assert!(
-                d.rows.iter().all(|r| r.status.as_deref() == Some("e")),
-                "{status}"
-            );
-        }
-    }
-
-    #[test]
-    fn status_array_per_cell() {
-        let d = decode_with(r#""value":[1,null,3,4,5,6],"status":[null,"..",null,null,null,null]"#)
-            .unwrap();
-        assert_eq!(d.rows[1].value, None);
-        assert_eq!(d.rows[1].status.as_deref(), Some(".."));
-        assert_eq!(d.rows[0].status, None);
-    }
-
-    #[test]
-    fn wrong_length_names_pointer() {
-        let err = decode_with(r#""value":[1,2,3]"#).unwrap_err();
-        let SourceError::Malformed {
-            location, message, ..
-        } = err
-        else {
-            panic!()
-        };
-        assert_eq!(location, "/value");
-        assert!(message.contains("product of `size` is 6"), "{message}");
-    }
-
-    #[test]
-    fn sparse_key_out_of_range() {
-        let err = decode_with(r#""value":{"6":1}"#).unwrap_err();
-        assert!(err.to_string().contains("/value/6"), "{err}");
-    }
-
-    #[test]
-    fn unmapped_sex_code_is_quarantined() {
-        let text = BASE
-            .replace("\"2\":2", "\"9\":2")
-            .replace("VALUE", r#""value":[1,2,3,4,5,6]"#);
-        let mut r = roles();
-        r.sex = Some("sukupuoli".into());
-        let d = decode(text.as_bytes(), &r, &ctx()).unwrap();
-        assert_eq!(d.rows.len(), 4);
-        assert_eq!(d.quarantine.len(), 2);
-        assert_eq!(d.quarantine[0].location, "t.json#/value/2");
-    }
-
-    #[test]
-    fn unnamed_dimensions_go_to_breakdown() {
-        let d = decode(
-            BASE.replace("VALUE", r#""value":[1,2,3,4,5,6]"#).as_bytes(),
-            &roles(),
-            &ctx(),
-        )
-        .unwrap();
-        assert_eq!(d.rows[1].breakdown, "sukupuoli=1");
-        assert_eq!(d.rows[1].sex, Sex::Total);
-    }
 }

@@ -1,8 +1,8 @@
 //! The columnar pass 2 used by `convert` and the pipeline: cells straight into `observations`
 //! batches.
 //!
-//! The row path ([`super::decode_with`]) builds an observation of a dozen strings per cell. For
-//! a national table of millions of cells that allocation dominates, so this path computes
+//! Mapping a cell on its own ([`super::DatasetMapper::map`]) builds an observation of a dozen
+//! strings. For a national table of millions of cells that allocation dominates, so this path computes
 //! everything that depends on a category once per dataset (the region, resolved to its canonical
 //! code; the period and its year; sex; age; the unit) as keys into the document's dictionaries.
 //! A batch holds per cell only its value, status key and `breakdown` key, and the cells'
@@ -19,9 +19,9 @@
 //! their coordinates at all.
 //!
 //! Cells the fast path does not handle (a value given as text, a period without a year, an
-//! unmapped sex code, a region that does not resolve) go through the row path's mapping, so their
-//! quarantine entries and observations are exactly the row path's. Text values that decode are
-//! handed to `slow_rows`, so they land in a later batch than their neighbours.
+//! unmapped sex code, a region that does not resolve) are mapped on their own and handed to the
+//! sink as single rows or quarantine entries (the sink resolves their regions), so they land
+//! after the batch their neighbours are in.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,9 +41,8 @@ use super::{
 use crate::error::SourceError;
 use crate::model::columns::{KeyedColumn, KeyedRows, ObservationColumns};
 use crate::model::intern::{Distinct, NULL};
-use crate::model::observation::{RawObservation, RegionId, Sex, SourceKind};
-use crate::model::quarantine::QuarantineEntry;
-use crate::stages::normalize::DecodeContext;
+use crate::model::observation::{RegionId, Sex, SourceKind};
+use crate::stages::normalize::{DecodeContext, ObservationSink};
 
 /// A resolved region (canonical code, level), or the quarantine rule and reason.
 pub type Resolution = Result<(String, &'static str), (&'static str, String)>;
@@ -53,8 +52,6 @@ pub type Resolution = Result<(String, &'static str), (&'static str, String)>;
 pub struct ColumnOptions<'a> {
     /// Canonical code and level of a published region id, or the quarantine rule and reason.
     pub resolve_region: &'a dyn Fn(&RegionId) -> Resolution,
-    /// The quarantine entry of an observation whose region did not resolve.
-    pub reject_region: &'a dyn Fn(&RawObservation, &'static str, String) -> QuarantineEntry,
     /// When the payload was retrieved, in microseconds since the epoch (UTC).
     pub retrieved_at_micros: i64,
     /// Rows per batch.
@@ -444,7 +441,7 @@ impl Batch {
     }
 }
 
-struct ColumnSink<'a, F, G, Q> {
+struct ColumnSink<'a, S> {
     mappers: &'a mut [DatasetMapper],
     ctx: &'a DecodeContext,
     opts: &'a ColumnOptions<'a>,
@@ -454,17 +451,10 @@ struct ColumnSink<'a, F, G, Q> {
     layouts: Arc<Vec<Layout>>,
     schema: ArrowSchemaRef,
     batch: Batch,
-    quarantine: Q,
-    flush: F,
-    slow_rows: G,
+    sink: &'a mut S,
 }
 
-impl<F, G, Q> ColumnSink<'_, F, G, Q>
-where
-    F: FnMut(ArrowBatch) -> Result<(), String>,
-    G: FnMut(RawObservation) -> Result<(), String>,
-    Q: FnMut(QuarantineEntry) -> Result<(), String>,
-{
+impl<S: ObservationSink> ColumnSink<'_, S> {
     fn flush_batch(&mut self) -> Result<(), String> {
         if self.batch.len() == 0 {
             return Ok(());
@@ -476,7 +466,7 @@ where
             values.breakdown = self.dicts.breakdown.array();
             self.values = Arc::new(values);
         }
-        (self.flush)(ArrowBatch::new(
+        self.sink.batch(ArrowBatch::new(
             self.schema.clone(),
             cells,
             self.layouts.clone(),
@@ -489,26 +479,17 @@ where
         Ok(())
     }
 
-    /// A cell the fast path does not take: the row path decides (and quarantines).
+    /// A cell the fast path does not take: mapped on its own, and handed to the sink as a row
+    /// (which resolves its region) or as a quarantine entry.
     fn slow(&mut self, d: usize, pos: usize, cell: &Cell) -> Result<(), String> {
         match self.mappers[d].map(pos, cell, self.ctx) {
-            Err(q) => (self.quarantine)(q),
-            Ok(raw) => match (self.opts.resolve_region)(&raw.region) {
-                Err((rule, reason)) => {
-                    (self.quarantine)((self.opts.reject_region)(&raw, rule, reason))
-                }
-                Ok(_) => (self.slow_rows)(raw),
-            },
+            Err(q) => self.sink.quarantine(q),
+            Ok(raw) => self.sink.row(raw),
         }
     }
 }
 
-impl<F, G, Q> CellSink for ColumnSink<'_, F, G, Q>
-where
-    F: FnMut(ArrowBatch) -> Result<(), String>,
-    G: FnMut(RawObservation) -> Result<(), String>,
-    Q: FnMut(QuarantineEntry) -> Result<(), String>,
-{
+impl<S: ObservationSink> CellSink for ColumnSink<'_, S> {
     #[allow(clippy::many_single_char_names)] // d, m, k, b: dataset, mapper, keys, batch.
     fn cell(&mut self, d: usize, pos: usize, cell: Cell) -> Result<(), String> {
         let value = match cell {
@@ -565,12 +546,7 @@ where
     }
 }
 
-impl<F, G, Q> PlanSink for ColumnSink<'_, F, G, Q>
-where
-    F: FnMut(ArrowBatch) -> Result<(), String>,
-    G: FnMut(RawObservation) -> Result<(), String>,
-    Q: FnMut(QuarantineEntry) -> Result<(), String>,
-{
+impl<S: ObservationSink> PlanSink for ColumnSink<'_, S> {
     fn mappers(&self) -> &[DatasetMapper] {
         self.mappers
     }
@@ -884,24 +860,17 @@ struct Dicts {
     raw_sha256: Dict,
 }
 
-/// Decodes a document into `observations` batches handed to `flush`, handing what cannot be used
-/// to `quarantine` as it is found; cells given as text that decode go to `slow_rows`.
-pub fn decode_columns<F, G, Q>(
+/// Decodes a document into `observations` batches handed to `sink`, with what cannot be used
+/// handed over as it is found.
+pub fn decode_columns<S: ObservationSink>(
     input: Input<'_>,
     roles: &DimensionRoles,
     ctx: &DecodeContext,
     opts: &ColumnOptions<'_>,
-    quarantine: Q,
-    flush: F,
-    slow_rows: G,
-) -> Result<Vec<DatasetInfo>, SourceError>
-where
-    F: FnMut(ArrowBatch) -> Result<(), String>,
-    G: FnMut(RawObservation) -> Result<(), String>,
-    Q: FnMut(QuarantineEntry) -> Result<(), String>,
-{
+    sink: &mut S,
+) -> Result<Vec<DatasetInfo>, SourceError> {
     let planned = plan_columns(input, roles, ctx)?;
-    decode_planned(planned, input, ctx, opts, quarantine, flush, slow_rows)
+    decode_planned(planned, input, ctx, opts, sink)
 }
 
 /// A document read once and validated, with a mapper per dataset: what [`decode_planned`]
@@ -919,20 +888,13 @@ pub fn plan_columns(
 }
 
 /// The second pass of [`decode_columns`], on a plan of the same `input`.
-pub fn decode_planned<F, G, Q>(
+pub fn decode_planned<S: ObservationSink>(
     planned: ColumnPlan,
     input: Input<'_>,
     ctx: &DecodeContext,
     opts: &ColumnOptions<'_>,
-    quarantine: Q,
-    flush: F,
-    slow_rows: G,
-) -> Result<Vec<DatasetInfo>, SourceError>
-where
-    F: FnMut(ArrowBatch) -> Result<(), String>,
-    G: FnMut(RawObservation) -> Result<(), String>,
-    Q: FnMut(QuarantineEntry) -> Result<(), String>,
-{
+    sink: &mut S,
+) -> Result<Vec<DatasetInfo>, SourceError> {
     let mut plan = planned.0;
     let mut dicts = Dicts::default();
     // A dataset without other dimensions has the empty breakdown, key 0.
@@ -952,9 +914,7 @@ where
         dicts,
         schema: schema(),
         batch: Batch::with_capacity(opts.batch_rows),
-        quarantine,
-        flush,
-        slow_rows,
+        sink,
     };
     pass2(input, plan.form, &plan.pointers, ctx, &mut sink)?;
     sink.flush_batch().map_err(|e| SourceError::Malformed {
