@@ -20,7 +20,10 @@ use crate::model::regions::{COUNTRY, Crosswalk, Level};
 /// `region_level`, `year`, `x`, `x_flag`. A municipality's sum is null when one of its parts is
 /// null (`missing in source`); a county's or the country's unless every municipality has a value
 /// (`incomplete: n of m municipalities`). Sums never turn missing into 0.
-pub(crate) fn levels(parts: LazyFrame, expected: &DataFrame) -> Result<LazyFrame, InternalError> {
+pub(crate) fn levels(
+    parts: LazyFrame,
+    expected: &Expected<'_>,
+) -> Result<LazyFrame, InternalError> {
     let what = "summing a measure's parts";
     let df = parts
         .select([
@@ -45,33 +48,57 @@ pub(crate) fn levels(parts: LazyFrame, expected: &DataFrame) -> Result<LazyFrame
         x: floats(&df, "x", what)?,
         pair,
     };
-    Ok(compute(&parts, &pairs.into(), &expected_counts(expected)?)?.lazy())
+    Ok(compute(&parts, &pairs.into(), expected).frame()?.lazy())
+}
+
+/// Number of municipalities per county and in the country in the reference year: how many values
+/// a county's or the country's sum needs.
+pub(crate) struct Expected<'c>(PlHashMap<&'c str, u32>);
+
+impl<'c> Expected<'c> {
+    /// The counts of the crosswalk's reference division.
+    pub(crate) fn of(cw: &'c Crosswalk) -> Expected<'c> {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let mut counts: PlHashMap<&'c str, u32> = cw
+            .members()
+            .iter()
+            .map(|(county, members)| (county.as_str(), count(members.len())))
+            .collect();
+        counts.insert(COUNTRY, count(cw.municipality_count()));
+        Expected(counts)
+    }
+
+    fn get(&self, region: &str) -> Option<u32> {
+        self.0.get(region).copied()
+    }
 }
 
 /// [`levels`] of a measure's selected observations (`region`, `region_level`, `year` and the
-/// `field` summed, as [`super::measure_rows`] gives them): its municipal rows are placed in the
-/// reference division by the crosswalk; a code the crosswalk does not know is left out (and
-/// quarantined by the derive stage as `not_in_reference_division`).
-pub(crate) fn of_measure(
+/// `field` summed, as the derive stage selects them), kept as columns: its municipal rows are
+/// placed in the reference division by the crosswalk; a code the crosswalk does not know is left
+/// out (and quarantined by the derive stage as `not_in_reference_division`). The selected rows are
+/// read out of their frame here, once; the levels stay vectors until the indicator's rows are a
+/// frame.
+pub(crate) fn of_measure<'c>(
     rows: &DataFrame,
     field: &str,
-    crosswalk: &Crosswalk,
-    expected: &DataFrame,
-) -> Result<DataFrame, InternalError> {
+    crosswalk: &'c Crosswalk,
+    expected: &Expected<'_>,
+) -> Result<MeasureLevels<'c>, InternalError> {
     let placement = Placement::new(crosswalk);
     let parts = placement.parts(rows, field)?;
-    compute(&parts, &placement.pairs.into(), &expected_counts(expected)?)
+    Ok(compute(&parts, &placement.pairs.into(), expected))
 }
 
 /// The levels of `x × w` and of `w` for a weighted mean: `x` and `w` are two measures' selected
 /// observations (as for [`of_measure`]); each municipal `x` is multiplied by the `w` of the same
 /// published code and year (null when there is none).
-pub(crate) fn weighted(
+pub(crate) fn weighted<'c>(
     (x_rows, x_field): (&DataFrame, &str),
     (w_rows, w_field): (&DataFrame, &str),
-    crosswalk: &Crosswalk,
-    expected: &DataFrame,
-) -> Result<(DataFrame, DataFrame), InternalError> {
+    crosswalk: &'c Crosswalk,
+    expected: &Expected<'_>,
+) -> Result<(MeasureLevels<'c>, MeasureLevels<'c>), InternalError> {
     let placement = Placement::new(crosswalk);
     let mut xw = placement.parts(x_rows, x_field)?;
     let w = placement.parts(w_rows, w_field)?;
@@ -83,10 +110,10 @@ pub(crate) fn weighted(
         let wi = weight.get(&(xw.region[i], xw.year[i])).copied().flatten();
         xw.x[i] = xw.x[i].zip(wi).map(|(x, w)| x * w);
     }
-    let (pairs, expected) = (placement.pairs.into(), expected_counts(expected)?);
+    let pairs = placement.pairs.into();
     Ok((
-        compute(&xw, &pairs, &expected)?,
-        compute(&w, &pairs, &expected)?,
+        compute(&xw, &pairs, expected),
+        compute(&w, &pairs, expected),
     ))
 }
 
@@ -225,14 +252,14 @@ impl<'a> From<Pairs<'a>> for Ranked<'a> {
     }
 }
 
-/// The three levels of the parts, as a frame.
-fn compute(
+/// The three levels of the parts.
+fn compute<'a>(
     parts: &Parts<'_>,
-    pairs: &Ranked<'_>,
-    expected: &PlHashMap<&str, u32>,
-) -> Result<DataFrame, InternalError> {
+    pairs: &Ranked<'a>,
+    expected: &Expected<'_>,
+) -> MeasureLevels<'a> {
     let munis = municipalities(parts, pairs);
-    let mut out = Levels::default();
+    let mut out = MeasureLevels::default();
     for m in &munis {
         let (_, muni) = pairs.pairs[m.pair];
         out.push(
@@ -250,7 +277,7 @@ fn compute(
         (country, Level::Country),
     ] {
         for g in groups {
-            let n = g.region.and_then(|r| expected.get(r).copied());
+            let n = g.region.and_then(|r| expected.get(r));
             let (x, flag) = match n {
                 Some(n) if g.valid == n => (Some(g.sum), None),
                 Some(n) if g.valid < n => (
@@ -262,7 +289,7 @@ fn compute(
             out.push(g.region, level, g.year, x, flag);
         }
     }
-    out.frame()
+    out
 }
 
 /// The parts' columns; `pair` numbers the (county, municipality) of the reference division.
@@ -362,37 +389,23 @@ fn upper<'a>(
     groups
 }
 
-/// Number of municipalities per county and in the country (`region`, `expected`).
-fn expected_counts(expected: &DataFrame) -> Result<PlHashMap<&str, u32>, InternalError> {
-    let what = "reading county sizes";
-    let region = expected
-        .column("region")
-        .context(what)?
-        .str()
-        .context(what)?;
-    let n = expected
-        .column("expected")
-        .context(what)?
-        .u32()
-        .context(what)?;
-    Ok(region
-        .iter()
-        .zip(n.iter())
-        .filter_map(|(r, n)| Some((r?, n?)))
-        .collect())
+/// A measure at the three levels, as columns: `region`, `region_level`, `year`, `x` (the sum)
+/// and `x_flag` (why it is missing).
+#[derive(Debug, Default)]
+pub(crate) struct MeasureLevels<'a> {
+    pub(crate) region: Vec<Option<&'a str>>,
+    pub(crate) level: Vec<&'static str>,
+    pub(crate) year: Vec<Option<i16>>,
+    pub(crate) x: Vec<Option<f64>>,
+    pub(crate) flag: Vec<Option<String>>,
 }
 
-/// The output columns.
-#[derive(Default)]
-struct Levels<'a> {
-    region: Vec<Option<&'a str>>,
-    level: Vec<&'static str>,
-    year: Vec<Option<i16>>,
-    x: Vec<Option<f64>>,
-    flag: Vec<Option<String>>,
-}
+impl<'a> MeasureLevels<'a> {
+    /// Number of rows.
+    pub(crate) fn len(&self) -> usize {
+        self.x.len()
+    }
 
-impl<'a> Levels<'a> {
     fn push(
         &mut self,
         region: Option<&'a str>,
@@ -408,7 +421,8 @@ impl<'a> Levels<'a> {
         self.flag.push(flag);
     }
 
-    fn frame(self) -> Result<DataFrame, InternalError> {
+    /// The levels as a frame (the population structure and cost per client go on in polars).
+    pub(crate) fn frame(self) -> Result<DataFrame, InternalError> {
         df!(
             "region" => self.region,
             "region_level" => self.level,

@@ -4,6 +4,10 @@
 //! thousand rows each, where a polars query per indicator cost more than its arithmetic. The
 //! columns are those of [`super::finish`] (which `index` indicators and the population structure
 //! still go through); the rules are in the module doc of [`crate::stages::derive`].
+//!
+//! A measure's rows leave their frame once (when its levels are summed, in
+//! [`crate::stages::conform::of_measure`]) and become a frame once (here, with the comparisons):
+//! levels, quotients and comparisons are computed on the same columns in between.
 
 use std::collections::HashMap;
 
@@ -11,31 +15,36 @@ use polars::prelude::*;
 
 use crate::error::{InternalError, PolarsContext};
 use crate::model::regions::COUNTRY;
-use crate::stages::conform::{Numbered, floats, text, years};
+use crate::stages::conform::{MeasureLevels, Numbered, floats, text, years};
 
 /// What every row of an indicator repeats.
-pub(crate) struct Indicator<'a> {
-    pub id: &'a str,
-    pub unit: &'a str,
-    pub method: &'a str,
+pub(crate) struct Indicator {
+    pub id: String,
+    pub unit: String,
+    pub method: String,
     pub scale: f64,
 }
 
+/// An indicator's rows computed from its measures' levels, as columns, before the comparisons.
+pub(crate) struct Computed<'a> {
+    pub(crate) ind: Indicator,
+    rows: Rows<'a>,
+}
+
 /// `count`: the numerator's levels × scale, flagged as the levels are.
-pub(crate) fn count(ind: &Indicator<'_>, num: &DataFrame) -> Result<DataFrame, InternalError> {
-    let num = LevelRows::read(num)?;
-    let mut out = Rows::default();
+pub(crate) fn count<'a>(ind: Indicator, num: &MeasureLevels<'a>) -> Computed<'a> {
+    let mut rows = Rows::default();
     for i in 0..num.len() {
         let x = num.x[i];
-        out.push(
-            num.key(i),
+        rows.push(
+            key(num, i),
             x.map(|x| x * ind.scale),
             x,
             None,
-            flags(&[num.flag[i].map(str::to_owned)]),
+            flags(&[num.flag[i].clone()]),
         );
     }
-    out.frame(ind)
+    Computed { ind, rows }
 }
 
 /// How the flags of a quotient name its two sides.
@@ -69,24 +78,23 @@ pub(crate) const MEAN: Sides = Sides {
 /// `num / den × scale` at every level (`ratio`: `sum(numerator) / sum(denominator)`; `mean`:
 /// `sum(x × w) / sum(w)`), null for a zero or missing denominator; the flags of both sides,
 /// prefixed, and why a value is missing.
-pub(crate) fn quotient(
-    ind: &Indicator<'_>,
+pub(crate) fn quotient<'a>(
+    ind: Indicator,
     sides: &Sides,
-    num: &DataFrame,
-    den: &DataFrame,
-) -> Result<DataFrame, InternalError> {
-    let (num, den) = (LevelRows::read(num)?, LevelRows::read(den)?);
+    num: &MeasureLevels<'a>,
+    den: &MeasureLevels<'a>,
+) -> Computed<'a> {
     let mut by_key: HashMap<Key<'_>, usize> = HashMap::with_capacity(den.len());
     for i in 0..den.len() {
         // The first row of a key, as a left join would give each numerator row one match when
         // keys are unique (levels' keys are).
-        by_key.entry(den.key(i)).or_insert(i);
+        by_key.entry(key(den, i)).or_insert(i);
     }
-    let mut out = Rows::default();
+    let mut rows = Rows::default();
     for i in 0..num.len() {
         let x = num.x[i];
-        let (d, d_flag) = match by_key.get(&num.key(i)) {
-            Some(&j) => (den.x[j], den.flag[j]),
+        let (d, d_flag) = match by_key.get(&key(num, i)) {
+            Some(&j) => (den.x[j], den.flag[j].as_deref()),
             None => (None, None),
         };
         let zero = d == Some(0.0);
@@ -96,7 +104,9 @@ pub(crate) fn quotient(
             x.zip(d).map(|(x, d)| x / d * ind.scale)
         };
         let flag = flags(&[
-            num.flag[i].map(|f| format!("{} {f}", sides.numerator)),
+            num.flag[i]
+                .as_deref()
+                .map(|f| format!("{} {f}", sides.numerator)),
             d_flag.map(|f| format!("{} {f}", sides.denominator)),
             zero.then(|| sides.zero.to_owned()),
             sides
@@ -104,9 +114,9 @@ pub(crate) fn quotient(
                 .filter(|_| d.is_none() && d_flag.is_none())
                 .map(str::to_owned),
         ]);
-        out.push(num.key(i), value, x, d, flag);
+        rows.push(key(num, i), value, x, d, flag);
     }
-    out.frame(ind)
+    Computed { ind, rows }
 }
 
 /// The parts that are present, joined by `; `; none is no flag.
@@ -118,34 +128,9 @@ fn flags(parts: &[Option<String>]) -> Option<String> {
 /// (`region`, `region_level`, `year`).
 type Key<'a> = (Option<&'a str>, Option<&'a str>, Option<i16>);
 
-/// The columns of a levels frame (see [`super::levels()`]).
-struct LevelRows<'a> {
-    region: Vec<Option<&'a str>>,
-    level: Vec<Option<&'a str>>,
-    year: Vec<Option<i16>>,
-    x: Vec<Option<f64>>,
-    flag: Vec<Option<&'a str>>,
-}
-
-impl<'a> LevelRows<'a> {
-    fn read(df: &'a DataFrame) -> Result<LevelRows<'a>, InternalError> {
-        let what = "reading a measure's levels";
-        Ok(LevelRows {
-            region: text(df, "region", what)?,
-            level: text(df, "region_level", what)?,
-            year: years(df, what)?,
-            x: floats(df, "x", what)?,
-            flag: text(df, "x_flag", what)?,
-        })
-    }
-
-    fn len(&self) -> usize {
-        self.x.len()
-    }
-
-    fn key(&self, i: usize) -> Key<'a> {
-        (self.region[i], self.level[i], self.year[i])
-    }
+/// The key of a level's row `i`.
+fn key<'a>(levels: &MeasureLevels<'a>, i: usize) -> Key<'a> {
+    (levels.region[i], Some(levels.level[i]), levels.year[i])
 }
 
 /// The varying columns of an indicator's rows.
@@ -177,47 +162,112 @@ impl<'a> Rows<'a> {
         self.denominator.push(denominator);
         self.flags.push(flags);
     }
+}
 
-    fn frame(self, ind: &Indicator<'_>) -> Result<DataFrame, InternalError> {
-        let n = self.value.len();
-        let repeat = |name: &str, v: &str| {
-            Column::new_scalar(name.into(), Scalar::from(PlSmallStr::from(v)), n)
-        };
+/// A column of `n` copies of `v`.
+fn repeat(name: &str, v: &str, n: usize) -> Column {
+    Column::new_scalar(name.into(), Scalar::from(PlSmallStr::from(v)), n)
+}
+
+impl Computed<'_> {
+    /// Number of rows.
+    pub(crate) fn len(&self) -> usize {
+        self.rows.value.len()
+    }
+
+    /// The rows as they are, with the columns of [`super::finish`] (to be compared with other
+    /// blocks of the same indicator, see `compared_in_order`).
+    pub(crate) fn into_frame(self) -> Result<DataFrame, InternalError> {
+        let (ind, rows) = (self.ind, self.rows);
+        let n = rows.value.len();
         let columns = vec![
-            repeat("indicator", ind.id),
-            Column::new("region".into(), self.region),
-            Column::new("region_level".into(), self.level),
-            Column::new("year".into(), self.year),
-            Column::new("value".into(), self.value),
-            Column::new("numerator".into(), self.numerator),
-            Column::new("denominator".into(), self.denominator),
-            repeat("unit", ind.unit),
-            repeat("method", ind.method),
-            Column::new("flags".into(), self.flags),
+            repeat("indicator", &ind.id, n),
+            Column::new("region".into(), rows.region),
+            Column::new("region_level".into(), rows.level),
+            Column::new("year".into(), rows.year),
+            Column::new("value".into(), rows.value),
+            Column::new("numerator".into(), rows.numerator),
+            Column::new("denominator".into(), rows.denominator),
+            repeat("unit", &ind.unit, n),
+            repeat("method", &ind.method, n),
+            Column::new("flags".into(), rows.flags),
         ];
         DataFrame::new(n, columns).context("building an indicator's rows")
     }
+
+    /// The rows with their comparisons, ordered and with the columns of the `indicators` table
+    /// (as [`with_comparisons`] gives them): the indicator's one frame.
+    pub(crate) fn compared(self) -> Result<DataFrame, InternalError> {
+        let (ind, rows) = (self.ind, self.rows);
+        let n = rows.value.len();
+        let one_indicator = vec![0; n];
+        let c = comparisons(
+            &one_indicator,
+            &rows.region,
+            &rows.level,
+            &rows.year,
+            &rows.value,
+        );
+        let pick = |v: &[Option<f64>]| c.order.iter().map(|&i| v[i]).collect::<Vec<_>>();
+        let columns = vec![
+            repeat("indicator", &ind.id, n),
+            Column::new(
+                "region".into(),
+                c.order.iter().map(|&i| rows.region[i]).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "region_level".into(),
+                c.order.iter().map(|&i| rows.level[i]).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "year".into(),
+                c.order.iter().map(|&i| rows.year[i]).collect::<Vec<_>>(),
+            ),
+            Column::new("value".into(), pick(&rows.value)),
+            Column::new("numerator".into(), pick(&rows.numerator)),
+            Column::new("denominator".into(), pick(&rows.denominator)),
+            repeat("unit", &ind.unit, n),
+            Column::new("country_value".into(), c.country_value),
+            Column::new("index_country".into(), c.index),
+            Column::new("yoy_change_pct".into(), c.yoy),
+            repeat("method", &ind.method, n),
+            Column::new(
+                "flags".into(),
+                c.order
+                    .iter()
+                    .map(|&i| rows.flags[i].as_deref())
+                    .collect::<Vec<_>>(),
+            ),
+        ];
+        DataFrame::new(n, columns).context("comparing indicators")
+    }
 }
 
-/// Adds `country_value` (the country's value of the same indicator and year), `index_country`
-/// (value / country value × 100) and `yoy_change_pct` (change from the same region's value a
-/// year earlier, per cent), both null where what they divide by is 0 or missing; orders the rows
-/// by indicator, region level, region and year, and the columns as the `indicators` table has
-/// them.
-pub(crate) fn with_comparisons(all: &DataFrame) -> Result<DataFrame, InternalError> {
-    let what = "comparing indicators";
-    let (indicator, region, level) = (
-        text(all, "indicator", what)?,
-        text(all, "region", what)?,
-        text(all, "region_level", what)?,
-    );
-    let (year, value) = (years(all, what)?, floats(all, "value", what)?);
-    let (indicator_rank, region_rank, level_rank) =
-        (ranks(&indicator), ranks(&region), ranks(&level));
-    let mut order: Vec<usize> = (0..all.height()).collect();
+/// Each row's comparisons, and the order the rows go in.
+struct Comparisons {
+    /// Row numbers by indicator, region level, region and year.
+    order: Vec<usize>,
+    /// In `order`: the country's value of the same indicator and year.
+    country_value: Vec<Option<f64>>,
+    /// In `order`: value / country value × 100.
+    index: Vec<Option<f64>>,
+    /// In `order`: change from the same region's value a year earlier, per cent.
+    yoy: Vec<Option<f64>>,
+}
+
+/// The comparisons of rows given as their indicator's rank, region, level, year and value.
+fn comparisons(
+    indicator_rank: &[u32],
+    region: &[Option<&str>],
+    level: &[Option<&str>],
+    year: &[Option<i16>],
+    value: &[Option<f64>],
+) -> Comparisons {
+    let (region_rank, level_rank) = (ranks(region), ranks(level));
+    let mut order: Vec<usize> = (0..value.len()).collect();
     order.sort_unstable_by_key(|&i| (indicator_rank[i], level_rank[i], region_rank[i], year[i], i));
     let mut country: PlHashMap<(u32, Option<i16>), Option<f64>> = PlHashMap::new();
-    for i in 0..all.height() {
+    for i in 0..value.len() {
         if region[i] == Some(COUNTRY) {
             country
                 .entry((indicator_rank[i], year[i]))
@@ -252,6 +302,33 @@ pub(crate) fn with_comparisons(all: &DataFrame) -> Result<DataFrame, InternalErr
             .and_then(|p| value[p]);
         yoy.push(relative_to(value[i], previous).map(|r| (r - 1.0) * 100.0));
     }
+    Comparisons {
+        order,
+        country_value,
+        index,
+        yoy,
+    }
+}
+
+/// Adds `country_value` (the country's value of the same indicator and year), `index_country`
+/// (value / country value × 100) and `yoy_change_pct` (change from the same region's value a
+/// year earlier, per cent), both null where what they divide by is 0 or missing; orders the rows
+/// by indicator, region level, region and year, and the columns as the `indicators` table has
+/// them.
+pub(crate) fn with_comparisons(all: &DataFrame) -> Result<DataFrame, InternalError> {
+    let what = "comparing indicators";
+    let (indicator, region, level) = (
+        text(all, "indicator", what)?,
+        text(all, "region", what)?,
+        text(all, "region_level", what)?,
+    );
+    let (year, value) = (years(all, what)?, floats(all, "value", what)?);
+    let Comparisons {
+        order,
+        country_value,
+        index,
+        yoy,
+    } = comparisons(&ranks(&indicator), &region, &level, &year, &value);
     let idx = IdxCa::from_vec(
         "order".into(),
         order

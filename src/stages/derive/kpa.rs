@@ -64,7 +64,7 @@ pub fn kpa_frame(
     input: &DeriveInput<'_>,
 ) -> Result<DataFrame, InternalError> {
     let crosswalk = super::crosswalk_frame(input.crosswalk)?;
-    let expected = super::expected_frame(input.crosswalk)?;
+    let expected = super::Expected::of(input.crosswalk);
     // Population per target group, region and year.
     let mut groups: BTreeMap<String, (u16, Option<u16>)> = BTreeMap::new();
     for s in sources {
@@ -201,7 +201,7 @@ fn group_population(
     g: (u16, Option<u16>),
     input: &DeriveInput<'_>,
     crosswalk: &DataFrame,
-    expected: &DataFrame,
+    expected: &super::Expected<'_>,
 ) -> Result<Vec<(String, i16, f64)>, InternalError> {
     let base = || population_rows(input, &p.dataset, &p.measure, &p.sex);
     let rows = base()

@@ -25,16 +25,17 @@ pub mod population;
 
 use crate::stages::conform as levels;
 pub(crate) use levels::levels;
+use levels::{Expected, MeasureLevels};
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 
 use crate::error::{InternalError, PolarsContext};
 use crate::model::config::{Aggregation, IndicatorConfig, MeasureRef};
 use crate::model::quarantine::QuarantineEntry;
-use crate::model::regions::{COUNTRY, Crosswalk, Level};
+use crate::model::regions::{Crosswalk, Level};
 
 /// Inputs of the derive stage.
 pub struct DeriveInput<'a> {
@@ -54,7 +55,7 @@ pub struct DeriveInput<'a> {
     pub crosschecks: &'a [crate::model::config::CrossCheckConfig],
     /// Observations already selected, by dataset and by measure (many indicators share a
     /// dataset, e.g. the population as denominator): each selection is made once.
-    pub memo: Memo,
+    pub memo: Memo<'a>,
 }
 
 /// Selections of `observations` made once per run (see [`DeriveInput::memo`]).
@@ -62,16 +63,16 @@ pub struct DeriveInput<'a> {
 /// Indicators are derived in parallel: a selection two of them need at once may be made twice,
 /// with the same result, and one of the two is kept.
 #[derive(Default)]
-pub struct Memo {
+pub struct Memo<'c> {
     by_dataset: Mutex<HashMap<String, DataFrame>>,
     by_measure: Mutex<HashMap<String, DataFrame>>,
-    /// A measure's levels, by measure and field.
-    levels: Mutex<HashMap<String, DataFrame>>,
+    /// A measure's levels, by measure and field (regions borrowed from the crosswalk).
+    levels: Mutex<HashMap<String, Arc<MeasureLevels<'c>>>>,
     /// Planned uses left of each entry of `levels` (see [`Memo::plan_levels`]).
     levels_uses: Mutex<HashMap<String, usize>>,
 }
 
-impl Memo {
+impl<'c> Memo<'c> {
     /// Counts the uses of each measure's levels the indicators and cross-source checks will
     /// make, so that an entry leaves the memo after its last one: a numerator's levels serve a
     /// single indicator, a population's many, and at national scale holding every numerator's
@@ -100,7 +101,7 @@ impl Memo {
 
     /// One use of the levels under `key` made: kept for the next planned one, or let go after
     /// the last.
-    fn spend_levels(&self, key: &str, df: &DataFrame) {
+    fn spend_levels(&self, key: &str, df: &Arc<MeasureLevels<'c>>) {
         let mut uses = locked(&self.levels_uses);
         let mut levels = locked(&self.levels);
         match uses.get_mut(key) {
@@ -163,15 +164,12 @@ pub struct Derived {
 /// indicator, region level, region and year without a sort of the whole table.
 pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
     let crosswalk = crosswalk_frame(input.crosswalk)?;
-    let expected = expected_frame(input.crosswalk)?;
+    let expected = Expected::of(input.crosswalk);
     let mut quarantine = unplaced_municipalities(input, &crosswalk)?;
     input.memo.plan_levels(input.indicators, input.crosschecks);
     // Every block is computed, then the first error in pipeline order is the one reported.
     let computed = crate::io::parallel::map(input.indicators.iter().collect(), |ind| {
-        Ok(Block {
-            id: Some(ind.id.clone()),
-            rows: indicator_frame(ind, input, &expected)?,
-        })
+        indicator_block(ind, input, &expected)
     });
     let mut blocks = computed.into_iter().collect::<Result<Vec<_>, _>>()?;
     for ind in input
@@ -185,7 +183,7 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
         let (f, q) = population::population_frames(pop, input, &crosswalk, &expected)?;
         let computed = crate::io::parallel::map(f, |lf| {
             let rows = lf.collect().context("deriving the population structure")?;
-            Ok(Block {
+            Ok(Block::Frame {
                 id: single_id(&rows)?,
                 rows,
             })
@@ -206,10 +204,48 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
 }
 
 /// One indicator's rows, before the comparisons.
-struct Block {
-    /// The indicator, when every row is of the same one (`None` also for a block without rows).
-    id: Option<String>,
-    rows: DataFrame,
+enum Block<'a> {
+    /// `count`, `ratio` and `mean`: computed from the measures' levels, still columns.
+    Computed(compose::Computed<'a>),
+    /// `index` indicators and the population structure, computed in polars.
+    Frame {
+        /// The indicator, when every row is of the same one (`None` also for a block without
+        /// rows).
+        id: Option<String>,
+        rows: DataFrame,
+    },
+}
+
+impl Block<'_> {
+    fn id(&self) -> Option<&str> {
+        match self {
+            Block::Computed(c) => Some(&c.ind.id),
+            Block::Frame { id, .. } => id.as_deref(),
+        }
+    }
+
+    fn height(&self) -> usize {
+        match self {
+            Block::Computed(c) => c.len(),
+            Block::Frame { rows, .. } => rows.height(),
+        }
+    }
+
+    /// The rows with their comparisons.
+    fn compared(self) -> Result<DataFrame, InternalError> {
+        match self {
+            Block::Computed(c) => c.compared(),
+            Block::Frame { rows, .. } => compose::with_comparisons(&rows),
+        }
+    }
+
+    /// The rows without comparisons, as a frame.
+    fn into_frame(self) -> Result<DataFrame, InternalError> {
+        match self {
+            Block::Computed(c) => c.into_frame(),
+            Block::Frame { rows, .. } => Ok(rows),
+        }
+    }
 }
 
 /// The indicator of every row of a block, if it is one and the same.
@@ -227,17 +263,20 @@ fn single_id(rows: &DataFrame) -> Result<Option<String>, InternalError> {
 }
 
 /// The blocks with their comparisons, in indicator order, as one table.
-fn compared_in_order(blocks: Vec<Block>) -> Result<DataFrame, InternalError> {
+fn compared_in_order(blocks: Vec<Block<'_>>) -> Result<DataFrame, InternalError> {
     let what = "combining indicators";
-    let mut blocks: Vec<Block> = blocks.into_iter().filter(|b| b.rows.height() > 0).collect();
+    let mut blocks: Vec<Block<'_>> = blocks.into_iter().filter(|b| b.height() > 0).collect();
     let mut ids = std::collections::HashSet::new();
     let one_block_each = blocks
         .iter()
-        .all(|b| b.id.as_ref().is_some_and(|id| ids.insert(id.as_str())));
+        .all(|b| b.id().is_some_and(|id| ids.insert(id.to_owned())));
     if !one_block_each {
         // An indicator in several blocks (a population indicator named as one of the pipeline's
         // own): the comparisons over the whole table at once.
-        let frames: Vec<LazyFrame> = blocks.into_iter().map(|b| b.rows.lazy()).collect();
+        let frames = blocks
+            .into_iter()
+            .map(|b| Ok(b.into_frame()?.lazy()))
+            .collect::<Result<Vec<LazyFrame>, InternalError>>()?;
         let mut all = concat(frames, UnionArgs::default())
             .context(what)?
             .collect()
@@ -246,8 +285,8 @@ fn compared_in_order(blocks: Vec<Block>) -> Result<DataFrame, InternalError> {
         return compose::with_comparisons(&all);
     }
     // Byte order of the ids, as the comparisons order indicators.
-    blocks.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    let compared = crate::io::parallel::map(blocks, |b| compose::with_comparisons(&b.rows));
+    blocks.sort_unstable_by(|a, b| a.id().cmp(&b.id()));
+    let compared = crate::io::parallel::map(blocks, Block::compared);
     let mut out: Option<DataFrame> = None;
     for block in compared {
         let block = block?;
@@ -320,66 +359,62 @@ fn index_not_combined(
         .collect())
 }
 
-/// Compares a measure summed from municipalities with its published county and country values.
+/// A cross-check's computed and published value of one region and year.
+type Sides = (Option<f64>, Option<f64>);
+
+/// Compares a measure summed from municipalities with its published county and country values,
+/// for every (region, year) either side has, ordered by region and year.
 fn crosscheck(
     c: &crate::model::config::CrossCheckConfig,
     input: &DeriveInput<'_>,
-    expected: &DataFrame,
+    expected: &Expected<'_>,
 ) -> Result<Vec<CrossCheckResult>, InternalError> {
-    let upper = col("region_level")
-        .eq(lit(Level::WellbeingCounty.as_str()))
-        .or(col("region_level").eq(lit(Level::Country.as_str())));
-    let computed = measure_levels(&c.computed, input, expected)?
-        .lazy()
-        .filter(upper.clone())
-        .select([col("region"), col("year"), col("x").alias("computed")]);
-    let published = measure_rows(&c.published, input).filter(upper).select([
-        col("region").cast(DataType::String),
-        col("year"),
-        col(c.published.field.column()).alias("published"),
-    ]);
-    let df = computed
-        .join(
-            published,
-            [col("region"), col("year")],
-            [col("region"), col("year")],
-            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+    let what = "reading a cross-check";
+    let upper =
+        |level: &str| level == Level::WellbeingCounty.as_str() || level == Level::Country.as_str();
+    let levels = measure_levels(&c.computed, input, expected)?;
+    let published = measure_rows(&c.published, input)
+        .filter(
+            col("region_level")
+                .eq(lit(Level::WellbeingCounty.as_str()))
+                .or(col("region_level").eq(lit(Level::Country.as_str()))),
         )
-        .sort(["region", "year"], SortMultipleOptions::default())
+        .select([
+            col("region").cast(DataType::String),
+            col("year"),
+            col(c.published.field.column()).alias("published"),
+        ])
         .collect()
         .context("comparing a cross-source check")?;
-    let region = df
-        .column("region")
-        .context("reading a cross-check")?
-        .str()
-        .context("reading a cross-check")?
-        .clone();
-    let year = df
-        .column("year")
-        .context("reading a cross-check")?
-        .i16()
-        .context("reading a cross-check")?
-        .clone();
-    let a = df
-        .column("computed")
-        .context("reading a cross-check")?
-        .f64()
-        .context("reading a cross-check")?
-        .clone();
-    let b = df
-        .column("published")
-        .context("reading a cross-check")?
-        .f64()
-        .context("reading a cross-check")?
-        .clone();
-    Ok((0..df.height())
-        .map(|i| {
-            let (computed, published) = (a.get(i), b.get(i));
+    let (region, year, value) = (
+        levels::text(&published, "region", what)?,
+        levels::years(&published, what)?,
+        levels::floats(&published, "published", what)?,
+    );
+    // (region, year) -> (computed, published); the first row of a key on each side.
+    let mut pairs: std::collections::BTreeMap<(&str, i16), Sides> =
+        std::collections::BTreeMap::new();
+    for i in (0..levels.len()).filter(|&i| upper(levels.level[i])) {
+        if let (Some(r), Some(y)) = (levels.region[i], levels.year[i]) {
+            pairs.entry((r, y)).or_insert((levels.x[i], None));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..published.height() {
+        if let (Some(r), Some(y)) = (region[i], year[i])
+            && seen.insert((r, y))
+        {
+            pairs.entry((r, y)).or_insert((None, None)).1 = value[i];
+        }
+    }
+    Ok(pairs
+        .into_iter()
+        .map(|((region, year), (computed, published))| {
             let difference = computed.zip(published).map(|(x, y)| x - y);
             CrossCheckResult {
                 check: c.name.clone(),
-                region: region.get(i).unwrap_or_default().to_owned(),
-                year: year.get(i).unwrap_or_default(),
+                region: region.to_owned(),
+                year,
                 computed,
                 published,
                 difference,
@@ -402,19 +437,6 @@ fn crosswalk_frame(cw: &Crosswalk) -> Result<DataFrame, InternalError> {
         county.push(k);
     }
     df!("code" => code, "muni" => muni, "county" => county).context("building the crosswalk")
-}
-
-/// Number of municipalities per county, and per country, in the reference year.
-fn expected_frame(cw: &Crosswalk) -> Result<DataFrame, InternalError> {
-    let mut region: Vec<&str> = cw.members().keys().map(String::as_str).collect();
-    let mut n: Vec<u32> = cw
-        .members()
-        .values()
-        .map(|m| u32::try_from(m.len()).unwrap_or(u32::MAX))
-        .collect();
-    region.push(COUNTRY);
-    n.push(u32::try_from(cw.municipality_count()).unwrap_or(u32::MAX));
-    df!("region" => region, "expected" => n).context("building county sizes")
 }
 
 /// Municipal observations of the derived years whose code has no municipality in the reference
@@ -659,23 +681,28 @@ fn levels_key(r: &MeasureRef) -> String {
 /// One measure at the three levels: `region`, `region_level`, `year`, `x`, `x_flag`; computed once
 /// per run (a population is the denominator of many ratios) and kept until its last planned use
 /// ([`Memo::plan_levels`]). The selection under it is not memoised: the levels are.
-fn measure_levels(
+fn measure_levels<'a>(
     r: &MeasureRef,
-    input: &DeriveInput<'_>,
-    expected: &DataFrame,
-) -> Result<DataFrame, InternalError> {
+    input: &DeriveInput<'a>,
+    expected: &Expected<'_>,
+) -> Result<Arc<MeasureLevels<'a>>, InternalError> {
     let key = levels_key(r);
     let cached = locked(&input.memo.levels).get(&key).cloned();
-    let df = if let Some(df) = cached {
-        df
+    let levels = if let Some(levels) = cached {
+        levels
     } else {
         let rows = selection(r, input)
             .collect()
             .context("selecting a measure")?;
-        levels::of_measure(&rows, r.field.column(), input.crosswalk, expected)?
+        Arc::new(levels::of_measure(
+            &rows,
+            r.field.column(),
+            input.crosswalk,
+            expected,
+        )?)
     };
-    input.memo.spend_levels(&key, &df);
-    Ok(df)
+    input.memo.spend_levels(&key, &levels);
+    Ok(levels)
 }
 
 /// ` × scale`, or nothing for a scale of 1.
@@ -691,11 +718,12 @@ fn describe(r: &MeasureRef) -> String {
     format!("{}/{}.{}", r.dataset, r.measure, r.field.column())
 }
 
-fn indicator_frame(
+/// One indicator's rows, before the comparisons.
+fn indicator_block<'a>(
     ind: &IndicatorConfig,
-    input: &DeriveInput<'_>,
-    expected: &DataFrame,
-) -> Result<DataFrame, InternalError> {
+    input: &DeriveInput<'a>,
+    expected: &Expected<'_>,
+) -> Result<Block<'a>, InternalError> {
     let id = ind.id.as_str();
     let ref_year = input.crosswalk.reference_year;
     match (ind.aggregation, &ind.denominator) {
@@ -708,7 +736,13 @@ fn indicator_frame(
             );
             let num = measure_levels(&ind.numerator, input, expected)?;
             let den = measure_levels(den_ref, input, expected)?;
-            compose::quotient(&composed(ind, &method), &compose::RATIO, &num, &den)
+            let ind = composed(ind, method);
+            Ok(Block::Computed(compose::quotient(
+                ind,
+                &compose::RATIO,
+                &num,
+                &den,
+            )))
         }
         (Aggregation::Mean, None) => {
             let Some(w_ref) = &ind.weight else {
@@ -737,7 +771,13 @@ fn indicator_frame(
                 describe(w_ref),
                 scaled(ind.scale)
             );
-            compose::quotient(&composed(ind, &method), &compose::MEAN, &xw, &w)
+            let ind = composed(ind, method);
+            Ok(Block::Computed(compose::quotient(
+                ind,
+                &compose::MEAN,
+                &xw,
+                &w,
+            )))
         }
         (Aggregation::Index, None) => {
             // Published values at every level, as they are; municipalities only where the
@@ -772,7 +812,7 @@ fn indicator_frame(
                 describe(&ind.numerator),
                 scaled(ind.scale)
             );
-            finish(
+            let rows = finish(
                 rows,
                 id,
                 ind,
@@ -782,7 +822,11 @@ fn indicator_frame(
                 method,
             )
             .collect()
-            .context("deriving an index indicator")
+            .context("deriving an index indicator")?;
+            Ok(Block::Frame {
+                id: Some(id.to_owned()),
+                rows,
+            })
         }
         (Aggregation::Count, None) => {
             let method = format!(
@@ -791,7 +835,7 @@ fn indicator_frame(
                 scaled(ind.scale)
             );
             let num = measure_levels(&ind.numerator, input, expected)?;
-            compose::count(&composed(ind, &method), &num)
+            Ok(Block::Computed(compose::count(composed(ind, method), &num)))
         }
         _ => Err(InternalError::Invariant(format!(
             "indicator `{id}`: aggregation, denominator and weight disagree (checked at load)"
@@ -800,10 +844,10 @@ fn indicator_frame(
 }
 
 /// What every row of an indicator repeats.
-fn composed<'a>(ind: &'a IndicatorConfig, method: &'a str) -> compose::Indicator<'a> {
+fn composed(ind: &IndicatorConfig, method: String) -> compose::Indicator {
     compose::Indicator {
-        id: &ind.id,
-        unit: &ind.unit,
+        id: ind.id.clone(),
+        unit: ind.unit.clone(),
         method,
         scale: ind.scale,
     }

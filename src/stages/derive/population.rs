@@ -113,11 +113,11 @@ pub(super) fn population_rows(
 }
 
 /// Population-structure indicator rows (columns as `finish` gives) and quarantined rows.
-pub fn population_frames(
+pub(crate) fn population_frames(
     cfg: &PopulationConfig,
     input: &DeriveInput<'_>,
     crosswalk: &DataFrame,
-    expected: &DataFrame,
+    expected: &super::Expected<'_>,
 ) -> Result<(Vec<LazyFrame>, Vec<QuarantineEntry>), InternalError> {
     let (mut frames, mut quarantine) = structure(
         cfg,
@@ -155,7 +155,7 @@ fn structure(
     years: Option<&[i16]>,
     input: &DeriveInput<'_>,
     crosswalk: &DataFrame,
-    expected: &DataFrame,
+    expected: &super::Expected<'_>,
 ) -> Result<(Vec<LazyFrame>, Vec<QuarantineEntry>), InternalError> {
     let rows = population_rows(input, dataset, measure, &cfg.sex)
         .filter(col("age").neq(lit("total")))

@@ -1,6 +1,7 @@
 //! Tests of the derive stage: levels, indicator blocks and their order, the memo.
 
 use super::*;
+use crate::model::regions::COUNTRY;
 
 /// Every use of a measure's levels the sample pipeline's indicators and checks will make is
 /// counted (the ratio's numerator is also a count's: two), and an entry stays in the memo
@@ -19,7 +20,7 @@ fn levels_leave_the_memo_after_their_last_planned_use() {
     let uses = locked(&memo.levels_uses).clone();
     assert!(uses[&levels_key(&ratio.numerator)] >= 2, "{uses:?}");
     assert!(uses[&levels_key(ratio.denominator.as_ref().unwrap())] >= 1);
-    let df = DataFrame::empty();
+    let df = Arc::new(MeasureLevels::default());
     let kept = |key: &str| locked(&memo.levels).contains_key(key);
     for (key, n) in uses {
         for _ in 1..n {
@@ -34,8 +35,8 @@ fn levels_leave_the_memo_after_their_last_planned_use() {
     assert!(kept("unplanned"));
 }
 
-/// An indicator's rows before the comparisons, as `finish` and `compose` build them.
-fn block(id: &str, rows: &[(&str, &str, i16, Option<f64>)]) -> Block {
+/// An indicator's rows before the comparisons, as `finish` builds them.
+fn block(id: &str, rows: &[(&str, &str, i16, Option<f64>)]) -> Block<'static> {
     let n = rows.len();
     let values: Vec<Option<f64>> = rows.iter().map(|r| r.3).collect();
     let rows = DataFrame::new(
@@ -60,10 +61,63 @@ fn block(id: &str, rows: &[(&str, &str, i16, Option<f64>)]) -> Block {
         ],
     )
     .unwrap();
-    Block {
+    Block::Frame {
         id: single_id(&rows).unwrap(),
         rows,
     }
+}
+
+/// A `count` indicator's block as `compose` builds it, from levels.
+fn computed<'a>(id: &str, rows: &[(&'a str, &'static str, i16, Option<f64>)]) -> Block<'a> {
+    let levels = MeasureLevels {
+        region: rows.iter().map(|r| Some(r.0)).collect(),
+        level: rows.iter().map(|r| r.1).collect(),
+        year: rows.iter().map(|r| Some(r.2)).collect(),
+        x: rows.iter().map(|r| r.3).collect(),
+        flag: rows
+            .iter()
+            .map(|r| r.3.is_none().then(|| "missing in source".to_owned()))
+            .collect(),
+    };
+    let ind = compose::Indicator {
+        id: id.to_owned(),
+        unit: "u".to_owned(),
+        method: format!("m {id}"),
+        scale: 1.0,
+    };
+    Block::Computed(compose::count(ind, &levels))
+}
+
+/// A block computed from levels, compared on its columns, gives the frame that comparing its
+/// rows as a frame gives (the path `index` indicators and the population structure take).
+#[test]
+fn computed_blocks_compare_as_frames_do() {
+    let rows = [
+        ("KU091", "municipality", 2021, Some(3.0)),
+        (COUNTRY, "country", 2021, Some(6.0)),
+        ("KU091", "municipality", 2020, Some(2.0)),
+        ("HVA12", "wellbeing_county", 2021, None),
+        (COUNTRY, "country", 2020, Some(0.0)),
+        ("KU049", "municipality", 2020, Some(1.0)),
+    ];
+    let on_columns = computed("a", &rows).compared().unwrap();
+    let as_frame = compose::with_comparisons(&computed("a", &rows).into_frame().unwrap()).unwrap();
+    assert!(
+        on_columns.equals_missing(&as_frame),
+        "{on_columns}\n{as_frame}"
+    );
+    crate::model::contract::Contract::for_table("indicators")
+        .unwrap()
+        .check_frame(&on_columns)
+        .unwrap();
+    let flags: Vec<Option<&str>> = on_columns
+        .column("flags")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(flags.iter().filter(|f| f.is_some()).count(), 1);
 }
 
 /// Blocks compared one by one and put in indicator order give the table that comparing all
@@ -91,11 +145,14 @@ fn blocks_in_order_equal_the_whole_table_compared() {
                     (COUNTRY, "country", 2021, Some(10.0)),
                 ],
             ),
-            block("c", &[("KU049", "municipality", 2019, Some(7.0))]),
+            computed("c", &[("KU049", "municipality", 2019, Some(7.0))]),
         ]
     };
     let whole = |blocks: Vec<Block>| {
-        let frames: Vec<LazyFrame> = blocks.into_iter().map(|b| b.rows.lazy()).collect();
+        let frames: Vec<LazyFrame> = blocks
+            .into_iter()
+            .map(|b| b.into_frame().unwrap().lazy())
+            .collect();
         let all = concat(frames, UnionArgs::default())
             .unwrap()
             .collect()

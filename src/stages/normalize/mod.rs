@@ -134,9 +134,8 @@ impl ObservationSink for Collect<'_> {
                 .resolved
                 .push_row(&row, code, *level, self.provenance),
             Err((rule, reason)) => {
-                self.out
-                    .quarantine
-                    .push(unresolved(&row, self.provenance, rule, reason.clone()))
+                let entry = unresolved(&row, self.provenance, rule, reason.clone());
+                self.out.quarantine.push(entry);
             }
         }
         Ok(())
