@@ -20,23 +20,9 @@ use mittari::stages::normalize::{
 };
 use polars::prelude::*;
 
-/// One decoded cell, as `observations` has it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    pub dataset: String,
-    pub measure: String,
-    pub region: RegionId,
-    pub period: String,
-    pub year: i16,
-    pub sex: Sex,
-    pub age: String,
-    pub breakdown: String,
-    pub value: Option<f64>,
-    pub abs_value: Option<f64>,
-    pub status: Option<String>,
-    pub status_label: Option<String>,
-    pub unit: Option<String>,
-}
+/// One decoded cell, as `observations` has it (a row read back from columns has no `location`:
+/// only quarantine entries keep one).
+pub type Row = RawObservation;
 
 /// What a document decoded to.
 #[derive(Debug)]
@@ -94,21 +80,7 @@ pub fn decode_jsonstat(
     let mut keep = Keep::default();
     let datasets = decode_columns(Input::Bytes(bytes), roles, ctx, &options, &mut keep)?;
     let mut rows = rows_of(&keep.columns.take_frame().unwrap());
-    rows.extend(keep.single.into_iter().map(|r| Row {
-        dataset: r.dataset,
-        measure: r.measure,
-        region: r.region,
-        period: r.period,
-        year: r.year,
-        sex: r.sex,
-        age: r.age,
-        breakdown: r.breakdown,
-        value: r.value,
-        abs_value: r.abs_value,
-        status: r.status,
-        status_label: r.status_label,
-        unit: r.unit,
-    }));
+    rows.extend(keep.single);
     Ok(Decoded {
         rows,
         quarantine: keep.quarantine,
@@ -209,6 +181,7 @@ fn rows_of(df: &DataFrame) -> Vec<Row> {
             status: status[i].clone(),
             status_label: status_label[i].clone(),
             unit: unit[i].clone(),
+            location: String::new(),
         })
         .collect()
 }
