@@ -333,7 +333,7 @@ impl Pipeline {
     }
 
     /// A configuration error pointing at the value with this key path in the pipeline file
-    /// (`regions.focus.1`, `sources.0.dataset`; see [`span_of`]).
+    /// (`regions.focus.1`, `sources.0.dataset`).
     pub fn error_at_key(&self, key: &str, message: String) -> ConfigError {
         let (line, column) = line_column(&self.text, span_of(&self.text, key).start);
         ConfigError::Parse {

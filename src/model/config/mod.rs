@@ -3,7 +3,8 @@
 //! A pipeline names its sources, its regions of interest, its years, its indicator definitions
 //! and its outputs. Every error names the file, line and column: syntax and unknown keys through
 //! the TOML parser's span, semantic problems (an unknown source id, a dataset no source provides)
-//! through the key path of the offending value, which [`spans`] turns into a line and column.
+//! through the key path of the offending value, which the `spans` module turns into a line and
+//! column.
 //! The types here are plain values: no TOML span leaves this layer.
 //!
 //! Relative paths inside a pipeline file are resolved against the pipeline file's own folder, so

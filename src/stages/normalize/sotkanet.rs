@@ -58,7 +58,7 @@ fn row_dataset(ctx: &DecodeContext, indicator: i64) -> String {
     }
 }
 
-/// Decodes a `/json` response into `sink`: the typed column path ([`typed_columns`]) when every
+/// Decodes a `/json` response into `sink`: the typed column path (`typed_columns`) when every
 /// row is as THL publishes them; otherwise the loose reader, which quarantines each odd row with
 /// its JSON pointer (or names the error when the payload is not an array of rows at all).
 pub fn decode_json(
