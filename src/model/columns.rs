@@ -12,6 +12,7 @@ use rayon::slice::ParallelSliceMut;
 use crate::error::{InternalError, PolarsContext};
 use crate::model::intern::{Distinct, NULL};
 use crate::model::observation::{Provenance, RawObservation, SourceKind};
+use crate::model::quarantine::QuarantineEntry;
 use crate::model::regions::Level;
 
 /// Rows per Parquet batch (and row group) when streaming. On the national population table of
@@ -139,6 +140,10 @@ pub struct ObservationColumns {
     raw_sha256: Interned,
     retrieved_at: Vec<i64>,
 }
+
+/// The status of a key whose rows disagree (see [`ObservationColumns::into_frame_one_per_key`]):
+/// mittari's own code, next to the publishers' symbols.
+pub const CONFLICT: &str = "conflict";
 
 /// The values of a dictionary, by key.
 pub trait Dictionary {
@@ -432,6 +437,124 @@ impl ObservationColumns {
     pub fn into_frame(self) -> Result<DataFrame, InternalError> {
         let rows = self.sorted_rows();
         self.frame(&rows)
+    }
+
+    /// [`ObservationColumns::into_frame`] with one row per key (dataset, measure, region,
+    /// period, sex, age, breakdown): a row repeated as it is (value, absolute value, status,
+    /// its label and unit alike) is kept once and each repeat quarantined (`duplicate_row`); rows
+    /// of one key that disagree are all quarantined (`conflicting_duplicate`) and the key keeps
+    /// one row whose values are missing, with the status [`CONFLICT`], so that a sum over it is
+    /// missing too rather than short of a part. Never a sum of both. `source_of` names the
+    /// pipeline source of a payload's sha256.
+    pub fn into_frame_one_per_key(
+        mut self,
+        source_of: &dyn Fn(&str) -> String,
+    ) -> Result<(DataFrame, Vec<QuarantineEntry>), InternalError> {
+        let sorted = self.sorted_rows();
+        let keys = [
+            &self.dataset,
+            &self.measure,
+            &self.region,
+            &self.period,
+            &self.sex,
+            &self.age,
+            &self.breakdown,
+        ];
+        let key_of = |r: u32| keys.map(|k| k.codes[r as usize]);
+        let same_values = |a: u32, b: u32| {
+            let (a, b) = (a as usize, b as usize);
+            let bits = |v: Option<f64>| v.map(f64::to_bits);
+            bits(self.value[a]) == bits(self.value[b])
+                && bits(self.abs_value[a]) == bits(self.abs_value[b])
+                && [&self.status, &self.status_label, &self.unit]
+                    .iter()
+                    .all(|c| c.codes[a] == c.codes[b])
+        };
+        let mut kept = Vec::with_capacity(sorted.len());
+        let mut repeats: Vec<(u32, &'static str)> = Vec::new();
+        let mut conflicting: Vec<u32> = Vec::new();
+        for run in sorted.chunk_by(|a, b| key_of(*a) == key_of(*b)) {
+            let first = run[0];
+            kept.push(first);
+            if run.len() == 1 {
+                continue;
+            }
+            if run.iter().all(|&r| same_values(first, r)) {
+                repeats.extend(run[1..].iter().map(|&r| (r, "duplicate_row")));
+            } else {
+                repeats.extend(run.iter().map(|&r| (r, "conflicting_duplicate")));
+                conflicting.push(first);
+            }
+        }
+        let quarantine = repeats
+            .iter()
+            .map(|&(r, rule)| self.duplicate_entry(r, rule, source_of))
+            .collect();
+        let conflict = self.code(Text::Status, Some(CONFLICT));
+        let label = self.code(
+            Text::StatusLabel,
+            Some("rows of this key disagree: all quarantined, the value left missing"),
+        );
+        for r in conflicting {
+            let r = r as usize;
+            self.value[r] = None;
+            self.abs_value[r] = None;
+            self.status.codes[r] = conflict;
+            self.status_label.codes[r] = label;
+        }
+        Ok((self.frame(&kept)?, quarantine))
+    }
+
+    /// The quarantine entry of a repeated row.
+    fn duplicate_entry(
+        &self,
+        row: u32,
+        rule: &'static str,
+        source_of: &dyn Fn(&str) -> String,
+    ) -> QuarantineEntry {
+        fn text(c: &Interned, r: usize) -> &str {
+            match c.codes[r] {
+                NULL => "",
+                code => &c.distinct.values()[code as usize],
+            }
+        }
+        let r = row as usize;
+        let text = |c| text(c, r);
+        let sha = text(&self.raw_sha256);
+        let key = format!(
+            "{} {} {} {} sex={} age={}{}",
+            text(&self.dataset),
+            text(&self.measure),
+            text(&self.region),
+            text(&self.period),
+            text(&self.sex),
+            text(&self.age),
+            match text(&self.breakdown) {
+                "" => String::new(),
+                b => format!(" {b}"),
+            }
+        );
+        let reason = if rule == "duplicate_row" {
+            format!("{key} is published again with the same values: kept once")
+        } else {
+            format!(
+                "{key} is published more than once with different values: its value is left missing"
+            )
+        };
+        QuarantineEntry {
+            stage: "normalize",
+            source: source_of(sha),
+            raw_sha256: sha.to_owned(),
+            location: format!("observations: {key}"),
+            rule,
+            reason,
+            record: format!(
+                "value={:?};abs_value={:?};status={}",
+                self.value[r],
+                self.abs_value[r],
+                text(&self.status)
+            ),
+        }
     }
 
     /// Row numbers in `observations` order: each key column's values are ranked once, and the

@@ -50,3 +50,64 @@ pub fn quarantine_frame(
 fn text_column<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> Column {
     Series::new(name.into(), values.collect::<Vec<_>>()).into()
 }
+
+/// One line for the log about quarantined rows: how many, by which rules, and where the first
+/// one is, e.g. `1 row quarantined: wrong_type at x.json#/0/year` or `5 rows quarantined:
+/// wrong_type (3), unknown_region (2); first at x.json#/0/year`.
+pub fn summary(entries: &[QuarantineEntry]) -> String {
+    let Some(first) = entries.first() else {
+        return "no rows quarantined".to_owned();
+    };
+    let mut rules: Vec<(&str, usize)> = Vec::new();
+    for e in entries {
+        match rules.iter_mut().find(|(r, _)| *r == e.rule) {
+            Some((_, n)) => *n += 1,
+            None => rules.push((e.rule, 1)),
+        }
+    }
+    let n = entries.len();
+    let rows = if n == 1 { "row" } else { "rows" };
+    if let [(rule, _)] = rules[..] {
+        return format!("{n} {rows} quarantined: {rule} at {}", first.location);
+    }
+    let rules: Vec<String> = rules.iter().map(|(r, k)| format!("{r} ({k})")).collect();
+    format!(
+        "{n} {rows} quarantined: {}; first at {}",
+        rules.join(", "),
+        first.location
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(rule: &'static str, location: &str) -> QuarantineEntry {
+        QuarantineEntry {
+            stage: "normalize",
+            source: "s".into(),
+            raw_sha256: String::new(),
+            location: location.into(),
+            rule,
+            reason: String::new(),
+            record: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_summary_names_the_rules_and_the_first_location() {
+        assert_eq!(
+            summary(&[entry("wrong_type", "x.json#/0/year")]),
+            "1 row quarantined: wrong_type at x.json#/0/year"
+        );
+        let many = [
+            entry("wrong_type", "x.json#/0/year"),
+            entry("unknown_region", "x.json#/3"),
+            entry("wrong_type", "x.json#/7/value"),
+        ];
+        assert_eq!(
+            summary(&many),
+            "3 rows quarantined: wrong_type (2), unknown_region (1); first at x.json#/0/year"
+        );
+    }
+}

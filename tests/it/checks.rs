@@ -148,12 +148,21 @@ where = { dataset = "sotkanet:171", year = "2024" }
 #[test]
 fn unique_lists_both_duplicates() {
     let g = gated(
-        |ws| edit_share(ws, |rows| rows.push(rows[1].clone())),
+        // A repeated row is kept once by the normalize stage; a row for another sex is not a
+        // repeat, and a check that means "one row per region and year" finds both.
+        |ws| {
+            edit_share(ws, |rows| {
+                let mut male = rows[1].clone();
+                male["gender"] = Value::from("male");
+                rows.push(male);
+            });
+        },
         r#"[[checks]]
 name = "one_observation_per_key"
 kind = "unique"
 table = "observations"
-columns = ["dataset", "measure", "region", "year", "sex", "age", "breakdown"]
+columns = ["dataset", "measure", "region", "year"]
+where = { dataset = "sotkanet:171" }
 "#,
         "one_observation_per_key",
         &[],

@@ -15,6 +15,7 @@ mod catalogue;
 mod checks;
 mod cli;
 mod decoders;
+mod hostile;
 mod incremental;
 mod jsonstat;
 mod kpa;

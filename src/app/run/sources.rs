@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use crate::error::PolarsContext;
 use polars::prelude::DataFrame;
 use rayon::iter::{IntoParallelIterator, IntoParallelRefIterator, ParallelIterator};
 use tracing::{info, warn};
@@ -521,7 +522,11 @@ pub(crate) fn normalize_sources<'p>(
         }
         let (rows, quarantined) = (columns.len() - before_rows, quarantine_obs.len() - before_q);
         if quarantined > 0 {
-            warn!(source = %id, rows = quarantined, "Quarantined rows");
+            warn!(
+                source = %id,
+                "{}",
+                crate::model::quarantine::summary(&quarantine_obs[before_q..])
+            );
         }
         if let Some(regions) = region_payloads.get(id) {
             info!(source = %id, regions = regions.len(), "Read region payload");
@@ -572,12 +577,73 @@ pub(crate) fn normalize_sources<'p>(
         absorbed?;
         decoded = next;
     }
+    let source_of: HashMap<&str, &str> = inputs
+        .iter()
+        .flat_map(|i| {
+            i.payloads
+                .iter()
+                .map(|p| (p.sha256.as_str(), i.source.as_str()))
+        })
+        .collect();
+    let (observations, repeated) = columns.into_frame_one_per_key(&|sha| {
+        source_of.get(sha).copied().unwrap_or_default().to_owned()
+    })?;
+    if !repeated.is_empty() {
+        account_for_repeats(&mut inputs, &observations, &repeated)?;
+        quarantine_obs.extend(repeated);
+    }
     Ok(Normalized {
-        observations: columns.into_frame()?,
+        observations,
         quarantine: quarantine_obs,
         inputs,
         kpa: kpa_inputs,
     })
+}
+
+/// Repeated rows were quarantined after every source was read: each source's rows are counted
+/// again from `observations`, its quarantined rows gain the repeats, and each source with
+/// repeats says so in the log, with its rules and the first location.
+fn account_for_repeats(
+    inputs: &mut [InputRecord],
+    observations: &polars::prelude::DataFrame,
+    repeated: &[QuarantineEntry],
+) -> Result<(), Error> {
+    let what = "counting rows per payload";
+    let sha = observations
+        .column("raw_sha256")
+        .and_then(|c| c.cast(&polars::prelude::DataType::String))
+        .context(what)?;
+    let mut per_payload: HashMap<&str, usize> = HashMap::new();
+    for v in sha.str().context(what)?.iter().flatten() {
+        *per_payload.entry(v).or_default() += 1;
+    }
+    for input in inputs.iter_mut() {
+        let mine: Vec<&QuarantineEntry> = repeated
+            .iter()
+            .filter(|q| q.source == input.source)
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        input.rows = input
+            .payloads
+            .iter()
+            .map(|p| {
+                per_payload
+                    .get(p.sha256.as_str())
+                    .copied()
+                    .unwrap_or_default()
+            })
+            .sum();
+        input.quarantined += mine.len();
+        let entries: Vec<QuarantineEntry> = mine.into_iter().cloned().collect();
+        warn!(
+            source = %input.source,
+            "{}",
+            crate::model::quarantine::summary(&entries)
+        );
+    }
+    Ok(())
 }
 
 /// Which dimension of a JSON-stat source is which, as its pipeline entry says.

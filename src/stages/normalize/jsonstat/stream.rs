@@ -551,15 +551,22 @@ pub fn stream<R: Read, S: CellSink>(
 ) -> Result<()> {
     let mut s = Scanner::new(src);
     let find = |ptr: &str| pointers.iter().position(|p| p == ptr);
+    // A dataset's `value` is read once: a key given twice (JSON allows it, JSON-stat does not
+    // mean it) would count every cell twice.
+    let mut seen = Seen(vec![false; pointers.len().max(1)]);
     if s.open(b'{', b'}')? {
         loop {
             let key = s.key()?;
             match (form, key.as_str()) {
-                (Form::Dataset | Form::V1Dataset, "value") => value(&mut s, 0, sink)?,
-                (Form::Collection, "link") => link(&mut s, pointers, sink)?,
+                (Form::Dataset | Form::V1Dataset, "value") => {
+                    seen.first(&s, 0, "")?;
+                    value(&mut s, 0, sink)?;
+                }
+                (Form::Collection, "link") => link(&mut s, pointers, sink, &mut seen)?,
                 (Form::Bundle, k) if !Document::is_top_key(k) => {
-                    match find(&format!("/{}", escape(k))) {
-                        Some(d) => dataset(&mut s, d, sink)?,
+                    let pointer = format!("/{}", escape(k));
+                    match find(&pointer) {
+                        Some(d) => dataset(&mut s, d, &pointer, sink, &mut seen)?,
                         None => s.skip_value()?,
                     }
                 }
@@ -573,11 +580,35 @@ pub fn stream<R: Read, S: CellSink>(
     Ok(())
 }
 
+/// Which datasets' `value` has been read.
+struct Seen(Vec<bool>);
+
+impl Seen {
+    /// Marks dataset `d`'s `value` read, or fails when it already was.
+    fn first<R: Read>(&mut self, s: &Scanner<R>, d: usize, pointer: &str) -> Result<()> {
+        if std::mem::replace(&mut self.0[d], true) {
+            return Err(s.error(format!(
+                "a second `value` for the dataset at `{}`: each dataset has one (read twice, \
+                 every cell would count twice)",
+                if pointer.is_empty() { "/" } else { pointer }
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A dataset object: only its `value` is read.
-fn dataset<R: Read, S: CellSink>(s: &mut Scanner<R>, d: usize, sink: &mut S) -> Result<()> {
+fn dataset<R: Read, S: CellSink>(
+    s: &mut Scanner<R>,
+    d: usize,
+    pointer: &str,
+    sink: &mut S,
+    seen: &mut Seen,
+) -> Result<()> {
     if s.open(b'{', b'}')? {
         loop {
             if s.key()? == "value" {
+                seen.first(s, d, pointer)?;
                 value(s, d, sink)?;
             } else {
                 s.skip_value()?;
@@ -591,7 +622,12 @@ fn dataset<R: Read, S: CellSink>(s: &mut Scanner<R>, d: usize, sink: &mut S) -> 
 }
 
 /// `link` of a collection: `item` holds the datasets.
-fn link<R: Read, S: CellSink>(s: &mut Scanner<R>, pointers: &[String], sink: &mut S) -> Result<()> {
+fn link<R: Read, S: CellSink>(
+    s: &mut Scanner<R>,
+    pointers: &[String],
+    sink: &mut S,
+    seen: &mut Seen,
+) -> Result<()> {
     if s.open(b'{', b'}')? {
         loop {
             if s.key()? == "item" {
@@ -600,7 +636,7 @@ fn link<R: Read, S: CellSink>(s: &mut Scanner<R>, pointers: &[String], sink: &mu
                     loop {
                         let ptr = format!("/link/item/{i}");
                         match pointers.iter().position(|p| *p == ptr) {
-                            Some(d) => dataset(s, d, sink)?,
+                            Some(d) => dataset(s, d, &ptr, sink, seen)?,
                             None => s.skip_value()?,
                         }
                         i += 1;
@@ -710,6 +746,34 @@ mod tests {
         );
         for bad in [&b"true"[..], b"nan", b"inf", b"01", b"-", b"1x", b"", b"e5"] {
             assert_eq!(number(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn a_second_value_key_is_an_error_not_twice_the_cells() {
+        for (json, form, pointers) in [
+            (
+                r#"{"value": [1, 2], "value": [1, 2]}"#,
+                Form::Dataset,
+                vec![String::new()],
+            ),
+            (
+                r#"{"a": {"value": [1]}, "a": {"value": [1]}}"#,
+                Form::Bundle,
+                vec!["/a".to_owned()],
+            ),
+            (
+                r#"{"link": {"item": [{"class": "dataset", "value": [1], "value": [2]}]}}"#,
+                Form::Collection,
+                vec!["/link/item/0".to_owned()],
+            ),
+        ] {
+            let pointers: Vec<&str> = pointers.iter().map(String::as_str).collect();
+            let err = cells(json, form, &pointers).unwrap_err();
+            assert!(
+                err.to_string().contains("a second `value`"),
+                "{json}: {err}"
+            );
         }
     }
 

@@ -1,0 +1,214 @@
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)] // Tests: plain std::fs, unwrap on setup.
+//! The hostile-input campaign: each case breaks one thing in a copy of the sample the way a
+//! careless export, a flaky disk or an impatient operator would, runs the pipeline again, and
+//! holds the run to what it must do. A case either fails (its exit code and a message naming
+//! the place, the earlier outputs byte for byte intact) or succeeds with figures that are never
+//! wrong: a value that cannot be trusted is missing and flagged, and the row that made it so is
+//! quarantined with its reason.
+
+use crate::common;
+
+use common::*;
+use polars::prelude::*;
+use serde_json::Value;
+
+const SOTKANET_127: &str = "sample-data/sotkanet/SYNTHETIC_127_population_2024.json";
+const SOTKANET_127_CSV: &str = "sample-data/sotkanet/127_population_2009.csv";
+const STATFIN_11S5: &str = "sample-data/statfin/11s5_population_by_municipality_2024M12.json";
+
+/// A run of the sample, then the same workspace broken by `break_it`.
+struct Case {
+    ws: Workspace,
+    before: std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>,
+    baseline: DataFrame,
+}
+
+impl Case {
+    fn new() -> Case {
+        let ws = Workspace::new();
+        let first = ws.run();
+        assert!(first.status.success(), "{}", stderr(&first));
+        let before = snapshot(&ws.out());
+        let baseline = read_parquet(&ws.out().join("indicators.parquet"));
+        Case {
+            ws,
+            before,
+            baseline,
+        }
+    }
+
+    /// Runs again after `break_it`; the run must succeed.
+    fn succeeds(&self, break_it: impl FnOnce(&Workspace)) -> String {
+        break_it(&self.ws);
+        let o = self.ws.run();
+        let err = stderr(&o);
+        assert!(o.status.success(), "{err}");
+        err
+    }
+
+    /// Runs again after `break_it`; the run must exit with `code`, say each of `expect`, and
+    /// leave every earlier output as it was.
+    fn fails(&self, break_it: impl FnOnce(&Workspace), code: i32, expect: &[&str]) {
+        break_it(&self.ws);
+        let o = self.ws.run();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(code), "{err}");
+        for e in expect {
+            assert!(err.contains(e), "stderr lacks {e:?}:\n{err}");
+        }
+        let after = snapshot(&self.ws.out());
+        for (path, bytes) in &self.before {
+            if !path.starts_with("_runs") {
+                assert!(after.get(path) == Some(bytes), "{} changed", path.display());
+            }
+        }
+    }
+
+    fn table(&self, name: &str) -> DataFrame {
+        read_parquet(&self.ws.out().join(name))
+    }
+
+    /// Every indicator value of the new run is the baseline's or missing: no figure changed
+    /// to another number. Returns how many went missing.
+    fn no_figure_changed(&self) -> usize {
+        let now = self.table("indicators.parquet");
+        let key = ["indicator", "region", "year"];
+        let joined = self
+            .baseline
+            .clone()
+            .lazy()
+            .select([col("indicator"), col("region"), col("year"), col("value")])
+            .join(
+                now.lazy().select([
+                    col("indicator"),
+                    col("region"),
+                    col("year"),
+                    col("value").alias("now"),
+                ]),
+                key.map(col),
+                key.map(col),
+                JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+            )
+            .collect()
+            .unwrap();
+        assert_eq!(joined.height(), self.baseline.height(), "the same rows");
+        let (before, now) = (
+            joined.column("value").unwrap().f64().unwrap(),
+            joined.column("now").unwrap().f64().unwrap(),
+        );
+        let mut missing = 0;
+        for (i, (b, n)) in before.iter().zip(now.iter()).enumerate() {
+            match (b, n) {
+                (Some(b), Some(n)) => assert!(
+                    b == n || (b - n).abs() <= 1e-9 * b.abs(),
+                    "row {i}: {b} became {n}"
+                ),
+                (Some(_), None) => missing += 1,
+                (None, None) => {}
+                (None, Some(n)) => panic!("row {i}: a missing value became {n}"),
+            }
+        }
+        missing
+    }
+
+    /// The rules of the observations' quarantine, one per row.
+    fn quarantined_rules(&self) -> Vec<String> {
+        let q = self.table("quarantine/observations.parquet");
+        q.column("rule")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|r| r.unwrap().to_owned())
+            .collect()
+    }
+}
+
+/// The rows of a Sotkanet `/json` file, edited by `edit`, written back.
+fn edit_json_rows(ws: &Workspace, rel: &str, edit: impl FnOnce(&mut Vec<Value>)) {
+    let p = ws.path(rel);
+    let mut rows: Vec<Value> = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    edit(&mut rows);
+    std::fs::write(&p, serde_json::to_vec_pretty(&rows).unwrap()).unwrap();
+}
+
+fn count(rules: &[String], rule: &str) -> usize {
+    rules.iter().filter(|r| *r == rule).count()
+}
+
+// 1. Repeated rows are never summed.
+
+#[test]
+fn a_repeated_sotkanet_json_row_is_kept_once() {
+    let case = Case::new();
+    let before = case.quarantined_rules();
+    let err = case.succeeds(|ws| {
+        edit_json_rows(ws, SOTKANET_127, |rows| rows.insert(1, rows[0].clone()));
+    });
+    assert!(
+        err.contains("1 row quarantined: duplicate_row at observations: sotkanet:127"),
+        "{err}"
+    );
+    assert_eq!(case.no_figure_changed(), 0);
+    let rules = case.quarantined_rules();
+    assert_eq!(count(&rules, "duplicate_row"), 1);
+    assert_eq!(rules.len(), before.len() + 1);
+}
+
+#[test]
+fn conflicting_sotkanet_rows_leave_the_value_missing() {
+    let case = Case::new();
+    case.succeeds(|ws| {
+        edit_json_rows(ws, SOTKANET_127, |rows| {
+            let mut other = rows[0].clone();
+            other["value"] = Value::from(other["value"].as_f64().unwrap() + 1.0);
+            rows.push(other);
+        });
+    });
+    let rules = case.quarantined_rules();
+    assert_eq!(count(&rules, "conflicting_duplicate"), 2, "both rows");
+    // The key stays, its value missing with the status `conflict`: the county's figures that
+    // need it are missing too (never the sum of both rows, nor a sum without the municipality).
+    let obs = case.table("observations.parquet");
+    let conflict = obs
+        .lazy()
+        .filter(col("status").eq(lit("conflict")))
+        .collect()
+        .unwrap();
+    assert_eq!(conflict.height(), 1);
+    assert_eq!(conflict.column("value").unwrap().null_count(), 1);
+    assert!(case.no_figure_changed() > 0, "some figures are now missing");
+}
+
+#[test]
+fn a_repeated_sotkanet_csv_line_is_kept_once() {
+    let case = Case::new();
+    case.succeeds(|ws| {
+        let p = ws.path(SOTKANET_127_CSV);
+        let text = std::fs::read_to_string(&p).unwrap();
+        let second = text.lines().nth(1).unwrap().to_owned();
+        std::fs::write(&p, format!("{text}{second}\r\n")).unwrap();
+    });
+    assert_eq!(count(&case.quarantined_rules(), "duplicate_row"), 1);
+    assert_eq!(case.no_figure_changed(), 0);
+}
+
+#[test]
+fn a_second_value_key_in_json_stat_is_an_error() {
+    let case = Case::new();
+    case.fails(
+        |ws| {
+            let p = ws.path(STATFIN_11S5);
+            let text = std::fs::read_to_string(&p).unwrap();
+            let start = text.find("\"value\"").unwrap();
+            let end = start + text[start..].find(']').unwrap() + 1;
+            let again = format!("{},{}", &text[start..end], &text[start..end]);
+            std::fs::write(&p, text.replacen(&text[start..end], &again, 1)).unwrap();
+        },
+        3,
+        &[
+            "11s5_population_by_municipality_2024M12.json",
+            "a second `value`",
+        ],
+    );
+}
