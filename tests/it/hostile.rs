@@ -1,4 +1,5 @@
 #![allow(clippy::disallowed_methods, clippy::unwrap_used)] // Tests: plain std::fs, unwrap on setup.
+#![allow(clippy::float_cmp)] // Figures are compared exactly: a repeat dropped changes nothing.
 //! The hostile-input campaign: each case breaks one thing in a copy of the sample the way a
 //! careless export, a flaky disk or an impatient operator would, runs the pipeline again, and
 //! holds the run to what it must do. A case either fails (its exit code and a message naming
