@@ -213,3 +213,119 @@ fn a_second_value_key_in_json_stat_is_an_error() {
         ],
     );
 }
+
+const KPA: &str = "sample-data/kpa/SYNTHETIC_kpa_etela_savo_2022_2024.csv";
+
+/// The lines of the sample's KPA file (Windows-1252, read and written byte for byte), edited.
+fn edit_kpa_lines(ws: &Workspace, edit: impl FnOnce(&mut Vec<String>)) {
+    let p = ws.path(KPA);
+    let text: String = std::fs::read(&p)
+        .unwrap()
+        .into_iter()
+        .map(char::from)
+        .collect();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    edit(&mut lines);
+    let bytes: Vec<u8> = (lines.join("\r\n") + "\r\n")
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap())
+        .collect();
+    std::fs::write(&p, bytes).unwrap();
+}
+
+/// How many rows the `kpa` table has.
+fn kpa_rows(case: &Case) -> usize {
+    case.table("kpa.parquet").height()
+}
+
+#[test]
+fn a_repeated_kpa_line_is_kept_once() {
+    let case = Case::new();
+    let before = kpa_rows(&case);
+    case.succeeds(|ws| edit_kpa_lines(ws, |lines| lines.insert(2, lines[1].clone())));
+    assert_eq!(count(&case.quarantined_rules(), "duplicate_row"), 1);
+    assert_eq!(kpa_rows(&case), before);
+    let q = case.table("quarantine/observations.parquet");
+    let locations: Vec<&str> = q
+        .column("location")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert!(
+        locations
+            .iter()
+            .any(|l| l.ends_with("SYNTHETIC_kpa_etela_savo_2022_2024.csv:3")),
+        "{locations:?}"
+    );
+}
+
+#[test]
+fn conflicting_kpa_lines_give_no_figures_for_that_class_and_year() {
+    let case = Case::new();
+    let before = kpa_rows(&case);
+    case.succeeds(|ws| {
+        edit_kpa_lines(ws, |lines| {
+            let changed = lines[1].replacen(";1603;", ";1703;", 1);
+            assert_ne!(changed, lines[1]);
+            lines.push(changed);
+        });
+    });
+    assert_eq!(count(&case.quarantined_rules(), "conflicting_duplicate"), 2);
+    assert_eq!(kpa_rows(&case), before - 1, "the class's year has no row");
+}
+
+#[test]
+fn a_finnish_number_cut_short_is_quarantined_not_misread() {
+    let case = Case::new();
+    let before = kpa_rows(&case);
+    case.succeeds(|ws| {
+        edit_kpa_lines(ws, |lines| {
+            // 29 316 404,71 cut to 29 316 4: read today as 293 164.
+            lines[1] = lines[1].replacen("29 316 404,71", "29 316 4", 1);
+        });
+    });
+    let q = case.table("quarantine/observations.parquet");
+    let reasons: Vec<&str> = q
+        .column("reason")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("29 316 4") && r.contains("in threes")),
+        "{reasons:?}"
+    );
+    assert_eq!(kpa_rows(&case), before - 1);
+}
+
+#[test]
+fn a_negative_client_count_is_quarantined_not_suppressed() {
+    let case = Case::new();
+    let before = kpa_rows(&case);
+    case.succeeds(|ws| {
+        edit_kpa_lines(ws, |lines| {
+            lines[1] = lines[1].replacen(";1603;", ";-3;", 1)
+        });
+    });
+    let q = case.table("quarantine/observations.parquet");
+    let reasons: Vec<&str> = q
+        .column("reason")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("negative")),
+        "{reasons:?}"
+    );
+    assert_eq!(kpa_rows(&case), before - 1);
+}

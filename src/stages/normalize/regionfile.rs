@@ -14,6 +14,8 @@
 //! A cell that is not a number is quarantined with `file:line:column`; a file without the
 //! required headers is an error naming the header line and what was found.
 
+use std::collections::HashMap;
+
 use crate::error::SourceError;
 use crate::io::tabular::{XCell, XRow};
 use crate::model::quarantine::QuarantineEntry;
@@ -38,8 +40,32 @@ pub struct KpaRow {
 }
 
 /// Reads a number written the Finnish way: `1 234,5`, `-12,00 €`, `1234`. `Ok(None)` for an
-/// empty cell.
+/// empty cell. Digits may be grouped by spaces (also no-break and narrow no-break ones), and then
+/// every group after the first has three digits: `9 234 8`, a number cut short, is an error, not
+/// 92 348.
 pub fn parse_fi_number(cell: &str) -> Result<Option<f64>, String> {
+    let integer_part = cell
+        .trim()
+        .trim_end_matches('€')
+        .trim_end()
+        .split(',')
+        .next()
+        .unwrap_or_default();
+    let groups: Vec<&str> = integer_part
+        .split([' ', '\u{a0}', '\u{202f}'])
+        .filter(|g| !g.is_empty())
+        .collect();
+    if groups.len() > 1 {
+        let digits = |g: &str| g.trim_start_matches('-').len();
+        let first = digits(groups[0]);
+        if !(1..=3).contains(&first) || groups[1..].iter().any(|g| g.len() != 3) {
+            return Err(format!(
+                "`{}` is not a number: digits grouped by spaces come in threes after the first \
+                 group (`1 234 567,89`); is the cell cut short?",
+                cell.trim()
+            ));
+        }
+    }
     let t: String = cell
         .trim()
         .trim_end_matches('€')
@@ -184,14 +210,25 @@ pub fn read_kpa(
                     "Palveluluokka is empty".to_owned(),
                 ));
             }
+            // Clients and service units are counts: a negative one is not a small one.
+            let count = |c: usize, name: &str| match number(c, name)? {
+                Some(v) if v < 0.0 => Err((
+                    format!("{file}:{n}:{c}"),
+                    format!(
+                        "{name}: `{}` is negative; a count cannot be",
+                        text(c).trim()
+                    ),
+                )),
+                v => Ok(v),
+            };
             Ok(KpaRow {
                 line: n,
                 year,
                 service_class: class,
                 costs: number(cost_c, "Kustannukset")?,
-                clients: number(client_c, "Asiakkaat")?,
+                clients: count(client_c, "Asiakkaat")?,
                 units: units_c
-                    .map(|c| number(c, "Suoritteet"))
+                    .map(|c| count(c, "Suoritteet"))
                     .transpose()?
                     .flatten(),
                 unit_name: unit_name_c
@@ -199,19 +236,91 @@ pub fn read_kpa(
                     .filter(|s| !s.is_empty()),
             })
         })();
+        let record = || {
+            cells
+                .iter()
+                .map(|(_, v)| v.raw_text())
+                .collect::<Vec<_>>()
+                .join(";")
+        };
         match parsed {
-            Ok(r) => out.push(r),
+            Ok(r) => out.push((r, record())),
             Err((location, reason)) => {
-                let record = cells
-                    .iter()
-                    .map(|(_, v)| v.raw_text())
-                    .collect::<Vec<_>>()
-                    .join(";");
-                rejected.push(quarantine(location, "bad_number", reason, record));
+                rejected.push(quarantine(location, "bad_number", reason, record()));
             }
         }
     }
+    let out = one_row_per_class_and_year(out, file, quarantine, &mut rejected);
     Ok((out, rejected))
+}
+
+/// A service class's year given twice: the same row again is kept once (each repeat
+/// quarantined as `duplicate_row`); rows that disagree are all quarantined
+/// (`conflicting_duplicate`), and the class has no figures that year. Never a sum of both.
+fn one_row_per_class_and_year(
+    rows: Vec<(KpaRow, String)>,
+    file: &str,
+    quarantine: &dyn Fn(String, &'static str, String, String) -> QuarantineEntry,
+    rejected: &mut Vec<QuarantineEntry>,
+) -> Vec<KpaRow> {
+    let key = |r: &KpaRow| (r.year, r.service_class.to_lowercase());
+    let mut groups: Vec<Vec<(KpaRow, String)>> = Vec::new();
+    let mut index: HashMap<(i16, String), usize> = HashMap::new();
+    for (row, record) in rows {
+        match index.get(&key(&row)) {
+            Some(&g) => groups[g].push((row, record)),
+            None => {
+                index.insert(key(&row), groups.len());
+                groups.push(vec![(row, record)]);
+            }
+        }
+    }
+    let same = |a: &KpaRow, b: &KpaRow| {
+        a.costs == b.costs
+            && a.clients == b.clients
+            && a.units == b.units
+            && a.unit_name == b.unit_name
+    };
+    let mut out = Vec::new();
+    for mut group in groups {
+        let first = group.remove(0);
+        let lines = || {
+            std::iter::once(first.0.line)
+                .chain(group.iter().map(|(r, _)| r.line))
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let what = format!("{} {}", first.0.service_class, first.0.year);
+        if group.iter().all(|(r, _)| same(r, &first.0)) {
+            for (r, record) in &group {
+                rejected.push(quarantine(
+                    format!("{file}:{}", r.line),
+                    "duplicate_row",
+                    format!(
+                        "{what} is given again (lines {}) with the same figures: kept once",
+                        lines()
+                    ),
+                    record.clone(),
+                ));
+            }
+            out.push(first.0);
+        } else {
+            let reason = format!(
+                "{what} is given more than once (lines {}) with different figures: none is used",
+                lines()
+            );
+            for (r, record) in std::iter::once(&first).chain(&group) {
+                rejected.push(quarantine(
+                    format!("{file}:{}", r.line),
+                    "conflicting_duplicate",
+                    reason.clone(),
+                    record.clone(),
+                ));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -231,5 +340,16 @@ mod tests {
         );
         assert!(parse_fi_number("n/a").is_err());
         assert!(parse_fi_number("12,").is_err());
+    }
+
+    #[test]
+    fn a_number_cut_short_in_its_digit_groups_is_an_error() {
+        assert_eq!(parse_fi_number("9 234 844,45"), Ok(Some(9_234_844.45)));
+        assert_eq!(parse_fi_number("-1 234"), Ok(Some(-1234.0)));
+        assert_eq!(parse_fi_number("1234567,5"), Ok(Some(1_234_567.5)));
+        for cut in ["9 234 8", "9 234 84", "9 23", "1234 567", "9 234 8,45"] {
+            let err = parse_fi_number(cut).unwrap_err();
+            assert!(err.contains("in threes"), "{cut}: {err}");
+        }
     }
 }
