@@ -202,29 +202,26 @@ where = { dataset = "sotkanet:171", year = "2024" }
 
 #[test]
 fn relationship_flags_codes_the_registry_lacks() {
-    // A survey filed under a county code that does not exist.
+    // Every region a pipeline names (a survey's, a KPA file's) is checked against the registry
+    // when the pipeline is loaded (a survey filed under HVA98 is a configuration error, see
+    // `hostile`), so no region column can hold an unknown code any more: the check is a second
+    // net. Pointed at a column of other codes, it flags every one.
     let g = gated(
-        |ws| {
-            let p = ws.pipeline();
-            let text = std::fs::read_to_string(&p).unwrap();
-            let at = text.find("id = \"survey_keski_pohjanmaa_2020\"").unwrap();
-            let (head, tail) = text.split_at(at);
-            let tail = tail.replacen("region = \"HVA18\"", "region = \"HVA98\"", 1);
-            std::fs::write(&p, format!("{head}{tail}")).unwrap();
-        },
+        |_| {},
         r#"[[checks]]
 name = "maturity_regions_known"
 kind = "relationship"
 table = "maturity_overall"
-column = "region"
+column = "round"
+where = { region = "HVA18" }
 "#,
         "maturity_regions_known",
         &[],
     );
     let rows = g.rows.unwrap();
     assert!(rows.height() > 0);
-    assert!(strs(&rows, "region").iter().all(|r| r == "HVA98"));
-    assert!(strs(&rows, "check_reason")[0].contains("not a region code of the registry"));
+    assert!(strs(&rows, "region").iter().all(|r| r == "HVA18"));
+    assert!(strs(&rows, "check_reason")[0].contains("is not a region code of the registry"));
 }
 
 #[test]

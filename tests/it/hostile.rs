@@ -311,7 +311,7 @@ fn a_negative_client_count_is_quarantined_not_suppressed() {
     let before = kpa_rows(&case);
     case.succeeds(|ws| {
         edit_kpa_lines(ws, |lines| {
-            lines[1] = lines[1].replacen(";1603;", ";-3;", 1)
+            lines[1] = lines[1].replacen(";1603;", ";-3;", 1);
         });
     });
     let q = case.table("quarantine/observations.parquet");
@@ -328,4 +328,175 @@ fn a_negative_client_count_is_quarantined_not_suppressed() {
         "{reasons:?}"
     );
     assert_eq!(kpa_rows(&case), before - 1);
+}
+
+const SURVEY: &str = "sample-data/maturity/SYNTHETIC_survey_etela_savo_2020.csv";
+
+/// The lines of a Windows-1252 file, edited and written back byte for byte.
+fn edit_cp1252_lines(ws: &Workspace, rel: &str, edit: impl FnOnce(&mut Vec<String>)) {
+    let p = ws.path(rel);
+    let text: String = std::fs::read(&p)
+        .unwrap()
+        .into_iter()
+        .map(char::from)
+        .collect();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    edit(&mut lines);
+    let bytes: Vec<u8> = (lines.join("\r\n") + "\r\n")
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap())
+        .collect();
+    std::fs::write(&p, bytes).unwrap();
+}
+
+impl Case {
+    /// (rule, location, record) of every quarantined survey or roadmap row.
+    fn maturity_quarantine(&self) -> Vec<(String, String, String)> {
+        let q = self.table("quarantine/maturity.parquet");
+        let col = |c: &str| -> Vec<String> {
+            q.column(c)
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .map(|v| v.unwrap_or_default().to_owned())
+                .collect()
+        };
+        let (rule, location, record) = (col("rule"), col("location"), col("record"));
+        rule.into_iter()
+            .zip(location)
+            .zip(record)
+            .map(|((a, b), c)| (a, b, c))
+            .collect()
+    }
+}
+
+#[test]
+fn a_repeated_respondent_is_counted_once() {
+    let case = Case::new();
+    let scores = case.table("maturity_dimension_scores.parquet");
+    let err = case.succeeds(|ws| edit_cp1252_lines(ws, SURVEY, |l| l.insert(3, l[2].clone())));
+    assert!(err.contains("1 row quarantined: duplicate_row"), "{err}");
+    let q = case.maturity_quarantine();
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert!(
+        q[0].1.ends_with("SYNTHETIC_survey_etela_savo_2020.csv:4"),
+        "{q:?}"
+    );
+    let now = case.table("maturity_dimension_scores.parquet");
+    let values = |df: &DataFrame| df.drop("run_id").unwrap();
+    assert!(
+        values(&now).equals_missing(&values(&scores)),
+        "the same scores"
+    );
+}
+
+#[test]
+fn a_respondent_who_answers_twice_differently_counts_in_no_score() {
+    let case = Case::new();
+    case.succeeds(|ws| {
+        edit_cp1252_lines(ws, SURVEY, |l| {
+            let changed = l[2].replacen(";Johto;", ";Talous;", 1);
+            l.push(changed);
+        });
+    });
+    let q = case.maturity_quarantine();
+    assert_eq!(
+        q.iter().filter(|r| r.0 == "conflicting_duplicate").count(),
+        2,
+        "{q:?}"
+    );
+}
+
+#[test]
+fn a_survey_row_cut_short_is_quarantined() {
+    let case = Case::new();
+    case.succeeds(|ws| {
+        edit_cp1252_lines(ws, SURVEY, |l| {
+            let cut: String = l[2].split(';').take(8).collect::<Vec<_>>().join(";");
+            l[2] = cut;
+        });
+    });
+    let q = case.maturity_quarantine();
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert_eq!(q[0].0, "truncated_row");
+}
+
+#[test]
+fn a_quarantined_survey_row_keeps_no_respondent_id_in_clear() {
+    let case = Case::new();
+    let err = case.succeeds(|ws| {
+        edit_cp1252_lines(ws, SURVEY, |l| {
+            l[2] = l[2].replacen(";Johto;", ";Kokki;", 1);
+        });
+    });
+    assert!(err.contains("1 row quarantined: unknown_role"), "{err}");
+    let q = case.maturity_quarantine();
+    assert_eq!(q.len(), 1);
+    assert!(!q[0].2.contains("12-2020-001"), "{}", q[0].2);
+    assert!(q[0].2.starts_with("respondent:"), "{}", q[0].2);
+    for f in ["quarantine/maturity.parquet", "csv/quarantine/maturity.csv"] {
+        let bytes = std::fs::read(case.ws.out().join(f)).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("12-2020-001"),
+            "{f}"
+        );
+    }
+    assert!(!err.contains("12-2020-001"));
+}
+
+#[test]
+fn impossible_answer_dates_are_quarantined() {
+    let case = Case::new();
+    case.succeeds(|ws| {
+        edit_cp1252_lines(ws, SURVEY, |l| {
+            l[2] = l[2].replacen("13.10.2020 11:01", "13.10.2099 11:01", 1);
+            l[3] = l[3].replacen("14.10.2020 12:02", "31.2.2020 12:02", 1);
+        });
+    });
+    let rules: Vec<String> = case
+        .maturity_quarantine()
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(rules, ["date_in_future", "bad_date"]);
+}
+
+#[test]
+fn two_surveys_of_one_region_and_round_are_a_configuration_error() {
+    let case = Case::new();
+    case.fails(
+        |ws| {
+            ws.edit(
+                "pipelines/sample.toml",
+                "id = \"survey_etela_savo_2022\"\nregion = \"HVA12\"\nround = \"2022\"",
+                "id = \"survey_etela_savo_2022\"\nregion = \"HVA12\"\nround = \"2020\"",
+            );
+        },
+        2,
+        &["sample.toml:144:", "a second survey of HVA12 in round 2020"],
+    );
+}
+
+#[test]
+fn a_region_file_for_an_unknown_region_is_a_configuration_error() {
+    for (from, to, place) in [
+        (
+            "id = \"survey_etela_savo_2020\"\nregion = \"HVA12\"",
+            "id = \"survey_etela_savo_2020\"\nregion = \"HVA99\"",
+            "sample.toml:134:",
+        ),
+        (
+            "etela_savo_2022_2024.csv\"\nregion = \"HVA12\"",
+            "etela_savo_2022_2024.csv\"\nregion = \"HVA99\"",
+            "sample.toml:209:",
+        ),
+    ] {
+        let case = Case::new();
+        case.fails(
+            |ws| ws.edit("pipelines/sample.toml", from, to),
+            2,
+            &[place, "HVA99", "region registry"],
+        );
+    }
 }

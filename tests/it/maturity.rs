@@ -7,9 +7,34 @@ use crate::common;
 use common::*;
 use mittari::io::tabular::{Encoding, XRow, decode_text, delimited_rows};
 use mittari::model::quarantine::QuarantineEntry;
-use mittari::stages::assess::survey::{Answer, AnswerType, read_question_map, read_responses};
+use mittari::stages::assess::survey::{
+    Answer, AnswerType, MappedItem, ResponseFile, read_question_map, read_responses,
+};
 use mittari::stages::assess::{Params, aggregate};
 use polars::prelude::*;
+
+/// A respondent-level export read as the pipeline reads one (delimited text has every field of
+/// a row; a workbook leaves empty cells out), with no date too late.
+fn read(
+    rows: &[XRow],
+    header_rows: usize,
+    map: &[MappedItem],
+    salt: &str,
+    file: &str,
+    quarantine: &dyn Fn(String, &'static str, String, String) -> QuarantineEntry,
+) -> Result<(Vec<Answer>, Vec<QuarantineEntry>), mittari::error::SourceError> {
+    let how = ResponseFile {
+        header_rows,
+        map,
+        salt,
+        file,
+        complete_rows: std::path::Path::new(file)
+            .extension()
+            .is_none_or(|e| e != "xlsx"),
+        latest: chrono::NaiveDate::from_ymd_opt(2100, 1, 1).unwrap(),
+    };
+    read_responses(rows, &how, quarantine)
+}
 
 /// A `;` CSV export as rows, as the pipeline reads it.
 fn csv_rows(text: &str) -> Vec<XRow> {
@@ -160,8 +185,8 @@ fn windows_1252_two_row_header_equals_utf8() {
     let cp = decode_text(&bytes, Encoding::Auto, "es.csv").unwrap();
     let utf8 = decode_text(cp.as_bytes(), Encoding::Utf8, "es-utf8.csv").unwrap();
     let q = reject();
-    let (a, qa) = read_responses(&csv_rows(&cp), 2, &map, "salt", "es.csv", &q).unwrap();
-    let (b, qb) = read_responses(&csv_rows(&utf8), 2, &map, "salt", "es-utf8.csv", &q).unwrap();
+    let (a, qa) = read(&csv_rows(&cp), 2, &map, "salt", "es.csv", &q).unwrap();
+    let (b, qb) = read(&csv_rows(&utf8), 2, &map, "salt", "es-utf8.csv", &q).unwrap();
     assert!(qa.is_empty() && qb.is_empty());
     assert_eq!(a, b);
     assert_eq!(
@@ -183,7 +208,7 @@ fn windows_1252_two_row_header_equals_utf8() {
         a.iter()
             .all(|x| x.respondent.len() == 16 && !x.respondent.contains("12-2020"))
     );
-    let (c, _) = read_responses(&csv_rows(&cp), 2, &map, "other salt", "es.csv", &q).unwrap();
+    let (c, _) = read(&csv_rows(&cp), 2, &map, "other salt", "es.csv", &q).unwrap();
     assert_ne!(a[0].respondent, c[0].respondent);
     // The reverse-coded item is mirrored: a label worth v counts 6 - v.
     let mut mirrored = 0;
@@ -204,8 +229,7 @@ fn an_answer_outside_the_scale_is_quarantined_with_row_and_column() {
     )
     .unwrap();
     let text = "Vastaajatunnus;Rooli;Q1;Q2\nr1;Johto;Jokseenkin samaa mieltä;4\nr2;ICT;4;7\nr3;Talous;maybe;3\nYhteensä;;;\n";
-    let (answers, q) =
-        read_responses(&csv_rows(text), 1, &map, "s", "survey.csv", &reject()).unwrap();
+    let (answers, q) = read(&csv_rows(text), 1, &map, "s", "survey.csv", &reject()).unwrap();
     assert_eq!(answers.len(), 2, "only r1's row");
     assert_eq!(q.len(), 2);
     assert_eq!(q[0].location, "survey.csv:3:4");
@@ -431,8 +455,8 @@ fn an_xlsx_survey_reads_like_the_csv() {
     .unwrap();
     let rows = mittari::io::tabular::workbook::first_sheet(&xlsx, "kp.xlsx").unwrap();
     let q = reject();
-    let (a, qa) = read_responses(&csv_rows(&csv), 1, &map, "s", "kp.csv", &q).unwrap();
-    let (b, qb) = read_responses(&rows, 1, &map, "s", "kp.xlsx", &q).unwrap();
+    let (a, qa) = read(&csv_rows(&csv), 1, &map, "s", "kp.csv", &q).unwrap();
+    let (b, qb) = read(&rows, 1, &map, "s", "kp.xlsx", &q).unwrap();
     assert!(qa.is_empty() && qb.is_empty(), "{qb:?}");
     assert_eq!(a.len(), 10 * 35);
     assert_eq!(a, b);
@@ -456,7 +480,7 @@ fn a_utf16_survey_with_a_line_break_in_free_text() {
         .collect();
     let decoded = decode_text(&bytes, Encoding::Auto, "survey.txt").unwrap();
     let rows = delimited_rows(&decoded, "survey.txt").unwrap();
-    let (answers, q) = read_responses(&rows, 1, &map, "s", "survey.txt", &reject()).unwrap();
+    let (answers, q) = read(&rows, 1, &map, "s", "survey.txt", &reject()).unwrap();
     assert_eq!(answers.len(), 2, "r1's two answers: {answers:?}");
     assert!(answers.iter().all(|a| a.value.is_some()));
     assert_eq!(q.len(), 1);

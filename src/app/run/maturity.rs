@@ -123,12 +123,22 @@ pub(crate) fn assess(
             );
             (Vec::new(), rejected, scores)
         } else {
-            let (got, rejected) =
-                survey::read_responses(&rows, sv.header_rows, &map, &salt, &file, &reject)?;
+            let how = survey::ResponseFile {
+                header_rows: sv.header_rows,
+                map: &map,
+                salt: &salt,
+                file: &file,
+                complete_rows: !crate::io::tabular::is_workbook(&payload.bytes),
+                latest: as_of,
+            };
+            let (got, rejected) = survey::read_responses(&rows, &how, &reject)?;
             info!(survey = %id, answers = got.len(), quarantined = rejected.len(), "Read survey");
             let scores = aggregate(&sv.region, &sv.round, &got, &params);
             (got, rejected, scores)
         };
+        if !rejected.is_empty() {
+            warn!(survey = %id, "{}", crate::model::quarantine::summary(&rejected));
+        }
         dims.extend(d);
         roles.extend(r);
         quarantine.extend(rejected);

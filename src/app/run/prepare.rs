@@ -68,7 +68,27 @@ pub fn prepare(path: &Path) -> Result<Prepared, Error> {
     });
     let focus = pipeline.file.regions.focus.iter().enumerate();
     let focus = focus.map(|(i, f)| ("focus", format!("regions.focus.{i}"), f));
-    for (what, key, f) in focus.chain(peers) {
+    // The region a region's own file is about: a code the registry does not know would publish
+    // figures for a region that does not exist.
+    let file = &pipeline.file;
+    let own = file
+        .sources
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some(("source", format!("sources.{i}.region"), s.region.as_ref()?)))
+        .chain(
+            file.surveys
+                .iter()
+                .enumerate()
+                .map(|(i, s)| ("survey", format!("surveys.{i}.region"), &s.region)),
+        )
+        .chain(
+            file.roadmaps
+                .iter()
+                .enumerate()
+                .map(|(i, r)| ("roadmap", format!("roadmaps.{i}.region"), &r.region)),
+        );
+    for (what, key, f) in focus.chain(peers).chain(own) {
         if registry.get(f).is_none() {
             return Err(pipeline
                 .error_at_key(

@@ -530,6 +530,19 @@ impl Pipeline {
                     ),
                 ));
             }
+            if let Some(other) = f.surveys[..i]
+                .iter()
+                .find(|o| o.region == sv.region && o.round == sv.round)
+            {
+                return Err(at(
+                    format!("surveys.{i}.round"),
+                    format!(
+                        "survey `{id}` is a second survey of {} in round {} (survey `{}` is the \
+                         first): one file per region and round, or its respondents would count twice",
+                        sv.region, sv.round, other.id
+                    ),
+                ));
+            }
             if !(1..=2).contains(&sv.header_rows) {
                 return Err(at(
                     format!("surveys.{i}.header_rows"),

@@ -25,7 +25,7 @@ pub mod signals;
 pub mod survey;
 pub mod tables;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use survey::{Answer, AnswerType};
 
@@ -272,7 +272,7 @@ pub fn aggregate(
         let target = respondent_scores(&of(AnswerType::Target), params);
         // Role means.
         let mut by_role: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
-        for (role, s) in scores.values() {
+        for (role, s) in &scores {
             by_role.entry(role).or_default().push(*s);
         }
         let role_means: BTreeMap<&'static str, f64> =
@@ -296,7 +296,7 @@ pub fn aggregate(
             });
             (den > 0.0).then(|| num / den)
         };
-        let values: Vec<f64> = scores.values().map(|(_, s)| *s).collect();
+        let values: Vec<f64> = scores.iter().map(|(_, s)| *s).collect();
         let n = values.len();
         let n_roles = by_role.len();
         let reliability = if n < params.min_n {
@@ -319,14 +319,13 @@ pub fn aggregate(
                     / f64::from(u32::try_from(n).ok()?).sqrt();
                 Some(((s - half, s + half), "t"))
             } else {
-                let respondents: Vec<(&'static str, f64)> = scores.values().copied().collect();
-                bootstrap(&respondents, params, &weighted).map(|c| (c, "bootstrap"))
+                bootstrap(&scores, params, &weighted).map(|c| (c, "bootstrap"))
             }
         });
         let rwg = sd.map(|sd| (1.0 - sd * sd / 2.0).max(0.0));
         let flags = agreement_flags(rwg, &role_means, published, params);
-        let mean_of = |m: &BTreeMap<String, (&'static str, f64)>| {
-            let v: Vec<f64> = m.values().map(|(_, s)| *s).collect();
+        let mean_of = |m: &[(&'static str, f64)]| {
+            let v: Vec<f64> = m.iter().map(|(_, s)| *s).collect();
             (!v.is_empty() && published).then(|| mean(&v))
         };
         let sat = mean_of(&satisfaction);
@@ -542,30 +541,31 @@ fn need_and_priority(
     (dissatisfaction, dev_need, priority)
 }
 
-/// Respondent -> (role, score) for the answers of one dimension and answer type, kept when at
-/// least the required share of the dimension's items is answered.
-fn respondent_scores(
-    answers: &[&Answer],
-    params: &Params,
-) -> BTreeMap<String, (&'static str, f64)> {
+/// (role, score) of each respondent of the answers of one dimension and answer type, kept when
+/// at least the required share of the dimension's items is answered, in the order the
+/// respondents first appear in the answers (their file's order). Never in the order of their
+/// keys: a key is salted, and sums and the bootstrap would then change with the salt.
+fn respondent_scores(answers: &[&Answer], params: &Params) -> Vec<(&'static str, f64)> {
     let items: BTreeSet<&str> = answers.iter().map(|a| a.item.as_str()).collect();
-    let mut per: BTreeMap<&str, (&'static str, Vec<f64>)> = BTreeMap::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut per: Vec<(&'static str, Vec<f64>)> = Vec::new();
     for a in answers {
-        let e = per
-            .entry(a.respondent.as_str())
-            .or_insert((a.role, Vec::new()));
+        let i = *index.entry(a.respondent.as_str()).or_insert_with(|| {
+            per.push((a.role, Vec::new()));
+            per.len() - 1
+        });
         if let Some(v) = a.value {
-            e.1.push(v);
+            per[i].1.push(v);
         }
     }
     let total = f64::from(u32::try_from(items.len()).unwrap_or(u32::MAX));
     per.into_iter()
-        .filter(|(_, (_, v))| {
+        .filter(|(_, v)| {
             !v.is_empty()
                 && f64::from(u32::try_from(v.len()).unwrap_or(0))
                     >= params.min_answered_share * total
         })
-        .map(|(r, (role, v))| (r.to_owned(), (role, mean(&v))))
+        .map(|(role, v)| (role, mean(&v)))
         .collect()
 }
 

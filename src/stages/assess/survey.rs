@@ -246,15 +246,42 @@ pub struct Answer {
     pub raw: String,
 }
 
+/// How a respondent-level export is read.
+pub struct ResponseFile<'a> {
+    /// Header rows (1 or 2).
+    pub header_rows: usize,
+    /// The question map.
+    pub map: &'a [MappedItem],
+    /// The salt of respondent keys.
+    pub salt: &'a str,
+    /// The file, for locations.
+    pub file: &'a str,
+    /// Whether every row has all its fields (delimited text does; a workbook leaves empty cells
+    /// out): then a row with fewer fields than the header was cut short.
+    pub complete_rows: bool,
+    /// No answer is dated after this day (the run's as-of date).
+    pub latest: NaiveDate,
+}
+
 /// Reads a respondent-level export already split into rows of cells.
+///
+/// A row is quarantined whole, with the first offending cell, when its role is unknown, it was
+/// cut short, an answer is off its item's scale, or its date cannot be read or lies after
+/// `latest`. A respondent given twice is kept once when the rows agree and quarantined (every
+/// row) when they do not. Quarantined records carry the respondent's salted key in place of the
+/// id: no id leaves this function in clear.
 pub fn read_responses(
     rows: &[XRow],
-    header_rows: usize,
-    map: &[MappedItem],
-    salt: &str,
-    file: &str,
+    how: &ResponseFile<'_>,
     quarantine: &dyn Fn(String, &'static str, String, String) -> QuarantineEntry,
 ) -> Result<(Vec<Answer>, Vec<QuarantineEntry>), SourceError> {
+    let ResponseFile {
+        header_rows,
+        map,
+        salt,
+        file,
+        ..
+    } = *how;
     let text = XCell::raw_text;
     let rows: Vec<&XRow> = rows
         .iter()
@@ -345,8 +372,9 @@ pub fn read_responses(
             message: "no column matches the question map".into(),
         });
     }
-    let mut answers = Vec::new();
     let mut rejected = Vec::new();
+    // Each respondent's answers, with the line and record of the row they came from.
+    let mut respondents: Vec<Respondent> = Vec::new();
     for row in &rows[header_rows.max(1)..] {
         let (n, _) = row;
         let id = cell_at(row, id_col);
@@ -355,14 +383,37 @@ pub fn read_responses(
         {
             continue;
         }
+        let respondent = {
+            let h = crate::io::hash::sha256_hex(format!("{salt}\u{1f}{}", id.trim()).as_bytes());
+            h[..16].to_owned()
+        };
+        // The record as written, the respondent id replaced by its key.
         let record = row
             .1
             .iter()
-            .map(|(_, v)| text(v))
+            .map(|(c, v)| {
+                if *c == id_col {
+                    format!("respondent:{respondent}")
+                } else {
+                    text(v)
+                }
+            })
             .collect::<Vec<_>>()
             .join(";");
+        let mut reject = |location: String, rule, reason: String| {
+            rejected.push(quarantine(location, rule, reason, record.clone()));
+        };
+        let fields = row.1.iter().map(|(c, _)| *c).max().unwrap_or(0);
+        if how.complete_rows && fields < width {
+            reject(
+                format!("{file}:{n}:{}", fields + 1),
+                "truncated_row",
+                format!("the row has {fields} fields and the header {width}: it was cut short"),
+            );
+            continue;
+        }
         let Some(role) = role_of(&cell_at(row, role_col)) else {
-            rejected.push(quarantine(
+            reject(
                 format!("{file}:{n}:{role_col}"),
                 "unknown_role",
                 format!(
@@ -370,71 +421,169 @@ pub fn read_responses(
                     cell_at(row, role_col).trim(),
                     ROLES.join(", ")
                 ),
-                record,
-            ));
+            );
             continue;
         };
-        let respondent = {
-            let h = crate::io::hash::sha256_hex(format!("{salt}\u{1f}{}", id.trim()).as_bytes());
-            h[..16].to_owned()
-        };
-        let answered = time_col.and_then(|c| parse_date(&cell_at(row, c)));
-        let mut row_answers = Vec::new();
-        let mut bad = None;
-        for (col, m) in &items {
-            let raw = row.1.iter().find(|(c, _)| c == col).map(|(_, v)| v.clone());
-            let value = match &raw {
-                None => Ok(None),
-                Some(XCell::Number(v)) => on_scale(*v, m),
-                Some(XCell::Date(d)) => Err(format!("a date ({d}) is not an answer")),
-                Some(XCell::Text(t)) if t.trim().is_empty() => Ok(None),
-                Some(XCell::Text(t)) => match likert(t) {
-                    Some(None) => Ok(None),
-                    Some(Some(v)) if m.scale == (1.0, 5.0) => Ok(Some(v)),
-                    Some(Some(_)) => Err(format!(
-                        "`{}` is a 1-5 label but item `{}` is on {}..{}",
-                        t.trim(),
-                        m.item,
-                        m.scale.0,
-                        m.scale.1
-                    )),
-                    None => match t.trim().replace(',', ".").parse::<f64>() {
-                        Ok(v) => on_scale(v, m),
-                        Err(_) => Err(format!(
-                            "`{}` is not an answer on item `{}`'s scale",
-                            t.trim(),
-                            m.item
-                        )),
-                    },
-                },
-            };
-            match value {
-                Ok(v) => row_answers.push(Answer {
-                    respondent: respondent.clone(),
-                    role,
-                    answered,
-                    item: m.item.clone(),
-                    dimension: m.dimension.clone(),
-                    answer_type: m.answer_type,
-                    value: v.map(|v| m.to_common_scale(v)),
-                    raw: raw.as_ref().map(&text).unwrap_or_default(),
-                }),
-                Err(reason) => {
-                    bad = Some((format!("{file}:{n}:{col}"), reason));
-                    break;
+        let answered = match time_col.map(|c| (c, cell_at(row, c))) {
+            Some((c, t)) if !t.trim().is_empty() => match parse_date(&t) {
+                Some(d) if d <= how.latest => Some(d),
+                Some(d) => {
+                    reject(
+                        format!("{file}:{n}:{c}"),
+                        "date_in_future",
+                        format!("answered on {d}, after {}", how.latest),
+                    );
+                    continue;
                 }
-            }
-        }
-        match bad {
+                None => {
+                    reject(
+                        format!("{file}:{n}:{c}"),
+                        "bad_date",
+                        format!(
+                            "`{}` is not a date (d.m.yyyy, yyyy-mm-dd or a day number)",
+                            t.trim()
+                        ),
+                    );
+                    continue;
+                }
+            },
+            _ => None,
+        };
+        match row_answers(row, &items, &respondent, role, answered) {
+            Ok(answers) => respondents.push(Respondent {
+                key: respondent,
+                line: *n,
+                record,
+                answers,
+            }),
             // One answer off the scale makes the respondent's row unusable as a whole: it is
             // quarantined with the first offending cell.
-            Some((location, reason)) => {
-                rejected.push(quarantine(location, "answer_out_of_scale", reason, record));
+            Err((col, reason)) => {
+                reject(format!("{file}:{n}:{col}"), "answer_out_of_scale", reason);
             }
-            None => answers.extend(row_answers),
         }
     }
+    let answers = one_row_per_respondent(respondents, file, quarantine, &mut rejected);
     Ok((answers, rejected))
+}
+
+/// One respondent's row, read.
+struct Respondent {
+    key: String,
+    line: usize,
+    record: String,
+    answers: Vec<Answer>,
+}
+
+/// A respondent given twice: the same answers again are kept once (each repeat quarantined as
+/// `duplicate_row`); rows that disagree are all quarantined (`conflicting_duplicate`), and the
+/// respondent counts in no score.
+fn one_row_per_respondent(
+    respondents: Vec<Respondent>,
+    file: &str,
+    quarantine: &dyn Fn(String, &'static str, String, String) -> QuarantineEntry,
+    rejected: &mut Vec<QuarantineEntry>,
+) -> Vec<Answer> {
+    let mut order: Vec<String> = Vec::new();
+    let mut by_key: std::collections::HashMap<String, Vec<Respondent>> =
+        std::collections::HashMap::new();
+    for r in respondents {
+        if !by_key.contains_key(&r.key) {
+            order.push(r.key.clone());
+        }
+        by_key.entry(r.key.clone()).or_default().push(r);
+    }
+    let mut out = Vec::new();
+    for key in order {
+        let mut rows = by_key.remove(&key).unwrap_or_default();
+        if rows.is_empty() {
+            continue;
+        }
+        let first = rows.remove(0);
+        let lines = std::iter::once(first.line)
+            .chain(rows.iter().map(|r| r.line))
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if rows.iter().all(|r| r.answers == first.answers) {
+            for r in &rows {
+                rejected.push(quarantine(
+                    format!("{file}:{}", r.line),
+                    "duplicate_row",
+                    format!("respondent {key} answers again (lines {lines}) with the same answers: kept once"),
+                    r.record.clone(),
+                ));
+            }
+            out.extend(first.answers);
+        } else {
+            let reason = format!(
+                "respondent {key} answers more than once (lines {lines}) with different answers: none is used"
+            );
+            for r in std::iter::once(&first).chain(&rows) {
+                rejected.push(quarantine(
+                    format!("{file}:{}", r.line),
+                    "conflicting_duplicate",
+                    reason.clone(),
+                    r.record.clone(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The answers of one row, or the column and reason of the first answer off its scale.
+fn row_answers(
+    row: &XRow,
+    items: &[(usize, &MappedItem)],
+    respondent: &str,
+    role: &'static str,
+    answered: Option<NaiveDate>,
+) -> Result<Vec<Answer>, (usize, String)> {
+    let text = XCell::raw_text;
+    let mut answers = Vec::new();
+    for (col, m) in items {
+        let raw = row.1.iter().find(|(c, _)| c == col).map(|(_, v)| v.clone());
+        let value = match &raw {
+            None => Ok(None),
+            Some(XCell::Number(v)) => on_scale(*v, m),
+            Some(XCell::Date(d)) => Err(format!("a date ({d}) is not an answer")),
+            Some(XCell::Text(t)) if t.trim().is_empty() => Ok(None),
+            Some(XCell::Text(t)) => match likert(t) {
+                Some(None) => Ok(None),
+                Some(Some(v)) if m.scale == (1.0, 5.0) => Ok(Some(v)),
+                Some(Some(_)) => Err(format!(
+                    "`{}` is a 1-5 label but item `{}` is on {}..{}",
+                    t.trim(),
+                    m.item,
+                    m.scale.0,
+                    m.scale.1
+                )),
+                None => match t.trim().replace(',', ".").parse::<f64>() {
+                    Ok(v) => on_scale(v, m),
+                    Err(_) => Err(format!(
+                        "`{}` is not an answer on item `{}`'s scale",
+                        t.trim(),
+                        m.item
+                    )),
+                },
+            },
+        };
+        match value {
+            Ok(v) => answers.push(Answer {
+                respondent: respondent.to_owned(),
+                role,
+                answered,
+                item: m.item.clone(),
+                dimension: m.dimension.clone(),
+                answer_type: m.answer_type,
+                value: v.map(|v| m.to_common_scale(v)),
+                raw: raw.as_ref().map(text).unwrap_or_default(),
+            }),
+            Err(reason) => return Err((*col, reason)),
+        }
+    }
+    Ok(answers)
 }
 
 fn on_scale(v: f64, m: &MappedItem) -> Result<Option<f64>, String> {

@@ -267,13 +267,11 @@ fn one_row_per_class_and_year(
     let mut groups: Vec<Vec<(KpaRow, String)>> = Vec::new();
     let mut index: HashMap<(i16, String), usize> = HashMap::new();
     for (row, record) in rows {
-        match index.get(&key(&row)) {
-            Some(&g) => groups[g].push((row, record)),
-            None => {
-                index.insert(key(&row), groups.len());
-                groups.push(vec![(row, record)]);
-            }
-        }
+        let g = *index.entry(key(&row)).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push((row, record));
     }
     let same = |a: &KpaRow, b: &KpaRow| {
         a.costs == b.costs
