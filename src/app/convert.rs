@@ -168,7 +168,7 @@ struct QuarantineOut {
     run_id: String,
     writer: Option<TableWriter>,
     pending: Vec<QuarantineEntry>,
-    total: usize,
+    tally: crate::model::quarantine::Tally,
 }
 
 impl QuarantineOut {
@@ -178,13 +178,13 @@ impl QuarantineOut {
             run_id: run_id.to_owned(),
             writer: None,
             pending: Vec::new(),
-            total: 0,
+            tally: crate::model::quarantine::Tally::default(),
         }
     }
 
     fn push(&mut self, entry: QuarantineEntry) -> Result<(), InternalError> {
+        self.tally.add(&entry);
         self.pending.push(entry);
-        self.total += 1;
         if self.pending.len() >= BATCH_ROWS {
             self.flush()?;
         }
@@ -428,10 +428,11 @@ pub fn convert(args: &ConvertRequest) -> Result<Converted, Error> {
     out.write(&columns.take_frame()?)?;
     let rows = out.finish()?;
 
-    let quarantined = quarantine.total;
+    let quarantined = quarantine.tally.total();
+    let summary = quarantine.tally.summary();
     let quarantine_path = quarantine.finish()?;
     if let Some(path) = &quarantine_path {
-        warn!(rows = quarantined, path = %path.display(), "Quarantined rows");
+        warn!(path = %path.display(), "{summary}");
     }
     info!(rows, path = %args.output.display(), "Wrote observations");
     Ok(Converted {

@@ -231,6 +231,25 @@ impl Contract {
                 .map_err(|e| self.violation(format!("column `{}`: {e}", c.name)))?;
             self.check_column(c, col.dtype(), col.null_count())?;
         }
+        self.check_finite(df)
+    }
+
+    /// No published number is NaN or infinite: a value that cannot be computed is missing, with
+    /// a flag that says why (the stages see to that; this is the net under them).
+    fn check_finite(&self, df: &DataFrame) -> Result<(), InternalError> {
+        for col in df.columns() {
+            let Ok(values) = col.f64() else { continue };
+            if let Some(row) = values
+                .iter()
+                .position(|v| v.is_some_and(|v| !v.is_finite()))
+            {
+                return Err(self.violation(format!(
+                    "column `{}` holds {} at row {row}: a published number is finite or missing",
+                    col.name(),
+                    values.get(row).unwrap_or_default()
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -401,6 +420,34 @@ mod tests {
         for (t, _) in CONTRACTS {
             let c = Contract::for_table(t).unwrap();
             assert!(!c.columns.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_non_finite_number_is_a_violation() {
+        let c = Contract {
+            table: "t".into(),
+            schema_version: 1,
+            description: String::new(),
+            columns: vec![ColumnContract {
+                name: "x".into(),
+                kind: ColumnType::Float64,
+                nullable: true,
+                description: String::new(),
+            }],
+            extra_columns: None,
+        };
+        c.check_frame(&df!("x" => [Some(1.5), None]).unwrap())
+            .unwrap();
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let err = c
+                .check_frame(&df!("x" => [Some(1.5), Some(bad)]).unwrap())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("at row 1") && err.contains("finite or missing"),
+                "{err}"
+            );
         }
     }
 

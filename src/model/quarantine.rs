@@ -55,27 +55,60 @@ fn text_column<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> Column 
 /// one is, e.g. `1 row quarantined: wrong_type at x.json#/0/year` or `5 rows quarantined:
 /// wrong_type (3), unknown_region (2); first at x.json#/0/year`.
 pub fn summary(entries: &[QuarantineEntry]) -> String {
-    let Some(first) = entries.first() else {
-        return "no rows quarantined".to_owned();
-    };
-    let mut rules: Vec<(&str, usize)> = Vec::new();
+    let mut tally = Tally::default();
     for e in entries {
-        match rules.iter_mut().find(|(r, _)| *r == e.rule) {
+        tally.add(e);
+    }
+    tally.summary()
+}
+
+/// Quarantined rows counted as they go by (for a writer that does not keep them): how many,
+/// per rule, and the first one's location.
+#[derive(Debug, Default)]
+pub struct Tally {
+    total: usize,
+    rules: Vec<(&'static str, usize)>,
+    first: Option<String>,
+}
+
+impl Tally {
+    /// Counts one entry.
+    pub fn add(&mut self, e: &QuarantineEntry) {
+        self.total += 1;
+        match self.rules.iter_mut().find(|(r, _)| *r == e.rule) {
             Some((_, n)) => *n += 1,
-            None => rules.push((e.rule, 1)),
+            None => self.rules.push((e.rule, 1)),
+        }
+        if self.first.is_none() {
+            self.first = Some(e.location.clone());
         }
     }
-    let n = entries.len();
-    let rows = if n == 1 { "row" } else { "rows" };
-    if let [(rule, _)] = rules[..] {
-        return format!("{n} {rows} quarantined: {rule} at {}", first.location);
+
+    /// How many were counted.
+    pub fn total(&self) -> usize {
+        self.total
     }
-    let rules: Vec<String> = rules.iter().map(|(r, k)| format!("{r} ({k})")).collect();
-    format!(
-        "{n} {rows} quarantined: {}; first at {}",
-        rules.join(", "),
-        first.location
-    )
+
+    /// See [`summary`].
+    pub fn summary(&self) -> String {
+        let Some(first) = &self.first else {
+            return "no rows quarantined".to_owned();
+        };
+        let n = self.total;
+        let rows = if n == 1 { "row" } else { "rows" };
+        if let [(rule, _)] = self.rules[..] {
+            return format!("{n} {rows} quarantined: {rule} at {first}");
+        }
+        let rules: Vec<String> = self
+            .rules
+            .iter()
+            .map(|(r, k)| format!("{r} ({k})"))
+            .collect();
+        format!(
+            "{n} {rows} quarantined: {}; first at {first}",
+            rules.join(", ")
+        )
+    }
 }
 
 #[cfg(test)]

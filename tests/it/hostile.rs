@@ -500,3 +500,117 @@ fn a_region_file_for_an_unknown_region_is_a_configuration_error() {
         );
     }
 }
+
+// 2. No output holds a non-finite number.
+
+/// The sample's StatFin 11s5 document with its `value` edited.
+fn edit_11s5_values(ws: &Workspace, edit: impl FnOnce(&mut Vec<Value>)) {
+    let p = ws.path(STATFIN_11S5);
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    let mut values = doc["value"].as_array().unwrap().clone();
+    edit(&mut values);
+    doc["value"] = Value::Array(values);
+    std::fs::write(&p, serde_json::to_vec(&doc).unwrap()).unwrap();
+}
+
+/// The sample's declared check that every population figure is present warns instead of
+/// stopping the run, so that a run with missing figures publishes them (as missing).
+fn missing_population_only_warns(ws: &Workspace) {
+    ws.edit(
+        "pipelines/sample.toml",
+        "name = \"population_has_values\"\nkind = \"not_null\"",
+        "name = \"population_has_values\"\nkind = \"not_null\"\nseverity = \"warn\"",
+    );
+}
+
+/// Every number in every Parquet output below `out` is finite or missing.
+fn every_number_is_finite(out: &std::path::Path) {
+    for path in snapshot(out).keys() {
+        if path.extension().is_none_or(|e| e != "parquet") {
+            continue;
+        }
+        let df = read_parquet(&out.join(path));
+        for c in df.columns() {
+            if let Ok(v) = c.f64() {
+                assert!(
+                    v.iter().flatten().all(f64::is_finite),
+                    "{}: column {} holds a non-finite number",
+                    path.display(),
+                    c.name()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn text_cells_that_are_not_finite_numbers_are_quarantined() {
+    let case = Case::new();
+    let err = case.succeeds(|ws| {
+        missing_population_only_warns(ws);
+        edit_11s5_values(ws, |v| {
+            v[0] = Value::from("NaN");
+            v[1] = Value::from("inf");
+            v[2] = Value::from("-infinity");
+        });
+    });
+    assert!(err.contains("3 rows quarantined: not_finite at "), "{err}");
+    assert_eq!(count(&case.quarantined_rules(), "not_finite"), 3);
+    every_number_is_finite(&case.ws.out());
+    assert!(
+        case.no_figure_changed() > 0,
+        "the counties of the three are missing now"
+    );
+}
+
+#[test]
+fn a_sum_too_large_for_a_float_is_missing_with_a_flag() {
+    let case = Case::new();
+    case.succeeds(|ws| {
+        missing_population_only_warns(ws);
+        edit_11s5_values(ws, |v| {
+            v[0] = Value::from(1.7e308);
+            v[1] = Value::from(1.7e308);
+        });
+    });
+    every_number_is_finite(&case.ws.out());
+    let indicators = case.table("indicators.parquet");
+    let flags = indicators.column("flags").unwrap().str().unwrap().clone();
+    let value = indicators.column("value").unwrap().f64().unwrap().clone();
+    let flagged: Vec<usize> = (0..indicators.height())
+        .filter(|&i| flags.get(i).is_some_and(|f| f.contains("overflow")))
+        .collect();
+    assert!(
+        !flagged.is_empty(),
+        "the county and the country are flagged"
+    );
+    assert!(flagged.iter().all(|&i| value.get(i).is_none()));
+}
+
+#[test]
+fn convert_quarantines_text_cells_that_are_not_finite() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let input = dir.path().join("t.json");
+    std::fs::write(
+        &input,
+        r#"{"version":"2.0","class":"dataset","id":["alue","vuosi"],"size":[3,1],
+            "dimension":{"alue":{"category":{"index":["KU091","KU049","SSS"]}},
+                         "vuosi":{"category":{"index":["2024"]}}},
+            "role":{"geo":["alue"],"time":["vuosi"]},
+            "value":["NaN", 1e999, 5]}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("t.parquet");
+    let o = mittari()
+        .args(["convert", "jsonstat"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("2 rows quarantined: not_finite at "), "{err}");
+    every_number_is_finite(dir.path());
+    assert_eq!(read_parquet(&out).height(), 1);
+}

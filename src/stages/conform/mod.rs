@@ -252,6 +252,9 @@ impl<'a> From<Pairs<'a>> for Ranked<'a> {
     }
 }
 
+/// The flag of a sum too large for a float: missing, never infinite.
+pub(crate) const OVERFLOW: &str = "overflow: too large to compute";
+
 /// The three levels of the parts.
 fn compute<'a>(
     parts: &Parts<'_>,
@@ -279,6 +282,7 @@ fn compute<'a>(
         for g in groups {
             let n = g.region.and_then(|r| expected.get(r));
             let (x, flag) = match n {
+                Some(n) if g.valid == n && !g.sum.is_finite() => (None, Some(OVERFLOW.to_owned())),
                 Some(n) if g.valid == n => (Some(g.sum), None),
                 Some(n) if g.valid < n => (
                     None,
@@ -343,11 +347,18 @@ fn municipalities(p: &Parts<'_>, pairs: &Ranked<'_>) -> Vec<Municipality> {
         }
         let first = group[0].2;
         let complete = valid == group.len();
+        let finite = sum.is_finite();
         out.push(Municipality {
             pair: p.pair[first],
             year: p.year[first],
-            x: complete.then_some(sum),
-            flag: (!complete).then_some("missing in source"),
+            x: (complete && finite).then_some(sum),
+            flag: if !complete {
+                Some("missing in source")
+            } else if !finite {
+                Some(OVERFLOW)
+            } else {
+                None
+            },
         });
     }
     out

@@ -36,12 +36,13 @@ pub(crate) fn count<'a>(ind: Indicator, num: &MeasureLevels<'a>) -> Computed<'a>
     let mut rows = Rows::default();
     for i in 0..num.len() {
         let x = num.x[i];
+        let (value, overflow) = finite(x.map(|x| x * ind.scale));
         rows.push(
             key(num, i),
-            x.map(|x| x * ind.scale),
+            value,
             x,
             None,
-            flags(&[num.flag[i].clone()]),
+            flags(&[num.flag[i].clone(), overflow]),
         );
     }
     Computed { ind, rows }
@@ -98,12 +99,13 @@ pub(crate) fn quotient<'a>(
             None => (None, None),
         };
         let zero = d == Some(0.0);
-        let value = if zero {
-            None
+        let (value, overflow) = if zero {
+            (None, None)
         } else {
-            x.zip(d).map(|(x, d)| x / d * ind.scale)
+            finite(x.zip(d).map(|(x, d)| x / d * ind.scale))
         };
         let flag = flags(&[
+            overflow,
             num.flag[i]
                 .as_deref()
                 .map(|f| format!("{} {f}", sides.numerator)),
@@ -117,6 +119,14 @@ pub(crate) fn quotient<'a>(
         rows.push(key(num, i), value, x, d, flag);
     }
     Computed { ind, rows }
+}
+
+/// A value, or missing with the overflow flag when it is not a finite number.
+fn finite(value: Option<f64>) -> (Option<f64>, Option<String>) {
+    match value {
+        Some(v) if !v.is_finite() => (None, Some(crate::stages::conform::OVERFLOW.to_owned())),
+        v => (v, None),
+    }
 }
 
 /// The parts that are present, joined by `; `; none is no flag.
@@ -286,7 +296,11 @@ fn comparisons(
             .copied()
             .flatten();
         country_value.push(c);
-        index.push(relative_to(value[i], c).map(|r| r * 100.0));
+        index.push(
+            relative_to(value[i], c)
+                .map(|r| r * 100.0)
+                .filter(|v| v.is_finite()),
+        );
         // Sorted by (indicator, level, region, year): the region's previous year, when there is
         // one, is the row before.
         let previous = k
@@ -300,7 +314,11 @@ fn comparisons(
                         .is_some_and(|(a, b)| i32::from(a) + 1 == i32::from(b))
             })
             .and_then(|p| value[p]);
-        yoy.push(relative_to(value[i], previous).map(|r| (r - 1.0) * 100.0));
+        yoy.push(
+            relative_to(value[i], previous)
+                .map(|r| (r - 1.0) * 100.0)
+                .filter(|v| v.is_finite()),
+        );
     }
     Comparisons {
         order,
@@ -369,7 +387,7 @@ pub(crate) fn with_comparisons(all: &DataFrame) -> Result<DataFrame, InternalErr
 /// `value / base`, null when either is missing or the base is 0.
 fn relative_to(value: Option<f64>, base: Option<f64>) -> Option<f64> {
     let (v, b) = value.zip(base)?;
-    (b != 0.0).then(|| v / b)
+    Some(v / b).filter(|r| b != 0.0 && r.is_finite())
 }
 
 /// Each row's place among the column's distinct values in byte order (null first, as 0).

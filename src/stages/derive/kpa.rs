@@ -132,11 +132,16 @@ pub fn kpa_frame(
                     r.year
                 ));
             }
+            // A quotient or product too large for a float is missing, never infinite.
             let div = |a: Option<f64>, b: Option<f64>| match (a, b) {
-                (Some(a), Some(b)) if b != 0.0 => Some(a / b),
+                (Some(a), Some(b)) if b != 0.0 => Some(a / b).filter(|v| v.is_finite()),
                 _ => None,
             };
-            let real = |v: Option<f64>| v.zip(deflator).map(|(v, d)| v * d);
+            let real = |v: Option<f64>| {
+                v.zip(deflator)
+                    .map(|(v, d)| v * d)
+                    .filter(|v| v.is_finite())
+            };
             let cost_per_client = div(r.costs, clients);
             let cost_per_capita = div(r.costs, pop);
             let need_value = need.get(&(s.region.to_owned(), r.year)).copied();

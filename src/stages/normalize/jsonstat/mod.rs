@@ -534,11 +534,22 @@ impl DatasetMapper {
             }
         };
         let mut status = self.status.at(pos, entry).map(str::to_owned);
+        let not_finite = |written: &str| {
+            quarantine(
+                "not_finite",
+                format!("cell value {written} is not a finite number"),
+            )
+        };
         let value = match cell {
-            Cell::Number(v) => Some(*v),
+            Cell::Number(v) if v.is_finite() => Some(*v),
+            Cell::Number(v) => return Err(not_finite(&v.to_string())),
             Cell::Null => None,
             Cell::Text(t) => {
                 if let Ok(v) = t.trim().parse::<f64>() {
+                    // Rust reads `NaN`, `inf` and `-infinity` as numbers; no publisher means them.
+                    if !v.is_finite() {
+                        return Err(not_finite(&format!("{t:?}")));
+                    }
                     Some(v)
                 } else if px_symbol_label(t).is_some() {
                     // Some producers put the PX symbol in `value` itself.

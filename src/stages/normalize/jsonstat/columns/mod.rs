@@ -493,9 +493,10 @@ impl<S: ObservationSink> CellSink for ColumnSink<'_, S> {
     #[allow(clippy::many_single_char_names)] // d, m, k, b: dataset, mapper, keys, batch.
     fn cell(&mut self, d: usize, pos: usize, cell: Cell) -> Result<(), String> {
         let value = match cell {
-            Cell::Number(v) => Some(v),
+            Cell::Number(v) if v.is_finite() => Some(v),
             Cell::Null => None,
-            Cell::Text(_) => return self.slow(d, pos, &cell),
+            // Text, and a number too large for a float: mapped on their own (and quarantined).
+            Cell::Number(_) | Cell::Text(_) => return self.slow(d, pos, &cell),
         };
         let entry = self.mappers[d].status_entry(pos);
         let m = &self.mappers[d];
