@@ -33,6 +33,10 @@ pub struct RunManifest {
     pub status: String,
     /// Every input and its payloads.
     pub inputs: Vec<InputRecord>,
+    /// What a reader should know before trusting the outputs: sources and surveys that gave no
+    /// rows (every figure that needs them is missing).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// The indicator catalogue used: file, version, sha256, entries derived and skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub catalogue: Option<serde_json::Value>,

@@ -75,7 +75,8 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
                 region_payloads.get(&s.config.id).map_or(0, HashMap::len)
             )
         } else {
-            let rows: usize = s.parts.iter().map(|(_, d)| d.resolved.len()).sum();
+            let rows: usize = s.parts.iter().map(|(_, d)| d.resolved.len()).sum::<usize>()
+                + s.kpa.iter().map(|(_, rows)| rows.len()).sum::<usize>();
             let q: usize = s.parts.iter().map(|(_, d)| d.quarantine.len()).sum();
             format!("{rows} rows, {q} quarantined")
         };

@@ -350,6 +350,20 @@ fn edit_cp1252_lines(ws: &Workspace, rel: &str, edit: impl FnOnce(&mut Vec<Strin
 }
 
 impl Case {
+    /// The manifest of the newest run (`_runs/<run id>.json`; run ids sort by time).
+    fn newest_manifest(&self) -> Value {
+        let newest = std::fs::read_dir(self.ws.out().join("_runs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "json")
+                    && p.file_stem().is_some_and(|s| s != "state")
+            })
+            .max()
+            .unwrap();
+        serde_json::from_slice(&std::fs::read(newest).unwrap()).unwrap()
+    }
+
     /// (rule, location, record) of every quarantined survey or roadmap row.
     fn maturity_quarantine(&self) -> Vec<(String, String, String)> {
         let q = self.table("quarantine/maturity.parquet");
@@ -613,4 +627,45 @@ fn convert_quarantines_text_cells_that_are_not_finite() {
     assert!(err.contains("2 rows quarantined: not_finite at "), "{err}");
     every_number_is_finite(dir.path());
     assert_eq!(read_parquet(&out).height(), 1);
+}
+
+// 5. A source that gives no rows is said, and a declared check can stop the run on it.
+
+#[test]
+fn a_source_that_gives_no_rows_is_a_warning_in_the_log_and_the_manifest() {
+    let case = Case::new();
+    let err = case.succeeds(|ws| {
+        missing_population_only_warns(ws);
+        std::fs::write(ws.path(SOTKANET_127), "[]").unwrap();
+    });
+    let warning = "source `sotkanet_127_2024` gave no rows: every figure that needs it is missing";
+    assert!(err.contains(warning), "{err}");
+    let manifest = case.newest_manifest();
+    assert!(
+        manifest["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w == warning),
+        "{manifest}"
+    );
+}
+
+#[test]
+fn a_declared_check_makes_a_source_without_rows_an_error() {
+    let case = Case::new();
+    case.fails(
+        |ws| {
+            let p = ws.pipeline();
+            let mut text = std::fs::read_to_string(&p).unwrap();
+            text.push_str(
+                "\n[[checks]]\nname = \"sotkanet_6_present\"\nkind = \"row_count\"\n\
+                 table = \"observations\"\nwhere = { dataset = \"sotkanet:6\" }\nmin = 1\n",
+            );
+            std::fs::write(&p, text).unwrap();
+            std::fs::write(ws.path("sample-data/sotkanet/SYNTHETIC_6_2024.json"), "[]").unwrap();
+        },
+        1,
+        &["check `sotkanet_6_present` failed", "nothing was published"],
+    );
 }

@@ -26,6 +26,8 @@ pub(crate) struct Maturity {
     pub(crate) params: DataFrame,
     pub(crate) quarantine: DataFrame,
     pub(crate) roadmap: Option<(DataFrame, DataFrame, DataFrame)>,
+    /// Surveys that gave no answers.
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Maturity {
@@ -90,6 +92,7 @@ pub(crate) fn assess(
     let mut quarantine = Vec::new();
     let mut dims = Vec::new();
     let mut roles = Vec::new();
+    let mut warnings = Vec::new();
     for sv in surveys {
         let id = &sv.id;
         let map_path = p.pipeline.resolve(&sv.question_map);
@@ -138,6 +141,14 @@ pub(crate) fn assess(
         };
         if !rejected.is_empty() {
             warn!(survey = %id, "{}", crate::model::quarantine::summary(&rejected));
+        }
+        if got.is_empty() && d.is_empty() {
+            let warning = format!(
+                "survey `{id}` gave no answers: {} has no maturity scores for round {}",
+                sv.region, sv.round
+            );
+            warn!(survey = %id, "{warning}");
+            warnings.push(warning);
         }
         dims.extend(d);
         roles.extend(r);
@@ -295,6 +306,7 @@ pub(crate) fn assess(
         } else {
             Some(tables::roadmap(&rm_rows, as_of, run_id)?)
         },
+        warnings,
     }))
 }
 

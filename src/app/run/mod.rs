@@ -352,6 +352,7 @@ fn run_locked(
         observations,
         quarantine: quarantine_obs,
         inputs,
+        mut warnings,
         kpa: kpa_inputs,
     } = normalize_sources(p, obtained, &archive)?;
     lap("normalize+conform", &mut timings);
@@ -391,7 +392,8 @@ fn run_locked(
     tables.push(Table::new("comparisons", comparisons));
     // The profile opens in Finnish Excel whatever the other CSVs' dialect.
     tables.push(Table::new("region_profile", profile).with_dialect(CsvDialect::ExcelFi));
-    if let Some(m) = maturity {
+    if let Some(mut m) = maturity {
+        warnings.append(&mut m.warnings);
         tables.extend(m.into_tables());
     }
     tables.push(Table::quarantine(
@@ -465,6 +467,7 @@ fn run_locked(
         finished_at: Utc::now(),
         status: "success".to_owned(),
         inputs,
+        warnings,
         catalogue: p.pipeline.catalogue.as_ref().map(|c| {
             serde_json::json!({
                 "path": c.path.display().to_string(),

@@ -480,6 +480,8 @@ pub(crate) struct Normalized<'p> {
     pub(crate) observations: DataFrame,
     pub(crate) quarantine: Vec<QuarantineEntry>,
     pub(crate) inputs: Vec<InputRecord>,
+    /// What a reader of the manifest should know: sources that gave no rows.
+    pub(crate) warnings: Vec<String>,
     /// KPA rows: the source, the sha256 of its file, the rows.
     pub(crate) kpa: Vec<(&'p SourceConfig, String, Vec<KpaRow>)>,
 }
@@ -497,6 +499,7 @@ pub(crate) fn normalize_sources<'p>(
     let mut columns = ObservationColumns::default();
     let mut quarantine_obs: Vec<QuarantineEntry> = Vec::new();
     let mut inputs = Vec::new();
+    let mut warnings = Vec::new();
     // KPA rows: (source config, sha256 of the file, rows).
     let mut kpa_inputs = Vec::new();
     // Each source conformed into the columns, in pipeline order.
@@ -520,7 +523,23 @@ pub(crate) fn normalize_sources<'p>(
             quarantine_obs.extend(decoded.quarantine);
             columns.append(decoded.resolved);
         }
-        let (rows, quarantined) = (columns.len() - before_rows, quarantine_obs.len() - before_q);
+        let kpa_rows: usize = s.kpa.iter().map(|(_, rows)| rows.len()).sum();
+        let (rows, quarantined) = (
+            columns.len() - before_rows + kpa_rows,
+            quarantine_obs.len() - before_q,
+        );
+        if rows == 0 && (s.config.format.has_observations() || s.config.format.is_kpa()) {
+            let warning = format!(
+                "source `{id}` gave no rows{}: every figure that needs it is missing",
+                if quarantined > 0 {
+                    format!(" ({quarantined} quarantined)")
+                } else {
+                    String::new()
+                }
+            );
+            warn!(source = %id, "{warning}");
+            warnings.push(warning);
+        }
         if quarantined > 0 {
             warn!(
                 source = %id,
@@ -596,6 +615,7 @@ pub(crate) fn normalize_sources<'p>(
         observations,
         quarantine: quarantine_obs,
         inputs,
+        warnings,
         kpa: kpa_inputs,
     })
 }
