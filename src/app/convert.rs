@@ -449,5 +449,6 @@ fn context(args: &ConvertRequest, dataset: String, raw_sha256: String) -> Decode
         file: args.input.display().to_string(),
         raw_sha256,
         unit: None,
+        latest_year: None,
     }
 }

@@ -20,6 +20,7 @@ fn ctx(file: &str, dataset: &str) -> (Vec<u8>, DecodeContext) {
         file: file.into(),
         raw_sha256: mittari::io::hash::sha256_hex(&bytes),
         unit: None,
+        latest_year: None,
     };
     (bytes, ctx)
 }

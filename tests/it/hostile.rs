@@ -669,3 +669,26 @@ fn a_declared_check_makes_a_source_without_rows_an_error() {
         &["check `sotkanet_6_present` failed", "nothing was published"],
     );
 }
+
+#[test]
+fn a_sotkanet_row_for_a_year_ahead_is_quarantined() {
+    let case = Case::new();
+    case.succeeds(|ws| {
+        edit_json_rows(ws, SOTKANET_127, |rows| {
+            let mut ahead = rows[0].clone();
+            ahead["year"] = Value::from(2099);
+            rows.push(ahead);
+        });
+    });
+    let q = case.table("quarantine/observations.parquet");
+    let rules: Vec<&str> = q
+        .column("rule")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert_eq!(rules.iter().filter(|r| **r == "year_in_future").count(), 1);
+    assert_eq!(case.no_figure_changed(), 0);
+}

@@ -36,6 +36,7 @@ fn ctx(dataset: &str) -> DecodeContext {
         file: "t.json".into(),
         raw_sha256: String::new(),
         unit: None,
+        latest_year: None,
     }
 }
 
@@ -228,6 +229,7 @@ fn unit_ctx() -> DecodeContext {
         file: "t.json".into(),
         raw_sha256: "00".into(),
         unit: None,
+        latest_year: None,
     }
 }
 

@@ -113,6 +113,7 @@ pub(crate) fn assess(
             file: file.clone(),
             raw_sha256: payload.sha256.clone(),
             unit: None,
+            latest_year: None,
         };
         let reject =
             |location, rule, reason, record| ctx.quarantine(location, rule, reason, record);

@@ -117,7 +117,8 @@ pub(crate) fn new_run_id() -> String {
 pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     let started_at = Utc::now();
     let run_id = new_run_id();
-    let p = prepare(&opts.pipeline)?;
+    let mut p = prepare(&opts.pipeline)?;
+    p.as_of = Some(opts.as_of.unwrap_or_else(|| Utc::now().date_naive()));
     let out = output_dir(&p.pipeline, opts.out.as_deref());
     // One run at a time per output folder (released when this function returns, after the
     // run's history row is written).

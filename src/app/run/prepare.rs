@@ -18,6 +18,8 @@ pub struct Prepared {
     pub registry: Registry,
     /// The reference year's crosswalk.
     pub crosswalk: Crosswalk,
+    /// The run's as-of date (`None` for `validate`, which plans a run of any day).
+    pub as_of: Option<chrono::NaiveDate>,
     /// Every local file read so far, for the run state.
     reads: std::sync::Mutex<Vec<crate::app::state::FileDep>>,
 }
@@ -102,6 +104,7 @@ pub fn prepare(path: &Path) -> Result<Prepared, Error> {
         pipeline,
         registry,
         crosswalk,
+        as_of: None,
         reads: std::sync::Mutex::default(),
     })
 }

@@ -246,6 +246,9 @@ pub(crate) fn decode_source<'a>(
                 file: payload_file(&origin, sp),
                 raw_sha256: sp.payload.sha256.clone(),
                 unit: s.unit.clone(),
+                latest_year: p
+                    .as_of
+                    .map(|d| i16::try_from(chrono::Datelike::year(&d)).unwrap_or(i16::MAX)),
             };
             if s.format.is_kpa() {
                 let reject =

@@ -42,6 +42,10 @@ pub struct DecodeContext {
     pub raw_sha256: String,
     /// Unit to use where the payload has none.
     pub unit: Option<String>,
+    /// The last year a Sotkanet row may be for (the run's as-of year): THL publishes no
+    /// statistics ahead, so a later year is a broken row (`year_in_future`). `None`: no bound
+    /// (`convert`, which has no as-of date).
+    pub latest_year: Option<i16>,
 }
 
 impl DecodeContext {

@@ -49,6 +49,16 @@ fn dataset_indicator(dataset: &str) -> Option<i64> {
     dataset.strip_prefix("sotkanet:")?.parse().ok()
 }
 
+/// A row's year is not after the context's latest year: THL publishes no figures ahead.
+fn not_ahead(ctx: &DecodeContext, year: i16) -> Result<(), String> {
+    match ctx.latest_year {
+        Some(latest) if year > latest => Err(format!(
+            "year {year} is after {latest}, the run's as-of year: no statistics are published ahead"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The dataset of a row: the context's, or `sotkanet:<indicator>` when the context names none.
 fn row_dataset(ctx: &DecodeContext, indicator: i64) -> String {
     if ctx.dataset.is_empty() {
@@ -176,6 +186,9 @@ fn json_row(
             format!("year {year} is not a plausible year"),
         )
     })?;
+    if let Err(reason) = not_ahead(ctx, year) {
+        return Err((Some("year"), "year_in_future", reason));
+    }
     let sex = match &row.gender {
         Some(Value::String(g)) => Sex::parse(g).ok_or_else(|| {
             (
@@ -304,7 +317,7 @@ fn typed_columns(
         let f = Fields {
             indicator: row.indicator,
             region: row.region,
-            year: plausible_year(row.year)?,
+            year: plausible_year(row.year).filter(|y| not_ahead(ctx, *y).is_ok())?,
             sex: Sex::parse(row.gender)?,
             value: row.value,
             abs_value: row.abs_value,
@@ -549,6 +562,9 @@ fn csv_row(
             format!("year {year} is not a plausible year"),
         )
     })?;
+    if let Err(reason) = not_ahead(ctx, year) {
+        return Err((Some(column(2)), "year_in_future", reason));
+    }
     let sex = Sex::parse(fields[3].trim()).ok_or_else(|| {
         (
             Some(column(3)),
@@ -644,6 +660,7 @@ mod tests {
             file: "f.json".into(),
             raw_sha256: "00".into(),
             unit: None,
+            latest_year: None,
         }
     }
 

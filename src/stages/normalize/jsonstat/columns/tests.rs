@@ -38,6 +38,7 @@ fn ctx() -> DecodeContext {
         file: "t.json".into(),
         raw_sha256: "abc".into(),
         unit: None,
+        latest_year: None,
     }
 }
 
