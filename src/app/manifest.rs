@@ -33,6 +33,10 @@ pub struct RunManifest {
     pub status: String,
     /// Every input and its payloads.
     pub inputs: Vec<InputRecord>,
+    /// The survey and roadmap files read: path and sha256 only. They are not copied into the
+    /// raw archive, because survey exports name their respondents.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub maturity_inputs: Vec<LocalFileRecord>,
     /// What a reader should know before trusting the outputs: sources and surveys that gave no
     /// rows (every figure that needs them is missing).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -57,6 +61,19 @@ pub struct RunManifest {
     pub indicators: Vec<IndicatorSummary>,
     /// Wall time per stage, in milliseconds.
     pub timings_ms: Vec<(String, u128)>,
+}
+
+/// A local file recorded by its sha256 alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalFileRecord {
+    /// The survey or roadmap id in the pipeline.
+    pub source: String,
+    /// The file.
+    pub path: String,
+    /// sha256 of its bytes.
+    pub sha256: String,
+    /// Its size.
+    pub bytes: u64,
 }
 
 /// One input payload.

@@ -3,9 +3,12 @@
 //!
 //! A run is up to date, and `run` rewrites nothing, when all of these hold:
 //! - the *run key* is the same: mittari's version and build id (a hash of its sources, contracts
-//!   and registry), the pipeline file's and catalogue's sha256, `--strict`, the survey salt (when
-//!   the pipeline has surveys) and the `--as-of` date (when the pipeline has roadmaps or
-//!   freshness checks, whose results depend on the date);
+//!   and registry), the pipeline file's and catalogue's sha256, `--strict`, every local file the
+//!   pipeline names resolved to an absolute path (a copy of the pipeline in another folder reads
+//!   other files), the survey salt hashed with the survey files' bytes (when the pipeline has
+//!   surveys; never the salt alone, which a reader could test guesses against) and the `--as-of`
+//!   date (when the pipeline has roadmaps or freshness checks, whose results depend on the
+//!   date);
 //! - every local file the last run read is unchanged: same size and modification time, or, when
 //!   those differ, the same sha256 (a `touch` alone does not cause a rebuild);
 //! - every web payload is the same: the conditional requests are sent, and each answer (a 304

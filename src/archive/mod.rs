@@ -185,18 +185,24 @@ impl Archive {
     }
 
     fn append(&self, entry: &IndexEntry, payload: &Payload) -> Result<(), InternalError> {
+        // Payloads and their index are the owner's alone: folders 0700, files 0600.
+        crate::io::atomic::create_dir(&self.root, true)?;
         let target = self.path_of(&payload.sha256);
         if !target.exists() {
-            crate::io::atomic::write_atomic(&target, &payload.bytes)?;
+            crate::io::atomic::write_atomic_private(&target, &payload.bytes)?;
         }
         let line = serde_json::to_string(entry)
             .map_err(|e| InternalError::Invariant(format!("archive index line: {e}")))?;
         let index = self.root.join("index");
         let write = || -> std::io::Result<()> {
-            let mut f = fs_err::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&index)?;
+            let mut options = fs_err::OpenOptions::new();
+            options.create(true).append(true);
+            #[cfg(unix)]
+            {
+                use fs_err::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut f = options.open(&index)?;
             // One write per line: concurrent appenders cannot interleave inside a line.
             f.write_all(format!("{line}\n").as_bytes())
         };

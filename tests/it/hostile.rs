@@ -692,3 +692,88 @@ fn a_sotkanet_row_for_a_year_ahead_is_quarantined() {
     assert_eq!(rules.iter().filter(|r| **r == "year_in_future").count(), 1);
     assert_eq!(case.no_figure_changed(), 0);
 }
+
+// 11. No respondent id reaches the archive; the archive is the owner's alone.
+
+#[test]
+fn survey_files_are_recorded_not_archived_and_the_archive_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new();
+    let o = ws
+        .run_cmd(&ws.out())
+        .env("MITTARI_SURVEY_SALT", "a secret salt")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let raw = ws.path("cache/raw");
+    let survey = std::fs::read(ws.path(SURVEY)).unwrap();
+    let survey_sha = mittari::io::hash::sha256_hex(&survey);
+    assert!(
+        !raw.join(&survey_sha).exists(),
+        "the survey is not archived"
+    );
+    let index = std::fs::read_to_string(raw.join("index")).unwrap();
+    assert!(
+        !index.contains("SYNTHETIC_survey_"),
+        "nor named in the index"
+    );
+    assert!(!index.contains("SYNTHETIC_roadmap_"));
+    for entry in std::fs::read_dir(&raw).unwrap() {
+        let mode = entry.unwrap().metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "archive files are the owner's");
+    }
+    let mode = std::fs::metadata(&raw).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    // The manifest records the survey by its sha256.
+    let runs = ws.out().join("_runs");
+    let manifest = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && p.file_stem().is_some_and(|s| s != "state")
+        })
+        .unwrap();
+    let manifest: Value = serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
+    assert!(
+        manifest["maturity_inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["sha256"] == survey_sha.as_str()),
+        "{}",
+        manifest["maturity_inputs"]
+    );
+    // No hash of the salt alone is kept.
+    let state = std::fs::read_to_string(runs.join("state.json")).unwrap();
+    assert!(!state.contains(&mittari::io::hash::sha256_hex(b"a secret salt")));
+}
+
+// 13. A copy of the pipeline in another folder is not up to date with this one's outputs.
+
+#[test]
+fn the_same_pipeline_from_another_folder_rebuilds() {
+    let ws = Workspace::new();
+    assert!(ws.run().status.success());
+    let again = ws.run();
+    assert!(stderr(&again).contains("Up to date"), "{}", stderr(&again));
+    // The same pipeline and data in another folder, one value changed, into the same --out.
+    let other = Workspace::new();
+    let p = other.path(SOTKANET_127);
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replacen("9078", "9079", 1);
+    std::fs::write(&p, text).unwrap();
+    let o = mittari()
+        .arg("run")
+        .arg(other.pipeline())
+        .arg("--out")
+        .arg(ws.out())
+        .arg("--cache")
+        .arg(ws.path("cache"))
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("Up to date"), "{err}");
+}

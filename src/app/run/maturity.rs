@@ -8,7 +8,7 @@ use polars::prelude::*;
 use tracing::{info, warn};
 
 use super::new_run_id;
-use super::prepare::{Prepared, absolute};
+use super::prepare::Prepared;
 use super::tables::Table;
 use crate::archive::Archive;
 use crate::error::{Error, InternalError, PolarsContext};
@@ -28,6 +28,22 @@ pub(crate) struct Maturity {
     pub(crate) roadmap: Option<(DataFrame, DataFrame, DataFrame)>,
     /// Surveys that gave no answers.
     pub(crate) warnings: Vec<String>,
+    /// The survey and roadmap files read.
+    pub(crate) inputs: Vec<crate::app::manifest::LocalFileRecord>,
+}
+
+/// A local file's record for the manifest.
+fn local_record(
+    id: &str,
+    path: &std::path::Path,
+    payload: &crate::archive::Payload,
+) -> crate::app::manifest::LocalFileRecord {
+    crate::app::manifest::LocalFileRecord {
+        source: id.to_owned(),
+        path: path.display().to_string(),
+        sha256: payload.sha256.clone(),
+        bytes: payload.bytes.len() as u64,
+    }
 }
 
 impl Maturity {
@@ -93,6 +109,8 @@ pub(crate) fn assess(
     let mut dims = Vec::new();
     let mut roles = Vec::new();
     let mut warnings = Vec::new();
+    // Survey and roadmap files are recorded by their sha256, never copied into the archive.
+    let mut inputs = Vec::new();
     for sv in surveys {
         let id = &sv.id;
         let map_path = p.pipeline.resolve(&sv.question_map);
@@ -104,8 +122,8 @@ pub(crate) fn assess(
         )?;
         let path = p.pipeline.resolve(&sv.path);
         let payload = p.read(id, &path)?;
-        archive.store(&format!("file://{}", absolute(&path).display()), &payload)?;
         let file = path.display().to_string();
+        inputs.push(local_record(id, &path, &payload));
         let rows = rows_of(&payload.bytes, &file, sv.encoding, None)?;
         let ctx = DecodeContext {
             source_id: id.clone(),
@@ -162,46 +180,46 @@ pub(crate) fn assess(
     for r in &p.pipeline.file.roadmaps {
         let id = &r.id;
         let region = &r.region;
-        let (actions_rows, milestone_rows, file) = if let Some(path) = &r.path {
-            let path = p.pipeline.resolve(path);
-            let payload = p.read(id, &path)?;
-            archive.store(&format!("file://{}", absolute(&path).display()), &payload)?;
-            let file = path.display().to_string();
-            (
-                workbook::sheet(&payload.bytes, &file, Some("Toimenpiteet"))?,
-                workbook::sheet(&payload.bytes, &file, Some("Virstanpylväät"))?,
-                file,
-            )
-        } else {
-            let read = |rel: &std::path::PathBuf| -> Result<Vec<crate::io::tabular::XRow>, Error> {
-                let path = p.pipeline.resolve(rel);
+        let (actions_rows, milestone_rows, file) =
+            if let Some(path) = &r.path {
+                let path = p.pipeline.resolve(path);
                 let payload = p.read(id, &path)?;
-                archive.store(&format!("file://{}", absolute(&path).display()), &payload)?;
-                Ok(rows_of(
-                    &payload.bytes,
-                    &path.display().to_string(),
-                    r.encoding,
-                    None,
-                )?)
-            };
-            let a = read(
-                r.actions
-                    .as_ref()
-                    .ok_or_else(|| InternalError::Invariant("roadmap without actions".into()))?,
-            )?;
-            let m =
-                read(r.milestones.as_ref().ok_or_else(|| {
+                inputs.push(local_record(id, &path, &payload));
+                let file = path.display().to_string();
+                (
+                    workbook::sheet(&payload.bytes, &file, Some("Toimenpiteet"))?,
+                    workbook::sheet(&payload.bytes, &file, Some("Virstanpylväät"))?,
+                    file,
+                )
+            } else {
+                let mut read =
+                    |rel: &std::path::PathBuf| -> Result<Vec<crate::io::tabular::XRow>, Error> {
+                        let path = p.pipeline.resolve(rel);
+                        let payload = p.read(id, &path)?;
+                        inputs.push(local_record(id, &path, &payload));
+                        Ok(rows_of(
+                            &payload.bytes,
+                            &path.display().to_string(),
+                            r.encoding,
+                            None,
+                        )?)
+                    };
+                let a =
+                    read(r.actions.as_ref().ok_or_else(|| {
+                        InternalError::Invariant("roadmap without actions".into())
+                    })?)?;
+                let m = read(r.milestones.as_ref().ok_or_else(|| {
                     InternalError::Invariant("roadmap without milestones".into())
                 })?)?;
-            (
-                a,
-                m,
-                p.pipeline
-                    .resolve(r.actions.as_deref().unwrap_or(std::path::Path::new("")))
-                    .display()
-                    .to_string(),
-            )
-        };
+                (
+                    a,
+                    m,
+                    p.pipeline
+                        .resolve(r.actions.as_deref().unwrap_or(std::path::Path::new("")))
+                        .display()
+                        .to_string(),
+                )
+            };
         let rm = roadmap::read(&actions_rows, &milestone_rows, &file)?;
         for (location, reason) in &rm.rejected {
             quarantine.push(QuarantineEntry {
@@ -308,6 +326,7 @@ pub(crate) fn assess(
             Some(tables::roadmap(&rm_rows, as_of, run_id)?)
         },
         warnings,
+        inputs,
     }))
 }
 

@@ -256,11 +256,66 @@ fn run_key(p: &Prepared, opts: &RunOptions) -> String {
         parts.push(("as_of", as_of.to_string()));
     }
     if !f.surveys.is_empty() {
-        let salt = std::env::var(crate::env_vars::MITTARI_SURVEY_SALT).unwrap_or_default();
-        parts.push(("survey_salt", crate::io::hash::sha256_hex(salt.as_bytes())));
+        parts.push(("survey_keys", survey_key_part(p)));
     }
+    parts.push(("input_paths", input_paths(p)));
     let parts: Vec<(&str, &str)> = parts.iter().map(|(k, v)| (*k, v.as_str())).collect();
     crate::app::state::run_key(&parts)
+}
+
+/// Every local file the pipeline names, resolved to an absolute path, one a line: the same
+/// pipeline file copied to another folder reads other files, and its outputs must not count as
+/// up to date for this one.
+fn input_paths(p: &Prepared) -> String {
+    let f = &p.pipeline.file;
+    let named = f
+        .sources
+        .iter()
+        .filter_map(|s| s.path.as_ref())
+        .chain(f.surveys.iter().flat_map(|s| [&s.path, &s.question_map]))
+        .chain(f.roadmaps.iter().flat_map(|r| {
+            r.path
+                .iter()
+                .chain(r.actions.iter())
+                .chain(r.milestones.iter())
+        }))
+        .chain(
+            f.kpa
+                .iter()
+                .filter_map(|k| k.price_index.as_ref().map(|i| &i.path)),
+        )
+        .chain(f.catalogue.iter().map(|c| &c.path));
+    named
+        .map(|path| {
+            prepare::absolute(&p.pipeline.resolve(path))
+                .display()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What the survey salt contributes to the run key: respondent keys change with it, so a new
+/// salt must make a new run. The salt is hashed together with the survey files' bytes, never
+/// alone: `state.json` must not hold a value against which a reader of the output folder could
+/// test guesses of the salt without the respondents' own files (which name them in clear).
+fn survey_key_part(p: &Prepared) -> String {
+    use sha2::{Digest, Sha256};
+    let salt = std::env::var(crate::env_vars::MITTARI_SURVEY_SALT).unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(salt.as_bytes());
+    for sv in &p.pipeline.file.surveys {
+        match fs_err::read(p.pipeline.resolve(&sv.path)) {
+            // Length first: file boundaries cannot be shifted to give the same stream.
+            Ok(bytes) => {
+                h.update((bytes.len() as u64).to_le_bytes());
+                h.update(&bytes);
+            }
+            // The run will report the file; the key only needs to differ from a good run's.
+            Err(_) => h.update(b"unreadable"),
+        }
+    }
+    hex::encode(h.finalize())
 }
 
 /// The summary of a run that found nothing changed.
@@ -393,8 +448,10 @@ fn run_locked(
     tables.push(Table::new("comparisons", comparisons));
     // The profile opens in Finnish Excel whatever the other CSVs' dialect.
     tables.push(Table::new("region_profile", profile).with_dialect(CsvDialect::ExcelFi));
+    let mut maturity_inputs = Vec::new();
     if let Some(mut m) = maturity {
         warnings.append(&mut m.warnings);
+        maturity_inputs.append(&mut m.inputs);
         tables.extend(m.into_tables());
     }
     tables.push(Table::quarantine(
@@ -468,6 +525,7 @@ fn run_locked(
         finished_at: Utc::now(),
         status: "success".to_owned(),
         inputs,
+        maturity_inputs,
         warnings,
         catalogue: p.pipeline.catalogue.as_ref().map(|c| {
             serde_json::json!({
