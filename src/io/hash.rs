@@ -12,7 +12,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// sha256 and size of a file, read in chunks.
 pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = fs_err::File::open(path)?;
+    let mut file = crate::io::open_regular(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut total = 0u64;

@@ -35,3 +35,30 @@ pub(crate) fn repo_file(relative: &str) -> std::path::PathBuf {
         )
         .join(relative)
 }
+
+/// Opens an input file for reading, refusing anything but a regular file (or a link to one): a
+/// FIFO would block the run forever while it holds the output folder's lock, and a device such as
+/// `/dev/zero` would never end.
+pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_file() {
+        let kind = if metadata.is_dir() {
+            "a folder"
+        } else {
+            "a FIFO, socket or device"
+        };
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("it is {kind}, not a regular file; mittari reads regular files only"),
+        ));
+    }
+    std::fs::File::open(path)
+}
+
+/// Reads an input file whole; see [`open_regular`].
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    open_regular(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}

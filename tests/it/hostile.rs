@@ -777,3 +777,57 @@ fn the_same_pipeline_from_another_folder_rebuilds() {
     assert!(o.status.success(), "{err}");
     assert!(!err.contains("Up to date"), "{err}");
 }
+
+// 14. Only regular files are read: a FIFO or a device is an error, not a hang.
+
+#[test]
+fn a_fifo_or_a_device_as_an_input_is_an_error_not_a_hang() {
+    for make in ["fifo", "device"] {
+        let case = Case::new();
+        let started = std::time::Instant::now();
+        case.fails(
+            |ws| {
+                let p = ws.path(SOTKANET_127);
+                std::fs::remove_file(&p).unwrap();
+                if make == "fifo" {
+                    let made = std::process::Command::new("mkfifo")
+                        .arg(&p)
+                        .status()
+                        .unwrap();
+                    assert!(made.success());
+                } else {
+                    std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
+                }
+            },
+            3,
+            &["SYNTHETIC_127_population_2024.json", "not a regular file"],
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{make}"
+        );
+    }
+}
+
+#[test]
+fn a_fifo_as_the_pipeline_file_is_an_error_not_a_hang() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let p = dir.path().join("p.toml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&p)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = mittari()
+        .arg("run")
+        .arg(&p)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
+}

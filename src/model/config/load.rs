@@ -171,7 +171,7 @@ fn check_fetch(
 impl Pipeline {
     /// Reads, parses and checks a pipeline file.
     pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
-        let text = fs_err::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = read_text(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
@@ -211,7 +211,7 @@ impl Pipeline {
             return self.check_need_indicator();
         };
         let path = self.resolve(&r.path);
-        let text = fs_err::read_to_string(&path).map_err(|source| ConfigError::Read {
+        let text = read_text(&path).map_err(|source| ConfigError::Read {
             path: path.clone(),
             source,
         })?;
@@ -757,6 +757,12 @@ fn check_population(
         ));
     }
     Ok(())
+}
+
+/// A pipeline or catalogue file's text (a regular file only, see [`crate::io::open_regular`]).
+fn read_text(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(crate::io::read_regular(path)?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// Removes `.` and `name/..` pairs without touching the file system (a leading `..` stays).

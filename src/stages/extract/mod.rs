@@ -91,7 +91,7 @@ pub fn read_file(source_id: &str, path: &Path) -> Result<Payload, SourceError> {
         .modified()
         .ok()
         .map(DateTime::<Utc>::from);
-    let bytes = fs_err::read(path).map_err(missing)?;
+    let bytes = crate::io::read_regular(path).map_err(missing)?;
     Ok(Payload {
         sha256: sha256_hex(&bytes),
         bytes,

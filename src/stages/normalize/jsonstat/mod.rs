@@ -85,13 +85,11 @@ pub struct DatasetInfo {
 
 /// A file to read unbuffered: both passes read it in large blocks of their own.
 fn open(path: &Path, file: &str) -> Result<std::fs::File, SourceError> {
-    fs_err::File::open(path)
-        .map(|f| f.into_parts().0)
-        .map_err(|e| SourceError::Missing {
-            source_id: file.to_owned(),
-            path: path.to_path_buf(),
-            source: e,
-        })
+    crate::io::open_regular(path).map_err(|e| SourceError::Missing {
+        source_id: file.to_owned(),
+        path: path.to_path_buf(),
+        source: e,
+    })
 }
 
 /// A reading error of either pass, at its line and column.
