@@ -40,7 +40,7 @@ pub(crate) fn repo_file(relative: &str) -> std::path::PathBuf {
 /// FIFO would block the run forever while it holds the output folder's lock, and a device such as
 /// `/dev/zero` would never end.
 pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
-    let metadata = std::fs::metadata(path)?;
+    let metadata = fs_err::metadata(path)?;
     if !metadata.is_file() {
         let kind = if metadata.is_dir() {
             "a folder"
@@ -52,7 +52,7 @@ pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
             format!("it is {kind}, not a regular file; mittari reads regular files only"),
         ));
     }
-    std::fs::File::open(path)
+    fs_err::File::open(path).map(|f| f.into_parts().0)
 }
 
 /// Reads an input file whole; see [`open_regular`].
