@@ -162,6 +162,14 @@ impl Archive {
             .min()
     }
 
+    /// Removes the archived payload with this sha256 when its bytes no longer have it (the next
+    /// copy archived under the name is then written fresh); whether it did.
+    pub fn discard_if_corrupt(&self, sha256: &str) -> bool {
+        let path = self.path_of(sha256);
+        let corrupt = fs_err::read(&path).is_ok_and(|bytes| sha256_hex(&bytes) != sha256);
+        corrupt && fs_err::remove_file(&path).is_ok()
+    }
+
     /// Reads an archived payload back, verifying that its bytes still have their sha256.
     pub fn load(
         &self,

@@ -197,6 +197,9 @@ pub struct Client {
 enum Failure {
     /// Worth another attempt (with the server's `Retry-After`, if any).
     Retry(String, Option<Duration>),
+    /// The server said 304, but the archived copy no longer has its sha256: ask again without
+    /// validators (once), so that the answer repairs the archive.
+    Corrupt(String),
     /// Final.
     Fatal(SourceError),
 }
@@ -285,10 +288,11 @@ impl Client {
     /// Fetches a request: from the archive when offline, else over the network (conditionally
     /// when the archive has validators), archiving what it gets.
     pub fn fetch(&mut self, req: &Request, expect: Expect) -> Result<Fetched, Error> {
-        let cached = self
+        let mut cached = self
             .archive
             .lookup(&req.line(), req.body.as_deref())
             .map_err(Error::from)?;
+        let mut refetched = false;
         if self.offline {
             let Some(entry) = cached else {
                 return Err(SourceError::NotArchived {
@@ -326,6 +330,18 @@ impl Client {
             match result {
                 Ok(fetched) => return Ok(fetched),
                 Err(Failure::Fatal(e)) => return Err(e.into()),
+                Err(Failure::Corrupt(message)) if !refetched => {
+                    warn!(request = %req.line(), "{message}; asking again without validators to repair it");
+                    refetched = true;
+                    cached = None;
+                }
+                Err(Failure::Corrupt(message)) => {
+                    return Err(SourceError::BadResponse {
+                        request: req.line(),
+                        message,
+                    }
+                    .into());
+                }
                 Err(Failure::Retry(message, retry_after)) => {
                     retry += 1;
                     let Some(wait) = self
@@ -420,10 +436,13 @@ impl Client {
             };
             self.stats.not_modified += 1;
             info!(request = %req.line(), sha256 = %c.sha256, "Not modified: using the archived copy");
-            let payload = self
-                .archive
-                .load(&c.sha256, Utc::now())
-                .map_err(|e| Failure::Fatal(archive_error(req, &e)))?;
+            let payload = match self.archive.load(&c.sha256, Utc::now()) {
+                Ok(p) => p,
+                Err(e) if self.archive.discard_if_corrupt(&c.sha256) => {
+                    return Err(Failure::Corrupt(e.to_string()));
+                }
+                Err(e) => return Err(Failure::Fatal(archive_error(req, &e))),
+            };
             let mut meta = meta;
             meta.etag = meta.etag.or_else(|| c.etag.clone());
             meta.last_modified = meta.last_modified.or_else(|| c.last_modified.clone());

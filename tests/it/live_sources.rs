@@ -423,6 +423,48 @@ fn a_rerun_is_conditional_and_offline_replays_the_archive() {
     assert_eq!(before.len(), after.len());
 }
 
+/// An archived payload that lost its bytes (a disk error, a stray edit) is not trusted on a
+/// 304: the request is sent again without validators, once, and the answer repairs the archive.
+#[test]
+fn a_corrupt_archived_payload_is_refetched_and_repaired() {
+    let server = Server::start();
+    replay(&server);
+    let dir = tempfile::TempDir::new().unwrap();
+    let pipeline = full_pipeline(dir.path(), &server.url());
+    let cache = dir.path().join("cache");
+    assert!(
+        run(&pipeline, &dir.path().join("first"), &cache, &[])
+            .status
+            .success()
+    );
+    let m = manifest(&dir.path().join("first"));
+    let sha = m["inputs"][0]["payloads"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let archived = cache.join("raw").join(&sha);
+    std::fs::write(&archived, b"not what was archived").unwrap();
+
+    server.clear_seen();
+    let o = run(&pipeline, &dir.path().join("second"), &cache, &[]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("asking again without validators"), "{err}");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 12, "eleven requests and the one sent again");
+    assert_eq!(
+        seen.iter()
+            .filter(|s| !s.headers.contains_key("if-none-match"))
+            .count(),
+        1
+    );
+    let repaired = std::fs::read(&archived).unwrap();
+    assert_eq!(mittari::io::hash::sha256_hex(&repaired), sha);
+    // And the next run is an ordinary conditional one again.
+    let o = run(&pipeline, &dir.path().join("third"), &cache, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 #[test]
 fn offline_names_a_request_the_archive_lacks() {
     let dir = tempfile::TempDir::new().unwrap();
