@@ -260,6 +260,19 @@ pub enum InternalError {
     /// Any other invariant that failed.
     #[error("{0}")]
     Invariant(String),
+    /// The run committed (its outputs are the current version), and a step after the commit
+    /// failed: the outputs stand, what failed is said.
+    #[error(
+        "the outputs of run {run_id} are published (`current` names them), but a step after \
+         publishing failed"
+    )]
+    AfterCommit {
+        /// The run.
+        run_id: String,
+        /// What failed.
+        #[source]
+        source: Box<InternalError>,
+    },
 }
 
 /// Shorthand used throughout the crate.

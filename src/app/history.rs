@@ -40,6 +40,8 @@ pub struct RunRow {
     pub error: Option<String>,
     /// Declared checks' outcomes of a run stopped by a check (for its manifest).
     pub checks: Vec<crate::stages::check::CheckOutcome>,
+    /// Whether the run's outputs were published (a run can fail after its commit).
+    pub published: bool,
 }
 
 fn frame(r: &RunRow) -> Result<DataFrame, InternalError> {
@@ -78,7 +80,9 @@ fn frame(r: &RunRow) -> Result<DataFrame, InternalError> {
 /// Adds a run to `<out>/_runs/history.parquet` (and writes a failed run's manifest).
 pub fn record(out: &Path, r: &RunRow) -> Result<(), InternalError> {
     let dir = out.join("_runs");
-    if r.status == "failed" {
+    let manifest_path = dir.join(format!("{}.json", r.run_id));
+    // A run that failed after publishing keeps the manifest of what it published.
+    if r.status == "failed" && !(r.published && manifest_path.exists()) {
         let manifest = serde_json::json!({
             "run_id": r.run_id,
             "mittari_version": env!("CARGO_PKG_VERSION"),
@@ -89,11 +93,15 @@ pub fn record(out: &Path, r: &RunRow) -> Result<(), InternalError> {
             "exit_code": r.exit_code,
             "error": r.error,
             "checks": r.checks,
-            "note": "nothing was published; the previous outputs are unchanged",
+            "note": if r.published {
+                "the outputs were published (`current` names this run); a step after publishing failed"
+            } else {
+                "nothing was published; the previous outputs are unchanged"
+            },
         });
         let bytes = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| InternalError::Invariant(format!("failure manifest: {e}")))?;
-        crate::io::atomic::write_atomic(&dir.join(format!("{}.json", r.run_id)), &bytes)?;
+        crate::io::atomic::write_atomic(&manifest_path, &bytes)?;
     }
     let path = dir.join("history.parquet");
     let mut df = frame(r)?;

@@ -296,10 +296,12 @@ fn a_run_killed_while_publishing_leaves_the_previous_outputs() {
         .unwrap();
     // Killed as soon as its first table is staged.
     let staged = |out: &std::path::Path| {
-        std::fs::read_dir(out).unwrap().any(|e| {
-            let e = e.unwrap();
-            e.file_name().to_string_lossy().starts_with(".staging-")
-                && std::fs::read_dir(e.path()).is_ok_and(|mut d| d.next().is_some())
+        std::fs::read_dir(out.join(".versions")).is_ok_and(|mut d| {
+            d.any(|e| {
+                let e = e.unwrap();
+                e.file_name().to_string_lossy().ends_with(".staging")
+                    && std::fs::read_dir(e.path()).is_ok_and(|d| d.count() > 1)
+            })
         })
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);

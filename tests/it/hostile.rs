@@ -831,3 +831,187 @@ fn a_fifo_as_the_pipeline_file_is_an_error_not_a_hang() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("not a regular file"), "{err}");
 }
+
+// 6. A reader sees the previous run's outputs or the new run's, whole, whatever fails and when.
+
+/// The set `current` names is whole: every output its own manifest lists has the sha256 the
+/// manifest says, read through the output folder's top-level names. Returns its run id.
+fn whole_set(out: &std::path::Path) -> String {
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.join("current/manifest.json")).unwrap()).unwrap();
+    let outputs = manifest["outputs"].as_array().unwrap();
+    assert!(!outputs.is_empty());
+    for o in outputs {
+        let path = o["path"].as_str().unwrap();
+        let bytes = std::fs::read(out.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(
+            mittari::io::hash::sha256_hex(&bytes),
+            o["sha256"].as_str().unwrap(),
+            "{path} is not the file the current set's manifest lists"
+        );
+    }
+    // No name of the folder dangles.
+    for e in std::fs::read_dir(out).unwrap() {
+        let e = e.unwrap();
+        assert!(
+            std::fs::metadata(e.path()).is_ok(),
+            "{} dangles",
+            e.path().display()
+        );
+    }
+    manifest["run_id"].as_str().unwrap().to_owned()
+}
+
+/// Runs the sample, changes one figure, and runs again with a fault at `step` (`fail` or
+/// `kill`); returns the workspace, the first run's snapshot and id, and the second run.
+fn faulted(
+    step: &str,
+    how: &str,
+) -> (
+    Workspace,
+    std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>,
+    String,
+    std::process::Output,
+) {
+    let ws = Workspace::new();
+    assert!(ws.run().status.success());
+    let first_id = whole_set(&ws.out());
+    let before = snapshot(&ws.out());
+    edit_json_rows(&ws, SOTKANET_127, |rows| {
+        rows[0]["value"] = Value::from(9079);
+    });
+    let o = ws
+        .run_cmd(&ws.out())
+        .env("MITTARI_FAULT", format!("{step}:{how}"))
+        .output()
+        .unwrap();
+    (ws, before, first_id, o)
+}
+
+const BEFORE_COMMIT: [&str; 3] = ["manifest", "seal", "swap"];
+const AFTER_COMMIT: [&str; 3] = ["links", "runs-manifest", "cleanup"];
+
+#[test]
+fn a_failure_at_any_step_of_the_commit_leaves_one_whole_set_and_says_which() {
+    for step in BEFORE_COMMIT {
+        let (ws, before, first_id, o) = faulted(step, "fail");
+        let err = stderr(&o);
+        assert_ne!(o.status.code(), Some(0), "{step}: {err}");
+        assert!(
+            err.contains("nothing was published, the previous outputs are unchanged"),
+            "{step}: {err}"
+        );
+        assert_eq!(whole_set(&ws.out()), first_id, "{step}");
+        let after = snapshot(&ws.out());
+        for (path, bytes) in &before {
+            if !path.starts_with("_runs") {
+                assert!(
+                    after.get(path) == Some(bytes),
+                    "{step}: {} changed",
+                    path.display()
+                );
+            }
+        }
+        // The next run publishes.
+        let next = ws.run();
+        assert!(next.status.success(), "{step}: {}", stderr(&next));
+        assert_ne!(whole_set(&ws.out()), first_id);
+    }
+    for step in AFTER_COMMIT {
+        let (ws, _, first_id, o) = faulted(step, "fail");
+        let err = stderr(&o);
+        assert_ne!(o.status.code(), Some(0), "{step}: {err}");
+        assert!(err.contains("its outputs were published"), "{step}: {err}");
+        assert!(
+            err.contains(&format!("fault injected at `{step}`")),
+            "{step}: {err}"
+        );
+        if step != "links" {
+            // The links were made: every name reads the new set.
+            assert_ne!(whole_set(&ws.out()), first_id, "{step}");
+        }
+        let next = ws.run();
+        assert!(next.status.success(), "{step}: {}", stderr(&next));
+        whole_set(&ws.out());
+    }
+}
+
+#[test]
+fn a_run_killed_at_any_step_of_the_commit_leaves_one_whole_set() {
+    for step in BEFORE_COMMIT.iter().chain(&AFTER_COMMIT) {
+        let (ws, _, first_id, o) = faulted(step, "kill");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&o.status),
+            Some(9),
+            "{step}: {}",
+            stderr(&o)
+        );
+        // Whichever set `current` names is whole; before the swap it is the first run's. (Killed
+        // before the links of the new run were made, the names are the first run's links
+        // through `current`, which read the new set.)
+        let id = whole_set(&ws.out());
+        if BEFORE_COMMIT.contains(step) {
+            assert_eq!(id, first_id, "{step}");
+        } else {
+            assert_ne!(id, first_id, "{step}");
+        }
+        let next = ws.run();
+        assert!(next.status.success(), "{step}: {}", stderr(&next));
+        whole_set(&ws.out());
+        // Nothing of the killed run is left in `.versions` but versions.
+        for e in std::fs::read_dir(ws.out().join(".versions")).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(!name.ends_with(".staging"), "{step}: {name}");
+        }
+    }
+}
+
+// 7. mittari deletes only what it wrote.
+
+#[test]
+fn files_mittari_did_not_write_are_never_deleted() {
+    let ws = Workspace::new();
+    assert!(ws.run().status.success());
+    let out = ws.out();
+    // A folder of the user's that looks like an old staging folder, and a version folder with
+    // a file of the user's in it.
+    std::fs::create_dir_all(out.join(".staging-mine")).unwrap();
+    std::fs::write(out.join(".staging-mine/keep.txt"), "mine").unwrap();
+    let first = mittari::stages::publish::current_version(&out).unwrap();
+    std::fs::write(out.join(".versions").join(&first).join("notes.txt"), "mine").unwrap();
+    // `quarantine` replaced by a link to a folder outside the output folder.
+    let outside = ws.path("elsewhere");
+    std::fs::create_dir_all(outside.join("checks")).unwrap();
+    std::fs::write(outside.join("checks/keep.parquet"), "mine").unwrap();
+    std::fs::remove_file(out.join("quarantine")).unwrap();
+    std::os::unix::fs::symlink(&outside, out.join("quarantine")).unwrap();
+    for _ in 0..3 {
+        edit_json_rows(&ws, SOTKANET_127, |rows| {
+            let v = rows[0]["value"].as_f64().unwrap();
+            rows[0]["value"] = Value::from(v + 1.0);
+        });
+        let o = ws.run();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert_eq!(
+        std::fs::read_to_string(out.join(".staging-mine/keep.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.join("checks/keep.parquet")).unwrap(),
+        "mine"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join(".versions").join(&first).join("notes.txt")).unwrap(),
+        "mine",
+        "an old version with a file of the user's is kept"
+    );
+    // The files of that version that mittari wrote are gone.
+    assert!(
+        !out.join(".versions")
+            .join(&first)
+            .join("indicators.parquet")
+            .exists()
+    );
+    whole_set(&out);
+}

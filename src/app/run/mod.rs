@@ -167,6 +167,10 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         },
         error: error.map(crate::error::chain),
         checks: stopped_by,
+        published: match &result {
+            Ok(_) => true,
+            Err(e) => published_before_failing(e),
+        },
     };
     if let Err(e) = crate::app::history::record(&out, &row) {
         warn!("The run history could not be written: {e}");
@@ -174,6 +178,14 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     drop(lock);
     summary_line(&row, &result, &out);
     result
+}
+
+/// Whether a failed run had committed its outputs before it failed.
+fn published_before_failing(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Internal(crate::error::InternalError::AfterCommit { .. })
+    )
 }
 
 /// The last line of every run: what happened, in one line a scheduler's log shows (with
@@ -215,15 +227,21 @@ fn summary_line(row: &crate::app::history::RunRow, result: &Result<RunSummary, E
             );
         }
         Err(e) => {
+            let outcome = if row.published {
+                "its outputs were published (`current` names this run), then a later step failed"
+            } else {
+                "nothing was published, the previous outputs are unchanged"
+            };
             tracing::error!(
                 status,
                 exit_code,
                 run_id = %run_id,
                 seconds,
                 checks_failed = row.checks_failed,
+                published = row.published,
                 out = %out.display(),
                 manifest = %out.join("_runs").join(format!("{run_id}.json")).display(),
-                "Run failed ({}); nothing was published, the previous outputs are unchanged",
+                "Run failed ({}); {outcome}",
                 e.exit_status().meaning()
             );
         }
@@ -488,6 +506,11 @@ fn run_locked(
             .csv
             .then_some(p.pipeline.file.output.csv_dialect),
     )?;
+    // The last run's outputs are mittari's own even with --force (which only stops their reuse):
+    // a folder of the layout before versions is moved to it only over files it lists.
+    if let Some(state) = State::load(&out) {
+        publisher.owns(state.outputs.iter().map(|o| o.path.clone()).collect());
+    }
     if let Some(prev) = previous {
         publisher.keep_unchanged(prev.outputs);
     }

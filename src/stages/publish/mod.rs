@@ -1,24 +1,29 @@
-//! The publish stage: atomic Parquet and CSV outputs, then the run manifest, last.
+//! The publish stage: atomic Parquet and CSV outputs, a whole run's set at a time.
 //!
-//! Tables are first written into a staging folder inside the output folder
-//! (`<out>/.staging-<run_id>/`), each file fsynced, checked against its contract before writing
-//! and read back with arrow-rs after. Only when every table of the run is staged are the files
-//! renamed into place (a rename within one file system is atomic, so a reader sees either the
-//! old file or the new one, never half of one), and the manifest `_runs/<run_id>.json` is written
-//! after them. A run that fails before that point removes its staging folder and leaves the
-//! previous outputs exactly as they were.
+//! Tables are first written into the run's staging folder (`<out>/.versions/<run_id>.staging/`),
+//! each file fsynced, checked against its contract before writing and read back with arrow-rs
+//! after. When every table of the run is staged, the run's manifest joins them, the folder is
+//! renamed to `.versions/<run_id>`, and the link `<out>/current` is switched to it in one rename:
+//! the commit ([`versions`] has the layout and why no reader sees half of two runs). After the
+//! commit the top-level names are made links through `current`, the manifest is copied to
+//! `_runs/<run_id>.json`, and versions older than the one before are removed. A run that fails
+//! before the commit removes its staging folder and leaves the previous outputs exactly as they
+//! were; one that fails after it has published its outputs and says so.
 //!
-//! Layout:
+//! Layout (every name below `<out>` but `_runs` reads through `current`):
 //! ```text
 //! <out>/<table>.parquet              observations, regions, indicators
 //! <out>/quarantine/<table>.parquet   rows rejected on their way into <table>
 //! <out>/quarantine/checks/<name>.parquet  rows that failed a declared check of severity warn
-//!                                    (removed when the check passes again)
 //! <out>/csv/...                      CSV twins (UTF-8, `,`, header), same relative paths
-//! <out>/_runs/<run_id>.json          the run manifest
+//! <out>/current/manifest.json        the manifest of the set `current` names
+//! <out>/_runs/<run_id>.json          every run's manifest
 //! ```
 
+pub mod versions;
 pub mod writer;
+
+pub use versions::{clear_stale_staging, current_version};
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -30,7 +35,7 @@ use crate::io::hash::sha256_file;
 use crate::model::contract::Contract;
 use serde::{Deserialize, Serialize};
 
-use crate::io::atomic::{sync_dir, write_atomic, write_error};
+use crate::io::atomic::{write_atomic, write_error};
 use crate::io::parquet::parquet_content_sha256;
 
 /// Writes a frame as zstd Parquet with key-value metadata, and fsyncs it (see [`writer`]).
@@ -70,19 +75,6 @@ pub fn write_csv(
         .into_inner()
         .map_err(|e| write_error(path, e.into_error()))?;
     file.sync_all().map_err(|e| write_error(path, e))
-}
-
-/// Removes the staging folders of runs that were killed before they finished. Call it only while
-/// holding the output folder's lock: then no other run is using them.
-pub fn clear_stale_staging(out: &Path) {
-    if let Ok(entries) = fs_err::read_dir(out) {
-        for e in entries.filter_map(Result::ok) {
-            if e.file_name().to_string_lossy().starts_with(".staging-") {
-                tracing::info!(folder = %e.path().display(), "Removing a killed run's staging folder");
-                let _ = fs_err::remove_dir_all(e.path());
-            }
-        }
-    }
 }
 
 /// One output file.
@@ -132,12 +124,6 @@ impl OutputDep {
     }
 }
 
-/// One staged file, waiting to be moved into place.
-struct Staged {
-    staged: PathBuf,
-    target: PathBuf,
-}
-
 /// What the publisher knows of one output: its record, and its content hash and writer.
 struct Written {
     content_sha256: String,
@@ -147,15 +133,19 @@ struct Written {
 /// Stages the tables of one run and moves them into place together.
 pub struct Publisher {
     out: PathBuf,
+    /// The staging folder, then (once sealed) the version folder; removed on drop unless the
+    /// run committed.
     staging: PathBuf,
+    committed: bool,
     run_id: String,
     pipeline: String,
     csv: Option<crate::model::config::CsvDialect>,
-    staged: Vec<Staged>,
     outputs: Vec<OutputRecord>,
     written: Vec<Written>,
     /// The last successful run's state: outputs whose content is unchanged are kept as they are.
     previous: Vec<OutputDep>,
+    /// The outputs the last successful run wrote, by path: the files mittari may replace.
+    owned: Vec<String>,
 }
 
 /// A file written to staging and not yet recorded.
@@ -171,26 +161,32 @@ struct StagedFile {
 }
 
 impl Publisher {
-    /// Creates the staging folder inside `out`.
+    /// Creates the run's staging folder inside `out`.
     pub fn new(
         out: &Path,
         run_id: &str,
         pipeline: &str,
         csv: Option<crate::model::config::CsvDialect>,
     ) -> Result<Publisher, InternalError> {
-        let staging = out.join(format!(".staging-{run_id}"));
-        fs_err::create_dir_all(&staging).map_err(|e| write_error(&staging, e))?;
+        let staging = versions::create_staging(out, run_id)?;
         Ok(Publisher {
             out: out.to_path_buf(),
             staging,
+            committed: false,
             run_id: run_id.to_owned(),
             pipeline: pipeline.to_owned(),
             csv,
-            staged: Vec::new(),
             outputs: Vec::new(),
             written: Vec::new(),
             previous: Vec::new(),
+            owned: Vec::new(),
         })
+    }
+
+    /// The paths the last successful run's state lists as its outputs: files of the layout
+    /// before versions that mittari may replace with its links.
+    pub fn owns(&mut self, paths: Vec<String>) {
+        self.owned = paths;
     }
 
     /// Keeps in place any output whose content equals what `previous` recorded for it (still
@@ -319,25 +315,20 @@ impl Publisher {
         Ok(files)
     }
 
-    /// Records a staged file: it replaces the output at `relative` at commit, unless the output
-    /// there already has this content, in which case the staged copy is dropped and the output
-    /// (and the record of the run that wrote it) stays.
+    /// Records a staged file. When the output at `relative` already has this content, the
+    /// previous version's file is hard-linked in its place (same inode and modification time,
+    /// and the record of the run that wrote it); otherwise the staged copy is the new output.
     fn record(&mut self, f: StagedFile) {
         let kept = self
             .previous
             .iter()
             .find(|o| o.path == f.relative && o.intact(&self.out))
             .filter(|o| o.content_sha256 == f.content)
+            .filter(|_| self.link_previous(&f))
             .cloned();
         let (sha256, bytes, run_id) = if let Some(o) = kept {
-            // Dropped from staging now; the staging folder goes at the end anyway.
-            let _ = fs_err::remove_file(&f.staged);
             (o.sha256, o.bytes, o.run_id)
         } else {
-            self.staged.push(Staged {
-                target: self.out.join(&f.relative),
-                staged: f.staged,
-            });
             (f.sha256, f.bytes, self.run_id.clone())
         };
         self.outputs.push(OutputRecord {
@@ -355,51 +346,71 @@ impl Publisher {
         });
     }
 
+    /// Puts the previous version's file (through `current`, or of the layout before versions)
+    /// at the staged file's place; whether it did (if not, the staged copy stays).
+    fn link_previous(&self, f: &StagedFile) -> bool {
+        let Ok(previous) = fs_err::canonicalize(self.out.join(&f.relative)) else {
+            return false;
+        };
+        let aside = f.staged.with_extension("new");
+        if fs_err::rename(&f.staged, &aside).is_err() {
+            return false;
+        }
+        if fs_err::hard_link(&previous, &f.staged).is_ok() {
+            return fs_err::remove_file(&aside).is_ok();
+        }
+        // Not linked (another file system?): the staged copy stays the output.
+        let _ = fs_err::rename(&aside, &f.staged);
+        false
+    }
+
     /// The outputs staged so far.
     pub fn outputs(&self) -> &[OutputRecord] {
         &self.outputs
     }
 
-    /// Moves every staged file into place, then writes the manifest last. Returns the manifest's
-    /// path and what is now on disk, for the run state.
+    /// Commits the run: its manifest joins the staged set, the set becomes a version, and
+    /// `current` is switched to it in one rename; then the top-level links, the manifest's copy
+    /// in `_runs/` and the removal of older versions. Returns the manifest's path in `_runs/` and
+    /// what is now on disk, for the run state.
     pub fn commit(
         mut self,
         manifest: &impl Serialize,
     ) -> Result<(PathBuf, Vec<OutputDep>), InternalError> {
-        let mut dirs = std::collections::BTreeSet::new();
-        for s in std::mem::take(&mut self.staged) {
-            let dir = s.target.parent().unwrap_or(&self.out).to_path_buf();
-            fs_err::create_dir_all(&dir).map_err(|e| write_error(&dir, e))?;
-            fs_err::rename(&s.staged, &s.target).map_err(|e| write_error(&s.target, e))?;
-            dirs.insert(dir);
-        }
-        // A check that failed last time and passes now leaves no rows behind.
-        let written: std::collections::BTreeSet<PathBuf> = self
-            .outputs
-            .iter()
-            .map(|o| self.out.join(&o.path))
-            .collect();
-        for checks in [
-            self.out.join("quarantine/checks"),
-            self.out.join("csv/quarantine/checks"),
-        ] {
-            let Ok(entries) = fs_err::read_dir(&checks) else {
-                continue;
-            };
-            for path in entries.filter_map(|e| Some(e.ok()?.path())) {
-                if !written.contains(&path) {
-                    fs_err::remove_file(&path).map_err(|e| write_error(&path, e))?;
-                    dirs.insert(checks.clone());
-                }
-            }
-        }
-        for dir in &dirs {
-            sync_dir(dir).map_err(|e| write_error(dir, e))?;
-        }
-        let path = self.out.join("_runs").join(format!("{}.json", self.run_id));
         let json = serde_json::to_vec_pretty(manifest)
             .map_err(|e| InternalError::Invariant(format!("serialising the manifest: {e}")))?;
-        write_atomic(&path, &json)?;
+        versions::fault("manifest")?;
+        write_atomic(&self.staging.join("manifest.json"), &json)?;
+        versions::fault("seal")?;
+        self.staging = versions::seal(&self.staging, &self.out, &self.run_id)?;
+        let before = versions::current_version(&self.out);
+        versions::fault("swap")?;
+        versions::swap(&self.out, &self.run_id)?;
+        self.committed = true;
+        self.after_commit(&json, before.as_deref())
+            .map_err(|e| InternalError::AfterCommit {
+                run_id: self.run_id.clone(),
+                source: Box::new(e),
+            })
+    }
+
+    /// The steps after the commit: links, the manifest in `_runs/`, older versions removed.
+    fn after_commit(
+        &self,
+        json: &[u8],
+        before: Option<&str>,
+    ) -> Result<(PathBuf, Vec<OutputDep>), InternalError> {
+        versions::fault("links")?;
+        let listed = |relative: &str| self.owned.iter().any(|o| o == relative);
+        versions::link_names(&self.out, &self.staging, &self.run_id, &listed)?;
+        versions::fault("runs-manifest")?;
+        let path = self.out.join("_runs").join(format!("{}.json", self.run_id));
+        write_atomic(&path, json)?;
+        versions::fault("cleanup")?;
+        let keep: Vec<&str> = std::iter::once(self.run_id.as_str())
+            .chain(before)
+            .collect();
+        versions::remove_old(&self.out, &keep)?;
         let mut deps = Vec::with_capacity(self.outputs.len());
         for (o, w) in self.outputs.iter().zip(&self.written) {
             let target = self.out.join(&o.path);
@@ -421,8 +432,10 @@ impl Publisher {
 
 impl Drop for Publisher {
     fn drop(&mut self) {
-        // Whether committed or abandoned, the staging folder holds nothing of value now.
-        let _ = fs_err::remove_dir_all(&self.staging);
+        // A run that did not commit leaves nothing: its staging (or sealed) folder goes.
+        if !self.committed {
+            let _ = fs_err::remove_dir_all(&self.staging);
+        }
     }
 }
 

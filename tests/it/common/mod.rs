@@ -130,14 +130,21 @@ pub fn read_parquet(path: &Path) -> DataFrame {
     DataFrame::new(df.height(), columns).unwrap()
 }
 
-/// Every file below `dir` (relative path -> bytes).
+/// Every file below `dir` as a reader of the output folder sees it (relative path -> bytes):
+/// through the top-level links into `current`, without `.versions/` and `current/` themselves.
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
+            let name = entry.file_name();
+            if dir == root && (name == ".versions" || name == "current") {
+                continue;
+            }
+            // Through a link (a top-level name of the output folder).
+            let is_dir = std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir());
+            if is_dir {
                 walk(root, &entry.path(), out);
-            } else if entry.file_name() != ".mittari.lock" {
+            } else if name != ".mittari.lock" {
                 // The folder's lock file is the runs' coordination, not an output.
                 let rel = entry.path().strip_prefix(root).unwrap().to_path_buf();
                 out.insert(rel, std::fs::read(entry.path()).unwrap());
