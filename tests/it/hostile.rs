@@ -1015,3 +1015,116 @@ fn files_mittari_did_not_write_are_never_deleted() {
     );
     whole_set(&out);
 }
+
+// 8. A run stopped with SIGTERM records itself.
+
+#[test]
+fn a_run_stopped_with_sigterm_records_itself_as_failed() {
+    let ws = Workspace::new();
+    assert!(ws.run().status.success());
+    let before = snapshot(&ws.out());
+    let mut child = ws
+        .run_cmd(&ws.out())
+        .arg("--force")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stopped once it has begun to stage its tables.
+    let staging = |out: &std::path::Path| {
+        std::fs::read_dir(out.join(".versions")).is_ok_and(|mut d| {
+            d.any(|e| {
+                e.unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".staging")
+            })
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
+    while !staging(&ws.out()) {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended first");
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(143), "{err}");
+    assert!(err.contains("Run stopped by SIGTERM"), "{err}");
+    let history = read_parquet(&ws.out().join("_runs/history.parquet"));
+    let last = history.height() - 1;
+    let text = |c: &str| history.column(c).unwrap().get(last).unwrap().to_string();
+    assert!(text("status").contains("failed"), "{history}");
+    assert!(text("exit_code").contains("143"), "{history}");
+    assert!(text("error").contains("stopped by SIGTERM"), "{history}");
+    // Nothing was published; the next run clears what the stopped one left.
+    let after = snapshot(&ws.out());
+    for (path, bytes) in &before {
+        if !path.starts_with("_runs") {
+            assert!(after.get(path) == Some(bytes), "{} changed", path.display());
+        }
+    }
+    assert!(ws.run().status.success());
+    assert!(!staging(&ws.out()));
+}
+
+// 9. One run holds a folder at a time, whatever a stale lock file says.
+
+#[test]
+fn four_runs_at_once_over_a_stale_lock_take_turns() {
+    let ws = Workspace::new();
+    let out = ws.out();
+    assert!(ws.run().status.success());
+    for round in 0..4 {
+        // A lock file left by a process that is gone, naming pid 1 (alive: init).
+        let stale =
+            r#"{"pid":1,"run_id":"20261101T000000Z-000000","started_at":"2026-11-01T00:00:00Z"}"#;
+        std::fs::write(out.join(".mittari.lock"), stale).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let (stop, out) = (stop.clone(), out.clone());
+            std::thread::spawn(move || {
+                let mut most = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let staging = std::fs::read_dir(out.join(".versions")).map_or(0, |d| {
+                        d.filter(|e| {
+                            e.as_ref().is_ok_and(|e| {
+                                e.file_name().to_string_lossy().ends_with(".staging")
+                            })
+                        })
+                        .count()
+                    });
+                    most = most.max(staging);
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+                most
+            })
+        };
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                ws.run_cmd(&out)
+                    .args(["--force", "--wait", "300"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "round {round}: {}", stderr(&o));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let most = watcher.join().unwrap();
+        assert!(most <= 1, "round {round}: {most} runs were staging at once");
+        whole_set(&out);
+    }
+}

@@ -123,6 +123,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     // One run at a time per output folder (released when this function returns, after the
     // run's history row is written).
     let lock = crate::app::lock::acquire(&out, &run_id, opts.wait)?;
+    // From here on a SIGTERM, SIGINT or SIGHUP records this run as failed before it exits.
+    let stop = Stopped::watch(&out, &run_id, &opts.pipeline, started_at);
     crate::stages::publish::clear_stale_staging(&out);
     let key = run_key(&p, opts);
     let previous = if opts.force { None } else { State::load(&out) };
@@ -172,12 +174,127 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
             Err(e) => published_before_failing(e),
         },
     };
-    if let Err(e) = crate::app::history::record(&out, &row) {
-        warn!("The run history could not be written: {e}");
-    }
+    stop.finish(|| {
+        if let Err(e) = crate::app::history::record(&out, &row) {
+            warn!("The run history could not be written: {e}");
+        }
+    });
     drop(lock);
     summary_line(&row, &result, &out);
     result
+}
+
+/// Records a run stopped by a signal in its history before the process exits.
+///
+/// A thread waits for SIGTERM, SIGINT and SIGHUP while the run holds its folder. On one, it
+/// writes the run's history row (failed, exit code 128 + the signal, and whether the outputs
+/// had already been published) and exits with that code; the run's staging folder is cleared
+/// by the next run. The run's own end and the signal's row are one or the other, never both:
+/// whichever takes the history first writes the row.
+struct Stopped {
+    handle: Option<signal_hook::iterator::Handle>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Whether the run's history row is written (by its end or by a signal).
+static HISTORY_WRITTEN: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+
+impl Stopped {
+    fn watch(
+        out: &Path,
+        run_id: &str,
+        pipeline: &Path,
+        started_at: chrono::DateTime<Utc>,
+    ) -> Stopped {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) else {
+            warn!("Signals cannot be watched: a stopped run will not record itself");
+            return Stopped {
+                handle: None,
+                thread: None,
+            };
+        };
+        let handle = signals.handle();
+        let (out, run_id, pipeline) =
+            (out.to_path_buf(), run_id.to_owned(), pipeline.to_path_buf());
+        let thread = std::thread::spawn(move || {
+            let Some(signal) = signals.forever().next() else {
+                return;
+            };
+            let code = 128 + signal;
+            let mut written = HISTORY_WRITTEN
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !*written {
+                let name = signal_hook::low_level::signal_name(signal).unwrap_or("a signal");
+                let published = crate::stages::publish::current_version(&out).as_deref()
+                    == Some(run_id.as_str());
+                let row = crate::app::history::RunRow {
+                    run_id: run_id.clone(),
+                    pipeline: pipeline.display().to_string(),
+                    started_at,
+                    finished_at: Utc::now(),
+                    status: "failed",
+                    exit_code: i16::try_from(code).unwrap_or(i16::MAX),
+                    rows: BTreeMap::new(),
+                    quarantined: 0,
+                    checks_failed: 0,
+                    error: Some(format!("stopped by {name}")),
+                    checks: Vec::new(),
+                    published,
+                };
+                if let Err(e) = crate::app::history::record(&out, &row) {
+                    warn!("The run history could not be written: {e}");
+                }
+                *written = true;
+                tracing::error!(
+                    status = "failed",
+                    exit_code = code,
+                    run_id = %run_id,
+                    published,
+                    out = %out.display(),
+                    "Run stopped by {name}; {}",
+                    if published {
+                        "its outputs were published (`current` names this run)"
+                    } else {
+                        "nothing was published, the previous outputs are unchanged"
+                    }
+                );
+            }
+            std::process::exit(code);
+        });
+        Stopped {
+            handle: Some(handle),
+            thread: Some(thread),
+        }
+    }
+
+    /// Writes the run's own history row (unless a signal wrote one and is ending the process),
+    /// and stops watching.
+    fn finish(mut self, write: impl FnOnce()) {
+        let mut written = HISTORY_WRITTEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *written {
+            // A signal's row is written and the process is exiting: wait for it.
+            drop(written);
+            loop {
+                std::thread::park();
+            }
+        }
+        write();
+        *written = true;
+        drop(written);
+        if let Some(h) = self.handle.take() {
+            h.close();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        *HISTORY_WRITTEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = false;
+    }
 }
 
 /// Whether a failed run had committed its outputs before it failed.
