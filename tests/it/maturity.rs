@@ -431,10 +431,17 @@ fn a_roadmap_from_two_csv_files() {
         Some("D3")
     );
     assert_eq!(es.column("spi").unwrap().f64().unwrap().get(0), Some(0.5));
-    // The row naming a dimension that does not exist is quarantined, not dropped.
+    // The row naming a dimension that does not exist is quarantined, not dropped, and said in
+    // the log as a warning with its rule and place.
     let q = read_parquet(&ws.out().join("quarantine/maturity.parquet"));
     let row = row_where(&q, "rule", "unusable_roadmap_row");
     assert!(row["reason"].contains("Osa-alue `D9`"), "{}", row["reason"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("WARN 1 row quarantined: unusable_roadmap_row at ")
+            && err.contains("actions.csv"),
+        "{err}"
+    );
 }
 
 /// The same survey as an Excel workbook (labels as text, numbers as numbers, answer times as

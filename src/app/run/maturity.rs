@@ -221,6 +221,7 @@ pub(crate) fn assess(
                 )
             };
         let rm = roadmap::read(&actions_rows, &milestone_rows, &file)?;
+        let before = quarantine.len();
         for (location, reason) in &rm.rejected {
             quarantine.push(QuarantineEntry {
                 stage: "assess",
@@ -231,6 +232,9 @@ pub(crate) fn assess(
                 reason: reason.clone(),
                 record: String::new(),
             });
+        }
+        if quarantine.len() > before {
+            warn!(roadmap = %id, "{}", crate::model::quarantine::summary(&quarantine[before..]));
         }
         let mut progress = Vec::new();
         for (d, _, _) in crate::stages::assess::DIMENSIONS {
