@@ -451,15 +451,7 @@ impl ObservationColumns {
         source_of: &dyn Fn(&str) -> String,
     ) -> Result<(DataFrame, Vec<QuarantineEntry>), InternalError> {
         let sorted = self.sorted_rows();
-        let keys = [
-            &self.dataset,
-            &self.measure,
-            &self.region,
-            &self.period,
-            &self.sex,
-            &self.age,
-            &self.breakdown,
-        ];
+        let keys = self.key_columns();
         let key_of = |r: u32| keys.map(|k| k.codes[r as usize]);
         let same_values = |a: u32, b: u32| {
             let (a, b) = (a as usize, b as usize);
@@ -557,6 +549,20 @@ impl ObservationColumns {
         }
     }
 
+    /// The columns that identify an observation, in `observations` order: dataset, measure,
+    /// region, period, sex, age, breakdown.
+    fn key_columns(&self) -> [&Interned; 7] {
+        [
+            &self.dataset,
+            &self.measure,
+            &self.region,
+            &self.period,
+            &self.sex,
+            &self.age,
+            &self.breakdown,
+        ]
+    }
+
     /// Row numbers in `observations` order: each key column's values are ranked once, and the
     /// rows sorted by their seven ranks. The ranks and the row number are packed into one 128-bit
     /// key when they fit (each rank in as many bits as its column's distinct count needs; they do
@@ -569,15 +575,7 @@ impl ObservationColumns {
     /// [`ObservationColumns::sorted_rows`], packing the keys only if `pack` (the tests check
     /// one way against the other).
     fn sorted_rows_with(&self, pack: bool) -> Vec<u32> {
-        let columns = [
-            &self.dataset,
-            &self.measure,
-            &self.region,
-            &self.period,
-            &self.sex,
-            &self.age,
-            &self.breakdown,
-        ];
+        let columns = self.key_columns();
         let ranks: Vec<Vec<u32>> = columns.iter().map(|c| c.ranks()).collect();
         let widths: Vec<u32> = ranks
             .iter()

@@ -112,16 +112,21 @@ impl Case {
         missing
     }
 
-    /// The rules of the observations' quarantine, one per row.
-    fn quarantined_rules(&self) -> Vec<String> {
+    /// A column of the observations' quarantine, one value per row.
+    fn quarantined(&self, column: &str) -> Vec<String> {
         let q = self.table("quarantine/observations.parquet");
-        q.column("rule")
+        q.column(column)
             .unwrap()
             .str()
             .unwrap()
             .iter()
-            .map(|r| r.unwrap().to_owned())
+            .map(|v| v.unwrap_or_default().to_owned())
             .collect()
+    }
+
+    /// The rules of the observations' quarantine, one per row.
+    fn quarantined_rules(&self) -> Vec<String> {
+        self.quarantined("rule")
     }
 }
 
@@ -216,21 +221,9 @@ fn a_second_value_key_in_json_stat_is_an_error() {
 
 const KPA: &str = "sample-data/kpa/SYNTHETIC_kpa_etela_savo_2022_2024.csv";
 
-/// The lines of the sample's KPA file (Windows-1252, read and written byte for byte), edited.
+/// The lines of the sample's KPA file (Windows-1252), edited.
 fn edit_kpa_lines(ws: &Workspace, edit: impl FnOnce(&mut Vec<String>)) {
-    let p = ws.path(KPA);
-    let text: String = std::fs::read(&p)
-        .unwrap()
-        .into_iter()
-        .map(char::from)
-        .collect();
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    edit(&mut lines);
-    let bytes: Vec<u8> = (lines.join("\r\n") + "\r\n")
-        .chars()
-        .map(|c| u8::try_from(u32::from(c)).unwrap())
-        .collect();
-    std::fs::write(&p, bytes).unwrap();
+    edit_cp1252_lines(ws, KPA, edit);
 }
 
 /// How many rows the `kpa` table has.
@@ -245,15 +238,7 @@ fn a_repeated_kpa_line_is_kept_once() {
     case.succeeds(|ws| edit_kpa_lines(ws, |lines| lines.insert(2, lines[1].clone())));
     assert_eq!(count(&case.quarantined_rules(), "duplicate_row"), 1);
     assert_eq!(kpa_rows(&case), before);
-    let q = case.table("quarantine/observations.parquet");
-    let locations: Vec<&str> = q
-        .column("location")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let locations = case.quarantined("location");
     assert!(
         locations
             .iter()
@@ -287,15 +272,7 @@ fn a_finnish_number_cut_short_is_quarantined_not_misread() {
             lines[1] = lines[1].replacen("29 316 404,71", "29 316 4", 1);
         });
     });
-    let q = case.table("quarantine/observations.parquet");
-    let reasons: Vec<&str> = q
-        .column("reason")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let reasons = case.quarantined("reason");
     assert!(
         reasons
             .iter()
@@ -314,15 +291,7 @@ fn a_negative_client_count_is_quarantined_not_suppressed() {
             lines[1] = lines[1].replacen(";1603;", ";-3;", 1);
         });
     });
-    let q = case.table("quarantine/observations.parquet");
-    let reasons: Vec<&str> = q
-        .column("reason")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let reasons = case.quarantined("reason");
     assert!(
         reasons.iter().any(|r| r.contains("negative")),
         "{reasons:?}"
@@ -680,16 +649,7 @@ fn a_sotkanet_row_for_a_year_ahead_is_quarantined() {
             rows.push(ahead);
         });
     });
-    let q = case.table("quarantine/observations.parquet");
-    let rules: Vec<&str> = q
-        .column("rule")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
-    assert_eq!(rules.iter().filter(|r| **r == "year_in_future").count(), 1);
+    assert_eq!(count(&case.quarantined_rules(), "year_in_future"), 1);
     assert_eq!(case.no_figure_changed(), 0);
 }
 
