@@ -421,8 +421,13 @@ pub fn convert(args: &ConvertRequest) -> Result<Converted, Error> {
         for entry in decoded.quarantine {
             quarantine.push(entry)?;
         }
-        // Small payloads: written sorted, like `run` writes `observations`.
-        out.write(&std::mem::take(&mut columns).into_frame()?)?;
+        // Small payloads: written sorted, one row per key, like `run` writes `observations`.
+        let (frame, repeated) =
+            std::mem::take(&mut columns).into_frame_one_per_key(&|_| "input".to_owned())?;
+        for entry in repeated {
+            quarantine.push(entry)?;
+        }
+        out.write(&frame)?;
     }
     // The last (possibly only, possibly empty) batch.
     out.write(&columns.take_frame()?)?;

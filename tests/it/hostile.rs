@@ -1088,3 +1088,39 @@ fn four_runs_at_once_over_a_stale_lock_take_turns() {
         whole_set(&out);
     }
 }
+
+#[test]
+fn convert_keeps_a_repeated_sotkanet_row_once() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let input = dir.path().join("127.json");
+    let mut rows: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(repo().join(SOTKANET_127)).unwrap()).unwrap();
+    let total = rows.len();
+    rows.push(rows[0].clone());
+    std::fs::write(&input, serde_json::to_vec(&rows).unwrap()).unwrap();
+    let out = dir.path().join("127.parquet");
+    let o = mittari()
+        .args(["convert", "sotkanet-json"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("duplicate_row"), "{err}");
+    let written = read_parquet(&out).height();
+    let quarantined = read_parquet(&dir.path().join("127.quarantine.parquet")).height();
+    assert_eq!(written + quarantined, total + 1);
+    assert_eq!(
+        read_parquet(&dir.path().join("127.quarantine.parquet"))
+            .column("rule")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .filter(|r| *r == Some("duplicate_row"))
+            .count(),
+        1
+    );
+}
