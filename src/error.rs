@@ -102,10 +102,11 @@ impl Error {
                 "`--offline` answers only requests an earlier online run archived: run once without `--offline`, with the same pipeline and cache"
                     .to_owned(),
             ),
-            Error::Source(SourceError::Http { status: 403, .. }) => Some(
-                "the service refused the request; Sotkanet refuses clients it cannot identify: set `http.contact` or MITTARI_CONTACT"
-                    .to_owned(),
-            ),
+            Error::Source(SourceError::Http {
+                status: 403,
+                request,
+                ..
+            }) => Some(forbidden_hint(request).to_owned()),
             Error::Internal(InternalError::Contract { .. }) => {
                 Some("this is a bug in mittari: please report it with the run's log".to_owned())
             }
@@ -290,5 +291,18 @@ impl<T> PolarsContext<T> for polars::error::PolarsResult<T> {
             context: context.into(),
             source,
         })
+    }
+}
+
+/// What a 403 means, by the API that gave it.
+fn forbidden_hint(request: &str) -> &'static str {
+    let r = request.to_lowercase();
+    if r.contains("sotkanet") || r.contains("/rest/1.1/") {
+        "Sotkanet refuses clients it cannot identify: set `http.contact` or MITTARI_CONTACT"
+    } else if r.contains("pxweb") || r.contains("stat.fi") {
+        "StatFin answers 403 with an HTML page when a query is larger than it takes; mittari \
+         split the query smaller and was still refused: select fewer values, or try later"
+    } else {
+        "the service refused the request: check the API's terms of use and the request itself"
     }
 }

@@ -767,9 +767,10 @@ fn real_pipelines_validate_without_network() {
             "GET https://sotkanet.fi/rest/1.1/regions",
             "GET https://sotkanet.fi/rest/1.1/indicators/3216",
             "GET https://sotkanet.fi/rest/1.1/json?indicator=127&years=2015&years=2016",
-            "&years=2024&genders=total&genders=male&genders=female",
+            "&years=2025&genders=total&genders=male&genders=female",
             "GET https://pxdata.stat.fi/PXWeb/api/v1/fi/?config",
-            "POST https://pxdata.stat.fi/PXWeb/api/v1/fi/StatFin/vaerak/statfin_vaerak_pxt_11re.px",
+            "POST https://pxdata.stat.fi/PXWeb/api/v1/fi/StatFin/vaerak/11re.px",
+            "roles resolved against the table's metadata",
             "nothing written",
         ] {
             assert!(out.contains(line), "{name}: no `{line}` in\n{out}");

@@ -25,3 +25,4 @@ mod maturity;
 mod regions;
 mod sample_pipeline;
 mod snapshots;
+mod statfin_2026;

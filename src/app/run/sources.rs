@@ -279,7 +279,7 @@ pub(crate) fn decode_source<'a>(
             let datasets = decode_payload(
                 payload_format(s.format)?,
                 &sp.payload.bytes,
-                &roles_of(s),
+                &roles_of(s, metadata.as_ref()),
                 &ctx,
                 &resolver,
                 &provenance,
@@ -334,9 +334,11 @@ pub(crate) fn planned_requests(
         (ApiKind::PxwebV1 | ApiKind::PxwebV2, _) => {
             let (config, meta, data) =
                 extract::pxweb::urls(api, fetch.table.as_deref().unwrap_or_default());
+            let by_role = fetch.select.is_some();
             let query: Vec<String> = fetch
                 .query
                 .iter()
+                .chain(fetch.select.iter())
                 .flatten()
                 .map(|(k, v)| format!("{k}={}", v.join(",")))
                 .collect();
@@ -344,8 +346,13 @@ pub(crate) fn planned_requests(
                 format!("GET {config}"),
                 format!("GET {meta}"),
                 format!(
-                    "POST {data} [{}], in batches under the API's cell limit",
-                    query.join("; ")
+                    "POST {data} [{}{}], in batches under the API's cell limit",
+                    query.join("; "),
+                    if by_role {
+                        "; roles resolved against the table's metadata when it is fetched"
+                    } else {
+                        ""
+                    }
                 ),
             ]
         }
@@ -392,7 +399,8 @@ pub(crate) fn fetch_with(
             (payloads, serde_json::to_value(meta).ok())
         }
         (ApiKind::PxwebV1 | ApiKind::PxwebV2, _) => {
-            (extract::pxweb::fetch(client, api, fetch)?, None)
+            let is_region = |code: &str| p.registry.get(code).is_some();
+            extract::pxweb::fetch(client, api, fetch, &is_region)?
         }
     })
 }
@@ -670,15 +678,23 @@ fn account_for_repeats(
 }
 
 /// Which dimension of a JSON-stat source is which, as its pipeline entry says.
-pub(crate) fn roles_of(s: &SourceConfig) -> DimensionRoles {
+/// With a PxWeb `select`, the roles resolved against the table's metadata (`metadata`'s
+/// `dimensions`, see [`extract::pxweb::fetch`]) fill those the pipeline's `dimensions` leaves
+/// out.
+pub(crate) fn roles_of(s: &SourceConfig, metadata: Option<&serde_json::Value>) -> DimensionRoles {
     let d = s.dimensions.clone().unwrap_or_default();
+    let resolved = |role: &str| {
+        metadata
+            .and_then(|m| m["dimensions"][role].as_str())
+            .map(str::to_owned)
+    };
     DimensionRoles {
-        region: d.region,
+        region: d.region.or_else(|| resolved("region")),
         region_code: d.region_code,
-        time: d.time,
-        measure: d.measure,
-        sex: d.sex,
-        age: d.age,
+        time: d.time.or_else(|| resolved("time")),
+        measure: d.measure.or_else(|| resolved("measure")),
+        sex: d.sex.or_else(|| resolved("sex")),
+        age: d.age.or_else(|| resolved("age")),
         sex_codes: s.sex_codes.clone(),
     }
 }

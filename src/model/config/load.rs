@@ -104,6 +104,7 @@ fn check_fetch(
         || fetch.years_per_request.is_some();
     let pxweb_keys = fetch.table.is_some()
         || fetch.query.is_some()
+        || fetch.select.is_some()
         || fetch.time_variable.is_some()
         || fetch.content_variable.is_some();
     match api.kind {
@@ -155,8 +156,21 @@ fn check_fetch(
                     s.format.name()
                 ));
             }
-            let (Some(_), Some(query)) = (&fetch.table, &fetch.query) else {
-                return fail("a PxWeb fetch needs `table` and `query`".into());
+            let query = match (&fetch.table, &fetch.query, &fetch.select) {
+                (Some(_), Some(q), None) | (Some(_), None, Some(q)) => q,
+                (Some(_), Some(_), Some(_)) => {
+                    return fail(
+                        "a PxWeb fetch takes `select` (by role) or `query` (by variable code), not both"
+                            .into(),
+                    );
+                }
+                _ => {
+                    return fail(
+                        "a PxWeb fetch needs `table` and `select` (by role, e.g. { region = [\"*\"], \
+                         time = [\"2024\"] }) or `query` (by variable code)"
+                            .into(),
+                    );
+                }
             };
             if let Some((code, _)) = query.iter().find(|(_, v)| v.is_empty()) {
                 return fail(format!(

@@ -204,6 +204,11 @@ pub struct FetchConfig {
     /// PxWeb: variable code -> value codes; `["*"]` selects every value.
     #[serde(default)]
     pub query: Option<BTreeMap<String, Vec<String>>>,
+    /// PxWeb: role (`region`, `time`, `sex`, `age`, `measure`) or a variable's code or label ->
+    /// value codes, resolved against the table's metadata at each run (the way to keep working
+    /// when StatFin renames its variables).
+    #[serde(default)]
+    pub select: Option<BTreeMap<String, Vec<String>>>,
     /// PxWeb: the time variable (default: the one the metadata marks as time).
     #[serde(default)]
     pub time_variable: Option<String>,

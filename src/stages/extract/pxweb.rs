@@ -6,15 +6,17 @@
 //! | metadata | `GET <url>/<table>`: `variables[{code, values, time}]` | `GET <url>/tables/<id>/metadata?outputFormat=json-stat2` |
 //! | data | `POST <url>/<table>`, `{"query": [...], "response": {"format": "json-stat2"}}` | `POST <url>/tables/<id>/data?outputFormat=json-stat2`, `{"selection": [...]}` |
 //!
-//! The query in the pipeline names variable codes and value codes (StatFin renamed both on
-//! 8 June 2026, so nothing is hard-coded); `["*"]` selects every value. Codes are checked against
-//! the table's metadata before anything is posted: an unknown variable or value is an error
-//! naming it. A query of more cells than the API's limit is split by [`split`] into batches under
+//! A pipeline selects by role (`select = { region = ["*"], time = ["2024"], sex = ["SSS"] }`):
+//! each role is resolved against the table's metadata ([`resolve_roles`]), so a pipeline keeps
+//! working when StatFin renames a variable (it renamed tables and variables on 8 June 2026, and
+//! dates its area variable by regional division: `alue_23_20260101`). Exact variable codes stay
+//! possible (`query = { alue_23_20260101 = ["*"] }`). `["*"]` selects every value. Codes are
+//! checked against the table's metadata before anything is posted: an unknown variable or value
+//! is an error naming it. A query of more cells than the API's limit is split by [`split`] into batches under
 //! it; each batch is posted (through the host's token bucket, set from the API's call limit),
 //! archived and decoded on its own, and the batches' rows together are the query's rows.
-//! The limits' key names are PxWeb convention and not confirmed for every host; when the config
-//! answer lacks them, the documented StatFin values (120 000 cells, 30 calls per 10 s) are used,
-//! with a warning.
+//! When the config answer cannot be read, StatFin's published limits (120 000 cells, 40 calls
+//! per 60 s) are used, with a warning: never faster than the API allows.
 
 use std::time::Duration;
 
@@ -37,11 +39,12 @@ pub struct Limits {
     pub window: Duration,
 }
 
-/// StatFin's documented limits, used when a config answer lacks them.
+/// The limits used when a config answer cannot be read: StatFin's published ones (120 000
+/// cells, 40 calls per 60 s, as its `?config` answered in 2026), no faster.
 pub const STATFIN_LIMITS: Limits = Limits {
     max_cells: 120_000,
-    max_calls: 30,
-    window: Duration::from_secs(10),
+    max_calls: 40,
+    window: Duration::from_mins(1),
 };
 
 /// What a variable is to splitting.
@@ -112,6 +115,8 @@ pub fn split(query: &[Selection], max_cells: u64) -> Vec<Vec<Selection>> {
 pub struct Variable {
     /// Code.
     pub code: String,
+    /// Label (v1 `text`, v2 the dimension's `label`).
+    pub label: String,
     /// Every value code, in order.
     pub values: Vec<String>,
     /// Marked as time by the metadata.
@@ -178,6 +183,136 @@ pub fn resolve(
     Ok(out)
 }
 
+/// The roles a pipeline's `select` may name; any other key names a variable by code or label.
+pub const ROLES: [&str; 5] = ["region", "time", "sex", "age", "measure"];
+
+/// A variable's code without the division date StatFin appends and renames with each regional
+/// division (`alue_23_20260101` -> `alue`, `ikaryhma_10_20180101` -> `ikaryhma`), lower case.
+pub fn stem(code: &str) -> String {
+    let lower = code.to_lowercase();
+    let parts: Vec<&str> = lower.split('_').collect();
+    let dated = parts.len() >= 3
+        && parts[parts.len() - 1].len() == 8
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && parts[parts.len() - 2].bytes().all(|b| b.is_ascii_digit());
+    if dated {
+        parts[..parts.len() - 2].join("_")
+    } else {
+        lower
+    }
+}
+
+/// Whether a variable can be the given role.
+fn plays(role: &str, v: &Variable, is_region: &dyn Fn(&str) -> bool) -> bool {
+    let stem = stem(&v.code);
+    let stem = stem.replace('ä', "a").replace('ö', "o");
+    match role {
+        "time" => {
+            v.time
+                || stem.starts_with("timeperiod")
+                || [
+                    "vuosi",
+                    "kuukausi",
+                    "vuosineljannes",
+                    "tid",
+                    "year",
+                    "month",
+                    "quarter",
+                ]
+                .contains(&stem.as_str())
+        }
+        "region" => {
+            !v.time
+                && (stem.starts_with("alue")
+                    || stem == "region"
+                    || (!v.values.is_empty()
+                        && v.values.iter().filter(|c| is_region(c)).count() * 10
+                            >= v.values.len() * 9))
+        }
+        "sex" => ["sukupuoli", "sex", "kon"].contains(&stem.as_str()),
+        "age" => stem.starts_with("ika") || ["age", "alder"].contains(&stem.as_str()),
+        "measure" => v.metric || ["tiedot", "contentscode"].contains(&stem.as_str()),
+        _ => false,
+    }
+}
+
+/// What a pipeline's `select` resolved to against a table's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleResolution {
+    /// The query by variable code, as [`resolve`] takes it.
+    pub query: std::collections::BTreeMap<String, Vec<String>>,
+    /// Role (or the key the pipeline used) -> the table's variable code.
+    pub roles: std::collections::BTreeMap<String, String>,
+}
+
+/// Resolves `select` (role or variable -> values) against the table's variables: `time` is
+/// the variable the metadata marks as time; `region` the one whose code starts with `alue`
+/// (whatever division date follows) or whose values are region codes the registry knows;
+/// `sex`, `age` and `measure` by their codes' stems (and the metadata's metric role); any other
+/// key names a variable by its code or its label. A role that matches no variable, or more than
+/// one, is an error listing the table's variables.
+pub fn resolve_roles(
+    select: &std::collections::BTreeMap<String, Vec<String>>,
+    variables: &[Variable],
+    is_region: &dyn Fn(&str) -> bool,
+) -> Result<RoleResolution, String> {
+    let listing = || {
+        variables
+            .iter()
+            .map(|v| format!("`{}` ({}, {} values)", v.code, v.label, v.values.len()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = RoleResolution {
+        query: std::collections::BTreeMap::new(),
+        roles: std::collections::BTreeMap::new(),
+    };
+    for (key, values) in select {
+        let matches: Vec<&Variable> = if ROLES.contains(&key.as_str()) {
+            variables
+                .iter()
+                .filter(|v| plays(key, v, is_region))
+                .collect()
+        } else {
+            variables
+                .iter()
+                .filter(|v| {
+                    v.code == *key
+                        || v.label.eq_ignore_ascii_case(key)
+                        || stem(&v.code) == key.to_lowercase()
+                })
+                .collect()
+        };
+        let v = match matches[..] {
+            [v] => v,
+            [] => {
+                return Err(format!(
+                    "`{key}` matches none of the table's variables: {}",
+                    listing()
+                ));
+            }
+            _ => {
+                let codes: Vec<&str> = matches.iter().map(|v| v.code.as_str()).collect();
+                return Err(format!(
+                    "`{key}` is ambiguous: it matches `{}`; name the variable by its code (the \
+                     table has {})",
+                    codes.join("`, `"),
+                    listing()
+                ));
+            }
+        };
+        if let Some((other, _)) = out.roles.iter().find(|(_, c)| **c == v.code) {
+            return Err(format!(
+                "`{key}` and `{other}` both resolve to the variable `{}`",
+                v.code
+            ));
+        }
+        out.roles.insert(key.clone(), v.code.clone());
+        out.query.insert(v.code.clone(), values.clone());
+    }
+    Ok(out)
+}
+
 /// Reads the limits of a config answer (v1 or v2 key names); `None` where a key is absent.
 pub fn parse_limits(bytes: &[u8]) -> Option<Limits> {
     #[derive(Deserialize)]
@@ -206,6 +341,8 @@ pub fn parse_v1_metadata(bytes: &[u8]) -> Result<Vec<Variable>, String> {
     #[derive(Deserialize)]
     struct V {
         code: String,
+        #[serde(default)]
+        text: String,
         values: Vec<String>,
         #[serde(default)]
         time: bool,
@@ -215,6 +352,7 @@ pub fn parse_v1_metadata(bytes: &[u8]) -> Result<Vec<Variable>, String> {
         .into_iter()
         .map(|v| Variable {
             code: v.code,
+            label: v.text,
             values: v.values,
             time: v.time,
             metric: false,
@@ -233,6 +371,8 @@ pub fn parse_v2_metadata(bytes: &[u8]) -> Result<Vec<Variable>, String> {
     }
     #[derive(Deserialize)]
     struct Dim {
+        #[serde(default)]
+        label: String,
         category: Cat,
     }
     #[derive(Deserialize)]
@@ -264,6 +404,7 @@ pub fn parse_v2_metadata(bytes: &[u8]) -> Result<Vec<Variable>, String> {
             };
             Ok(Variable {
                 code: id.clone(),
+                label: dim.label.clone(),
                 values,
                 time: has_role("time", id),
                 metric: has_role("metric", id),
@@ -315,12 +456,16 @@ pub fn urls(api: &ApiConfig, table: &str) -> (String, String, String) {
     }
 }
 
-/// Fetches a PxWeb source: config (limits), metadata, then the query in batches.
+/// Fetches a PxWeb source: config (limits), metadata, then the query in batches. Returns the
+/// payloads and, when the pipeline selects by role, the resolution (role -> variable code), which
+/// the decoder uses for the answer's dimensions and the manifest records. `is_region` says
+/// whether a value code is a region code the registry knows.
 pub fn fetch(
     client: &mut Client,
     api: &ApiConfig,
     fetch: &FetchConfig,
-) -> Result<Vec<SourcePayload>, Error> {
+    is_region: &dyn Fn(&str) -> bool,
+) -> Result<(Vec<SourcePayload>, Option<serde_json::Value>), Error> {
     let table = fetch.table.as_deref().unwrap_or_default();
     let (config_url, meta_url, data_url) = urls(api, table);
     let mut payloads = Vec::new();
@@ -328,14 +473,16 @@ pub fn fetch(
     let req = Request::get(config_url);
     let got = client.fetch(&req, Expect::Json)?;
     let limits = parse_limits(&got.payload.bytes).unwrap_or_else(|| {
-        warn!(request = %req.line(), "The API's config does not give its limits; using StatFin's documented 120 000 cells and 30 calls per 10 s");
+        warn!(request = %req.line(), "The API's config does not give its limits; using StatFin's published 120 000 cells and 40 calls per 60 s");
         STATFIN_LIMITS
     });
     payloads.push(SourcePayload::new(&req, got, PayloadRole::Config));
     client.limit_host(&data_url, limits.max_calls, limits.window);
 
     let req = Request::get(meta_url);
-    let got = client.fetch(&req, Expect::Json)?;
+    let got = client
+        .fetch(&req, Expect::Json)
+        .map_err(|e| renamed_table(e, table))?;
     let variables = match api.kind {
         ApiKind::PxwebV2 => parse_v2_metadata(&got.payload.bytes),
         _ => parse_v1_metadata(&got.payload.bytes),
@@ -346,19 +493,26 @@ pub fn fetch(
     })?;
     payloads.push(SourcePayload::new(&req, got, PayloadRole::Metadata));
 
-    let query = resolve(
-        fetch
-            .query
-            .as_ref()
-            .unwrap_or(&std::collections::BTreeMap::default()),
-        &variables,
-        fetch.time_variable.as_deref(),
-        fetch.content_variable.as_deref(),
-    )
-    .map_err(|message| SourceError::BadResponse {
+    let misfit = |message: String| SourceError::BadResponse {
         request: req.line(),
         message: format!("the pipeline's query does not fit table `{table}`: {message}"),
-    })?;
+    };
+    let (query, roles) = match &fetch.select {
+        Some(select) => {
+            let r = resolve_roles(select, &variables, is_region).map_err(misfit)?;
+            info!(table, roles = ?r.roles, "Resolved the selection's roles");
+            (r.query, Some(r.roles))
+        }
+        None => (fetch.query.clone().unwrap_or_default(), None),
+    };
+    let role = |name: &str| roles.as_ref().and_then(|r| r.get(name)).map(String::as_str);
+    let query = resolve(
+        &query,
+        &variables,
+        role("time").or(fetch.time_variable.as_deref()),
+        role("measure").or(fetch.content_variable.as_deref()),
+    )
+    .map_err(misfit)?;
     let batches = split(&query, limits.max_cells);
     if batches.len() > 1 {
         info!(
@@ -370,11 +524,97 @@ pub fn fetch(
         );
     }
     for batch in &batches {
-        let req = Request::post(data_url.clone(), body(api.kind, batch));
-        let got = client.fetch(&req, Expect::Json)?;
-        payloads.push(SourcePayload::new(&req, got, PayloadRole::Data));
+        post_batch(client, api, &data_url, batch, 0, &mut payloads)?;
     }
-    Ok(payloads)
+    let resolution = roles.map(|r| serde_json::json!({ "table": table, "dimensions": r }));
+    Ok((payloads, resolution))
+}
+
+/// How many times a batch refused with 403 is split again before the refusal stands.
+const MAX_RESPLITS: u32 = 3;
+
+/// Posts one batch. StatFin refuses a query it finds too large with HTTP 403 and an HTML page
+/// (not its JSON error): such a batch is split in two and each half posted, up to
+/// [`MAX_RESPLITS`] times, before the refusal is the source's error. A 403 with the API's own
+/// (JSON) error is not retried.
+fn post_batch(
+    client: &mut Client,
+    api: &ApiConfig,
+    data_url: &str,
+    batch: &[Selection],
+    depth: u32,
+    payloads: &mut Vec<SourcePayload>,
+) -> Result<(), Error> {
+    let req = Request::post(data_url.to_owned(), body(api.kind, batch));
+    match client.fetch(&req, Expect::Json) {
+        Ok(got) => {
+            payloads.push(SourcePayload::new(&req, got, PayloadRole::Data));
+            Ok(())
+        }
+        Err(Error::Source(SourceError::Http {
+            status: 403,
+            message,
+            ..
+        })) if is_html(&message) && depth < MAX_RESPLITS && cells(batch) > 1 => {
+            let halves = split(batch, cells(batch).div_ceil(2));
+            warn!(
+                request = %req.line(),
+                cells = cells(batch),
+                "HTTP 403 to a data query: splitting it in {} and asking again",
+                halves.len()
+            );
+            for half in &halves {
+                post_batch(client, api, data_url, half, depth + 1, payloads)?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether an error response's text is an HTML page (StatFin's web server refusing a query),
+/// not the API's own JSON error, which splitting would not change.
+fn is_html(message: &str) -> bool {
+    let m = message
+        .trim_start_matches([':', ' '])
+        .trim_start()
+        .to_lowercase();
+    m.starts_with("<!doctype html") || m.starts_with("<html") || m.contains("<body")
+}
+
+/// A 400 to a table id of the form StatFin used before 8 June 2026
+/// (`vaerak/statfin_vaerak_pxt_11re.px`) says that the table was renamed, and to what.
+fn renamed_table(e: Error, table: &str) -> Error {
+    let Error::Source(SourceError::Http {
+        status: 400,
+        request,
+        ..
+    }) = &e
+    else {
+        return e;
+    };
+    let file = table.rsplit('/').next().unwrap_or(table);
+    let Some(short) = file
+        .strip_prefix("statfin_")
+        .and_then(|rest| rest.split_once("_pxt_"))
+        .map(|(_, id)| id)
+    else {
+        return e;
+    };
+    let folder = table.rsplit_once('/').map_or("", |(f, _)| f);
+    let renamed = if folder.is_empty() {
+        short.to_owned()
+    } else {
+        format!("{folder}/{short}")
+    };
+    SourceError::BadResponse {
+        request: request.clone(),
+        message: format!(
+            "HTTP 400: StatFin renamed its tables on 8 June 2026, and `{table}` is an old id: \
+             use `table = \"{renamed}\"`"
+        ),
+    }
+    .into()
 }
 
 #[cfg(test)]
@@ -411,6 +651,118 @@ mod tests {
             all.extend(combos);
         }
         all
+    }
+
+    /// StatFin's 11re as its metadata reads since 8 June 2026 (codes from the issue's facts).
+    fn statfin_11re(area: &str) -> Vec<Variable> {
+        let var = |code: &str, label: &str, values: &[&str], time: bool| Variable {
+            code: code.to_owned(),
+            label: label.to_owned(),
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+            time,
+            metric: false,
+        };
+        vec![
+            var(area, "Alue", &["SSS", "KU005", "KU009", "KU010"], false),
+            var("ikaryhma_10_20180101", "Ikä", &["SSS", "000", "001"], false),
+            var(
+                "sukupuoli_9_20180101",
+                "Sukupuoli",
+                &["SSS", "1", "2"],
+                false,
+            ),
+            var("timeperiod_y", "Vuosi", &["2024", "2025"], true),
+            var("contentscode", "Tiedot", &["vaerak-vaesto"], false),
+        ]
+    }
+
+    fn select(pairs: &[(&str, &[&str])]) -> std::collections::BTreeMap<String, Vec<String>> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.iter().map(|x| (*x).to_owned()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn roles_resolve_whatever_date_the_area_variable_carries() {
+        let wanted = select(&[
+            ("region", &["*"]),
+            ("time", &["2025"]),
+            ("sex", &["SSS"]),
+            ("age", &["SSS"]),
+            ("measure", &["*"]),
+        ]);
+        let known = |c: &str| c == "SSS" || c.starts_with("KU");
+        for area in ["alue_23_20260101", "alue_23_20270101", "Alue"] {
+            let r = resolve_roles(&wanted, &statfin_11re(area), &known).unwrap();
+            assert_eq!(r.roles["region"], area);
+            assert_eq!(r.roles["time"], "timeperiod_y");
+            assert_eq!(r.roles["sex"], "sukupuoli_9_20180101");
+            assert_eq!(r.roles["age"], "ikaryhma_10_20180101");
+            assert_eq!(r.roles["measure"], "contentscode");
+            assert_eq!(r.query[area], ["*"]);
+        }
+        // A variable by its label or code.
+        let r =
+            resolve_roles(&select(&[("Ikä", &["000"])]), &statfin_11re("Alue"), &known).unwrap();
+        assert_eq!(r.roles["Ikä"], "ikaryhma_10_20180101");
+        assert_eq!(stem("alue_23_20260101"), "alue");
+        assert_eq!(stem("timeperiod_y"), "timeperiod_y");
+    }
+
+    #[test]
+    fn a_role_that_matches_nothing_or_two_variables_lists_the_table() {
+        let known = |c: &str| c.starts_with("KU");
+        let mut vars = statfin_11re("alue_23_20260101");
+        vars.remove(2);
+        let err = resolve_roles(&select(&[("sex", &["SSS"])]), &vars, &known).unwrap_err();
+        assert!(
+            err.contains("matches none") && err.contains("`timeperiod_y` (Vuosi, 2 values)"),
+            "{err}"
+        );
+        let mut vars = statfin_11re("alue_23_20260101");
+        vars.push(Variable {
+            code: "alue_23_20250101".into(),
+            label: "Alue 2025".into(),
+            values: vec!["KU005".into()],
+            time: false,
+            metric: false,
+        });
+        let err = resolve_roles(&select(&[("region", &["*"])]), &vars, &known).unwrap_err();
+        assert!(
+            err.contains("ambiguous") && err.contains("alue_23_20250101"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_old_statfin_table_id_names_the_new_one() {
+        let e: Error = SourceError::Http {
+            request: "GET x".into(),
+            status: 400,
+            message: ": Bad Request".into(),
+        }
+        .into();
+        let renamed = renamed_table(e, "vaerak/statfin_vaerak_pxt_11re.px").to_string();
+        assert!(
+            renamed.contains("renamed its tables on 8 June 2026"),
+            "{renamed}"
+        );
+        assert!(
+            renamed.contains("`table = \"vaerak/11re.px\"`"),
+            "{renamed}"
+        );
+        let other: Error = SourceError::Http {
+            request: "GET x".into(),
+            status: 400,
+            message: String::new(),
+        }
+        .into();
+        assert!(
+            !renamed_table(other, "vaerak/11re.px")
+                .to_string()
+                .contains("renamed")
+        );
     }
 
     #[test]
@@ -495,7 +847,9 @@ mod tests {
             })
         );
         assert_eq!(
-            parse_limits(br#"{"maxValues":120000,"maxCalls":30,"timeWindow":10}"#),
+            parse_limits(
+                br#"{"maxValues":120000,"maxCells":120000,"maxCalls":40,"timeWindow":60}"#
+            ),
             Some(STATFIN_LIMITS)
         );
         assert_eq!(parse_limits(br#"{"maxValues":1}"#), None);
