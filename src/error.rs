@@ -139,6 +139,12 @@ pub enum ConfigError {
         /// What the parser said.
         message: String,
     },
+    /// A command's arguments ask for something that cannot be done (exit 2).
+    #[error("{message}")]
+    Usage {
+        /// What is wrong, and what would do.
+        message: String,
+    },
     /// Another run holds the output folder.
     #[error("{message}")]
     Busy {

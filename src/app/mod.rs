@@ -9,6 +9,7 @@
 pub mod convert;
 pub mod generate;
 pub mod history;
+pub mod init;
 pub mod inspect;
 pub mod lock;
 pub mod manifest;

@@ -24,6 +24,21 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Validate(args) => print(crate::app::validate::validate(&args.pipeline)?),
+        Command::Init(args) => {
+            let path = crate::app::init::init(&crate::app::init::InitRequest {
+                county: args.county,
+                peers: args.peers,
+                dir: args.dir,
+                force: args.force,
+            })?;
+            print([
+                format!("wrote {}", path.display()),
+                format!(
+                    "next: set http.contact in it (or MITTARI_CONTACT), then `mittari validate {}`",
+                    path.display()
+                ),
+            ])
+        }
         Command::Generate(args) => {
             let g = generate::generate(&args.dir, args.scale, args.years)?;
             print([format!(

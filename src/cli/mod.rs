@@ -72,6 +72,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// List the latest runs of an output folder (from `_runs/history.parquet`).
     Runs(RunsArgs),
+    /// Write a starting pipeline for a wellbeing services county (and the indicator catalogue).
+    Init(InitArgs),
     /// Write a synthetic national-scale input set and its pipeline (for the benchmark).
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -89,6 +91,23 @@ pub struct GenerateArgs {
     /// Years, ending with 2024 (fewer make a small data set for tests).
     #[arg(long, default_value_t = 20)]
     pub years: u8,
+}
+
+/// Arguments of `mittari init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The county, e.g. `HVA12` (Etelä-Savo); `HVA90` is Helsinki.
+    #[arg(long)]
+    pub county: String,
+    /// Counties to compare it with, e.g. `HVA13,HVA18`.
+    #[arg(long, value_delimiter = ',')]
+    pub peers: Vec<String>,
+    /// The folder to write into.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Overwrite a pipeline file already there.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `mittari runs`.

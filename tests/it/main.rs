@@ -17,6 +17,7 @@ mod cli;
 mod decoders;
 mod hostile;
 mod incremental;
+mod init;
 mod jsonstat;
 mod kpa;
 mod layers;
