@@ -7,6 +7,7 @@
 //! - [`generate`]: a synthetic national workspace for benchmarks.
 
 pub mod convert;
+pub mod doctor;
 pub mod generate;
 pub mod history;
 pub mod init;

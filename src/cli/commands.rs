@@ -24,6 +24,26 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Validate(args) => print(crate::app::validate::validate(&args.pipeline)?),
+        Command::Doctor(args) => {
+            let health = crate::app::doctor::doctor(&args.pipeline)?;
+            let failing = health.iter().filter(|h| !h.ok).count();
+            match args.format {
+                crate::cli::DoctorFormat::Text => print(crate::app::doctor::lines(&health))?,
+                crate::cli::DoctorFormat::Json => {
+                    let json = serde_json::to_string_pretty(&health)
+                        .map_err(|e| InternalError::Invariant(format!("doctor's JSON: {e}")))?;
+                    print([json])?;
+                }
+            }
+            if failing > 0 {
+                return Err(crate::error::SourceError::BadResponse {
+                    request: format!("doctor {}", args.pipeline.display()),
+                    message: format!("{failing} of {} sources would fail", health.len()),
+                }
+                .into());
+            }
+            Ok(())
+        }
         Command::Init(args) => {
             let path = crate::app::init::init(&crate::app::init::InitRequest {
                 county: args.county,

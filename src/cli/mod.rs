@@ -74,6 +74,9 @@ pub enum Command {
     Runs(RunsArgs),
     /// Write a starting pipeline for a wellbeing services county (and the indicator catalogue).
     Init(InitArgs),
+    /// Check every source of a pipeline with one cheap request each (metadata or config, never
+    /// data): would it run today, and what changed since the last run. Exit 3 when one would fail.
+    Doctor(DoctorArgs),
     /// Write a synthetic national-scale input set and its pipeline (for the benchmark).
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -91,6 +94,25 @@ pub struct GenerateArgs {
     /// Years, ending with 2024 (fewer make a small data set for tests).
     #[arg(long, default_value_t = 20)]
     pub years: u8,
+}
+
+/// Arguments of `mittari doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The pipeline file.
+    pub pipeline: PathBuf,
+    /// `text` (a block per source) or `json` (an array of objects).
+    #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
+    pub format: DoctorFormat,
+}
+
+/// Output formats of `doctor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DoctorFormat {
+    /// A block per source.
+    Text,
+    /// One JSON array.
+    Json,
 }
 
 /// Arguments of `mittari init`.

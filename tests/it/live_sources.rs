@@ -839,3 +839,31 @@ fn a_response_over_the_size_limit_is_refused() {
         stderr(&o)
     );
 }
+
+/// `doctor` on every kind of source: Sotkanet metadata, PxWeb v1 and v2 config and metadata,
+/// and no data request.
+#[test]
+fn doctor_checks_every_source_without_asking_for_data() {
+    let server = Server::start();
+    replay(&server);
+    let dir = tempfile::TempDir::new().unwrap();
+    let pipeline = full_pipeline(dir.path(), &server.url());
+    let o = mittari().arg("doctor").arg(&pipeline).output().unwrap();
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}\n{out}", stderr(&o));
+    for line in [
+        "sotkanet_127 [sotkanet]: ok",
+        "indicator: 127: ",
+        "statfin_11s5 [pxweb-v1]: ok",
+        "scb_population [pxweb-v2]: ok",
+        "all 5 sources would be read",
+    ] {
+        assert!(out.contains(line), "no `{line}` in\n{out}");
+    }
+    let data = server
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "POST" || s.target.contains("/json?"))
+        .count();
+    assert_eq!(data, 0, "no data request");
+}

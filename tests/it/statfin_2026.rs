@@ -115,6 +115,9 @@ id = "statfin_11re"
 format = "jsonstat"
 dataset = "statfin:11re"
 fetch = {{ api = "statfin", table = "{table}", select = {{ region = ["*"], age = ["SSS"], sex = ["SSS"], time = ["2025"], measure = ["*"] }} }}
+
+[output]
+dir = "out"
 "#
     );
     let path = dir.join("statfin.toml");
@@ -262,4 +265,67 @@ fn a_lasting_403_names_statfin_in_its_hint() {
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(err.contains("StatFin answers 403"), "{err}");
     assert!(!err.contains("http.contact"), "{err}");
+}
+
+fn doctor(pipeline: &Path, extra: &[&str]) -> std::process::Output {
+    mittari()
+        .arg("doctor")
+        .arg(pipeline)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// `doctor` asks for the config and the metadata only, says what each role resolves to, and
+/// what changed since the last run when the area variable is renamed.
+#[test]
+fn doctor_checks_with_metadata_only_and_says_what_changed() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let server = Server::start();
+    replay(&server, "alue_23_20260101");
+    let p = pipeline(dir.path(), &server.url(), "vaerak/11re.px");
+    let o = doctor(&p, &[]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}\n{out}", stderr(&o));
+    assert!(out.contains("statfin_11re [pxweb-v1]: ok"), "{out}");
+    assert!(out.contains("region -> alue_23_20260101"), "{out}");
+    assert!(
+        out.contains("limits: 120000 cells, 40 calls per 60 s"),
+        "{out}"
+    );
+    assert!(out.contains("latest_period: 2025"), "{out}");
+    assert_eq!(server.count("POST", TABLE), 0, "no data is asked for");
+    assert!(!dir.path().join("cache").exists(), "nothing archived");
+    // A run, then StatFin renames the area variable: doctor says so.
+    assert!(run(&p, dir.path()).status.success());
+    let renamed = Server::start();
+    replay(&renamed, "alue_23_20270101");
+    let p = pipeline(dir.path(), &renamed.url(), "vaerak/11re.px");
+    let o = doctor(&p, &["--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let health: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(health[0]["ok"], true);
+    let changed = health[0]["changed"].to_string();
+    assert!(
+        changed.contains("region is now `alue_23_20270101` (the last run used `alue_23_20260101`)"),
+        "{health}"
+    );
+}
+
+#[test]
+fn doctor_exits_3_naming_a_renamed_table() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let server = Server::start();
+    replay(&server, "alue_23_20260101");
+    let p = pipeline(
+        dir.path(),
+        &server.url(),
+        "vaerak/statfin_vaerak_pxt_11re.px",
+    );
+    let o = doctor(&p, &[]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "{}\n{out}", stderr(&o));
+    assert!(out.contains("statfin_11re [pxweb-v1]: FAILS"), "{out}");
+    assert!(out.contains("renamed its tables on 8 June 2026"), "{out}");
+    assert!(out.contains("1 of 1 sources would fail"), "{out}");
 }

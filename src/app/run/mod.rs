@@ -6,7 +6,7 @@
 
 pub(crate) mod checks;
 pub(crate) mod maturity;
-pub(crate) mod prepare;
+pub mod prepare;
 pub(crate) mod sources;
 pub(crate) mod tables;
 

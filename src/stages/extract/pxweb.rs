@@ -456,16 +456,30 @@ pub fn urls(api: &ApiConfig, table: &str) -> (String, String, String) {
     }
 }
 
-/// Fetches a PxWeb source: config (limits), metadata, then the query in batches. Returns the
-/// payloads and, when the pipeline selects by role, the resolution (role -> variable code), which
-/// the decoder uses for the answer's dimensions and the manifest records. `is_region` says
-/// whether a value code is a region code the registry knows.
-pub fn fetch(
+/// A PxWeb source checked against its API: limits, the table's variables, the query resolved.
+pub struct Planned {
+    /// The config and metadata payloads.
+    pub payloads: Vec<SourcePayload>,
+    /// The API's limits.
+    pub limits: Limits,
+    /// The table's variables.
+    pub variables: Vec<Variable>,
+    /// The query, by variable code.
+    pub query: Vec<Selection>,
+    /// With a `select`: role -> variable code.
+    pub roles: Option<std::collections::BTreeMap<String, String>>,
+    /// The data URL.
+    pub data_url: String,
+}
+
+/// Reads a PxWeb source's config (limits) and table metadata, and resolves its selection: all
+/// a run needs before it posts the query, and all `doctor` asks.
+pub fn plan(
     client: &mut Client,
     api: &ApiConfig,
     fetch: &FetchConfig,
     is_region: &dyn Fn(&str) -> bool,
-) -> Result<(Vec<SourcePayload>, Option<serde_json::Value>), Error> {
+) -> Result<Planned, Error> {
     let table = fetch.table.as_deref().unwrap_or_default();
     let (config_url, meta_url, data_url) = urls(api, table);
     let mut payloads = Vec::new();
@@ -513,6 +527,35 @@ pub fn fetch(
         role("measure").or(fetch.content_variable.as_deref()),
     )
     .map_err(misfit)?;
+    Ok(Planned {
+        payloads,
+        limits,
+        variables,
+        query,
+        roles,
+        data_url,
+    })
+}
+
+/// Fetches a PxWeb source: config (limits), metadata, then the query in batches. Returns the
+/// payloads and, when the pipeline selects by role, the resolution (role -> variable code), which
+/// the decoder uses for the answer's dimensions and the manifest records. `is_region` says
+/// whether a value code is a region code the registry knows.
+pub fn fetch(
+    client: &mut Client,
+    api: &ApiConfig,
+    fetch: &FetchConfig,
+    is_region: &dyn Fn(&str) -> bool,
+) -> Result<(Vec<SourcePayload>, Option<serde_json::Value>), Error> {
+    let table = fetch.table.as_deref().unwrap_or_default();
+    let Planned {
+        mut payloads,
+        limits,
+        query,
+        roles,
+        data_url,
+        ..
+    } = plan(client, api, fetch, is_region)?;
     let batches = split(&query, limits.max_cells);
     if batches.len() > 1 {
         info!(
