@@ -154,6 +154,9 @@ pub enum Origin {
     NotModified,
     /// `--offline`: taken from the archive.
     Archive,
+    /// Not asked for: the archived copy was reused because the source says its data has not
+    /// changed since (a Sotkanet indicator's `data-updated`).
+    Reused,
 }
 
 /// A fetched payload.
@@ -283,6 +286,16 @@ impl Client {
         let now = self.started.elapsed().as_secs_f64();
         self.limiter
             .configure(&host, calls, window.as_secs_f64(), now);
+    }
+
+    /// The archived answer to a request, if the archive has one whose bytes are intact; no
+    /// request is sent.
+    pub fn archived(&self, req: &Request) -> Option<Payload> {
+        let entry = self
+            .archive
+            .lookup(&req.line(), req.body.as_deref())
+            .ok()??;
+        self.archive.load(&entry.sha256, entry.retrieved_at).ok()
     }
 
     /// Fetches a request: from the archive when offline, else over the network (conditionally

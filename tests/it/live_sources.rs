@@ -867,3 +867,56 @@ fn doctor_checks_every_source_without_asking_for_data() {
         .count();
     assert_eq!(data, 0, "no data request");
 }
+
+/// Sotkanet's terms ask for no repeated downloads: when an indicator's `data-updated` is what
+/// the archived metadata said, the archived data is reused and no data request is sent; when it
+/// changes, the data is downloaded again. The manifest says which payloads were reused.
+#[test]
+fn unchanged_sotkanet_data_is_reused_from_the_archive() {
+    const DATA: &str = "/rest/1.1/json?indicator=127&years=2019&years=2023&genders=total";
+    let meta = |updated: &str| {
+        format!(
+            r#"{{"id": 127, "data-updated": "{updated}", "range": {{"start": 1990, "end": 2024}},
+               "title": {{"fi": "Väkiluku"}}}}"#
+        )
+    };
+    let server = Server::start();
+    server.route(
+        "GET",
+        "/rest/1.1/indicators/127",
+        vec![Reply::ok(meta("2026-03-01"))],
+    );
+    server.route(
+        "GET",
+        DATA,
+        vec![Reply::file(&sample(
+            "sotkanet/127_population_2019_2023_five_cities.json",
+        ))],
+    );
+    let dir = tempfile::TempDir::new().unwrap();
+    let pipeline = one_source_pipeline(dir.path(), &server.url());
+    let cache = dir.path().join("cache");
+    let o = run(&pipeline, &dir.path().join("a"), &cache, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(server.count("GET", DATA), 1);
+
+    // Same data-updated: reused, not downloaded.
+    let o = run(&pipeline, &dir.path().join("b"), &cache, &["--force"]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("reused, not downloaded"), "{err}");
+    assert_eq!(server.count("GET", DATA), 1, "no second download");
+    let m = manifest(&dir.path().join("b"));
+    let data = &m["inputs"][0]["payloads"][1];
+    assert_eq!(data["origin"], "reused", "{m}");
+
+    // A new data-updated: downloaded again.
+    server.route(
+        "GET",
+        "/rest/1.1/indicators/127",
+        vec![Reply::ok(meta("2026-04-15"))],
+    );
+    let o = run(&pipeline, &dir.path().join("c"), &cache, &["--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(server.count("GET", DATA), 2);
+}

@@ -41,6 +41,9 @@ pub enum PayloadOrigin {
     NotModified,
     /// Answered from the archive without a request (`--offline`).
     Archive,
+    /// Not asked for: the archived copy was reused because the source said its data had not
+    /// changed (a Sotkanet indicator whose `data-updated` is the archived metadata's).
+    Reused,
 }
 
 /// A payload of a source, with the request (or file) it came from.
@@ -70,6 +73,7 @@ impl SourcePayload {
                 crate::http::Origin::Downloaded => PayloadOrigin::Downloaded,
                 crate::http::Origin::NotModified => PayloadOrigin::NotModified,
                 crate::http::Origin::Archive => PayloadOrigin::Archive,
+                crate::http::Origin::Reused => PayloadOrigin::Reused,
             },
             payload: fetched.payload,
         }

@@ -10,7 +10,7 @@
 //! about (not refused: the range has been seen to lag the data).
 
 use serde::{Deserialize, Serialize};
-use tracing::warn;
+use tracing::{info, warn};
 
 use super::{PayloadRole, SourcePayload};
 use crate::error::{Error, SourceError};
@@ -154,6 +154,10 @@ pub fn fetch_indicator(
     let Some(req) = requests.next() else {
         return Ok((IndicatorMeta::default(), Vec::new()));
     };
+    // The metadata archived last time, read before the new answer is archived over it.
+    let previous = client
+        .archived(&req)
+        .and_then(|p| parse_metadata(&p.bytes, &req.line()).ok());
     let fetched = client.fetch(&req, Expect::Json)?;
     let meta = parse_metadata(&fetched.payload.bytes, &req.line())?;
     if let Some(r) = meta.range {
@@ -174,6 +178,33 @@ pub fn fetch_indicator(
         }
     }
     let mut payloads = vec![SourcePayload::new(&req, fetched, PayloadRole::Metadata)];
+    let requests: Vec<Request> = requests.collect();
+    // Sotkanet's terms ask users not to download the same data again and again: when the
+    // indicator says its data was last updated when the archived copy says, and the archive has
+    // every data answer, those are used and no data request is sent.
+    let unchanged = meta.data_updated.is_some()
+        && previous.is_some_and(|p| p.data_updated == meta.data_updated);
+    if unchanged
+        && let Some(reused) = requests
+            .iter()
+            .map(|r| client.archived(r).map(|payload| (r, payload)))
+            .collect::<Option<Vec<_>>>()
+    {
+        info!(
+            indicator = plan.indicator,
+            data_updated = meta.data_updated.as_deref().unwrap_or_default(),
+            payloads = reused.len(),
+            "Data unchanged since the archived copy (same data-updated): reused, not downloaded"
+        );
+        for (r, payload) in reused {
+            let fetched = crate::http::Fetched {
+                payload,
+                origin: crate::http::Origin::Reused,
+            };
+            payloads.push(SourcePayload::new(r, fetched, PayloadRole::Data));
+        }
+        return Ok((meta, payloads));
+    }
     for req in requests {
         let fetched = client.fetch(&req, Expect::Json)?;
         payloads.push(SourcePayload::new(&req, fetched, PayloadRole::Data));
