@@ -10,6 +10,7 @@ pub mod convert;
 pub mod doctor;
 pub mod generate;
 pub mod history;
+pub mod indicators;
 pub mod init;
 pub mod inspect;
 pub mod lock;

@@ -24,6 +24,22 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Validate(args) => print(crate::app::validate::validate(&args.pipeline)?),
+        Command::Indicators(command) => {
+            let lookup = |l: crate::cli::LookupArgs| crate::app::indicators::Lookup {
+                api: l.api_url,
+                cache: l.cache.unwrap_or_else(pipeline::default_cache_dir),
+                offline: l.offline,
+                lang: l.lang,
+            };
+            match command {
+                crate::cli::IndicatorsCommand::Search { text, lookup: l } => {
+                    print(crate::app::indicators::search(&text, &lookup(l))?)
+                }
+                crate::cli::IndicatorsCommand::Show { id, lookup: l } => {
+                    print(crate::app::indicators::show(id, &lookup(l))?)
+                }
+            }
+        }
         Command::Doctor(args) => {
             let health = crate::app::doctor::doctor(&args.pipeline)?;
             let failing = health.iter().filter(|h| !h.ok).count();

@@ -74,6 +74,9 @@ pub enum Command {
     Runs(RunsArgs),
     /// Write a starting pipeline for a wellbeing services county (and the indicator catalogue).
     Init(InitArgs),
+    /// Find Sotkanet indicators: `search TEXT` over the indicator list, `show ID` for one.
+    #[command(subcommand)]
+    Indicators(IndicatorsCommand),
     /// Check every source of a pipeline with one cheap request each (metadata or config, never
     /// data): would it run today, and what changed since the last run. Exit 3 when one would fail.
     Doctor(DoctorArgs),
@@ -94,6 +97,44 @@ pub struct GenerateArgs {
     /// Years, ending with 2024 (fewer make a small data set for tests).
     #[arg(long, default_value_t = 20)]
     pub years: u8,
+}
+
+/// `mittari indicators ...`.
+#[derive(Debug, Subcommand)]
+pub enum IndicatorsCommand {
+    /// Indicators whose id is TEXT or whose title contains it.
+    Search {
+        /// Words of a title, or an id.
+        text: String,
+        /// How to ask.
+        #[command(flatten)]
+        lookup: LookupArgs,
+    },
+    /// One indicator's full metadata.
+    Show {
+        /// The indicator's id.
+        id: u32,
+        /// How to ask.
+        #[command(flatten)]
+        lookup: LookupArgs,
+    },
+}
+
+/// Where `indicators` asks.
+#[derive(Debug, Args)]
+pub struct LookupArgs {
+    /// Titles in this language.
+    #[arg(long, default_value = "fi", value_parser = ["fi", "sv", "en"])]
+    pub lang: String,
+    /// Answer from the raw archive only.
+    #[arg(long)]
+    pub offline: bool,
+    /// Folder of the raw payload archive.
+    #[arg(long, env = env_vars::MITTARI_CACHE)]
+    pub cache: Option<PathBuf>,
+    /// Sotkanet's REST API.
+    #[arg(long, default_value = "https://sotkanet.fi/rest/1.1")]
+    pub api_url: String,
 }
 
 /// Arguments of `mittari doctor`.

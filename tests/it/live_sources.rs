@@ -920,3 +920,70 @@ fn unchanged_sotkanet_data_is_reused_from_the_archive() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(server.count("GET", DATA), 2);
 }
+
+/// `indicators search` over the archived `/indicators` list (again `--offline`), with the note
+/// for an indicator another organisation produces; `indicators show` with the full metadata.
+#[test]
+fn indicators_search_and_show() {
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(fixture(&format!("sotkanet/{name}"))).unwrap())
+            .unwrap()
+    };
+    let thl = serde_json::json!({"id": 5, "title": {"fi": "Väestö, kotihoito", "en": "Home care"},
+        "organization": {"id": 2, "title": {"fi": "Terveyden ja hyvinvoinnin laitos (THL)"}}});
+    let list = serde_json::json!([
+        read("indicators_127.json"),
+        read("indicators_171.json"),
+        thl
+    ]);
+    let server = Server::start();
+    server.route(
+        "GET",
+        "/rest/1.1/indicators",
+        vec![Reply::ok(list.to_string())],
+    );
+    server.route(
+        "GET",
+        "/rest/1.1/indicators/186",
+        vec![Reply::file(&fixture("sotkanet/indicators_186.json"))],
+    );
+    let dir = tempfile::TempDir::new().unwrap();
+    let api = format!("{}/rest/1.1", server.url());
+    let ask = |args: &[&str]| {
+        mittari()
+            .arg("indicators")
+            .args(args)
+            .args(["--api-url", &api, "--cache"])
+            .arg(dir.path().join("cache"))
+            .output()
+            .unwrap()
+    };
+    let o = ask(&["search", "väestö"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("127\tVäestö 31.12.\t[Tilastokeskus]\tsexes: male,female,total"),
+        "{out}"
+    );
+    assert!(
+        out.contains("note: produced by another organisation than THL"),
+        "{out}"
+    );
+    let thl_line = out.lines().find(|l| l.starts_with("5\t")).unwrap();
+    assert!(!thl_line.contains("note:"), "{thl_line}");
+    assert!(out.contains("3 of 3 indicators match `väestö`"), "{out}");
+    // Offline, from the archive.
+    let o = ask(&["search", "127", "--offline"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("1 of 3 indicators match"));
+    assert_eq!(server.count("GET", "/rest/1.1/indicators"), 1);
+    // One indicator in full.
+    let o = ask(&["show", "186"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.contains("\"data-updated\": \"2025-04-29\""), "{out}");
+    assert!(
+        out.contains("note: produced by another organisation than THL"),
+        "{out}"
+    );
+}
