@@ -16,16 +16,16 @@ const JSON_171: &str = "/rest/1.1/json?indicator=171&years=2019&years=2023&gende
 const V1_TABLE: &str = "/PXWeb/api/v1/fi/StatFin/vaerak/11s5.px";
 const V2_DATA: &str = "/api/v2/tables/TAB6471/data?outputFormat=json-stat2";
 
-fn fixture(rel: &str) -> PathBuf {
+pub(crate) fn fixture(rel: &str) -> PathBuf {
     repo().join("tests/fixtures/http").join(rel)
 }
 
-fn sample(rel: &str) -> PathBuf {
+pub(crate) fn sample(rel: &str) -> PathBuf {
     repo().join("sample-data").join(rel)
 }
 
 /// Registers every recorded response, each with an `ETag` so that reruns can be conditional.
-fn replay(server: &Server) {
+pub(crate) fn replay(server: &Server) {
     let routes: [(&str, &str, PathBuf); 11] = [
         (
             "GET",
@@ -98,7 +98,7 @@ burst = 1000
 "#;
 
 /// The whole recorded set as one pipeline.
-fn full_pipeline(dir: &Path, url: &str) -> PathBuf {
+pub(crate) fn full_pipeline(dir: &Path, url: &str) -> PathBuf {
     let text = format!(
         r#"
 [pipeline]
@@ -175,7 +175,7 @@ scale = 100
 }
 
 /// A pipeline of one Sotkanet indicator (metadata + one data request).
-fn one_source_pipeline(dir: &Path, url: &str) -> PathBuf {
+pub(crate) fn one_source_pipeline(dir: &Path, url: &str) -> PathBuf {
     let text = format!(
         r#"
 [pipeline]
@@ -202,7 +202,12 @@ fetch = {{ api = "sotkanet", indicator = 127 }}
     path
 }
 
-fn run(pipeline: &Path, out: &Path, cache: &Path, extra: &[&str]) -> std::process::Output {
+pub(crate) fn run(
+    pipeline: &Path,
+    out: &Path,
+    cache: &Path,
+    extra: &[&str],
+) -> std::process::Output {
     mittari()
         .arg("run")
         .arg(pipeline)
@@ -215,7 +220,7 @@ fn run(pipeline: &Path, out: &Path, cache: &Path, extra: &[&str]) -> std::proces
         .unwrap()
 }
 
-fn manifest(out: &Path) -> serde_json::Value {
+pub(crate) fn manifest(out: &Path) -> serde_json::Value {
     let runs = out.join("_runs");
     let entry = std::fs::read_dir(&runs)
         .unwrap()
@@ -866,124 +871,4 @@ fn doctor_checks_every_source_without_asking_for_data() {
         .filter(|s| s.method == "POST" || s.target.contains("/json?"))
         .count();
     assert_eq!(data, 0, "no data request");
-}
-
-/// Sotkanet's terms ask for no repeated downloads: when an indicator's `data-updated` is what
-/// the archived metadata said, the archived data is reused and no data request is sent; when it
-/// changes, the data is downloaded again. The manifest says which payloads were reused.
-#[test]
-fn unchanged_sotkanet_data_is_reused_from_the_archive() {
-    const DATA: &str = "/rest/1.1/json?indicator=127&years=2019&years=2023&genders=total";
-    let meta = |updated: &str| {
-        format!(
-            r#"{{"id": 127, "data-updated": "{updated}", "range": {{"start": 1990, "end": 2024}},
-               "title": {{"fi": "Väkiluku"}}}}"#
-        )
-    };
-    let server = Server::start();
-    server.route(
-        "GET",
-        "/rest/1.1/indicators/127",
-        vec![Reply::ok(meta("2026-03-01"))],
-    );
-    server.route(
-        "GET",
-        DATA,
-        vec![Reply::file(&sample(
-            "sotkanet/127_population_2019_2023_five_cities.json",
-        ))],
-    );
-    let dir = tempfile::TempDir::new().unwrap();
-    let pipeline = one_source_pipeline(dir.path(), &server.url());
-    let cache = dir.path().join("cache");
-    let o = run(&pipeline, &dir.path().join("a"), &cache, &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(server.count("GET", DATA), 1);
-
-    // Same data-updated: reused, not downloaded.
-    let o = run(&pipeline, &dir.path().join("b"), &cache, &["--force"]);
-    let err = stderr(&o);
-    assert!(o.status.success(), "{err}");
-    assert!(err.contains("reused, not downloaded"), "{err}");
-    assert_eq!(server.count("GET", DATA), 1, "no second download");
-    let m = manifest(&dir.path().join("b"));
-    let data = &m["inputs"][0]["payloads"][1];
-    assert_eq!(data["origin"], "reused", "{m}");
-
-    // A new data-updated: downloaded again.
-    server.route(
-        "GET",
-        "/rest/1.1/indicators/127",
-        vec![Reply::ok(meta("2026-04-15"))],
-    );
-    let o = run(&pipeline, &dir.path().join("c"), &cache, &["--force"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(server.count("GET", DATA), 2);
-}
-
-/// `indicators search` over the archived `/indicators` list (again `--offline`), with the note
-/// for an indicator another organisation produces; `indicators show` with the full metadata.
-#[test]
-fn indicators_search_and_show() {
-    let read = |name: &str| -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(fixture(&format!("sotkanet/{name}"))).unwrap())
-            .unwrap()
-    };
-    let thl = serde_json::json!({"id": 5, "title": {"fi": "Väestö, kotihoito", "en": "Home care"},
-        "organization": {"id": 2, "title": {"fi": "Terveyden ja hyvinvoinnin laitos (THL)"}}});
-    let list = serde_json::json!([
-        read("indicators_127.json"),
-        read("indicators_171.json"),
-        thl
-    ]);
-    let server = Server::start();
-    server.route(
-        "GET",
-        "/rest/1.1/indicators",
-        vec![Reply::ok(list.to_string())],
-    );
-    server.route(
-        "GET",
-        "/rest/1.1/indicators/186",
-        vec![Reply::file(&fixture("sotkanet/indicators_186.json"))],
-    );
-    let dir = tempfile::TempDir::new().unwrap();
-    let api = format!("{}/rest/1.1", server.url());
-    let ask = |args: &[&str]| {
-        mittari()
-            .arg("indicators")
-            .args(args)
-            .args(["--api-url", &api, "--cache"])
-            .arg(dir.path().join("cache"))
-            .output()
-            .unwrap()
-    };
-    let o = ask(&["search", "väestö"]);
-    let out = stdout(&o);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        out.contains("127\tVäestö 31.12.\t[Tilastokeskus]\tsexes: male,female,total"),
-        "{out}"
-    );
-    assert!(
-        out.contains("note: produced by another organisation than THL"),
-        "{out}"
-    );
-    let thl_line = out.lines().find(|l| l.starts_with("5\t")).unwrap();
-    assert!(!thl_line.contains("note:"), "{thl_line}");
-    assert!(out.contains("3 of 3 indicators match `väestö`"), "{out}");
-    // Offline, from the archive.
-    let o = ask(&["search", "127", "--offline"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("1 of 3 indicators match"));
-    assert_eq!(server.count("GET", "/rest/1.1/indicators"), 1);
-    // One indicator in full.
-    let o = ask(&["show", "186"]);
-    let out = stdout(&o);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(out.contains("\"data-updated\": \"2025-04-29\""), "{out}");
-    assert!(
-        out.contains("note: produced by another organisation than THL"),
-        "{out}"
-    );
 }

@@ -26,4 +26,5 @@ mod maturity;
 mod regions;
 mod sample_pipeline;
 mod snapshots;
+mod sotkanet_terms;
 mod statfin_2026;

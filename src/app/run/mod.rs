@@ -576,7 +576,10 @@ fn run_locked(
         Table::large("regions", regions_frame(&p.registry, &p.crosswalk)?),
         Table::large("crosswalk", crosswalk_frame(&p.registry, &p.crosswalk)?),
         Table::large("mergers", mergers_frame(&p.registry)?),
-        Table::large("indicator_catalogue", catalogue_frame(&p.pipeline)?),
+        Table::large(
+            "indicator_catalogue",
+            catalogue_frame(&p.pipeline, &inputs)?,
+        ),
         Table::large("indicators", indicators),
     ];
     tables.extend(kpa.map(|k| Table::new("kpa", k)));

@@ -197,8 +197,31 @@ pub fn crosswalk_frame(registry: &Registry, cw: &Crosswalk) -> Result<DataFrame,
     DataFrame::new(rows.len(), columns).context("building `crosswalk`")
 }
 
+/// The producer of a Sotkanet dataset's data, from the indicator metadata the run fetched, and
+/// whether it is THL.
+fn producer(inputs: &[crate::app::manifest::InputRecord], dataset: &str) -> Option<(String, bool)> {
+    let input = inputs
+        .iter()
+        .find(|i| i.dataset.as_deref() == Some(dataset) && i.metadata.is_some())?;
+    let title = &input.metadata.as_ref()?["organization"]["title"];
+    let name = title["fi"]
+        .as_str()
+        .or_else(|| title["en"].as_str())?
+        .to_owned();
+    let thl = title
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, t)| t.as_str())
+        .any(|t| t.contains("THL") || t.contains("Terveyden ja hyvinvoinnin laitos"));
+    Some((name, thl))
+}
+
 /// Every indicator of the run: the pipeline's own, then the catalogue's (derived or skipped).
-pub fn catalogue_frame(p: &crate::model::config::Pipeline) -> Result<DataFrame, InternalError> {
+pub fn catalogue_frame(
+    p: &crate::model::config::Pipeline,
+    inputs: &[crate::app::manifest::InputRecord],
+) -> Result<DataFrame, InternalError> {
     use crate::model::config::IndicatorConfig;
     let cat = p.catalogue.as_ref();
     let from_catalogue: std::collections::BTreeSet<&str> = cat
@@ -295,6 +318,22 @@ pub fn catalogue_frame(p: &crate::model::config::Pipeline) -> Result<DataFrame, 
         opt(
             "skipped_reason",
             rows.iter().map(|r| r.3.map(str::to_owned)).collect(),
+        ),
+        opt(
+            "producer",
+            rows.iter()
+                .map(|r| producer(inputs, &r.0.numerator.dataset).map(|(name, _)| name))
+                .collect(),
+        ),
+        opt(
+            "terms_note",
+            rows.iter()
+                .map(|r| {
+                    producer(inputs, &r.0.numerator.dataset)
+                        .filter(|(_, thl)| !thl)
+                        .map(|_| crate::app::indicators::PRODUCER_NOTE.to_owned())
+                })
+                .collect(),
         ),
     ];
     DataFrame::new(rows.len(), columns).context("building `indicator_catalogue`")

@@ -125,6 +125,9 @@ pub struct IndicatorMeta {
     /// When the data was last updated.
     #[serde(default, rename = "data-updated")]
     pub data_updated: Option<String>,
+    /// The producing organisation, `{"id", "title": {fi, sv, en}}`.
+    #[serde(default)]
+    pub organization: Option<serde_json::Value>,
 }
 
 /// `range` of indicator metadata.
