@@ -329,3 +329,39 @@ fn doctor_exits_3_naming_a_renamed_table() {
     assert!(out.contains("renamed its tables on 8 June 2026"), "{out}");
     assert!(out.contains("1 of 1 sources would fail"), "{out}");
 }
+
+/// `validate` prints what the roles resolve to against the metadata the last run archived (it
+/// sends no request), and says how to resolve them before any run.
+#[test]
+fn validate_prints_the_resolution_from_the_archive() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let server = Server::start();
+    replay(&server, "alue_23_20260101");
+    let p = pipeline(dir.path(), &server.url(), "vaerak/11re.px");
+    let validate = || {
+        mittari()
+            .arg("validate")
+            .arg(&p)
+            .env("MITTARI_CACHE", dir.path().join("cache"))
+            .output()
+            .unwrap()
+    };
+    let o = validate();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("roles: not resolved yet"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(run(&p, dir.path()).status.success());
+    server.clear_seen();
+    let o = validate();
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("roles (the table's metadata archived "),
+        "{out}"
+    );
+    assert!(out.contains("region -> alue_23_20260101"), "{out}");
+    assert!(server.seen().is_empty(), "validate sent a request");
+}

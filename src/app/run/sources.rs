@@ -342,7 +342,7 @@ pub(crate) fn planned_requests(
                 .flatten()
                 .map(|(k, v)| format!("{k}={}", v.join(",")))
                 .collect();
-            vec![
+            let mut lines = vec![
                 format!("GET {config}"),
                 format!("GET {meta}"),
                 format!(
@@ -354,8 +354,54 @@ pub(crate) fn planned_requests(
                         ""
                     }
                 ),
-            ]
+            ];
+            if let Some(select) = &fetch.select {
+                lines.push(archived_resolution(p, api, &meta, select));
+            }
+            lines
         }
+    }
+}
+
+/// What a selection's roles resolve to against the table's metadata in the raw archive (from
+/// the last run), without a request: `validate` never touches the network.
+fn archived_resolution(
+    p: &Prepared,
+    api: &crate::model::config::ApiConfig,
+    meta_url: &str,
+    select: &BTreeMap<String, Vec<String>>,
+) -> String {
+    let cache = std::env::var_os(crate::env_vars::MITTARI_CACHE)
+        .filter(|v| !v.is_empty())
+        .map_or_else(super::default_cache_dir, PathBuf::from);
+    let archive = Archive::new(&cache);
+    let request = crate::http::Request::get(meta_url.to_owned()).line();
+    let Some(entry) = archive.lookup(&request, None).ok().flatten() else {
+        return "roles: not resolved yet (no archived metadata; `mittari doctor` resolves them now)"
+            .to_owned();
+    };
+    let parsed = archive
+        .load(&entry.sha256, entry.retrieved_at)
+        .map_err(|e| e.to_string())
+        .and_then(|payload| match api.kind {
+            ApiKind::PxwebV2 => extract::pxweb::parse_v2_metadata(&payload.bytes),
+            _ => extract::pxweb::parse_v1_metadata(&payload.bytes),
+        });
+    let is_region = |code: &str| p.registry.get(code).is_some();
+    match parsed.and_then(|vars| extract::pxweb::resolve_roles(select, &vars, &is_region)) {
+        Ok(r) => format!(
+            "roles (the table's metadata archived {}): {}",
+            entry.retrieved_at.format("%Y-%m-%d"),
+            r.roles
+                .iter()
+                .map(|(role, code)| format!("{role} -> {code}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Err(message) => format!(
+            "roles: the table's metadata archived {} does not fit: {message}",
+            entry.retrieved_at.format("%Y-%m-%d")
+        ),
     }
 }
 
