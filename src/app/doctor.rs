@@ -206,9 +206,23 @@ fn check_live(
                     }
                 }
             }
-            if let Some(time) = planned.variables.iter().find(|v| v.time) {
+            let time = planned.variables.iter().find(|v| {
+                v.time || planned.roles.as_ref().and_then(|r| r.get("time")) == Some(&v.code)
+            });
+            if let Some(time) = time {
                 let latest = time.values.iter().max().cloned().unwrap_or_default();
-                health.found.insert("latest_period".into(), latest);
+                let year: i16 = latest
+                    .get(..4)
+                    .and_then(|y| y.parse().ok())
+                    .unwrap_or_default();
+                let note = if year < wanted {
+                    format!(" (the pipeline wants up to {wanted}: not published yet)")
+                } else {
+                    String::new()
+                };
+                health
+                    .found
+                    .insert("latest_period".into(), format!("{latest}{note}"));
             }
         }
     }

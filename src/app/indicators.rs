@@ -21,6 +21,9 @@ use crate::http::{Client, Expect, HttpSettings, Request};
 /// Sotkanet's REST API.
 pub const SOTKANET: &str = "https://sotkanet.fi/rest/1.1";
 
+/// How many matches of a search get their years from their metadata (one request each).
+const MAX_YEARS_LOOKED_UP: usize = 20;
+
 /// The note of an indicator another organisation produces.
 pub const PRODUCER_NOTE: &str = "produced by another organisation than THL: Sotkanet's terms of \
     use require an agreement with the producer for some uses";
@@ -117,9 +120,29 @@ pub fn search(text: &str, l: &Lookup) -> Result<Vec<String>, Error> {
         })?;
     let needle = text.to_lowercase();
     let mut lines = Vec::new();
-    for e in entries.iter().filter(|e| {
-        e.id.to_string() == needle || e.title.values().any(|t| t.to_lowercase().contains(&needle))
-    }) {
+    let matches: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| {
+            e.id.to_string() == needle
+                || e.title.values().any(|t| t.to_lowercase().contains(&needle))
+        })
+        .collect();
+    // The list has no years: the first matches' metadata does (each answer archived, so a
+    // second search, or `--offline`, asks nothing).
+    let mut client = client(l)?;
+    let years: std::collections::BTreeMap<u32, String> = matches
+        .iter()
+        .take(MAX_YEARS_LOOKED_UP)
+        .filter_map(|e| {
+            let req = crate::stages::extract::sotkanet::metadata_request(&l.api, e.id);
+            let got = client.fetch(&req, Expect::Json).ok()?;
+            let meta =
+                crate::stages::extract::sotkanet::parse_metadata(&got.payload.bytes, &req.line())
+                    .ok()?;
+            meta.range.map(|r| (e.id, format!("{}-{}", r.start, r.end)))
+        })
+        .collect();
+    for e in matches {
         let list = |v: Option<&Values>| v.map(|v| v.values.join(",")).unwrap_or_default();
         let mut line = format!(
             "{}\t{}\t[{}]\tsexes: {}\tregions: {}",
@@ -129,8 +152,14 @@ pub fn search(text: &str, l: &Lookup) -> Result<Vec<String>, Error> {
             list(e.classifications.as_ref().and_then(|c| c.sex.as_ref())),
             list(e.classifications.as_ref().and_then(|c| c.region.as_ref())),
         );
-        if let Some(r) = e.range {
-            let _ = write!(line, "\tyears: {}-{}", r.start, r.end);
+        match (e.range, years.get(&e.id)) {
+            (Some(r), _) => {
+                let _ = write!(line, "\tyears: {}-{}", r.start, r.end);
+            }
+            (None, Some(y)) => {
+                let _ = write!(line, "\tyears: {y}");
+            }
+            (None, None) => {}
         }
         if !e.by_thl() {
             let _ = write!(line, "\tnote: {PRODUCER_NOTE}");

@@ -86,6 +86,13 @@ fn indicators_search_and_show() {
     );
     server.route(
         "GET",
+        "/rest/1.1/indicators/127",
+        vec![Reply::ok(
+            r#"{"id": 127, "data-updated": "2026-03-01", "range": {"start": 1990, "end": 2024}}"#,
+        )],
+    );
+    server.route(
+        "GET",
         "/rest/1.1/indicators/186",
         vec![Reply::file(&fixture("sotkanet/indicators_186.json"))],
     );
@@ -115,9 +122,14 @@ fn indicators_search_and_show() {
     assert!(!thl_line.contains("note:"), "{thl_line}");
     assert!(out.contains("3 of 3 indicators match `väestö`"), "{out}");
     // Offline, from the archive.
+    assert!(
+        out.contains("\tyears: 1990-2024"),
+        "years from the metadata: {out}"
+    );
     let o = ask(&["search", "127", "--offline"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("1 of 3 indicators match"));
+    assert!(stdout(&o).contains("\tyears: 1990-2024"), "{}", stdout(&o));
     assert_eq!(server.count("GET", "/rest/1.1/indicators"), 1);
     // One indicator in full.
     let o = ask(&["show", "186"]);
