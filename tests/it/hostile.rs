@@ -319,18 +319,11 @@ fn edit_cp1252_lines(ws: &Workspace, rel: &str, edit: impl FnOnce(&mut Vec<Strin
 }
 
 impl Case {
-    /// The manifest of the newest run (`_runs/<run id>.json`; run ids sort by time).
+    /// The manifest of the published set (`current/manifest.json`): run ids sort by the second,
+    /// and two runs in one second sort by their random suffix.
     fn newest_manifest(&self) -> Value {
-        let newest = std::fs::read_dir(self.ws.out().join("_runs"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| {
-                p.extension().is_some_and(|e| e == "json")
-                    && p.file_stem().is_some_and(|s| s != "state")
-            })
-            .max()
-            .unwrap();
-        serde_json::from_slice(&std::fs::read(newest).unwrap()).unwrap()
+        let path = self.ws.out().join("current/manifest.json");
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
     }
 
     /// (rule, location, record) of every quarantined survey or roadmap row.
