@@ -156,18 +156,22 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
-/// Every run manifest in `<out>/_runs/`, oldest first (run ids sort by time).
+/// Every run manifest in `<out>/_runs/`, oldest first: by `started_at` (run ids sort by the
+/// second only; two runs in one second differ in a random suffix).
 pub fn manifests(out: &Path) -> Vec<serde_json::Value> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(out.join("_runs"))
+    let mut all: Vec<serde_json::Value> = std::fs::read_dir(out.join("_runs"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| is_manifest(p))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
         .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
-        .collect()
+        .collect();
+    all.sort_by_key(|m| {
+        (
+            m["started_at"].as_str().unwrap_or_default().to_owned(),
+            m["run_id"].as_str().unwrap_or_default().to_owned(),
+        )
+    });
+    all
 }
 
 /// Whether a file in `_runs/` is a run manifest (`<run_id>.json`; not `state.json`).
