@@ -464,3 +464,54 @@ fn check_declarations_are_validated() {
         assert!(err.contains("sample.toml:"), "{err}");
     }
 }
+
+/// A figure the analyst pins with its source: the run passes while mittari agrees with it,
+/// and stops (nothing published) naming the reference when it does not.
+#[test]
+fn known_value_pins_an_official_figure() {
+    let pin = |value: &str| {
+        format!(
+            r#"[[checks]]
+name = "finland_population_2024"
+kind = "known_value"
+table = "indicators"
+column = "value"
+where = {{ indicator = "population", region = "SSS", year = "2024" }}
+expected = {value}
+reference = "Statistics Finland: population of Finland on 31 December 2024"
+"#
+        )
+    };
+    // Agrees: the run publishes.
+    let ws = Workspace::new();
+    append(&ws, &pin("5635971"));
+    let o = ws.run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Disagrees: stopped, the failing row names the reference.
+    let g = gated(|_| {}, &pin("5635970"), "finland_population_2024", &[]);
+    let rows = g.rows.unwrap();
+    assert_eq!(rows.height(), 1);
+    let reason = &strs(&rows, "check_reason")[0];
+    assert!(
+        reason.contains(
+            "but Statistics Finland: population of Finland on 31 December 2024 gives 5635970"
+        ),
+        "{reason}"
+    );
+}
+
+#[test]
+fn known_value_needs_where_expected_and_reference() {
+    let ws = Workspace::new();
+    append(
+        &ws,
+        "[[checks]]\nname = \"pin\"\nkind = \"known_value\"\ntable = \"indicators\"\ncolumn = \"value\"\nexpected = 1\nreference = \"x\"\n",
+    );
+    let o = ws.run();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a `known_value` check needs `where`"),
+        "{}",
+        stderr(&o)
+    );
+}

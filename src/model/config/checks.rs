@@ -51,6 +51,9 @@ pub enum CheckKind {
     /// The latest `column` year is at most `max_age_years` old, or `source` was updated within
     /// `max_age_days`.
     Freshness,
+    /// The rows `where` selects have `column` = `expected` (within `tolerance`), a figure the
+    /// pipeline states with its `reference` (an official figure pinned by the analyst).
+    KnownValue,
 }
 
 impl CheckKind {
@@ -65,6 +68,7 @@ impl CheckKind {
             CheckKind::RowCount => "row_count",
             CheckKind::Coverage => "coverage",
             CheckKind::Freshness => "freshness",
+            CheckKind::KnownValue => "known_value",
         }
     }
 }
@@ -138,6 +142,16 @@ pub struct CheckConfig {
     /// Oldest accepted update, in days before `--as-of` (`freshness`).
     #[serde(default)]
     pub max_age_days: Option<u32>,
+    /// The figure expected (`known_value`).
+    #[serde(default)]
+    pub expected: Option<f64>,
+    /// Where the figure comes from, e.g. "Statistics Finland, population 31.12.2024"
+    /// (`known_value`).
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// Largest accepted difference from `expected` (`known_value`; default 0).
+    #[serde(default)]
+    pub tolerance: Option<f64>,
 }
 
 /// A declared check as the check stage runs it: validated when the pipeline was loaded, and
@@ -174,6 +188,12 @@ pub struct Check {
     pub source: Option<String>,
     /// `freshness` of a source: the largest age in days.
     pub max_age_days: Option<u32>,
+    /// `known_value`: the figure expected.
+    pub expected: Option<f64>,
+    /// `known_value`: where the figure comes from.
+    pub reference: Option<String>,
+    /// `known_value`: the largest accepted difference.
+    pub tolerance: f64,
 }
 
 impl From<&CheckConfig> for Check {
@@ -194,6 +214,9 @@ impl From<&CheckConfig> for Check {
             max_age_years: c.max_age_years,
             source: c.source.clone(),
             max_age_days: c.max_age_days,
+            expected: c.expected,
+            reference: c.reference.clone(),
+            tolerance: c.tolerance.unwrap_or(0.0),
         }
     }
 }
@@ -247,7 +270,7 @@ impl CheckConfig {
                 "a check's name uses letters, digits, `_` and `-` only (it names a file)".into(),
             );
         }
-        let given: [(&str, bool); 11] = [
+        let given: [(&str, bool); 15] = [
             ("table", self.table.is_some()),
             ("columns", self.columns.is_some()),
             ("column", self.column.is_some()),
@@ -259,6 +282,10 @@ impl CheckConfig {
             ("max_age_years", self.max_age_years.is_some()),
             ("source", self.source.is_some()),
             ("max_age_days", self.max_age_days.is_some()),
+            ("where", self.filter.is_some()),
+            ("expected", self.expected.is_some()),
+            ("reference", self.reference.is_some()),
+            ("tolerance", self.tolerance.is_some()),
         ];
         let (required, optional): (&[&str], &[&str]) = match kind {
             CheckKind::NotNull | CheckKind::Unique => (&["table", "columns"], &[]),
@@ -275,12 +302,18 @@ impl CheckConfig {
             CheckKind::Coverage => (&["table", "regions"], &["years"]),
             CheckKind::Freshness if self.source.is_some() => (&["source", "max_age_days"], &[]),
             CheckKind::Freshness => (&["table", "column", "max_age_years"], &[]),
+            CheckKind::KnownValue => (
+                &["table", "column", "where", "expected", "reference"],
+                &["tolerance"],
+            ),
         };
         for (field, present) in given {
             if required.contains(&field) && !present {
                 return fail("kind", format!("a `{}` check needs `{field}`", kind.name()));
             }
-            if present && !required.contains(&field) && !optional.contains(&field) {
+            // `where` narrows the rows of any check on a table.
+            let anywhere = field == "where";
+            if present && !anywhere && !required.contains(&field) && !optional.contains(&field) {
                 return fail(
                     "kind",
                     format!("`{field}` does not apply to a `{}` check", kind.name()),

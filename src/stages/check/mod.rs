@@ -230,6 +230,7 @@ fn evaluate(
             | CheckKind::AcceptedValues
             | CheckKind::Relationship
             | CheckKind::Range
+            | CheckKind::KnownValue
     );
     let df = match (produced, &c.filter) {
         (Some(df), Some(f)) => filtered(df, f)?,
@@ -380,6 +381,45 @@ fn evaluate(
                         true
                     }
                     _ => false,
+                })
+                .collect();
+            rows(mask, reasons)
+        }
+        CheckKind::KnownValue => {
+            let name = c.column.as_str();
+            let expected = c.expected.unwrap_or_default();
+            let reference = c.reference.as_deref().unwrap_or_default();
+            if df.height() == 0 {
+                return Ok(Found {
+                    failed: true,
+                    message: format!(
+                        "{scope} has no row: the known value {expected} ({reference}) has nothing to compare with"
+                    ),
+                    reasons: None,
+                });
+            }
+            let values = column(&df, name)?
+                .cast(&DataType::Float64)
+                .context("reading a known_value check's column")?;
+            let values = values
+                .f64()
+                .context("reading a known_value check's column")?;
+            let mut reasons = Vec::new();
+            let mask: BooleanChunked = values
+                .iter()
+                .map(|v| match v {
+                    Some(v) if (v - expected).abs() <= c.tolerance => false,
+                    Some(v) => {
+                        reasons.push(format!(
+                            "`{name}` = {v}, but {reference} gives {expected} (tolerance {})",
+                            c.tolerance
+                        ));
+                        true
+                    }
+                    None => {
+                        reasons.push(format!("`{name}` is missing; {reference} gives {expected}"));
+                        true
+                    }
                 })
                 .collect();
             rows(mask, reasons)
