@@ -28,6 +28,13 @@ const MAX_YEARS_LOOKED_UP: usize = 20;
 pub const PRODUCER_NOTE: &str = "produced by another organisation than THL: Sotkanet's terms of \
     use require an agreement with the producer for some uses";
 
+/// Whether an organisation's name, in any of Sotkanet's languages, is THL's.
+pub fn names_thl(title: &str) -> bool {
+    title.contains("THL")
+        || title.contains("Terveyden ja hyvinvoinnin laitos")
+        || title.contains("Institute for Health and Welfare")
+}
+
 /// Where and how to ask.
 #[derive(Debug, Clone)]
 pub struct Lookup {
@@ -91,15 +98,11 @@ impl Entry {
             .unwrap_or_default()
     }
 
-    /// Whether THL produces it (by the organisation's Finnish or English name).
+    /// Whether THL produces it.
     fn by_thl(&self) -> bool {
-        self.organization.as_ref().is_some_and(|o| {
-            o.title.values().any(|t| {
-                t.contains("THL")
-                    || t.contains("Terveyden ja hyvinvoinnin laitos")
-                    || t.contains("Institute for Health and Welfare")
-            })
-        })
+        self.organization
+            .as_ref()
+            .is_some_and(|o| o.title.values().any(|t| names_thl(t)))
     }
 }
 
@@ -112,7 +115,8 @@ fn client(l: &Lookup) -> Result<Client, Error> {
 /// producer note.
 pub fn search(text: &str, l: &Lookup) -> Result<Vec<String>, Error> {
     let req = Request::get(format!("{}/indicators", l.api.trim_end_matches('/')));
-    let got = client(l)?.fetch(&req, Expect::Json)?;
+    let mut client = client(l)?;
+    let got = client.fetch(&req, Expect::Json)?;
     let entries: Vec<Entry> =
         serde_json::from_slice(&got.payload.bytes).map_err(|e| SourceError::BadResponse {
             request: req.line(),
@@ -129,7 +133,6 @@ pub fn search(text: &str, l: &Lookup) -> Result<Vec<String>, Error> {
         .collect();
     // The list has no years: the first matches' metadata does (each answer archived, so a
     // second search, or `--offline`, asks nothing).
-    let mut client = client(l)?;
     let years: std::collections::BTreeMap<u32, String> = matches
         .iter()
         .take(MAX_YEARS_LOOKED_UP)

@@ -482,19 +482,27 @@ impl ObservationColumns {
             .iter()
             .map(|&(r, rule)| self.duplicate_entry(r, rule, source_of))
             .collect();
+        // The status and its label enter the dictionaries only when a key needs them.
+        if !conflicting.is_empty() {
+            self.mark_conflicting(&conflicting);
+        }
+        Ok((self.frame(&kept)?, quarantine))
+    }
+
+    /// Leaves each of `rows` missing, with the status [`CONFLICT`] and its label.
+    fn mark_conflicting(&mut self, rows: &[u32]) {
         let conflict = self.code(Text::Status, Some(CONFLICT));
         let label = self.code(
             Text::StatusLabel,
             Some("rows of this key disagree: all quarantined, the value left missing"),
         );
-        for r in conflicting {
+        for &r in rows {
             let r = r as usize;
             self.value[r] = None;
             self.abs_value[r] = None;
             self.status.codes[r] = conflict;
             self.status_label.codes[r] = label;
         }
-        Ok((self.frame(&kept)?, quarantine))
     }
 
     /// The quarantine entry of a repeated row.

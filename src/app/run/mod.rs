@@ -254,11 +254,7 @@ impl Stopped {
                     published,
                     out = %out.display(),
                     "Run stopped by {name}; {}",
-                    if published {
-                        "its outputs were published (`current` names this run)"
-                    } else {
-                        "nothing was published, the previous outputs are unchanged"
-                    }
+                    what_was_published(published)
                 );
             }
             std::process::exit(code);
@@ -294,6 +290,15 @@ impl Stopped {
         *HISTORY_WRITTEN
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = false;
+    }
+}
+
+/// What a run that did not succeed left published, as its last log line says it.
+fn what_was_published(published: bool) -> &'static str {
+    if published {
+        "its outputs were published (`current` names this run)"
+    } else {
+        "nothing was published, the previous outputs are unchanged"
     }
 }
 
@@ -345,9 +350,9 @@ fn summary_line(row: &crate::app::history::RunRow, result: &Result<RunSummary, E
         }
         Err(e) => {
             let outcome = if row.published {
-                "its outputs were published (`current` names this run), then a later step failed"
+                format!("{}, then a later step failed", what_was_published(true))
             } else {
-                "nothing was published, the previous outputs are unchanged"
+                what_was_published(false).to_owned()
             };
             tracing::error!(
                 status,

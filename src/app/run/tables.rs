@@ -213,7 +213,7 @@ fn producer(inputs: &[crate::app::manifest::InputRecord], dataset: &str) -> Opti
         .into_iter()
         .flatten()
         .filter_map(|(_, t)| t.as_str())
-        .any(|t| t.contains("THL") || t.contains("Terveyden ja hyvinvoinnin laitos"));
+        .any(crate::app::indicators::names_thl);
     Some((name, thl))
 }
 
