@@ -107,7 +107,7 @@ impl ColumnType {
     }
 }
 
-const CONTRACTS: [(&str, &str); 20] = [
+const CONTRACTS: [(&str, &str); 21] = [
     (
         "observations",
         include_str!("../../schemas/observations.toml"),
@@ -122,6 +122,10 @@ const CONTRACTS: [(&str, &str); 20] = [
         include_str!("../../schemas/indicator_catalogue.toml"),
     ),
     ("kpa", include_str!("../../schemas/kpa.toml")),
+    (
+        "reconciliation",
+        include_str!("../../schemas/reconciliation.toml"),
+    ),
     (
         "comparisons",
         include_str!("../../schemas/comparisons.toml"),

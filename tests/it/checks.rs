@@ -231,6 +231,13 @@ fn range_keeps_out_of_range_rows() {
             edit_share(ws, |rows| {
                 rows[3]["value"] = Value::from(134.0);
             });
+            // The published share is also the indicator's value now: the sample's own check of
+            // `indicators` warns about it, this one stops the run.
+            ws.edit(
+                "pipelines/sample.toml",
+                "name = \"share_75plus_is_a_share\"\nkind = \"range\"",
+                "name = \"share_75plus_is_a_share\"\nseverity = \"warn\"\nkind = \"range\"",
+            );
         },
         r#"[[checks]]
 name = "shares_are_percentages"
@@ -374,6 +381,12 @@ max = 100
 where = { dataset = "sotkanet:171" }
 "#,
     );
+    // The published share is the indicator's value too: the sample's check of it warns.
+    ws.edit(
+        "pipelines/sample.toml",
+        "name = \"share_75plus_is_a_share\"\nkind = \"range\"",
+        "name = \"share_75plus_is_a_share\"\nseverity = \"warn\"\nkind = \"range\"",
+    );
     let original = std::fs::read(ws.path(SHARE_2024)).unwrap();
     edit_share(&ws, |rows| rows[3]["value"] = Value::from(134.0));
     let out = ws.run_with(&[]);
@@ -409,7 +422,10 @@ where = { dataset = "sotkanet:171" }
 
     let strict = ws.run_with(&["--strict"]);
     assert_eq!(strict.status.code(), Some(1), "{}", stderr(&strict));
-    assert!(stderr(&strict).contains("check `shares_are_percentages` failed"));
+    // Both warnings stop a strict run; the message names the first and lists the other.
+    let err = stderr(&strict);
+    assert!(err.contains("check `share_75plus_is_a_share` failed"), "{err}");
+    assert!(err.contains("1 more failed: shares_are_percentages"), "{err}");
 
     std::fs::write(ws.path(SHARE_2024), original).unwrap();
     let fixed = ws.run_with(&["--strict"]);

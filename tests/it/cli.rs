@@ -58,7 +58,7 @@ fn inspect_shows_schema_metadata_and_rows() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("mittari.table = indicators"), "{text}");
-    assert!(text.contains("mittari.schema_version = 1"), "{text}");
+    assert!(text.contains("mittari.schema_version = 2"), "{text}");
     assert!(text.contains("  year: Int16"), "{text}");
     assert!(text.contains("first 3 rows:"), "{text}");
     assert!(

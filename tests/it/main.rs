@@ -23,6 +23,7 @@ mod kpa;
 mod layers;
 mod live_sources;
 mod maturity;
+mod official;
 mod regions;
 mod sample_pipeline;
 mod snapshots;

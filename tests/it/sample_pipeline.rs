@@ -77,7 +77,7 @@ fn sample_pipeline_end_to_end() {
     assert_eq!(manifest["status"], "success");
     assert_eq!(manifest["inputs"].as_array().unwrap().len(), 15);
     let outputs = manifest["outputs"].as_array().unwrap();
-    assert_eq!(outputs.len(), 42, "21 tables x (parquet + csv)");
+    assert_eq!(outputs.len(), 44, "22 tables x (parquet + csv)");
     for o in outputs {
         let path = dir.join(o["path"].as_str().unwrap());
         let bytes = std::fs::read(&path).unwrap();
@@ -124,6 +124,7 @@ fn sample_pipeline_end_to_end() {
         ("observations", "observations.parquet"),
         ("regions", "regions.parquet"),
         ("indicators", "indicators.parquet"),
+        ("reconciliation", "reconciliation.parquet"),
         ("quarantine", "quarantine/observations.parquet"),
         ("quarantine", "quarantine/indicators.parquet"),
         ("crosswalk", "crosswalk.parquet"),

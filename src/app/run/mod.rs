@@ -559,6 +559,7 @@ fn run_locked(
         comparisons,
         profile,
         crosschecks,
+        reconciliation,
         quarantine: derive_quarantine,
     } = derive_tables(p, &observations, &inputs, &kpa_inputs)?;
     lap("derive", &mut timings);
@@ -586,6 +587,7 @@ fn run_locked(
             catalogue_frame(&p.pipeline, &inputs)?,
         ),
         Table::large("indicators", indicators),
+        Table::new("reconciliation", reconciliation),
     ];
     tables.extend(kpa.map(|k| Table::new("kpa", k)));
     tables.push(Table::new("comparisons", comparisons));

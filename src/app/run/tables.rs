@@ -368,6 +368,7 @@ pub(crate) struct Derived {
     pub(crate) comparisons: DataFrame,
     pub(crate) profile: DataFrame,
     pub(crate) crosschecks: Vec<crate::stages::derive::CrossCheckResult>,
+    pub(crate) reconciliation: DataFrame,
     pub(crate) quarantine: Vec<QuarantineEntry>,
 }
 
@@ -456,6 +457,7 @@ pub(crate) fn derive_tables(
         comparisons,
         profile,
         crosschecks: derived.crosschecks,
+        reconciliation: crate::stages::derive::official::frame(derived.reconciliation)?,
         quarantine: derived.quarantine,
     })
 }

@@ -222,13 +222,14 @@ impl From<&CheckConfig> for Check {
 }
 
 /// Tables a check can name: every published table.
-pub const CHECKABLE_TABLES: [&str; 18] = [
+pub const CHECKABLE_TABLES: [&str; 19] = [
     "observations",
     "regions",
     "crosswalk",
     "mergers",
     "indicator_catalogue",
     "indicators",
+    "reconciliation",
     "kpa",
     "comparisons",
     "region_profile",

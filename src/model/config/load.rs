@@ -652,11 +652,23 @@ fn check_indicator(
     at: &dyn Fn(String, String) -> ConfigError,
 ) -> Result<(), ConfigError> {
     let id = &ind.id;
+    let published = match &ind.published {
+        crate::model::config::Published::Measure(r) => Some(r),
+        crate::model::config::Published::Rule(_) => None,
+    };
     let refs = [
         ("numerator", Some(&ind.numerator)),
         ("denominator", ind.denominator.as_ref()),
         ("weight", ind.weight.as_ref()),
+        ("published", published),
     ];
+    let tolerance = ind.reconcile.tolerance;
+    if !(tolerance.is_finite() && tolerance >= 0.0) {
+        return Err(at(
+            format!("{key}.reconcile.tolerance"),
+            format!("indicator `{id}`: a tolerance is a finite number of 0 or more, not {tolerance}"),
+        ));
+    }
     for (role, r) in refs.into_iter().filter_map(|(role, r)| Some((role, r?))) {
         let ds = &r.dataset;
         if datasets.is_some_and(|d| !d.contains(ds.as_str())) {

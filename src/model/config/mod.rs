@@ -687,6 +687,55 @@ pub struct IndicatorConfig {
     /// Whether a higher value is better, worse or neither.
     #[serde(default)]
     pub higher_is: Option<Direction>,
+    /// The publisher's own figure of the indicator, used wherever it is published (default
+    /// `"auto"`, see [`Published`]).
+    #[serde(default)]
+    pub published: Published,
+    /// How the published and recomputed values are reconciled.
+    #[serde(default)]
+    pub reconcile: ReconcileConfig,
+}
+
+/// `[[indicators]] published`: which published figure stands for an indicator where its publisher
+/// publishes one (the rules are in the module doc of `stages::derive::official`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Published {
+    /// `"auto"` (default) or `"none"`.
+    Rule(PublishedRule),
+    /// An explicit measure, read as it is in the indicator's unit.
+    Measure(MeasureRef),
+}
+
+impl Default for Published {
+    fn default() -> Self {
+        Published::Rule(PublishedRule::Auto)
+    }
+}
+
+/// The named rules of [`Published`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublishedRule {
+    /// `count` and `mean`: the numerator measure's own rows; `ratio` of an `abs_value`: the same
+    /// measure's `value`, when its unit is the indicator's; `index`: always published.
+    Auto,
+    /// Always recomputed from municipalities.
+    None,
+}
+
+/// `[[indicators]] reconcile`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileConfig {
+    /// Largest accepted absolute difference between the recomputed and the published value
+    /// beyond the published value's rounding (default 0).
+    #[serde(default)]
+    pub tolerance: f64,
+    /// A known reason for differences beyond rounding (e.g. the publisher divides by the
+    /// mid-year population, the pipeline by the year-end one).
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 fn one() -> f64 {

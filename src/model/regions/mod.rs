@@ -501,12 +501,23 @@ impl Registry {
             }
         }
         let mut successor = HashMap::new();
+        let mut gone = HashMap::new();
         for code in self
             .regions
             .values()
             .filter(|r| r.level == Level::Municipality)
         {
             if let Some(s) = self.follow_mergers(&code.code, munis) {
+                if s != code.code
+                    && let Some(last) = self
+                        .years
+                        .iter()
+                        .filter(|(_, m)| m.contains_key(&code.code))
+                        .map(|(y, _)| *y)
+                        .next_back()
+                {
+                    gone.insert(code.code.clone(), last + 1);
+                }
                 successor.insert(code.code.clone(), s);
             }
         }
@@ -515,6 +526,7 @@ impl Registry {
             county_of,
             members,
             successor,
+            gone,
         })
     }
 
@@ -548,6 +560,8 @@ pub struct Crosswalk {
     county_of: BTreeMap<String, String>,
     members: BTreeMap<String, BTreeSet<String>>,
     successor: HashMap<String, String>,
+    /// Abolished municipalities of the key: the first year without them.
+    gone: HashMap<String, i16>,
 }
 
 impl Crosswalk {
@@ -569,6 +583,21 @@ impl Crosswalk {
     /// Number of municipalities in the reference year.
     pub fn municipality_count(&self) -> usize {
         self.county_of.len()
+    }
+
+    /// The municipalities that were still separate in `year` and are part of `municipality` of
+    /// the reference year (by the key's years: 2013 on), in code order.
+    pub fn separate_in(&self, municipality: &str, year: i16) -> Vec<&str> {
+        let mut parts: Vec<&str> = self
+            .gone
+            .iter()
+            .filter(|(code, gone)| {
+                **gone > year && self.successor(code) == Some(municipality)
+            })
+            .map(|(code, _)| code.as_str())
+            .collect();
+        parts.sort_unstable();
+        parts
     }
 
     /// Every known municipality code (any year) with its reference-year municipality and county.

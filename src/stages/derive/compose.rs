@@ -29,6 +29,19 @@ pub(crate) struct Indicator {
 pub(crate) struct Computed<'a> {
     pub(crate) ind: Indicator,
     rows: Rows<'a>,
+    /// Rows published where nothing was recomputed ([`Computed::take_published`]).
+    extra: Vec<Extra>,
+    /// How the published rows were read.
+    published_method: Option<String>,
+}
+
+/// A published row where nothing was recomputed (e.g. a collaboration area, or an indicator
+/// published only for counties).
+struct Extra {
+    region: String,
+    level: &'static str,
+    year: i16,
+    value: f64,
 }
 
 /// `count`: the numerator's levels × scale, flagged as the levels are.
@@ -45,7 +58,7 @@ pub(crate) fn count<'a>(ind: Indicator, num: &MeasureLevels<'a>) -> Computed<'a>
             flags(&[num.flag[i].clone(), overflow]),
         );
     }
-    Computed { ind, rows }
+    Computed::new(ind, rows)
 }
 
 /// How the flags of a quotient name its two sides.
@@ -118,7 +131,113 @@ pub(crate) fn quotient<'a>(
         ]);
         rows.push(key(num, i), value, x, d, flag);
     }
-    Computed { ind, rows }
+    Computed::new(ind, rows)
+}
+
+impl<'a> Computed<'a> {
+    fn new(ind: Indicator, rows: Rows<'a>) -> Computed<'a> {
+        Computed {
+            ind,
+            rows,
+            extra: Vec::new(),
+            published_method: None,
+        }
+    }
+
+    /// Official values first: every row whose region and year `official` publishes takes the
+    /// published value (without the recomputed numerator, denominator and flags, which go to
+    /// the reconciliation rows returned), and the published region-years without a recomputed
+    /// row are added.
+    pub(crate) fn take_published(
+        &mut self,
+        mut official: super::official::Official,
+        reconcile: &mut super::official::Reconciler<'_>,
+    ) -> Vec<super::official::ReconciliationRow> {
+        let rows = &mut self.rows;
+        let mut reconciled = Vec::new();
+        for i in 0..rows.value.len() {
+            let (Some(region), Some(level), Some(year)) = (rows.region[i], rows.level[i], rows.year[i])
+            else {
+                continue;
+            };
+            let Some(published) = official.take(region, year) else {
+                continue;
+            };
+            reconciled.push(reconcile.row(
+                (region, level, year),
+                published,
+                rows.value[i],
+                rows.flags[i].take(),
+            ));
+            rows.value[i] = Some(published);
+            rows.numerator[i] = None;
+            rows.denominator[i] = None;
+            rows.published[i] = true;
+        }
+        self.extra = official
+            .into_rest()
+            .map(|(region, level, year, value)| Extra {
+                region,
+                level,
+                year,
+                value,
+            })
+            .collect();
+        self.published_method = Some(reconcile.method.clone());
+        reconciled
+    }
+
+    /// The rows and the published extras as columns of one table.
+    fn view(&self) -> View<'_> {
+        let r = &self.rows;
+        let e = &self.extra;
+        let none = || std::iter::repeat_n(None, e.len());
+        View {
+            region: r.region.iter().copied().chain(e.iter().map(|x| Some(x.region.as_str()))).collect(),
+            level: r.level.iter().copied().chain(e.iter().map(|x| Some(x.level))).collect(),
+            year: r.year.iter().copied().chain(e.iter().map(|x| Some(x.year))).collect(),
+            value: r.value.iter().copied().chain(e.iter().map(|x| Some(x.value))).collect(),
+            numerator: r.numerator.iter().copied().chain(none()).collect(),
+            denominator: r.denominator.iter().copied().chain(none()).collect(),
+            flags: r.flags.iter().map(Option::as_deref).chain(std::iter::repeat_n(None, e.len())).collect(),
+            published: r.published.iter().copied().chain(e.iter().map(|_| true)).collect(),
+        }
+    }
+
+    /// Each row's `method` and `basis`, in `order`.
+    fn method_and_basis(&self, published: &[bool], order: &[usize]) -> (Column, Column) {
+        let recomputed = self.ind.method.as_str();
+        let official = self.published_method.as_deref().unwrap_or(recomputed);
+        let method: Vec<&str> = order
+            .iter()
+            .map(|&i| if published[i] { official } else { recomputed })
+            .collect();
+        let basis: Vec<&str> = order
+            .iter()
+            .map(|&i| if published[i] { PUBLISHED } else { RECOMPUTED })
+            .collect();
+        (
+            Column::new("method".into(), method),
+            Column::new("basis".into(), basis),
+        )
+    }
+}
+
+/// `basis` of a row whose value is the publisher's own.
+pub(crate) const PUBLISHED: &str = "published";
+/// `basis` of a row computed from municipalities.
+pub(crate) const RECOMPUTED: &str = "recomputed";
+
+/// An indicator's rows and published extras, as columns.
+struct View<'v> {
+    region: Vec<Option<&'v str>>,
+    level: Vec<Option<&'v str>>,
+    year: Vec<Option<i16>>,
+    value: Vec<Option<f64>>,
+    numerator: Vec<Option<f64>>,
+    denominator: Vec<Option<f64>>,
+    flags: Vec<Option<&'v str>>,
+    published: Vec<bool>,
 }
 
 /// A value, or missing with the overflow flag when it is not a finite number.
@@ -153,6 +272,8 @@ struct Rows<'a> {
     numerator: Vec<Option<f64>>,
     denominator: Vec<Option<f64>>,
     flags: Vec<Option<String>>,
+    /// Whether the value is the publisher's own.
+    published: Vec<bool>,
 }
 
 impl<'a> Rows<'a> {
@@ -171,6 +292,7 @@ impl<'a> Rows<'a> {
         self.numerator.push(numerator);
         self.denominator.push(denominator);
         self.flags.push(flags);
+        self.published.push(false);
     }
 }
 
@@ -182,25 +304,28 @@ fn repeat(name: &str, v: &str, n: usize) -> Column {
 impl Computed<'_> {
     /// Number of rows.
     pub(crate) fn len(&self) -> usize {
-        self.rows.value.len()
+        self.rows.value.len() + self.extra.len()
     }
 
     /// The rows as they are, with the columns of [`super::finish`] (to be compared with other
     /// blocks of the same indicator, see `compared_in_order`).
     pub(crate) fn into_frame(self) -> Result<DataFrame, InternalError> {
-        let (ind, rows) = (self.ind, self.rows);
-        let n = rows.value.len();
+        let v = self.view();
+        let n = v.value.len();
+        let all: Vec<usize> = (0..n).collect();
+        let (method, basis) = self.method_and_basis(&v.published, &all);
         let columns = vec![
-            repeat("indicator", &ind.id, n),
-            Column::new("region".into(), rows.region),
-            Column::new("region_level".into(), rows.level),
-            Column::new("year".into(), rows.year),
-            Column::new("value".into(), rows.value),
-            Column::new("numerator".into(), rows.numerator),
-            Column::new("denominator".into(), rows.denominator),
-            repeat("unit", &ind.unit, n),
-            repeat("method", &ind.method, n),
-            Column::new("flags".into(), rows.flags),
+            repeat("indicator", &self.ind.id, n),
+            Column::new("region".into(), v.region),
+            Column::new("region_level".into(), v.level),
+            Column::new("year".into(), v.year),
+            Column::new("value".into(), v.value),
+            Column::new("numerator".into(), v.numerator),
+            Column::new("denominator".into(), v.denominator),
+            repeat("unit", &self.ind.unit, n),
+            method,
+            basis,
+            Column::new("flags".into(), v.flags),
         ];
         DataFrame::new(n, columns).context("building an indicator's rows")
     }
@@ -208,45 +333,38 @@ impl Computed<'_> {
     /// The rows with their comparisons, ordered and with the columns of the `indicators` table
     /// (as [`with_comparisons`] gives them): the indicator's one frame.
     pub(crate) fn compared(self) -> Result<DataFrame, InternalError> {
-        let (ind, rows) = (self.ind, self.rows);
-        let n = rows.value.len();
+        let v = self.view();
+        let n = v.value.len();
         let one_indicator = vec![0; n];
-        let c = comparisons(
-            &one_indicator,
-            &rows.region,
-            &rows.level,
-            &rows.year,
-            &rows.value,
-        );
+        let c = comparisons(&one_indicator, &v.region, &v.level, &v.year, &v.value);
         let pick = |v: &[Option<f64>]| c.order.iter().map(|&i| v[i]).collect::<Vec<_>>();
+        let (method, basis) = self.method_and_basis(&v.published, &c.order);
         let columns = vec![
-            repeat("indicator", &ind.id, n),
+            repeat("indicator", &self.ind.id, n),
             Column::new(
                 "region".into(),
-                c.order.iter().map(|&i| rows.region[i]).collect::<Vec<_>>(),
+                c.order.iter().map(|&i| v.region[i]).collect::<Vec<_>>(),
             ),
             Column::new(
                 "region_level".into(),
-                c.order.iter().map(|&i| rows.level[i]).collect::<Vec<_>>(),
+                c.order.iter().map(|&i| v.level[i]).collect::<Vec<_>>(),
             ),
             Column::new(
                 "year".into(),
-                c.order.iter().map(|&i| rows.year[i]).collect::<Vec<_>>(),
+                c.order.iter().map(|&i| v.year[i]).collect::<Vec<_>>(),
             ),
-            Column::new("value".into(), pick(&rows.value)),
-            Column::new("numerator".into(), pick(&rows.numerator)),
-            Column::new("denominator".into(), pick(&rows.denominator)),
-            repeat("unit", &ind.unit, n),
+            Column::new("value".into(), pick(&v.value)),
+            Column::new("numerator".into(), pick(&v.numerator)),
+            Column::new("denominator".into(), pick(&v.denominator)),
+            repeat("unit", &self.ind.unit, n),
             Column::new("country_value".into(), c.country_value),
             Column::new("index_country".into(), c.index),
             Column::new("yoy_change_pct".into(), c.yoy),
-            repeat("method", &ind.method, n),
+            method,
+            basis,
             Column::new(
                 "flags".into(),
-                c.order
-                    .iter()
-                    .map(|&i| rows.flags[i].as_deref())
-                    .collect::<Vec<_>>(),
+                c.order.iter().map(|&i| v.flags[i]).collect::<Vec<_>>(),
             ),
         ];
         DataFrame::new(n, columns).context("comparing indicators")
@@ -365,6 +483,7 @@ pub(crate) fn with_comparisons(all: &DataFrame) -> Result<DataFrame, InternalErr
             "denominator",
             "unit",
             "method",
+            "basis",
             "flags",
         ])
         .context(what)?
@@ -460,6 +579,7 @@ mod tests {
                 Column::new("denominator".into(), vec![None::<f64>; rows.len()]),
                 Column::new("unit".into(), vec!["u"; rows.len()]),
                 Column::new("method".into(), vec!["m"; rows.len()]),
+                Column::new("basis".into(), vec![RECOMPUTED; rows.len()]),
                 Column::new("flags".into(), vec![None::<&str>; rows.len()]),
             ],
         )

@@ -20,6 +20,7 @@
 pub mod compare;
 mod compose;
 pub mod kpa;
+pub mod official;
 
 pub mod population;
 
@@ -152,6 +153,8 @@ pub struct Derived {
     pub indicators: DataFrame,
     /// Every comparison of every cross-source check.
     pub crosschecks: Vec<CrossCheckResult>,
+    /// Published against recomputed values (the `reconciliation` table's rows).
+    pub reconciliation: Vec<official::ReconciliationRow>,
     /// Municipal observations that could not be placed in the reference year's division.
     pub quarantine: Vec<QuarantineEntry>,
 }
@@ -169,9 +172,16 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
     input.memo.plan_levels(input.indicators, input.crosschecks);
     // Every block is computed, then the first error in pipeline order is the one reported.
     let computed = crate::io::parallel::map(input.indicators.iter().collect(), |ind| {
-        indicator_block(ind, input, &expected)
+        let block = indicator_block(ind, input, &expected)?;
+        officially(block, ind, input)
     });
-    let mut blocks = computed.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let mut blocks = Vec::with_capacity(computed.len());
+    let mut reconciliation = Vec::new();
+    for block in computed {
+        let (block, reconciled) = block?;
+        blocks.push(block);
+        reconciliation.extend(reconciled);
+    }
     for ind in input
         .indicators
         .iter()
@@ -199,8 +209,32 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
     Ok(Derived {
         indicators,
         crosschecks,
+        reconciliation,
         quarantine,
     })
+}
+
+/// A computed block with its publisher's values in place ([`official`]), and their
+/// reconciliation rows.
+fn officially<'a>(
+    block: Block<'a>,
+    ind: &IndicatorConfig,
+    input: &DeriveInput<'a>,
+) -> Result<(Block<'a>, Vec<official::ReconciliationRow>), InternalError> {
+    let Block::Computed(mut computed) = block else {
+        return Ok((block, Vec::new()));
+    };
+    let Some((published, method)) = official::published_of(ind, input)? else {
+        return Ok((Block::Computed(computed), Vec::new()));
+    };
+    let mut reconciler = official::Reconciler {
+        indicator: &ind.id,
+        config: &ind.reconcile,
+        crosswalk: input.crosswalk,
+        method,
+    };
+    let rows = computed.take_published(published, &mut reconciler);
+    Ok((Block::Computed(computed), rows))
 }
 
 /// One indicator's rows, before the comparisons.
@@ -572,30 +606,9 @@ fn measure_rows(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
 /// A measure's observations of the derived years at every level (not memoised: see
 /// [`measure_rows`]).
 fn selection(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
-    let dataset = &r.dataset;
-    let memoised = {
-        let mut by_dataset = locked(&input.memo.by_dataset);
-        if by_dataset.is_empty() {
-            // One pass over the observations: row numbers per dataset, then one gather each
-            // (made under the lock: every indicator waits for it rather than making it again).
-            if let Ok(parts) = split_by_dataset(input.observations) {
-                *by_dataset = parts;
-            }
-        }
-        by_dataset.get(dataset).cloned()
-    };
     let years = Series::new("years".into(), input.years);
-    let of_dataset = match memoised {
-        Some(df) => df.lazy(),
-        // A dataset without rows, or the split failed (its error then surfaces here).
-        None => input
-            .observations
-            .clone()
-            .lazy()
-            .filter(col("dataset").eq(lit(dataset.as_str()))),
-    }
-    .filter(col("year").is_in(lit(years).implode(false), false));
-    of_dataset
+    dataset_rows(&r.dataset, input)
+        .filter(col("year").is_in(lit(years).implode(false), false))
         .filter(
             col("measure")
                 .eq(lit(r.measure.as_str()))
@@ -617,6 +630,30 @@ fn selection(r: &MeasureRef, input: &DeriveInput<'_>) -> LazyFrame {
         // (`measure_rows` keeps its selections for the run), cast where a quarantine entry
         // names them.
         .with_columns(["region", "region_level"].map(|c| col(c).cast(DataType::String)))
+}
+
+/// A dataset's observations, every column (the split by dataset made once per run).
+fn dataset_rows(dataset: &str, input: &DeriveInput<'_>) -> LazyFrame {
+    let memoised = {
+        let mut by_dataset = locked(&input.memo.by_dataset);
+        if by_dataset.is_empty() {
+            // One pass over the observations: row numbers per dataset, then one gather each
+            // (made under the lock: every indicator waits for it rather than making it again).
+            if let Ok(parts) = split_by_dataset(input.observations) {
+                *by_dataset = parts;
+            }
+        }
+        by_dataset.get(dataset).cloned()
+    };
+    match memoised {
+        Some(df) => df.lazy(),
+        // A dataset without rows, or the split failed (its error then surfaces here).
+        None => input
+            .observations
+            .clone()
+            .lazy()
+            .filter(col("dataset").eq(lit(dataset))),
+    }
 }
 
 /// `observations` keeps its text columns dictionary-encoded (polars `Categorical`); a measure's
@@ -820,6 +857,7 @@ fn indicator_block<'a>(
                 lit(NULL).cast(DataType::Float64),
                 col("x_flag"),
                 method,
+                compose::PUBLISHED,
             )
             .collect()
             .context("deriving an index indicator")?;
@@ -874,6 +912,7 @@ fn finish(
     denominator: Expr,
     flags: Expr,
     method: String,
+    basis: &'static str,
 ) -> LazyFrame {
     lf.select([
         lit(id.to_owned()).alias("indicator"),
@@ -885,6 +924,7 @@ fn finish(
         denominator.alias("denominator"),
         lit(ind.unit.clone()).alias("unit"),
         lit(method).alias("method"),
+        lit(basis).alias("basis"),
         flags.alias("flags"),
     ])
     .with_column(
@@ -911,6 +951,7 @@ fn empty_indicators() -> Result<DataFrame, InternalError> {
             f("denominator"),
             s("unit"),
             s("method"),
+            s("basis"),
             s("flags"),
         ],
     )

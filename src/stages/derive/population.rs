@@ -439,6 +439,7 @@ fn finish(
         col("d").alias("denominator"),
         lit(unit.to_owned()).alias("unit"),
         lit(method).alias("method"),
+        lit(super::compose::RECOMPUTED).alias("basis"),
         flags.alias("flags"),
     ])
     .with_column(

@@ -57,6 +57,7 @@ fn block(id: &str, rows: &[(&str, &str, i16, Option<f64>)]) -> Block<'static> {
             Column::new("denominator".into(), vec![None::<f64>; n]),
             Column::new("unit".into(), vec!["u"; n]),
             Column::new("method".into(), vec![format!("m {id}"); n]),
+            Column::new("basis".into(), vec![compose::RECOMPUTED; n]),
             Column::new("flags".into(), vec![None::<&str>; n]),
         ],
     )
