@@ -531,3 +531,75 @@ fn known_value_needs_where_expected_and_reference() {
         stderr(&o)
     );
 }
+
+/// Helsinki is a county of its own: its county value equals its municipal value for every
+/// count. The sample agrees; a published county row of 171 that says one more person aged 75+
+/// than the municipality stops the run, the failing pair named. Ratios are not compared when the
+/// check asks for counts.
+#[test]
+fn regions_agree_holds_helsinki_to_itself() {
+    let check = r#"[[checks]]
+name = "helsinki_county_is_the_city"
+kind = "regions_agree"
+table = "indicators"
+column = "value"
+regions = ["HVA90", "KU091"]
+aggregation = "count"
+"#;
+    let ws = Workspace::new();
+    append(&ws, check);
+    let o = ws.run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = manifests(&ws.out()).pop().unwrap();
+    assert_eq!(outcome(&m, "helsinki_county_is_the_city")["status"], "pass");
+
+    let g = gated(
+        |ws| {
+            // The sample's `/regions` of 2015 predates the counties: add Helsinki's.
+            let regions = ws.path("sample-data/sotkanet/regions_2015.json");
+            let mut list: Vec<Value> =
+                serde_json::from_slice(&std::fs::read(&regions).unwrap()).unwrap();
+            list.push(serde_json::json!({"id": 960, "code": "90", "category": "HYVINVOINTIALUE",
+                "title": {"fi": "Helsingin kaupunki"}}));
+            std::fs::write(&regions, serde_json::to_vec(&list).unwrap()).unwrap();
+            edit_share(ws, |rows| {
+                // Sotkanet id 46 is Helsinki, 960 the county of Helsinki.
+                let city = rows.iter().find(|r| r["region"] == 46).unwrap().clone();
+                let mut county = city.clone();
+                county["region"] = Value::from(960);
+                county["absValue"] = Value::from(city["absValue"].as_f64().unwrap() + 1.0);
+                rows.push(county);
+            });
+        },
+        check,
+        "helsinki_county_is_the_city",
+        &[],
+    );
+    let rows = g.rows.unwrap();
+    assert_eq!(
+        strs(&rows, "indicator"),
+        ["population_75plus", "population_75plus"]
+    );
+    let reason = &strs(&rows, "check_reason")[0];
+    assert!(
+        reason.contains("population_75plus 2024: `value` of HVA90 = ")
+            && reason.contains("(difference 1, tolerance 0)"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn regions_agree_needs_two_codes() {
+    let ws = Workspace::new();
+    append(
+        &ws,
+        "[[checks]]\nname = \"same\"\nkind = \"regions_agree\"\ntable = \"indicators\"\ncolumn = \"value\"\nregions = [\"HVA90\"]\n",
+    );
+    let o = ws.run();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a `regions_agree` check compares two region codes"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -54,6 +54,10 @@ pub enum CheckKind {
     /// The rows `where` selects have `column` = `expected` (within `tolerance`), a figure the
     /// pipeline states with its `reference` (an official figure pinned by the analyst).
     KnownValue,
+    /// The two `regions` have the same `column` (within `tolerance`) in every row they share
+    /// otherwise (same indicator and year, or dataset, measure, year ...): e.g. Helsinki, a county
+    /// of its own, has its municipal value as its county value for every count.
+    RegionsAgree,
 }
 
 impl CheckKind {
@@ -69,6 +73,7 @@ impl CheckKind {
             CheckKind::Coverage => "coverage",
             CheckKind::Freshness => "freshness",
             CheckKind::KnownValue => "known_value",
+            CheckKind::RegionsAgree => "regions_agree",
         }
     }
 }
@@ -149,9 +154,14 @@ pub struct CheckConfig {
     /// (`known_value`).
     #[serde(default)]
     pub reference: Option<String>,
-    /// Largest accepted difference from `expected` (`known_value`; default 0).
+    /// Largest accepted difference from `expected` (`known_value`) or between the two regions
+    /// (`regions_agree`); default 0.
     #[serde(default)]
     pub tolerance: Option<f64>,
+    /// Only the pipeline's indicators of this aggregation rule, as `indicator_catalogue` lists
+    /// them (`regions_agree` on a table with an `indicator` column), e.g. `count`.
+    #[serde(default)]
+    pub aggregation: Option<String>,
 }
 
 /// A declared check as the check stage runs it: validated when the pipeline was loaded, and
@@ -192,8 +202,10 @@ pub struct Check {
     pub expected: Option<f64>,
     /// `known_value`: where the figure comes from.
     pub reference: Option<String>,
-    /// `known_value`: the largest accepted difference.
+    /// `known_value` and `regions_agree`: the largest accepted difference.
     pub tolerance: f64,
+    /// `regions_agree`: only indicators of this aggregation rule.
+    pub aggregation: Option<String>,
 }
 
 impl From<&CheckConfig> for Check {
@@ -217,6 +229,7 @@ impl From<&CheckConfig> for Check {
             expected: c.expected,
             reference: c.reference.clone(),
             tolerance: c.tolerance.unwrap_or(0.0),
+            aggregation: c.aggregation.clone(),
         }
     }
 }
@@ -271,7 +284,7 @@ impl CheckConfig {
                 "a check's name uses letters, digits, `_` and `-` only (it names a file)".into(),
             );
         }
-        let given: [(&str, bool); 15] = [
+        let given: [(&str, bool); 16] = [
             ("table", self.table.is_some()),
             ("columns", self.columns.is_some()),
             ("column", self.column.is_some()),
@@ -287,6 +300,7 @@ impl CheckConfig {
             ("expected", self.expected.is_some()),
             ("reference", self.reference.is_some()),
             ("tolerance", self.tolerance.is_some()),
+            ("aggregation", self.aggregation.is_some()),
         ];
         let (required, optional): (&[&str], &[&str]) = match kind {
             CheckKind::NotNull | CheckKind::Unique => (&["table", "columns"], &[]),
@@ -307,7 +321,33 @@ impl CheckConfig {
                 &["table", "column", "where", "expected", "reference"],
                 &["tolerance"],
             ),
+            CheckKind::RegionsAgree => (
+                &["table", "column", "regions"],
+                &["tolerance", "aggregation"],
+            ),
         };
+        if kind == CheckKind::RegionsAgree
+            && !matches!(&self.regions, Some(RegionSet::Codes(c)) if c.len() == 2 && c[0] != c[1])
+        {
+            return fail(
+                "regions",
+                "a `regions_agree` check compares two region codes, e.g. `[\"HVA90\", \"KU091\"]`"
+                    .into(),
+            );
+        }
+        if let Some(t) = self.tolerance
+            && !(t.is_finite() && t >= 0.0)
+        {
+            return fail("tolerance", format!("a tolerance is 0 or more, not {t}"));
+        }
+        if let Some(a) = &self.aggregation
+            && !["count", "ratio", "mean", "index"].contains(&a.as_str())
+        {
+            return fail(
+                "aggregation",
+                format!("`{a}` is not an aggregation rule (count, ratio, mean or index)"),
+            );
+        }
         for (field, present) in given {
             if required.contains(&field) && !present {
                 return fail("kind", format!("a `{}` check needs `{field}`", kind.name()));
@@ -368,6 +408,12 @@ impl CheckConfig {
         }
         if kind == CheckKind::Coverage {
             named.extend([("region", "table"), ("year", "table")]);
+        }
+        if kind == CheckKind::RegionsAgree {
+            named.push(("region", "table"));
+            if self.aggregation.is_some() {
+                named.push(("indicator", "aggregation"));
+            }
         }
         for (c, key) in named {
             if !has(c) {

@@ -2,8 +2,10 @@
 //! before anything is published.
 //!
 //! Kinds: `not_null`, `unique`, `accepted_values`, `relationship` (every value a region code of
-//! the registry), `range`, `row_count`, `coverage` (expected regions × years present) and
-//! `freshness` (latest year in a column, or a source's own update date). Each has a severity:
+//! the registry), `range`, `row_count`, `coverage` (expected regions × years present),
+//! `freshness` (latest year in a column, or a source's own update date), `known_value` (a figure
+//! the pipeline pins with its reference) and `regions_agree` (two codes of one area, see
+//! [`agree`]). Each has a severity:
 //! `warn` is reported and published with the outputs; `error` (or any failure under `--strict`)
 //! stops the run before publishing.
 //!
@@ -27,6 +29,8 @@ use serde::Serialize;
 use crate::error::{InternalError, PolarsContext};
 use crate::model::config::checks::{Check, CheckKind, NamedRegions, RegionSet, Severity};
 use crate::model::contract::{ColumnContract, ColumnType, Contract};
+
+mod agree;
 
 /// What checks compare against besides the tables.
 pub struct CheckContext<'a> {
@@ -231,6 +235,7 @@ fn evaluate(
             | CheckKind::Relationship
             | CheckKind::Range
             | CheckKind::KnownValue
+            | CheckKind::RegionsAgree
     );
     let df = match (produced, &c.filter) {
         (Some(df), Some(f)) => filtered(df, f)?,
@@ -422,6 +427,10 @@ fn evaluate(
                     }
                 })
                 .collect();
+            rows(mask, reasons)
+        }
+        CheckKind::RegionsAgree => {
+            let (mask, reasons) = agree::regions_agree(c, &df, tables)?;
             rows(mask, reasons)
         }
         CheckKind::RowCount => {

@@ -149,7 +149,8 @@ pub(crate) fn published_of(
         return Ok(None);
     };
     let what = "reading published values";
-    let rows = super::measure_rows(&r, input)
+    // Not kept in the memo: the published rows are read once.
+    let rows = super::selection(&r, input)
         .select([
             col("region"),
             col("region_level"),
