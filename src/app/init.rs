@@ -38,7 +38,7 @@ focus = [{% for c in focus %}"{{ c }}"{% if not loop.last %}, {% endif %}{% endf
 {{ sources }}
 [comparison]
 peers = [{% for c in focus %}"{{ c }}"{% if not loop.last %}, {% endif %}{% endfor %}]
-need_indicator = "morbidity_index_thl_age_standardised"
+need_indicator = "national_health_index"
 
 # Checks for an unattended run: the county's population is there, every focus region has the
 # population figure of the latest year, and the newest year is recent.

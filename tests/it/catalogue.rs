@@ -68,7 +68,7 @@ fn every_catalogue_indicator_follows_its_rule() {
     };
     let p = pipeline_with_catalogue(dir.path(), &probe, "");
     let cat = p.catalogue.as_ref().unwrap();
-    assert_eq!(cat.version, "2026.1");
+    assert_eq!(cat.version, "2026.2");
     assert!(cat.skipped.is_empty(), "{:?}", cat.skipped);
     assert_eq!(cat.used.len(), cat.entries.len());
     assert!(cat.entries.len() >= 40);
@@ -292,4 +292,51 @@ fn catalogue_errors_name_their_file() {
         err.starts_with(&format!("{}:8:", bad.display())) && err.contains("needs a `weight`"),
         "{err}"
     );
+}
+
+/// The catalogue's need index is THL's National Health Index (Sotkanet 5641): a pipeline that
+/// derives it and names no need indicator of its own compares costs by it; one without its
+/// dataset has none; a pipeline's own `[comparison] need_indicator` wins. The morbidity indices
+/// 243 and 244 stay as historical series.
+#[test]
+fn the_need_index_is_the_national_health_index() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let with = |datasets: &[&str], extra: &str| {
+        let d: BTreeSet<String> = datasets.iter().map(|s| (*s).to_owned()).collect();
+        pipeline_with_catalogue(dir.path(), &d, extra)
+    };
+    let p = with(&["sotkanet:5641", "sotkanet:243", "sotkanet:244"], "");
+    assert_eq!(p.need_indicator(), Some("national_health_index"));
+    let cat = p.catalogue.as_ref().unwrap();
+    let entry = cat
+        .entries
+        .iter()
+        .find(|e| e.id == "national_health_index")
+        .unwrap();
+    assert_eq!(entry.numerator.dataset, "sotkanet:5641");
+    assert_eq!(entry.aggregation, Aggregation::Index);
+    for id in ["morbidity_index_thl_age_standardised", "morbidity_index_thl"] {
+        assert!(cat.used.iter().any(|u| u == id), "{id} kept");
+    }
+    assert_eq!(with(&["sotkanet:243"], "").need_indicator(), None);
+    let own = with(
+        &["sotkanet:5641", "sotkanet:243"],
+        "\n[comparison]\npeers = [\"HVA18\"]\nneed_indicator = \"morbidity_index_thl_age_standardised\"\n",
+    );
+    assert_eq!(
+        own.need_indicator(),
+        Some("morbidity_index_thl_age_standardised")
+    );
+    // The live pipelines fetch 5641 and compare by it.
+    for live in ["etela-savo", "national"] {
+        let p = Pipeline::load(&common::repo().join(format!("pipelines/{live}.toml"))).unwrap();
+        assert_eq!(p.need_indicator(), Some("national_health_index"), "{live}");
+        assert!(
+            p.file
+                .sources
+                .iter()
+                .any(|s| s.dataset.as_deref() == Some("sotkanet:5641")),
+            "{live}"
+        );
+    }
 }

@@ -222,7 +222,7 @@ fn sample_pipeline_end_to_end() {
         assert!((get("population_share_85plus") - sum(85, 100) / total * 100.0).abs() < 1e-9);
     }
     // The catalogue's entries with datasets here are derived; the others are listed as skipped.
-    assert_eq!(manifest["catalogue"]["version"], "2026.1");
+    assert_eq!(manifest["catalogue"]["version"], "2026.2");
     let derived: Vec<&str> = manifest["catalogue"]["derived"]
         .as_array()
         .unwrap()
@@ -604,6 +604,22 @@ fn etela_savo_profile_against_country_and_peers() {
     // Needs-adjusted: cost per inhabitant divided by the morbidity index / 100 (121 for Etelä-Savo).
     let adjusted = get("sote_net_cost_per_capita", "HVA12", "needs_adjusted_value").unwrap();
     assert!((adjusted - value / 1.21).abs() < 1e-9, "{adjusted}");
+    // The index of the same year (2024) was used.
+    let need_year = cmp
+        .clone()
+        .lazy()
+        .filter(
+            col("indicator")
+                .eq(lit("sote_net_cost_per_capita"))
+                .and(col("region").eq(lit("HVA12")))
+                .and(col("year").eq(lit(2024i16))),
+        )
+        .collect()
+        .unwrap();
+    assert_eq!(
+        need_year.column("need_index_year").unwrap().i16().unwrap().get(0),
+        Some(2024)
+    );
     assert_eq!(
         get("share_aged_75plus", "HVA12", "needs_adjusted_value"),
         None

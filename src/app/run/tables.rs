@@ -444,12 +444,7 @@ pub(crate) fn derive_tables(
         &focus,
         &peers,
         &meta.years,
-        p.pipeline
-            .file
-            .comparison
-            .as_ref()
-            .and_then(|c| c.need_indicator.as_ref())
-            .map(std::string::String::as_str),
+        p.pipeline.need_indicator(),
     )?;
     Ok(Derived {
         indicators: derived.indicators,

@@ -251,6 +251,14 @@ impl Pipeline {
             }
             check_indicator(e, &format!("indicators.{i}"), None, &at)?;
         }
+        if let Some(n) = &cat.need_indicator
+            && !ids.contains(n.as_str())
+        {
+            return Err(at(
+                "need_indicator".into(),
+                format!("`need_indicator`: `{n}` is not an indicator of this catalogue"),
+            ));
+        }
         let datasets: BTreeSet<&str> = self
             .file
             .sources
@@ -258,9 +266,14 @@ impl Pipeline {
             .filter_map(|s| s.dataset.as_deref())
             .collect();
         let missing = |e: &IndicatorConfig| {
+            let published = match &e.published {
+                crate::model::config::Published::Measure(r) => Some(r),
+                crate::model::config::Published::Rule(_) => None,
+            };
             std::iter::once(&e.numerator)
                 .chain(e.denominator.as_ref())
                 .chain(e.weight.as_ref())
+                .chain(published)
                 .map(|m| &m.dataset)
                 .find(|d| !datasets.contains(d.as_str()))
                 .cloned()
@@ -322,6 +335,7 @@ impl Pipeline {
             entries: cat.indicators,
             used,
             skipped,
+            need_indicator: cat.need_indicator,
         });
         Ok(())
     }

@@ -55,6 +55,9 @@ pub struct Catalogue {
     pub used: Vec<String>,
     /// Entries not derived, with the reason (a dataset no source provides).
     pub skipped: Vec<(String, String)>,
+    /// The catalogue's need index (`need_indicator`), the pipeline's unless its `[comparison]`
+    /// names another.
+    pub need_indicator: Option<String>,
 }
 
 /// The content of a catalogue file.
@@ -65,6 +68,9 @@ struct CatalogueFile {
     #[serde(default)]
     #[allow(dead_code)] // documentation for readers of the file
     description: Option<String>,
+    /// The entry that is the need index of cost comparisons (e.g. the National Health Index).
+    #[serde(default)]
+    need_indicator: Option<String>,
     #[serde(default)]
     indicators: Vec<IndicatorConfig>,
 }
@@ -456,6 +462,20 @@ pub struct ComparisonConfig {
     /// by it (`needs_adjusted_value`).
     #[serde(default)]
     pub need_indicator: Option<String>,
+}
+
+impl Pipeline {
+    /// The need index of the comparisons: `[comparison] need_indicator`, or else the
+    /// catalogue's when the pipeline derives it.
+    pub fn need_indicator(&self) -> Option<&str> {
+        let own = self.file.comparison.as_ref().and_then(|c| c.need_indicator.as_deref());
+        own.or_else(|| {
+            let cat = self.catalogue.as_ref()?;
+            cat.need_indicator
+                .as_deref()
+                .filter(|n| cat.used.iter().any(|u| u == n))
+        })
+    }
 }
 
 /// `[kpa]`: how cost-per-client figures are put in proportion.

@@ -15,7 +15,10 @@
 //! - with a need indicator (`[comparison] need_indicator`, e.g. THL's age-standardised morbidity
 //!   index, country = 100), `needs_adjusted_value = value / (need / 100)` for the indicators
 //!   whose unit is `EUR per capita`: what a region spends per inhabitant given how ill its
-//!   population is.
+//!   population is. The index of the same year is used; where that year has none yet (an index
+//!   is published later than costs, and THL's old morbidity index 244 stopped at 2019), the
+//!   latest earlier year's, and `need_index_year` says which year was used. THL's National
+//!   Health Index (Sotkanet 5641) is the need indicator of the live pipelines.
 //!
 //! `region_profile` is the decision makers' view: one row per region of interest and year, one
 //! column per indicator (ids as column names; titles in `indicator_catalogue`).
@@ -186,18 +189,35 @@ pub fn comparisons(
                 c.diff_best.push(v.value.zip(best).map(|(a, b)| a - b));
                 c.higher_is.push(dir.map(|d| d.as_str().to_owned()));
                 let need = need_indicator
-                    .filter(|_| per_capita(id))
-                    .and_then(|n| by_region_value(&data, n, region, *y));
-                c.needs_adjusted.push(match (v.value, need) {
-                    (Some(x), Some(n)) if n > 0.0 => Some(x / (n / 100.0)),
+                    .filter(|_| per_capita(id) && v.value.is_some())
+                    .and_then(|n| need_of(&data, n, region, *y));
+                let adjusted = match (v.value, need) {
+                    (Some(x), Some((_, n))) if n > 0.0 => Some((x / (n / 100.0), need)),
                     _ => None,
-                });
+                };
+                c.needs_adjusted.push(adjusted.map(|a| a.0));
+                c.need_year.push(adjusted.and_then(|a| a.1).map(|(year, _)| year));
             }
         }
     }
     let comparisons = c.frame()?;
     let profile = profile(&data)?;
     Ok((comparisons, profile))
+}
+
+/// The need index of `region` for `year`: the same year's value, or else the latest earlier
+/// year's (an index is published later than costs, and some are frozen), with the year used.
+fn need_of(
+    data: &BTreeMap<String, BTreeMap<String, BTreeMap<i16, Point>>>,
+    need: &str,
+    region: &str,
+    year: i16,
+) -> Option<(i16, f64)> {
+    data.get(need)?
+        .get(region)?
+        .range(..=year)
+        .rev()
+        .find_map(|(y, p)| p.value.map(|v| (*y, v)))
 }
 
 fn by_region_value(
@@ -263,6 +283,7 @@ struct Rows {
     diff_best: Vec<Option<f64>>,
     higher_is: Vec<Option<String>>,
     needs_adjusted: Vec<Option<f64>>,
+    need_year: Vec<Option<i16>>,
 }
 
 impl Rows {
@@ -289,6 +310,7 @@ impl Rows {
                 Series::new("diff_to_peer_best_quartile".into(), self.diff_best).into(),
                 Series::new("higher_is".into(), self.higher_is).into(),
                 Series::new("needs_adjusted_value".into(), self.needs_adjusted).into(),
+                Series::new("need_index_year".into(), self.need_year).into(),
             ],
         )
         .context("building `comparisons`")
@@ -298,6 +320,35 @@ impl Rows {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The need index of the same year; where that year has none, the latest earlier one (and
+    /// which year it is); never a later year's.
+    #[test]
+    fn need_index_of_the_same_year_or_the_latest_before() {
+        let point = |v: Option<f64>| Point {
+            level: "wellbeing_county".into(),
+            value: v,
+            index_country: None,
+            yoy: None,
+        };
+        let by_year: BTreeMap<i16, Point> = [
+            (2019, point(Some(118.0))),
+            (2021, point(Some(121.0))),
+            (2022, point(None)),
+            (2024, point(Some(125.0))),
+        ]
+        .into_iter()
+        .collect();
+        let data = BTreeMap::from([(
+            "need".to_owned(),
+            BTreeMap::from([("HVA12".to_owned(), by_year)]),
+        )]);
+        assert_eq!(need_of(&data, "need", "HVA12", 2021), Some((2021, 121.0)));
+        assert_eq!(need_of(&data, "need", "HVA12", 2023), Some((2021, 121.0)));
+        assert_eq!(need_of(&data, "need", "HVA12", 2020), Some((2019, 118.0)));
+        assert_eq!(need_of(&data, "need", "HVA12", 2018), None);
+        assert_eq!(need_of(&data, "need", "HVA13", 2024), None);
+    }
 
     #[test]
     fn quartiles_as_excel_quartile_inc() {
