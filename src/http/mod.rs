@@ -141,6 +141,9 @@ impl Request {
 pub enum Expect {
     /// A complete JSON document.
     Json,
+    /// A complete JSON document wrapped in a JavaScript call (`name( ... );`, as THL's cube
+    /// API answers `.dimensions.json`).
+    Jsonp,
     /// Anything (CSV, ...).
     Any,
 }
@@ -492,8 +495,13 @@ impl Client {
         } else {
             bytes
         };
-        if expect == Expect::Json {
-            check_json(&bytes).map_err(|m| {
+        let checked = match expect {
+            Expect::Json => Some(check_json(&bytes)),
+            Expect::Jsonp => Some(check_json(strip_jsonp(&bytes))),
+            Expect::Any => None,
+        };
+        if let Some(checked) = checked {
+            checked.map_err(|m| {
                 Failure::Fatal(SourceError::BadResponse {
                     request: req.line(),
                     message: m,
@@ -573,6 +581,20 @@ fn gunzip(bytes: &[u8], max: u64) -> Result<Vec<u8>, String> {
 }
 
 /// A body that should be JSON: an HTML page or a cut-off document is an error, never data.
+/// The JSON inside a JSONP answer (`name(` ... `)` with an optional `;`), or the bytes as they
+/// are when they are not wrapped.
+pub fn strip_jsonp(bytes: &[u8]) -> &[u8] {
+    let trimmed = bytes.trim_ascii();
+    let is_name = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'$');
+    let name_len = trimmed.iter().take_while(|b| is_name(b)).count();
+    if name_len == 0 || trimmed.get(name_len) != Some(&b'(') {
+        return bytes;
+    }
+    let inner = &trimmed[name_len + 1..];
+    let inner = inner.strip_suffix(b";").unwrap_or(inner).trim_ascii_end();
+    inner.strip_suffix(b")").unwrap_or(inner)
+}
+
 fn check_json(bytes: &[u8]) -> Result<(), String> {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
@@ -594,6 +616,17 @@ fn check_json(bytes: &[u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jsonp_is_unwrapped() {
+        let body = b"thl.pivot.loadDimensions(\n[{\"id\": \"a\"}]\n);\n";
+        assert_eq!(strip_jsonp(body), b"\n[{\"id\": \"a\"}]\n");
+        assert!(check_json(strip_jsonp(body)).is_ok());
+        // Cut off: the inner JSON is incomplete.
+        assert!(check_json(strip_jsonp(b"thl.pivot.loadDimensions(\n[{\"id\": ")).is_err());
+        // Not wrapped: as it is.
+        assert_eq!(strip_jsonp(b"[1]"), b"[1]");
+    }
 
     #[test]
     fn json_bodies_are_checked() {

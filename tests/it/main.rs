@@ -29,3 +29,4 @@ mod sample_pipeline;
 mod snapshots;
 mod sotkanet_terms;
 mod statfin_2026;
+mod thl_cube;

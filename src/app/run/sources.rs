@@ -234,6 +234,13 @@ pub(crate) fn decode_source<'a>(
     let mut parts = Vec::new();
     let mut kpa = Vec::new();
     let resolver = resolver_of(&p.registry, s, region_payloads);
+    // A THL cube's answers are read with their categories as the fetch resolved them.
+    let cube_categories = s
+        .fetch
+        .as_ref()
+        .and_then(|f| p.pipeline.file.apis.get(&f.api))
+        .filter(|api| api.kind == ApiKind::ThlCube)
+        .map(|_| crate::stages::normalize::thl_cube::categories_of(metadata.as_ref()));
     if s.format != SourceFormat::SotkanetRegions {
         for (i, sp) in payloads
             .iter()
@@ -276,9 +283,17 @@ pub(crate) fn decode_source<'a>(
                 retrieved_at: sp.payload.retrieved_at,
             };
             let mut sink = Collect::new(&resolver, &provenance);
+            let adapted = match &cube_categories {
+                Some(c) => Some(crate::stages::normalize::thl_cube::adapt(
+                    &sp.payload.bytes,
+                    c,
+                    &ctx.file,
+                )?),
+                None => None,
+            };
             let datasets = decode_payload(
                 payload_format(s.format)?,
-                &sp.payload.bytes,
+                adapted.as_deref().unwrap_or(&sp.payload.bytes),
                 &roles_of(s, metadata.as_ref()),
                 &ctx,
                 &resolver,
@@ -359,6 +374,23 @@ pub(crate) fn planned_requests(
                 lines.push(archived_resolution(p, api, &meta, select));
             }
             lines
+        }
+        (ApiKind::ThlCube, _) => {
+            let (dims, data) =
+                extract::thl_cube::urls(api, fetch.cube.as_deref().unwrap_or_default());
+            vec![
+                format!("GET {dims}"),
+                format!(
+                    "GET {data}?<the selection {} resolved against the cube's dimensions when they are fetched>",
+                    fetch
+                        .select
+                        .iter()
+                        .flatten()
+                        .map(|(k, v)| format!("{k}={}", v.join(",")))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            ]
         }
     }
 }
@@ -447,6 +479,10 @@ pub(crate) fn fetch_with(
         (ApiKind::PxwebV1 | ApiKind::PxwebV2, _) => {
             let is_region = |code: &str| p.registry.get(code).is_some();
             extract::pxweb::fetch(client, api, fetch, &is_region)?
+        }
+        (ApiKind::ThlCube, _) => {
+            let names = extract::thl_cube::RegionNames::of(&p.registry, f.pipeline.reference_year);
+            extract::thl_cube::fetch(client, api, fetch, &|n| names.node(n))?
         }
     })
 }

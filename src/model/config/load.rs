@@ -107,7 +107,47 @@ fn check_fetch(
         || fetch.select.is_some()
         || fetch.time_variable.is_some()
         || fetch.content_variable.is_some();
+    let cube_keys = fetch.cube.is_some() || fetch.measures.is_some();
+    if cube_keys && api.kind != ApiKind::ThlCube {
+        return fail(format!(
+            "`cube` and `measures` are for THL cubes; `{name}` is {}",
+            api.kind.name()
+        ));
+    }
     match api.kind {
+        ApiKind::ThlCube => {
+            if sotkanet_keys
+                || fetch.table.is_some()
+                || fetch.query.is_some()
+                || fetch.time_variable.is_some()
+                || fetch.content_variable.is_some()
+            {
+                return fail(
+                    "a THL cube fetch takes `cube`, `select` and `measures` only".into(),
+                );
+            }
+            if s.format != SourceFormat::Jsonstat {
+                return fail(format!(
+                    "THL cubes answer JSON-stat: use `format = \"jsonstat\"`, not `{}`",
+                    s.format.name()
+                ));
+            }
+            let (Some(cube), Some(select)) = (&fetch.cube, &fetch.select) else {
+                return fail(
+                    "a THL cube fetch needs `cube` (its path, e.g. \"epirapo/covid19case/fact_epirapo_covid19case\") \
+                     and `select` (by role or dimension id, e.g. { region = [\"wellbeing_county\"], time = [\"2023\"] })"
+                        .into(),
+                );
+            };
+            if cube.is_empty() || cube.contains(['?', '#', ' ']) || cube.ends_with(".json") {
+                return fail(format!(
+                    "`cube` is the cube's path without extension or query, not `{cube}`"
+                ));
+            }
+            if let Some((key, _)) = select.iter().find(|(_, v)| v.is_empty()) {
+                return fail(format!("`select.{key}` selects no values"));
+            }
+        }
         ApiKind::Sotkanet => {
             if pxweb_keys {
                 return fail(format!(

@@ -168,6 +168,21 @@ pub enum ApiKind {
     PxwebV1,
     /// PxWebApi 2 (SCB `https://statistikdatabasen.scb.se/api/v2`, SSB).
     PxwebV2,
+    /// THL's statistical cubes (`https://sampo.thl.fi/pivot/prod/fi`): JSON-stat answers of a
+    /// cube, its dimensions read from `.dimensions.json`.
+    ThlCube,
+}
+
+impl ApiKind {
+    /// The name used in pipeline files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ApiKind::Sotkanet => "sotkanet",
+            ApiKind::PxwebV1 => "pxweb-v1",
+            ApiKind::PxwebV2 => "pxweb-v2",
+            ApiKind::ThlCube => "thl-cube",
+        }
+    }
 }
 
 /// `[apis.<name>]`: one web API.
@@ -222,6 +237,14 @@ pub struct FetchConfig {
     /// `tiedot` or `ContentsCode`).
     #[serde(default)]
     pub content_variable: Option<String>,
+    /// THL cube: the cube's path under the API's URL, without extension, e.g.
+    /// `epirapo/covid19case/fact_epirapo_covid19case`.
+    #[serde(default)]
+    pub cube: Option<String>,
+    /// THL cube: the measure id written to `observations.measure` for each selected node of the
+    /// measure dimension, by the node's label, code or id (default: the node's id).
+    #[serde(default)]
+    pub measures: Option<BTreeMap<String, String>>,
 }
 
 /// `[pipeline]`: identity and time frame.

@@ -1,12 +1,13 @@
 //! The extract stage: fetch raw payloads and archive each one unchanged.
 //!
 //! Payloads come from local files (the offline sample, a region's own files) or over HTTP
-//! ([`crate::http`], [`sotkanet`], [`pxweb`]). Every payload is stored unchanged in the raw
+//! ([`crate::http`], [`sotkanet`], [`pxweb`], [`thl_cube`]). Every payload is stored unchanged in the raw
 //! archive ([`crate::archive`]), so that a run can be traced to, revalidated against (conditional
 //! GET) and replayed from (`--offline`) the bytes it used.
 
 pub mod pxweb;
 pub mod sotkanet;
+pub mod thl_cube;
 
 use std::path::Path;
 

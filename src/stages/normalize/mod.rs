@@ -17,6 +17,7 @@ pub mod jsonstat;
 pub mod regionfile;
 pub mod sotkanet;
 mod sotkanet_rows;
+pub mod thl_cube;
 
 use std::collections::HashMap;
 
