@@ -179,7 +179,7 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
     }
     let out = output_dir(&p.pipeline, None);
     lines.push(format!(
-        "outputs in {}: observations, regions, crosswalk, mergers, indicators, indicator_catalogue, quarantine/observations, quarantine/indicators{}",
+        "outputs in {}: observations, regions, crosswalk, mergers, indicators, reconciliation, indicator_catalogue, comparisons, region_profile, quarantine/observations, quarantine/indicators{}",
         out.display(),
         if f.output.csv { " (+ CSV twins under csv/)" } else { "" }
     ));

@@ -302,3 +302,96 @@ fn retries_and_a_selection_that_does_not_fit() {
     assert!(err.contains("`palveluluokka` (Palveluluokka)"), "{err}");
     assert_eq!(server.count("GET", DATA_TARGET), 0);
 }
+
+/// The catalogue's county costs from the cube: the county figures as THL publishes them
+/// (`basis = published`, there being no municipal figures to recompute from), and the same in
+/// 2024 prices through the price index (the country's row of `prices:public_sote`):
+/// value × index(2024) / index(year).
+#[test]
+fn county_costs_from_the_catalogue_in_current_and_real_terms() {
+    let server = cube_server();
+    let dir = tempfile::TempDir::new().unwrap();
+    let base = pipeline(dir.path(), &server.url(), SELECT);
+    std::fs::write(dir.path().join("population.json"), "[]").unwrap();
+    std::fs::write(
+        dir.path().join("price_index.json"),
+        r#"{"version": "2.0", "class": "dataset", "label": "Price index (made up for the test)",
+            "id": ["alue", "vuosi", "tiedot"], "size": [1, 2, 1],
+            "dimension": {"alue": {"category": {"index": {"SSS": 0}}},
+                          "vuosi": {"category": {"index": {"2023": 0, "2024": 1}}},
+                          "tiedot": {"category": {"index": {"index": 0}}}},
+            "value": [118.2, 123.0]}"#,
+    )
+    .unwrap();
+    let mut text = std::fs::read_to_string(&base).unwrap();
+    text.push_str(&format!(
+        r#"
+[[sources]]
+id = "population"
+format = "sotkanet-json"
+path = "population.json"
+dataset = "sotkanet:127"
+
+[[sources]]
+id = "price_index"
+format = "jsonstat"
+path = "price_index.json"
+dataset = "prices:public_sote"
+dimensions = {{ region = "alue", time = "vuosi", measure = "tiedot" }}
+
+[catalogue]
+path = "{}"
+use = ["county_net_cost_per_capita_phc", "county_net_cost_per_capita_phc_real", "county_net_cost_per_capita_specialised"]
+"#,
+        repo().join("pipelines/catalogue.toml").display()
+    ));
+    std::fs::write(&base, text).unwrap();
+    let out = dir.path().join("out");
+    let o = run(&base, &out, &dir.path().join("cache"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ind = read_parquet(&out.join("indicators.parquet"));
+    let get = |indicator: &str, region: &str, year: i16, column: &str| {
+        one_f64(&ind, &[("indicator", indicator), ("region", region)], year, column)
+    };
+    let text = |indicator: &str, year: i16, column: &str| {
+        one_str(&ind, &[("indicator", indicator), ("region", "HVA12")], year, column).unwrap()
+    };
+    assert_eq!(get("county_net_cost_per_capita_phc", "HVA12", 2023, "value"), Some(1012.0));
+    assert_eq!(text("county_net_cost_per_capita_phc", 2023, "basis"), "published");
+    assert_eq!(
+        get("county_net_cost_per_capita_specialised", "HVA18", 2024, "value"),
+        Some(2402.0)
+    );
+    let real_2023 = get("county_net_cost_per_capita_phc_real", "HVA12", 2023, "value").unwrap();
+    assert!((real_2023 - 1012.0 * 123.0 / 118.2).abs() < 1e-9, "{real_2023}");
+    assert_eq!(
+        get("county_net_cost_per_capita_phc_real", "HVA12", 2024, "value"),
+        Some(1080.5)
+    );
+    let method = text("county_net_cost_per_capita_phc_real", 2023, "method");
+    assert!(
+        method.contains("in 2024 prices: × index(2024) / index(year) of prices:public_sote/index.value"),
+        "{method}"
+    );
+}
+
+/// The live county-costs pipeline validates without the network and says what it will ask the
+/// cube for; its real-terms entries are skipped (named) until a source gives the price index.
+#[test]
+fn the_county_costs_pipeline_validates() {
+    let o = mittari()
+        .arg("validate")
+        .arg(repo().join("pipelines/county-costs.toml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for line in [
+        "GET https://sampo.thl.fi/pivot/prod/fi/talous/kuntamenot/fact_talous_kuntamenot.dimensions.json",
+        "county_net_cost_per_capita_total [Mean] thl:sote_costs/total.value",
+        "county_net_cost_per_capita_total_real (no source provides dataset `prices:public_sote`)",
+        "nothing written",
+    ] {
+        assert!(out.contains(line), "no `{line}` in\n{out}");
+    }
+}

@@ -310,10 +310,12 @@ impl Pipeline {
                 crate::model::config::Published::Measure(r) => Some(r),
                 crate::model::config::Published::Rule(_) => None,
             };
+            let price_index = e.real_terms.as_ref().map(crate::model::config::RealTerms::index);
             std::iter::once(&e.numerator)
                 .chain(e.denominator.as_ref())
                 .chain(e.weight.as_ref())
                 .chain(published)
+                .chain(price_index.as_ref())
                 .map(|m| &m.dataset)
                 .find(|d| !datasets.contains(d.as_str()))
                 .cloned()
@@ -710,12 +712,20 @@ fn check_indicator(
         crate::model::config::Published::Measure(r) => Some(r),
         crate::model::config::Published::Rule(_) => None,
     };
+    let price_index = ind.real_terms.as_ref().map(crate::model::config::RealTerms::index);
     let refs = [
         ("numerator", Some(&ind.numerator)),
         ("denominator", ind.denominator.as_ref()),
         ("weight", ind.weight.as_ref()),
         ("published", published),
+        ("real_terms", price_index.as_ref()),
     ];
+    if ind.real_terms.is_some() && ind.aggregation == Aggregation::Index {
+        return Err(at(
+            format!("{key}.real_terms"),
+            format!("indicator `{id}`: an `index` is not money; `real_terms` is for count, ratio and mean"),
+        ));
+    }
     let tolerance = ind.reconcile.tolerance;
     if !(tolerance.is_finite() && tolerance >= 0.0) {
         return Err(at(

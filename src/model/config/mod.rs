@@ -737,6 +737,39 @@ pub struct IndicatorConfig {
     /// How the published and recomputed values are reconciled.
     #[serde(default)]
     pub reconcile: ReconcileConfig,
+    /// Values in the prices of one year: deflated by a price index (`count`, `ratio`, `mean`).
+    #[serde(default)]
+    pub real_terms: Option<RealTerms>,
+}
+
+/// `[[indicators]] real_terms`: a price index (a measure whose country row, `SSS`, is the index
+/// of each year) and the year whose prices the values are given in:
+/// `value × index(base_year) / index(year)`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealTerms {
+    /// Dataset of the price index, e.g. `statfin:jmhi`.
+    pub dataset: String,
+    /// Its measure.
+    pub measure: String,
+    /// The year whose prices the values are in.
+    pub base_year: i16,
+    /// Which value column to read.
+    #[serde(default)]
+    pub field: ValueField,
+}
+
+impl RealTerms {
+    /// The price index as a measure reference (whole country, both sexes, all ages).
+    pub fn index(&self) -> MeasureRef {
+        MeasureRef {
+            dataset: self.dataset.clone(),
+            measure: self.measure.clone(),
+            field: self.field,
+            sex: total(),
+            age: total(),
+        }
+    }
 }
 
 /// `[[indicators]] published`: which published figure stands for an indicator where its publisher

@@ -146,7 +146,7 @@ pub fn comparisons(
         definitions
             .iter()
             .find(|d| d.id == id)
-            .is_some_and(|d| d.unit == "EUR per capita")
+            .is_some_and(|d| d.unit.starts_with("EUR per capita"))
     };
     let mut c = Rows::default();
     for (id, by_region) in &data {

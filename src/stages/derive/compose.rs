@@ -41,7 +41,8 @@ struct Extra {
     region: String,
     level: &'static str,
     year: i16,
-    value: f64,
+    value: Option<f64>,
+    flag: Option<String>,
 }
 
 /// `count`: the numerator's levels × scale, flagged as the levels are.
@@ -180,11 +181,47 @@ impl<'a> Computed<'a> {
                 region,
                 level,
                 year,
-                value,
+                value: Some(value),
+                flag: None,
             })
             .collect();
         self.published_method = Some(reconcile.method.clone());
         reconciled
+    }
+
+    /// Every value in the prices of the deflator's base year; a year without an index leaves
+    /// the value missing, flagged.
+    pub(crate) fn deflate(&mut self, deflator: &super::prices::Deflator) {
+        let apply = |value: &mut Option<f64>, year: Option<i16>, flag: &mut Option<String>| {
+            let Some(v) = *value else {
+                return;
+            };
+            match year.map(|y| deflator.factor(y)) {
+                Some(Ok(f)) => {
+                    let (real, overflow) = finite(Some(v * f));
+                    *value = real;
+                    if let Some(o) = overflow {
+                        *flag = flags(&[flag.take(), Some(o)]);
+                    }
+                }
+                Some(Err(missing)) => {
+                    *value = None;
+                    *flag = flags(&[flag.take(), Some(missing)]);
+                }
+                None => *value = None,
+            }
+        };
+        let rows = &mut self.rows;
+        for i in 0..rows.value.len() {
+            apply(&mut rows.value[i], rows.year[i], &mut rows.flags[i]);
+        }
+        for e in &mut self.extra {
+            apply(&mut e.value, Some(e.year), &mut e.flag);
+        }
+        self.ind.method = format!("{}; {}", self.ind.method, deflator.method);
+        if let Some(m) = &mut self.published_method {
+            *m = format!("{m}; {}", deflator.method);
+        }
     }
 
     /// The rows and the published extras as columns of one table.
@@ -196,10 +233,10 @@ impl<'a> Computed<'a> {
             region: r.region.iter().copied().chain(e.iter().map(|x| Some(x.region.as_str()))).collect(),
             level: r.level.iter().copied().chain(e.iter().map(|x| Some(x.level))).collect(),
             year: r.year.iter().copied().chain(e.iter().map(|x| Some(x.year))).collect(),
-            value: r.value.iter().copied().chain(e.iter().map(|x| Some(x.value))).collect(),
+            value: r.value.iter().copied().chain(e.iter().map(|x| x.value)).collect(),
             numerator: r.numerator.iter().copied().chain(none()).collect(),
             denominator: r.denominator.iter().copied().chain(none()).collect(),
-            flags: r.flags.iter().map(Option::as_deref).chain(std::iter::repeat_n(None, e.len())).collect(),
+            flags: r.flags.iter().map(Option::as_deref).chain(e.iter().map(|x| x.flag.as_deref())).collect(),
             published: r.published.iter().copied().chain(e.iter().map(|_| true)).collect(),
         }
     }

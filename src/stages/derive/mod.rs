@@ -21,6 +21,7 @@ pub mod compare;
 mod compose;
 pub mod kpa;
 pub mod official;
+mod prices;
 
 pub mod population;
 
@@ -214,8 +215,8 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
     })
 }
 
-/// A computed block with its publisher's values in place ([`official`]), and their
-/// reconciliation rows.
+/// A computed block with its publisher's values in place ([`official`]) and in the prices of
+/// one year where the indicator asks ([`prices`]), and the reconciliation rows.
 fn officially<'a>(
     block: Block<'a>,
     ind: &IndicatorConfig,
@@ -224,16 +225,20 @@ fn officially<'a>(
     let Block::Computed(mut computed) = block else {
         return Ok((block, Vec::new()));
     };
-    let Some((published, method)) = official::published_of(ind, input)? else {
-        return Ok((Block::Computed(computed), Vec::new()));
-    };
-    let mut reconciler = official::Reconciler {
-        indicator: &ind.id,
-        config: &ind.reconcile,
-        crosswalk: input.crosswalk,
-        method,
-    };
-    let rows = computed.take_published(published, &mut reconciler);
+    let mut rows = Vec::new();
+    if let Some((published, method)) = official::published_of(ind, input)? {
+        let mut reconciler = official::Reconciler {
+            indicator: &ind.id,
+            config: &ind.reconcile,
+            crosswalk: input.crosswalk,
+            method,
+        };
+        rows = computed.take_published(published, &mut reconciler);
+    }
+    // Reconciled in current prices (as published), then deflated.
+    if let Some(real) = &ind.real_terms {
+        computed.deflate(&prices::deflator(real, input)?);
+    }
     Ok((Block::Computed(computed), rows))
 }
 

@@ -20,7 +20,7 @@
 //! surrogate ids differ between cubes and can change), and the resolution goes to the manifest:
 //! which dimension is which, and what each category becomes in `observations` — a region node its
 //! canonical code (by the node's code or its Finnish name in the registry), a year node its year,
-//! a measure node the id `measures` gives it. The nodes one dimension selects must be of one level.
+//! a measure node the id `measures` gives it.
 //!
 //! The requests go through the shared client: archived, revalidated, retried and replayed
 //! `--offline` as every other API's.
@@ -345,18 +345,6 @@ fn select_nodes<'d>(
             }
         }
     }
-    let stages: BTreeSet<Option<&str>> = chosen.iter().map(|n| n.stage.as_deref()).collect();
-    if stages.len() > 1 {
-        return Err(format!(
-            "the nodes selected of dimension `{}` are of different levels ({}); select one level",
-            dim.id,
-            stages
-                .iter()
-                .map(|s| s.unwrap_or("none"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
     let order: BTreeMap<i64, usize> = all.iter().enumerate().map(|(i, n)| (n.sid, i)).collect();
     chosen.sort_by_key(|n| order.get(&n.sid).copied().unwrap_or(usize::MAX));
     Ok(chosen)
@@ -373,12 +361,14 @@ fn parameter(dim: &CubeDimension, role: &str, nodes: &[&CubeNode]) -> Result<Str
         return Ok(format!("filter={}-{}", dim.id, first.sid));
     }
     let axis = if role == "region" { "row" } else { "column" };
+    // Every node of one level: the level; otherwise the nodes themselves.
+    let one_level = nodes.iter().all(|n| n.stage == first.stage);
     let level_size = dim
         .all_nodes()
         .iter()
         .filter(|n| n.stage == first.stage)
         .count();
-    let selector = if nodes.len() > 1 && nodes.len() == level_size && first.stage.is_some() {
+    let selector = if one_level && nodes.len() > 1 && nodes.len() == level_size && first.stage.is_some() {
         format!("{}L", first.sid)
     } else {
         nodes.iter().map(|n| format!("{}.", n.sid)).collect::<String>()
@@ -494,10 +484,11 @@ mod tests {
         assert_eq!(r.categories["hva"]["112"], "HVA12");
         assert_eq!(r.categories["hva"]["913"], "HVA13");
         assert_eq!(r.categories["vuosi"]["2024"], "2024");
-        // One county and the country are of different levels.
-        let f = fetch_of(&[("region", &["HVA12", "SSS"]), ("time", &["2023"])]);
-        let err = resolve(&f, &dims, &region_of).unwrap_err();
-        assert!(err.contains("different levels (hva, root)"), "{err}");
+        // The counties and the country: the nodes themselves, in the cube's order.
+        let f = fetch_of(&[("region", &["wellbeing_county", "SSS"]), ("time", &["2023"])]);
+        let r = resolve(&f, &dims, &region_of).unwrap();
+        assert_eq!(r.params, ["row=hva-900.912.913.", "column=vuosi-823."]);
+        assert_eq!(r.categories["hva"]["100"], "SSS");
         // One node: itself.
         let f = fetch_of(&[("region", &["HVA12"]), ("time", &["*"])]);
         let r = resolve(&f, &dims, &region_of).unwrap();
