@@ -174,26 +174,31 @@ fn check_live(
             let (dims_url, _) = extract::thl_cube::urls(api, cube);
             let req = crate::http::Request::get(dims_url);
             let got = client.fetch(&req, Expect::Jsonp)?;
-            let dims = extract::thl_cube::parse_dimensions(&got.payload.bytes).map_err(|message| {
-                crate::error::SourceError::BadResponse {
-                    request: req.line(),
-                    message,
-                }
-            })?;
+            let dims =
+                extract::thl_cube::parse_dimensions(&got.payload.bytes).map_err(|message| {
+                    crate::error::SourceError::BadResponse {
+                        request: req.line(),
+                        message,
+                    }
+                })?;
             health.found.insert(
                 "cube".into(),
                 format!(
                     "{cube} ({} dimensions: {})",
                     dims.len(),
-                    dims.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", ")
+                    dims.iter()
+                        .map(|d| d.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             );
-            let names =
-                extract::thl_cube::RegionNames::of(&p.registry, f.pipeline.reference_year);
+            let names = extract::thl_cube::RegionNames::of(&p.registry, f.pipeline.reference_year);
             let r = extract::thl_cube::resolve(fetch, &dims, &|n| names.node(n)).map_err(
                 |message| crate::error::SourceError::BadResponse {
                     request: req.line(),
-                    message: format!("the pipeline's selection does not fit cube `{cube}`: {message}"),
+                    message: format!(
+                        "the pipeline's selection does not fit cube `{cube}`: {message}"
+                    ),
                 },
             )?;
             let roles: Vec<String> = r
@@ -202,9 +207,7 @@ fn check_live(
                 .map(|(k, d)| format!("{k} -> {d}"))
                 .collect();
             health.found.insert("roles".into(), roles.join(", "));
-            health
-                .found
-                .insert("request".into(), r.params.join("&"));
+            health.found.insert("request".into(), r.params.join("&"));
         }
         ApiKind::PxwebV1 | ApiKind::PxwebV2 => {
             health.kind = if api.kind == ApiKind::PxwebV1 {

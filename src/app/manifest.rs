@@ -33,6 +33,10 @@ pub struct RunManifest {
     pub status: String,
     /// Every input and its payloads.
     pub inputs: Vec<InputRecord>,
+    /// Who produced the figures, through whom they came, and which datasets are theirs (each
+    /// table's share is in its Parquet metadata, `mittari.attribution`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attribution: Vec<Credit>,
     /// The survey and roadmap files read: path and sha256 only. They are not copied into the
     /// raw archive, because survey exports name their respondents.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -101,6 +105,22 @@ pub struct InputRecord {
     /// JSON-stat: each dataset's label, source, update time, notes and validation warnings.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub datasets: Vec<crate::stages::normalize::jsonstat::DatasetInfo>,
+}
+
+/// One producer's figures in a run.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Credit {
+    /// The organisation that produced the figures.
+    pub producer: String,
+    /// Through whom they came (a service and its address, or a file).
+    pub via: String,
+    /// The run's datasets of this producer.
+    pub datasets: Vec<String>,
+    /// Produced by another organisation than the service's own (THL for Sotkanet).
+    pub third_party: bool,
+    /// What a user of the figures must know (Sotkanet's terms for third-party indicators).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// One payload of an input.

@@ -52,6 +52,7 @@ fn measures(p: &Pipeline) -> BTreeSet<(String, String, String)> {
 }
 
 #[test]
+#[allow(clippy::many_single_char_names)] // p, f, d, e, v: the pipeline, its file, what it derived ...
 fn every_catalogue_indicator_follows_its_rule() {
     let dir = tempfile::TempDir::new().unwrap();
     // First load to learn the datasets, then a pipeline that provides all of them.
@@ -108,9 +109,25 @@ fn every_catalogue_indicator_follows_its_rule() {
             0.0,
         ));
     }
+    // The price index of the real-terms entries: the country's rows of 2022 and of the base
+    // year 2024 (the years the test's rows carry are in `year_of`).
+    let (index_2022, index_2024) = (110.0, 121.0);
+    for (y, v) in [("2022", index_2022), ("2024", index_2024)] {
+        rows.push((
+            "prices:public_sote".into(),
+            "index".into(),
+            format!("SSS@{y}"),
+            v,
+            0.0,
+        ));
+    }
+    let year_of = |r: &str| -> i16 { r.split_once('@').map_or(2022, |(_, y)| y.parse().unwrap()) };
+    let region_of = |r: &str| r.split_once('@').map_or(r, |(c, _)| c).to_owned();
     let level = |r: &str| {
         if r.starts_with("HVA") {
             "wellbeing_county"
+        } else if r.starts_with("SSS") {
+            "country"
         } else {
             "municipality"
         }
@@ -118,10 +135,10 @@ fn every_catalogue_indicator_follows_its_rule() {
     let obs = df!(
         "dataset" => rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
         "measure" => rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
-        "region" => rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(),
+        "region" => rows.iter().map(|r| region_of(&r.2)).collect::<Vec<_>>(),
         "region_level" => rows.iter().map(|r| level(&r.2)).collect::<Vec<_>>(),
-        "period" => rows.iter().map(|_| "2022").collect::<Vec<_>>(),
-        "year" => rows.iter().map(|_| 2022i16).collect::<Vec<_>>(),
+        "period" => rows.iter().map(|r| year_of(&r.2).to_string()).collect::<Vec<_>>(),
+        "year" => rows.iter().map(|r| year_of(&r.2)).collect::<Vec<_>>(),
         "sex" => rows.iter().map(|_| "total").collect::<Vec<_>>(),
         "age" => rows.iter().map(|_| "total").collect::<Vec<_>>(),
         "breakdown" => rows.iter().map(|_| "").collect::<Vec<_>>(),
@@ -157,10 +174,7 @@ fn every_catalogue_indicator_follows_its_rule() {
             .collect()
     };
     let recomputed: BTreeMap<String, f64> = {
-        let county = d
-            .reconciliation
-            .iter()
-            .filter(|r| r.region == "HVA18");
+        let county = d.reconciliation.iter().filter(|r| r.region == "HVA18");
         county
             .map(|r| (r.indicator.clone(), r.recomputed.unwrap()))
             .collect()
@@ -217,7 +231,13 @@ fn every_catalogue_indicator_follows_its_rule() {
         // The county's own row is published for every measure: `count` and `mean` take it (as
         // published, × the scale), and their recomputed value is reconciled with it; a `ratio`
         // (these observations have no unit to match) and an `index` keep the rule's value.
-        let v = got[id];
+        // In 2024 prices: × index(2024) / index(2022), published and recomputed alike.
+        let deflated = if e.real_terms.is_some() {
+            index_2024 / index_2022
+        } else {
+            1.0
+        };
+        let v = got[id] / deflated;
         match e.aggregation {
             Aggregation::Count | Aggregation::Mean => {
                 let k = measures(&p)
@@ -315,7 +335,10 @@ fn the_need_index_is_the_national_health_index() {
         .unwrap();
     assert_eq!(entry.numerator.dataset, "sotkanet:5641");
     assert_eq!(entry.aggregation, Aggregation::Index);
-    for id in ["morbidity_index_thl_age_standardised", "morbidity_index_thl"] {
+    for id in [
+        "morbidity_index_thl_age_standardised",
+        "morbidity_index_thl",
+    ] {
         assert!(cat.used.iter().any(|u| u == id), "{id} kept");
     }
     assert_eq!(with(&["sotkanet:243"], "").need_indicator(), None);

@@ -424,8 +424,14 @@ where = { dataset = "sotkanet:171" }
     assert_eq!(strict.status.code(), Some(1), "{}", stderr(&strict));
     // Both warnings stop a strict run; the message names the first and lists the other.
     let err = stderr(&strict);
-    assert!(err.contains("check `share_75plus_is_a_share` failed"), "{err}");
-    assert!(err.contains("1 more failed: shares_are_percentages"), "{err}");
+    assert!(
+        err.contains("check `share_75plus_is_a_share` failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 more failed: shares_are_percentages"),
+        "{err}"
+    );
 
     std::fs::write(ws.path(SHARE_2024), original).unwrap();
     let fixed = ws.run_with(&["--strict"]);
@@ -559,8 +565,10 @@ aggregation = "count"
             let regions = ws.path("sample-data/sotkanet/regions_2015.json");
             let mut list: Vec<Value> =
                 serde_json::from_slice(&std::fs::read(&regions).unwrap()).unwrap();
-            list.push(serde_json::json!({"id": 960, "code": "90", "category": "HYVINVOINTIALUE",
-                "title": {"fi": "Helsingin kaupunki"}}));
+            list.push(
+                serde_json::json!({"id": 960, "code": "90", "category": "HYVINVOINTIALUE",
+                "title": {"fi": "Helsingin kaupunki"}}),
+            );
             std::fs::write(&regions, serde_json::to_vec(&list).unwrap()).unwrap();
             edit_share(ws, |rows| {
                 // Sotkanet id 46 is Helsinki, 960 the county of Helsinki.

@@ -19,8 +19,8 @@ use common::*;
 
 /// Etelä-Savo's municipalities in 2025, by code, from the registry's municipality key.
 fn etela_savo() -> Vec<String> {
-    let key = std::fs::read_to_string(repo().join("registry/municipality_key_2013-2026.csv"))
-        .unwrap();
+    let key =
+        std::fs::read_to_string(repo().join("registry/municipality_key_2013-2026.csv")).unwrap();
     let mut codes: Vec<String> = key
         .lines()
         .skip(1)
@@ -62,7 +62,14 @@ fn regions(munis: &[String]) -> String {
 }
 
 /// One `/json` row.
-fn row(out: &mut Vec<String>, indicator: u32, region: i64, year: i16, value: f64, abs: Option<f64>) {
+fn row(
+    out: &mut Vec<String>,
+    indicator: u32,
+    region: i64,
+    year: i16,
+    value: f64,
+    abs: Option<f64>,
+) {
     let mut r = format!(
         r#"{{"indicator": {indicator}, "region": {region}, "year": {year}, "gender": "total", "value": {value}"#
     );
@@ -73,12 +80,17 @@ fn row(out: &mut Vec<String>, indicator: u32, region: i64, year: i16, value: f64
     out.push(r);
 }
 
+/// `k` as a number (a county has a dozen municipalities).
+fn float(k: usize) -> f64 {
+    f64::from(u32::try_from(k).unwrap())
+}
+
 /// The made-up figures of municipality `k`.
 fn population(k: usize) -> f64 {
-    10_000.0 + 1_000.0 * k as f64
+    10_000.0 + 1_000.0 * float(k)
 }
 fn aged_75(k: usize) -> f64 {
-    1_500.0 + 100.0 * k as f64
+    1_500.0 + 100.0 * float(k)
 }
 /// Regular home care clients aged 75+: municipalities 0 and 1 have 3 and 4, which Sotkanet
 /// withholds.
@@ -86,7 +98,7 @@ fn home_care(k: usize) -> f64 {
     match k {
         0 => 3.0,
         1 => 4.0,
-        _ => 100.0 + 10.0 * k as f64,
+        _ => 100.0 + 10.0 * float(k),
     }
 }
 
@@ -123,15 +135,57 @@ fn answers(n: usize) -> Answers {
                 row(&mut care, 2723, id, year, home_care(k), Some(home_care(k)));
             }
         }
-        row(&mut pop, 127, COUNTRY_ID, year, COUNTRY_POPULATION, Some(COUNTRY_POPULATION));
-        row(&mut care, 2723, COUNTRY_ID, year, COUNTRY_HOME_CARE, Some(COUNTRY_HOME_CARE));
+        row(
+            &mut pop,
+            127,
+            COUNTRY_ID,
+            year,
+            COUNTRY_POPULATION,
+            Some(COUNTRY_POPULATION),
+        );
+        row(
+            &mut care,
+            2723,
+            COUNTRY_ID,
+            year,
+            COUNTRY_HOME_CARE,
+            Some(COUNTRY_HOME_CARE),
+        );
     }
     // Counties and collaboration areas from 2023 only (as the indicators' county series start).
-    row(&mut pop, 127, COUNTY_ID, 2023, sum(population), Some(sum(population)));
+    row(
+        &mut pop,
+        127,
+        COUNTY_ID,
+        2023,
+        sum(population),
+        Some(sum(population)),
+    );
     let county_pct = round1(sum(aged_75) / sum(population) * 100.0 + COUNTY_SHARE_OFFSET);
-    row(&mut share, 171, COUNTY_ID, 2023, county_pct, Some(sum(aged_75)));
-    row(&mut care, 2723, COUNTY_ID, 2023, sum(home_care), Some(sum(home_care)));
-    row(&mut care, 2723, YTA_ID, 2023, YTA_HOME_CARE, Some(YTA_HOME_CARE));
+    row(
+        &mut share,
+        171,
+        COUNTY_ID,
+        2023,
+        county_pct,
+        Some(sum(aged_75)),
+    );
+    row(
+        &mut care,
+        2723,
+        COUNTY_ID,
+        2023,
+        sum(home_care),
+        Some(sum(home_care)),
+    );
+    row(
+        &mut care,
+        2723,
+        YTA_ID,
+        2023,
+        YTA_HOME_CARE,
+        Some(YTA_HOME_CARE),
+    );
     // 3336 (waiting over six months for specialised care, per 10 000) only for counties and the
     // country.
     row(&mut wait, 3336, COUNTY_ID, 2023, 41.7, None);
@@ -160,9 +214,24 @@ fn sotkanet() -> (Server, usize) {
     server.route("GET", "/rest/1.1/regions", vec![Reply::ok(regions(&munis))]);
     for (id, title, producer, body) in [
         (127, "Väestö 31.12.", "Tilastokeskus", a.population),
-        (171, "75 vuotta täyttäneet, % väestöstä", "Tilastokeskus", a.share_75),
-        (2723, "Säännöllisen kotihoidon 75 v täyttäneet asiakkaat 30.11.", "THL", a.home_care),
-        (3336, "Yli 6 kk hoitoa odottaneet / 10 000 asukasta", "THL", a.waiting),
+        (
+            171,
+            "75 vuotta täyttäneet, % väestöstä",
+            "Tilastokeskus",
+            a.share_75,
+        ),
+        (
+            2723,
+            "Säännöllisen kotihoidon 75 v täyttäneet asiakkaat 30.11.",
+            "THL",
+            a.home_care,
+        ),
+        (
+            3336,
+            "Yli 6 kk hoitoa odottaneet / 10 000 asukasta",
+            "THL",
+            a.waiting,
+        ),
     ] {
         server.route(
             "GET",
@@ -359,10 +428,20 @@ fn published_values_first_and_reconciled() {
     // Reconciliation, by hand.
     let rec = read_parquet(&out.join("reconciliation.parquet"));
     let get = |indicator: &str, region: &str, year: i16, column: &str| {
-        one_str(&rec, &[("indicator", indicator), ("region", region)], year, column)
+        one_str(
+            &rec,
+            &[("indicator", indicator), ("region", region)],
+            year,
+            column,
+        )
     };
     let num = |indicator: &str, region: &str, year: i16, column: &str| {
-        one_f64(&rec, &[("indicator", indicator), ("region", region)], year, column)
+        one_f64(
+            &rec,
+            &[("indicator", indicator), ("region", region)],
+            year,
+            column,
+        )
     };
     // Home care: nothing recomputed for the county (withheld counts), the reason says so.
     assert_eq!(
@@ -378,7 +457,10 @@ fn published_values_first_and_reconciled() {
     assert!(reason.contains("counts under five"), "{reason}");
     assert!(reason.contains(&expected_flag), "{reason}");
     // Population: the county adds up exactly.
-    assert_eq!(get("population", "HVA12", 2023, "status").as_deref(), Some("match"));
+    assert_eq!(
+        get("population", "HVA12", 2023, "status").as_deref(),
+        Some("match")
+    );
     assert_eq!(num("population", "HVA12", 2023, "difference"), Some(0.0));
     // The share: recomputed - published, within the stated tolerance, with the stated reason.
     let d = num("share_75plus", "HVA12", 2023, "difference").unwrap();
@@ -443,8 +525,74 @@ fn a_difference_beyond_tolerance_stops_the_run() {
     assert!(o.status.success(), "{}", stderr(&o));
     let rec = read_parquet(&out.join("reconciliation.parquet"));
     assert_eq!(
-        one_str(&rec, &[("indicator", "share_75plus"), ("region", "HVA12")], 2023, "status")
-            .as_deref(),
+        one_str(
+            &rec,
+            &[("indicator", "share_75plus"), ("region", "HVA12")],
+            2023,
+            "status"
+        )
+        .as_deref(),
         Some("beyond_tolerance")
     );
+}
+
+/// Figures another organisation produced name it: the manifest credits Statistics Finland
+/// (Tilastokeskus) for Sotkanet's 127 and 171 with Sotkanet's terms, THL for its own, and each
+/// table of indicators carries the same in its Parquet metadata (`mittari.attribution`).
+#[test]
+fn outputs_name_the_producers_of_their_figures() {
+    let (server, _) = sotkanet();
+    let dir = tempfile::TempDir::new().unwrap();
+    let pipeline = pipeline(dir.path(), &server.url(), 0.5, "warn");
+    let out = dir.path().join("out");
+    let o = run(&pipeline, &out, &dir.path().join("cache"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = crate::live_sources::manifest(&out);
+    let credits = m["attribution"].as_array().unwrap();
+    let of = |producer: &str| {
+        credits
+            .iter()
+            .find(|c| c["producer"] == producer)
+            .unwrap_or_else(|| panic!("no credit for {producer}: {m}"))
+    };
+    let stat = of("Tilastokeskus");
+    assert_eq!(
+        stat["datasets"],
+        serde_json::json!(["sotkanet:127", "sotkanet:171"])
+    );
+    assert_eq!(stat["third_party"], true);
+    assert!(
+        stat["note"]
+            .as_str()
+            .unwrap()
+            .contains("agreement with the producer")
+    );
+    let thl = of("THL");
+    assert_eq!(
+        thl["datasets"],
+        serde_json::json!(["sotkanet:2723", "sotkanet:3336"])
+    );
+    assert_eq!(thl["third_party"], false);
+    for table in [
+        "indicators",
+        "reconciliation",
+        "comparisons",
+        "observations",
+    ] {
+        let meta =
+            mittari::io::parquet::read_parquet_metadata(&out.join(format!("{table}.parquet")))
+                .unwrap();
+        let a = &meta.key_value["mittari.attribution"];
+        assert!(
+            a.contains("Tilastokeskus, via THL Sotkanet (http://127.0.0.1:")
+                && a.contains(
+                    "sotkanet:127, sotkanet:171 (produced by another organisation than THL"
+                )
+                && a.contains("THL, via THL Sotkanet"),
+            "{table}: {a}"
+        );
+    }
+    // Tables without the sources' figures name no producer.
+    let meta = mittari::io::parquet::read_parquet_metadata(&out.join("regions.parquet")).unwrap();
+    assert!(!meta.key_value.contains_key("mittari.attribution"));
 }

@@ -617,7 +617,12 @@ fn etela_savo_profile_against_country_and_peers() {
         .collect()
         .unwrap();
     assert_eq!(
-        need_year.column("need_index_year").unwrap().i16().unwrap().get(0),
+        need_year
+            .column("need_index_year")
+            .unwrap()
+            .i16()
+            .unwrap()
+            .get(0),
         Some(2024)
     );
     assert_eq!(

@@ -207,7 +207,11 @@ const SELECT: &str = r#"region = ["wellbeing_county"], time = ["2023", "2024"], 
 fn cost(obs: &polars::prelude::DataFrame, region: &str, measure: &str, year: i16) -> Option<f64> {
     one_f64(
         obs,
-        &[("dataset", "thl:sote_costs"), ("region", region), ("measure", measure)],
+        &[
+            ("dataset", "thl:sote_costs"),
+            ("region", region),
+            ("measure", measure),
+        ],
         year,
         "value",
     )
@@ -235,7 +239,11 @@ fn a_cube_by_role_archived_and_replayed() {
     let hva13 = obs
         .clone()
         .lazy()
-        .filter(col("dataset").eq(lit("thl:sote_costs")).and(col("region").eq(lit("HVA13"))))
+        .filter(
+            col("dataset")
+                .eq(lit("thl:sote_costs"))
+                .and(col("region").eq(lit("HVA13"))),
+        )
         .collect()
         .unwrap();
     assert_eq!(hva13.height(), 3, "{hva13}");
@@ -285,18 +293,30 @@ fn retries_and_a_selection_that_does_not_fit() {
     );
     let dir = tempfile::TempDir::new().unwrap();
     let pipeline = pipeline(dir.path(), &server.url(), SELECT);
-    let o = run(&pipeline, &dir.path().join("a"), &dir.path().join("cache"), &[]);
+    let o = run(
+        &pipeline,
+        &dir.path().join("a"),
+        &dir.path().join("cache"),
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(server.count("GET", &format!("{CUBE}.dimensions.json")), 2);
 
     let wrong = SELECT.replace("Palveluluokka", "Tehtäväalue");
     let pipeline = self::pipeline(dir.path(), &server.url(), &wrong);
     server.clear_seen();
-    let o = run(&pipeline, &dir.path().join("b"), &dir.path().join("cache"), &[]);
+    let o = run(
+        &pipeline,
+        &dir.path().join("b"),
+        &dir.path().join("cache"),
+        &[],
+    );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("does not fit cube `talous/kuntamenot/fact_sote`: no dimension is `Tehtäväalue`"),
+        err.contains(
+            "does not fit cube `talous/kuntamenot/fact_sote`: no dimension is `Tehtäväalue`"
+        ),
         "{err}"
     );
     assert!(err.contains("`palveluluokka` (Palveluluokka)"), "{err}");
@@ -323,8 +343,8 @@ fn county_costs_from_the_catalogue_in_current_and_real_terms() {
             "value": [118.2, 123.0]}"#,
     )
     .unwrap();
-    let mut text = std::fs::read_to_string(&base).unwrap();
-    text.push_str(&format!(
+    let text = std::fs::read_to_string(&base).unwrap();
+    let extra = format!(
         r#"
 [[sources]]
 id = "population"
@@ -344,33 +364,71 @@ path = "{}"
 use = ["county_net_cost_per_capita_phc", "county_net_cost_per_capita_phc_real", "county_net_cost_per_capita_specialised"]
 "#,
         repo().join("pipelines/catalogue.toml").display()
-    ));
-    std::fs::write(&base, text).unwrap();
+    );
+    std::fs::write(&base, text + &extra).unwrap();
     let out = dir.path().join("out");
     let o = run(&base, &out, &dir.path().join("cache"), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let ind = read_parquet(&out.join("indicators.parquet"));
     let get = |indicator: &str, region: &str, year: i16, column: &str| {
-        one_f64(&ind, &[("indicator", indicator), ("region", region)], year, column)
+        one_f64(
+            &ind,
+            &[("indicator", indicator), ("region", region)],
+            year,
+            column,
+        )
     };
     let text = |indicator: &str, year: i16, column: &str| {
-        one_str(&ind, &[("indicator", indicator), ("region", "HVA12")], year, column).unwrap()
+        one_str(
+            &ind,
+            &[("indicator", indicator), ("region", "HVA12")],
+            year,
+            column,
+        )
+        .unwrap()
     };
-    assert_eq!(get("county_net_cost_per_capita_phc", "HVA12", 2023, "value"), Some(1012.0));
-    assert_eq!(text("county_net_cost_per_capita_phc", 2023, "basis"), "published");
     assert_eq!(
-        get("county_net_cost_per_capita_specialised", "HVA18", 2024, "value"),
+        get("county_net_cost_per_capita_phc", "HVA12", 2023, "value"),
+        Some(1012.0)
+    );
+    assert_eq!(
+        text("county_net_cost_per_capita_phc", 2023, "basis"),
+        "published"
+    );
+    assert_eq!(
+        get(
+            "county_net_cost_per_capita_specialised",
+            "HVA18",
+            2024,
+            "value"
+        ),
         Some(2402.0)
     );
-    let real_2023 = get("county_net_cost_per_capita_phc_real", "HVA12", 2023, "value").unwrap();
-    assert!((real_2023 - 1012.0 * 123.0 / 118.2).abs() < 1e-9, "{real_2023}");
+    let real_2023 = get(
+        "county_net_cost_per_capita_phc_real",
+        "HVA12",
+        2023,
+        "value",
+    )
+    .unwrap();
+    assert!(
+        (real_2023 - 1012.0 * 123.0 / 118.2).abs() < 1e-9,
+        "{real_2023}"
+    );
     assert_eq!(
-        get("county_net_cost_per_capita_phc_real", "HVA12", 2024, "value"),
+        get(
+            "county_net_cost_per_capita_phc_real",
+            "HVA12",
+            2024,
+            "value"
+        ),
         Some(1080.5)
     );
     let method = text("county_net_cost_per_capita_phc_real", 2023, "method");
     assert!(
-        method.contains("in 2024 prices: × index(2024) / index(year) of prices:public_sote/index.value"),
+        method.contains(
+            "in 2024 prices: × index(2024) / index(year) of prices:public_sote/index.value"
+        ),
         "{method}"
     );
 }

@@ -4,6 +4,7 @@
 //! and collects what the manifest reports. Nothing is written to the output folder until every
 //! stage has succeeded (see [`crate::stages::publish`]).
 
+pub(crate) mod attribution;
 pub(crate) mod checks;
 pub(crate) mod maturity;
 pub mod prepare;
@@ -641,6 +642,8 @@ fn run_locked(
     if let Some(prev) = previous {
         publisher.keep_unchanged(prev.outputs);
     }
+    let credits = attribution::credits(&p.pipeline, &inputs);
+    publisher.attribute(attribution::by_table(&p.pipeline, &credits));
     stage_tables(&mut publisher, &mut tables)?;
     drop(tables);
     for c in &mut checks {
@@ -675,6 +678,7 @@ fn run_locked(
         finished_at: Utc::now(),
         status: "success".to_owned(),
         inputs,
+        attribution: credits,
         maturity_inputs,
         warnings,
         catalogue: p.pipeline.catalogue.as_ref().map(|c| {

@@ -122,9 +122,7 @@ fn check_fetch(
                 || fetch.time_variable.is_some()
                 || fetch.content_variable.is_some()
             {
-                return fail(
-                    "a THL cube fetch takes `cube`, `select` and `measures` only".into(),
-                );
+                return fail("a THL cube fetch takes `cube`, `select` and `measures` only".into());
             }
             if s.format != SourceFormat::Jsonstat {
                 return fail(format!(
@@ -139,7 +137,12 @@ fn check_fetch(
                         .into(),
                 );
             };
-            if cube.is_empty() || cube.contains(['?', '#', ' ']) || cube.ends_with(".json") {
+            if cube.is_empty()
+                || cube.contains(['?', '#', ' '])
+                || Path::new(cube)
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+            {
                 return fail(format!(
                     "`cube` is the cube's path without extension or query, not `{cube}`"
                 ));
@@ -310,7 +313,10 @@ impl Pipeline {
                 crate::model::config::Published::Measure(r) => Some(r),
                 crate::model::config::Published::Rule(_) => None,
             };
-            let price_index = e.real_terms.as_ref().map(crate::model::config::RealTerms::index);
+            let price_index = e
+                .real_terms
+                .as_ref()
+                .map(crate::model::config::RealTerms::index);
             std::iter::once(&e.numerator)
                 .chain(e.denominator.as_ref())
                 .chain(e.weight.as_ref())
@@ -712,7 +718,10 @@ fn check_indicator(
         crate::model::config::Published::Measure(r) => Some(r),
         crate::model::config::Published::Rule(_) => None,
     };
-    let price_index = ind.real_terms.as_ref().map(crate::model::config::RealTerms::index);
+    let price_index = ind
+        .real_terms
+        .as_ref()
+        .map(crate::model::config::RealTerms::index);
     let refs = [
         ("numerator", Some(&ind.numerator)),
         ("denominator", ind.denominator.as_ref()),
@@ -723,14 +732,18 @@ fn check_indicator(
     if ind.real_terms.is_some() && ind.aggregation == Aggregation::Index {
         return Err(at(
             format!("{key}.real_terms"),
-            format!("indicator `{id}`: an `index` is not money; `real_terms` is for count, ratio and mean"),
+            format!(
+                "indicator `{id}`: an `index` is not money; `real_terms` is for count, ratio and mean"
+            ),
         ));
     }
     let tolerance = ind.reconcile.tolerance;
     if !(tolerance.is_finite() && tolerance >= 0.0) {
         return Err(at(
             format!("{key}.reconcile.tolerance"),
-            format!("indicator `{id}`: a tolerance is a finite number of 0 or more, not {tolerance}"),
+            format!(
+                "indicator `{id}`: a tolerance is a finite number of 0 or more, not {tolerance}"
+            ),
         ));
     }
     for (role, r) in refs.into_iter().filter_map(|(role, r)| Some((role, r?))) {

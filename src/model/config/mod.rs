@@ -491,7 +491,11 @@ impl Pipeline {
     /// The need index of the comparisons: `[comparison] need_indicator`, or else the
     /// catalogue's when the pipeline derives it.
     pub fn need_indicator(&self) -> Option<&str> {
-        let own = self.file.comparison.as_ref().and_then(|c| c.need_indicator.as_deref());
+        let own = self
+            .file
+            .comparison
+            .as_ref()
+            .and_then(|c| c.need_indicator.as_deref());
         own.or_else(|| {
             let cat = self.catalogue.as_ref()?;
             cat.need_indicator

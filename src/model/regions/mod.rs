@@ -591,9 +591,7 @@ impl Crosswalk {
         let mut parts: Vec<&str> = self
             .gone
             .iter()
-            .filter(|(code, gone)| {
-                **gone > year && self.successor(code) == Some(municipality)
-            })
+            .filter(|(code, gone)| **gone > year && self.successor(code) == Some(municipality))
             .map(|(code, _)| code.as_str())
             .collect();
         parts.sort_unstable();

@@ -29,19 +29,19 @@ const KEY: [&str; 8] = [
 
 /// The failing rows (a mask over `df`) and one reason per failing row.
 pub(super) fn regions_agree(
-    c: &Check,
+    check: &Check,
     df: &DataFrame,
     tables: &BTreeMap<&str, &DataFrame>,
 ) -> Result<(BooleanChunked, Vec<String>), InternalError> {
     let what = "comparing two regions";
-    let Some(RegionSet::Codes(codes)) = &c.regions else {
+    let Some(RegionSet::Codes(codes)) = &check.regions else {
         return Err(InternalError::Invariant(format!(
             "check `{}`: regions_agree without two region codes (checked at load)",
-            c.name
+            check.name
         )));
     };
-    let (a, b) = (codes[0].as_str(), codes[1].as_str());
-    let rule_ids = match &c.aggregation {
+    let (first, second) = (codes[0].as_str(), codes[1].as_str());
+    let rule_ids = match &check.aggregation {
         Some(rule) => Some(indicators_of_rule(tables, rule)?),
         None => None,
     };
@@ -63,7 +63,7 @@ pub(super) fn regions_agree(
             .join(" ")
     };
     let values = df
-        .column(&c.column)
+        .column(&check.column)
         .context(what)?
         .cast(&DataType::Float64)
         .context(what)?;
@@ -80,8 +80,8 @@ pub(super) fn regions_agree(
     let mut pairs: HashMap<String, (Option<usize>, Option<usize>)> = HashMap::new();
     for i in 0..df.height() {
         let side = match region.get(i) {
-            Some(r) if r == a => 0,
-            Some(r) if r == b => 1,
+            Some(r) if r == first => 0,
+            Some(r) if r == second => 1,
             _ => continue,
         };
         if !compared(i) {
@@ -96,21 +96,21 @@ pub(super) fn regions_agree(
     }
     let mut failing: HashMap<usize, String> = HashMap::new();
     for (key, pair) in &pairs {
-        let (Some(i), Some(j)) = *pair else {
+        let (Some(row_first), Some(row_second)) = *pair else {
             continue;
         };
-        let (Some(x), Some(y)) = (values.get(i), values.get(j)) else {
+        let (Some(x), Some(y)) = (values.get(row_first), values.get(row_second)) else {
             continue;
         };
-        if (x - y).abs() > c.tolerance {
+        if (x - y).abs() > check.tolerance {
             let reason = format!(
-                "{key}: `{}` of {a} = {x}, of {b} = {y} (difference {}, tolerance {})",
-                c.column,
+                "{key}: `{}` of {first} = {x}, of {second} = {y} (difference {}, tolerance {})",
+                check.column,
                 x - y,
-                c.tolerance
+                check.tolerance
             );
-            failing.insert(i, reason.clone());
-            failing.insert(j, reason);
+            failing.insert(row_first, reason.clone());
+            failing.insert(row_second, reason);
         }
     }
     let mask: BooleanChunked = (0..df.height()).map(|i| failing.contains_key(&i)).collect();

@@ -196,7 +196,8 @@ pub fn comparisons(
                     _ => None,
                 };
                 c.needs_adjusted.push(adjusted.map(|a| a.0));
-                c.need_year.push(adjusted.and_then(|a| a.1).map(|(year, _)| year));
+                c.need_year
+                    .push(adjusted.and_then(|a| a.1).map(|(year, _)| year));
             }
         }
     }

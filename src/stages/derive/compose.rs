@@ -157,7 +157,8 @@ impl<'a> Computed<'a> {
         let rows = &mut self.rows;
         let mut reconciled = Vec::new();
         for i in 0..rows.value.len() {
-            let (Some(region), Some(level), Some(year)) = (rows.region[i], rows.level[i], rows.year[i])
+            let (Some(region), Some(level), Some(year)) =
+                (rows.region[i], rows.level[i], rows.year[i])
             else {
                 continue;
             };
@@ -230,14 +231,44 @@ impl<'a> Computed<'a> {
         let e = &self.extra;
         let none = || std::iter::repeat_n(None, e.len());
         View {
-            region: r.region.iter().copied().chain(e.iter().map(|x| Some(x.region.as_str()))).collect(),
-            level: r.level.iter().copied().chain(e.iter().map(|x| Some(x.level))).collect(),
-            year: r.year.iter().copied().chain(e.iter().map(|x| Some(x.year))).collect(),
-            value: r.value.iter().copied().chain(e.iter().map(|x| x.value)).collect(),
+            region: r
+                .region
+                .iter()
+                .copied()
+                .chain(e.iter().map(|x| Some(x.region.as_str())))
+                .collect(),
+            level: r
+                .level
+                .iter()
+                .copied()
+                .chain(e.iter().map(|x| Some(x.level)))
+                .collect(),
+            year: r
+                .year
+                .iter()
+                .copied()
+                .chain(e.iter().map(|x| Some(x.year)))
+                .collect(),
+            value: r
+                .value
+                .iter()
+                .copied()
+                .chain(e.iter().map(|x| x.value))
+                .collect(),
             numerator: r.numerator.iter().copied().chain(none()).collect(),
             denominator: r.denominator.iter().copied().chain(none()).collect(),
-            flags: r.flags.iter().map(Option::as_deref).chain(e.iter().map(|x| x.flag.as_deref())).collect(),
-            published: r.published.iter().copied().chain(e.iter().map(|_| true)).collect(),
+            flags: r
+                .flags
+                .iter()
+                .map(Option::as_deref)
+                .chain(e.iter().map(|x| x.flag.as_deref()))
+                .collect(),
+            published: r
+                .published
+                .iter()
+                .copied()
+                .chain(e.iter().map(|_| true))
+                .collect(),
         }
     }
 

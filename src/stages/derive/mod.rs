@@ -245,7 +245,7 @@ fn officially<'a>(
 /// One indicator's rows, before the comparisons.
 enum Block<'a> {
     /// `count`, `ratio` and `mean`: computed from the measures' levels, still columns.
-    Computed(compose::Computed<'a>),
+    Computed(Box<compose::Computed<'a>>),
     /// `index` indicators and the population structure, computed in polars.
     Frame {
         /// The indicator, when every row is of the same one (`None` also for a block without
@@ -273,7 +273,7 @@ impl Block<'_> {
     /// The rows with their comparisons.
     fn compared(self) -> Result<DataFrame, InternalError> {
         match self {
-            Block::Computed(c) => c.compared(),
+            Block::Computed(c) => (*c).compared(),
             Block::Frame { rows, .. } => compose::with_comparisons(&rows),
         }
     }
@@ -281,7 +281,7 @@ impl Block<'_> {
     /// The rows without comparisons, as a frame.
     fn into_frame(self) -> Result<DataFrame, InternalError> {
         match self {
-            Block::Computed(c) => c.into_frame(),
+            Block::Computed(c) => (*c).into_frame(),
             Block::Frame { rows, .. } => Ok(rows),
         }
     }
@@ -779,12 +779,12 @@ fn indicator_block<'a>(
             let num = measure_levels(&ind.numerator, input, expected)?;
             let den = measure_levels(den_ref, input, expected)?;
             let ind = composed(ind, method);
-            Ok(Block::Computed(compose::quotient(
+            Ok(Block::Computed(Box::new(compose::quotient(
                 ind,
                 &compose::RATIO,
                 &num,
                 &den,
-            )))
+            ))))
         }
         (Aggregation::Mean, None) => {
             let Some(w_ref) = &ind.weight else {
@@ -814,12 +814,12 @@ fn indicator_block<'a>(
                 scaled(ind.scale)
             );
             let ind = composed(ind, method);
-            Ok(Block::Computed(compose::quotient(
+            Ok(Block::Computed(Box::new(compose::quotient(
                 ind,
                 &compose::MEAN,
                 &xw,
                 &w,
-            )))
+            ))))
         }
         (Aggregation::Index, None) => {
             // Published values at every level, as they are; municipalities only where the
@@ -862,7 +862,6 @@ fn indicator_block<'a>(
                 lit(NULL).cast(DataType::Float64),
                 col("x_flag"),
                 method,
-                compose::PUBLISHED,
             )
             .collect()
             .context("deriving an index indicator")?;
@@ -878,7 +877,10 @@ fn indicator_block<'a>(
                 scaled(ind.scale)
             );
             let num = measure_levels(&ind.numerator, input, expected)?;
-            Ok(Block::Computed(compose::count(composed(ind, method), &num)))
+            Ok(Block::Computed(Box::new(compose::count(
+                composed(ind, method),
+                &num,
+            ))))
         }
         _ => Err(InternalError::Invariant(format!(
             "indicator `{id}`: aggregation, denominator and weight disagree (checked at load)"
@@ -917,7 +919,6 @@ fn finish(
     denominator: Expr,
     flags: Expr,
     method: String,
-    basis: &'static str,
 ) -> LazyFrame {
     lf.select([
         lit(id.to_owned()).alias("indicator"),
@@ -929,7 +930,8 @@ fn finish(
         denominator.alias("denominator"),
         lit(ind.unit.clone()).alias("unit"),
         lit(method).alias("method"),
-        lit(basis).alias("basis"),
+        // Only `index` indicators come through here: their values are the published ones.
+        lit(compose::PUBLISHED).alias("basis"),
         flags.alias("flags"),
     ])
     .with_column(

@@ -47,8 +47,7 @@ use polars::prelude::*;
 use super::DeriveInput;
 use crate::error::{InternalError, PolarsContext};
 use crate::model::config::{
-    Aggregation, IndicatorConfig, MeasureRef, Published, PublishedRule, ReconcileConfig,
-    ValueField,
+    Aggregation, IndicatorConfig, MeasureRef, Published, PublishedRule, ReconcileConfig, ValueField,
 };
 use crate::model::regions::{Crosswalk, Level};
 use crate::stages::conform::{floats, text, years};

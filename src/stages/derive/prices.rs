@@ -26,7 +26,12 @@ pub(crate) struct Deflator {
 impl Deflator {
     /// `index(base_year) / index(year)`, or the flag of a missing index.
     pub(crate) fn factor(&self, year: i16) -> Result<f64, String> {
-        let of = |y: i16| self.index.get(&y).copied().filter(|v| *v > 0.0 && v.is_finite());
+        let of = |y: i16| {
+            self.index
+                .get(&y)
+                .copied()
+                .filter(|v| *v > 0.0 && v.is_finite())
+        };
         let base = of(self.base_year)
             .ok_or_else(|| format!("no price index for {} (the base year)", self.base_year))?;
         let own = of(year).ok_or_else(|| format!("no price index for {year}"))?;
@@ -35,7 +40,10 @@ impl Deflator {
 }
 
 /// The deflator of an indicator's `real_terms`.
-pub(crate) fn deflator(cfg: &RealTerms, input: &DeriveInput<'_>) -> Result<Deflator, InternalError> {
+pub(crate) fn deflator(
+    cfg: &RealTerms,
+    input: &DeriveInput<'_>,
+) -> Result<Deflator, InternalError> {
     let what = "reading a price index";
     let r = cfg.index();
     let rows = super::dataset_rows(&r.dataset, input)

@@ -86,7 +86,7 @@ fn computed<'a>(id: &str, rows: &[(&'a str, &'static str, i16, Option<f64>)]) ->
         method: format!("m {id}"),
         scale: 1.0,
     };
-    Block::Computed(compose::count(ind, &levels))
+    Block::Computed(Box::new(compose::count(ind, &levels)))
 }
 
 /// A block computed from levels, compared on its columns, gives the frame that comparing its

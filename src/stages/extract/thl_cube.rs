@@ -26,6 +26,7 @@
 //! `--offline` as every other API's.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 use serde::Deserialize;
 use tracing::info;
@@ -128,7 +129,8 @@ impl RegionNames {
         let day = chrono::NaiveDate::from_ymd_opt(i32::from(year), 12, 31).unwrap_or_default();
         let mut by_name = std::collections::HashMap::new();
         for r in registry.regions() {
-            let current = r.valid_from.is_none_or(|f| f <= day) && r.valid_to.is_none_or(|t| t >= day);
+            let current =
+                r.valid_from.is_none_or(|f| f <= day) && r.valid_to.is_none_or(|t| t >= day);
             if !current {
                 continue;
             }
@@ -140,7 +142,13 @@ impl RegionNames {
                 }
             }
         }
-        for alias in ["koko maa", "kaikki alueet", "suomi", "hela landet", "whole country"] {
+        for alias in [
+            "koko maa",
+            "kaikki alueet",
+            "suomi",
+            "hela landet",
+            "whole country",
+        ] {
             by_name
                 .entry(alias.to_owned())
                 .or_insert((crate::model::regions::COUNTRY.to_owned(), "country"));
@@ -150,9 +158,11 @@ impl RegionNames {
 
     /// The canonical code and level a node names, if any.
     pub fn node(&self, n: &CubeNode) -> Option<(String, &'static str)> {
-        let code = n.code.as_deref().map(str::trim).filter(|c| {
-            crate::model::regions::Level::of_code(c).is_some()
-        });
+        let code = n
+            .code
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| crate::model::regions::Level::of_code(c).is_some());
         code.and_then(|c| self.by_name.get(&c.to_lowercase()))
             .or_else(|| self.by_name.get(&n.label.trim().to_lowercase()))
             .cloned()
@@ -176,8 +186,12 @@ pub fn resolve(
     let mut taken = BTreeSet::new();
     let mut chosen: Vec<(&String, &CubeDimension)> = Vec::new();
     for key in select.keys() {
-        let dim = find_dimension(key, dims, region_of)
-            .ok_or_else(|| format!("no dimension is `{key}`; the cube's dimensions: {}", listing()))?;
+        let dim = find_dimension(key, dims, region_of).ok_or_else(|| {
+            format!(
+                "no dimension is `{key}`; the cube's dimensions: {}",
+                listing()
+            )
+        })?;
         if !taken.insert(dim.id.as_str()) {
             return Err(format!(
                 "dimension `{}` is selected twice (as `{key}` and by another name)",
@@ -197,7 +211,10 @@ pub fn resolve(
             let Some((_, d)) = chosen.iter().find(|(_, d)| names_all(d)) else {
                 return Err(format!(
                     "`measures` names nodes ({}) that are not all of one selected dimension",
-                    m.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    m.keys()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             };
             Some(d.id.as_str())
@@ -275,10 +292,20 @@ fn find_dimension<'d>(
     };
     match key {
         "region" => by_name(key).or_else(|| {
-            most(&|d| d.all_nodes().iter().filter(|n| region_of(n).is_some()).count())
+            most(&|d| {
+                d.all_nodes()
+                    .iter()
+                    .filter(|n| region_of(n).is_some())
+                    .count()
+            })
         }),
         "time" => by_name(key).or_else(|| {
-            most(&|d| d.all_nodes().iter().filter(|n| year_of(n).is_some()).count())
+            most(&|d| {
+                d.all_nodes()
+                    .iter()
+                    .filter(|n| year_of(n).is_some())
+                    .count()
+            })
         }),
         _ => by_name(key),
     }
@@ -325,14 +352,19 @@ fn select_nodes<'d>(
             .copied()
             .filter(|n| match value.as_str() {
                 "*" => n.children.is_empty(),
-                v if role == "region" => region_of(n)
-                    .is_some_and(|(code, level)| code == v || level == v)
-                    || matches_node(n, v),
+                v if role == "region" => {
+                    region_of(n).is_some_and(|(code, level)| code == v || level == v)
+                        || matches_node(n, v)
+                }
                 v => matches_node(n, v),
             })
             .collect();
         if hits.is_empty() {
-            let some: Vec<String> = all.iter().take(12).map(|n| format!("`{}`", n.label)).collect();
+            let some: Vec<String> = all
+                .iter()
+                .take(12)
+                .map(|n| format!("`{}`", n.label))
+                .collect();
             return Err(format!(
                 "`{value}` names no node of dimension `{}` (its nodes include {})",
                 dim.id,
@@ -368,11 +400,15 @@ fn parameter(dim: &CubeDimension, role: &str, nodes: &[&CubeNode]) -> Result<Str
         .iter()
         .filter(|n| n.stage == first.stage)
         .count();
-    let selector = if one_level && nodes.len() > 1 && nodes.len() == level_size && first.stage.is_some() {
-        format!("{}L", first.sid)
-    } else {
-        nodes.iter().map(|n| format!("{}.", n.sid)).collect::<String>()
-    };
+    let selector =
+        if one_level && nodes.len() > 1 && nodes.len() == level_size && first.stage.is_some() {
+            format!("{}L", first.sid)
+        } else {
+            nodes.iter().fold(String::new(), |mut out, n| {
+                let _ = write!(out, "{}.", n.sid);
+                out
+            })
+        };
     Ok(format!("{axis}={}-{selector}", dim.id))
 }
 
@@ -393,16 +429,16 @@ pub fn fetch(
     let (dims_url, data_url) = urls(api, cube);
     let req = Request::get(dims_url);
     let got = client.fetch(&req, Expect::Jsonp)?;
-    let dims = parse_dimensions(&got.payload.bytes).map_err(|message| SourceError::BadResponse {
-        request: req.line(),
-        message,
-    })?;
-    let resolution = resolve(fetch, &dims, region_of).map_err(|message| {
-        SourceError::BadResponse {
+    let dims =
+        parse_dimensions(&got.payload.bytes).map_err(|message| SourceError::BadResponse {
+            request: req.line(),
+            message,
+        })?;
+    let resolution =
+        resolve(fetch, &dims, region_of).map_err(|message| SourceError::BadResponse {
             request: req.line(),
             message: format!("the pipeline's selection does not fit cube `{cube}`: {message}"),
-        }
-    })?;
+        })?;
     info!(cube, dimensions = ?resolution.dimensions, "Resolved the cube's dimensions");
     let mut payloads = vec![SourcePayload::new(&req, got, PayloadRole::Metadata)];
     let data = data_request(&data_url, &resolution);
@@ -458,7 +494,10 @@ mod tests {
                 .iter()
                 .map(|(k, v)| format!(
                     "{k} = [{}]",
-                    v.iter().map(|x| format!("\"{x}\"")).collect::<Vec<_>>().join(", ")
+                    v.iter()
+                        .map(|x| format!("\"{x}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
                 .collect::<Vec<_>>()
                 .join("\n")
@@ -485,7 +524,10 @@ mod tests {
         assert_eq!(r.categories["hva"]["913"], "HVA13");
         assert_eq!(r.categories["vuosi"]["2024"], "2024");
         // The counties and the country: the nodes themselves, in the cube's order.
-        let f = fetch_of(&[("region", &["wellbeing_county", "SSS"]), ("time", &["2023"])]);
+        let f = fetch_of(&[
+            ("region", &["wellbeing_county", "SSS"]),
+            ("time", &["2023"]),
+        ]);
         let r = resolve(&f, &dims, &region_of).unwrap();
         assert_eq!(r.params, ["row=hva-900.912.913.", "column=vuosi-823."]);
         assert_eq!(r.categories["hva"]["100"], "SSS");
@@ -498,8 +540,7 @@ mod tests {
     #[test]
     fn what_does_not_fit_is_named() {
         let dims = parse_dimensions(DIMENSIONS.as_bytes()).unwrap();
-        let err = resolve(&fetch_of(&[("palveluluokka", &["x"])]), &dims, &region_of)
-            .unwrap_err();
+        let err = resolve(&fetch_of(&[("palveluluokka", &["x"])]), &dims, &region_of).unwrap_err();
         assert!(err.contains("no dimension is `palveluluokka`"), "{err}");
         assert!(err.contains("`hva` (Hyvinvointialue)"), "{err}");
         let err = resolve(
@@ -508,7 +549,10 @@ mod tests {
             &region_of,
         )
         .unwrap_err();
-        assert!(err.contains("`2031` names no node of dimension `vuosi`"), "{err}");
+        assert!(
+            err.contains("`2031` names no node of dimension `vuosi`"),
+            "{err}"
+        );
         let err = resolve(&fetch_of(&[("region", &["HVA12"])]), &dims, &region_of).unwrap_err();
         assert!(err.contains("select the `time`"), "{err}");
     }

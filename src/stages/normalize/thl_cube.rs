@@ -134,7 +134,10 @@ mod tests {
         let d = &out["dataset"];
         assert_eq!(d["dimension"]["hva"]["category"]["index"]["HVA12"], 0);
         assert_eq!(d["dimension"]["hva"]["category"]["index"]["999"], 1);
-        assert_eq!(d["dimension"]["hva"]["category"]["label"]["HVA12"], "Etelä-Savo");
+        assert_eq!(
+            d["dimension"]["hva"]["category"]["label"]["HVA12"],
+            "Etelä-Savo"
+        );
         assert_eq!(d["value"]["0"], 4512.5);
         assert_eq!(d["value"]["1"], "..");
         // "1,234,5" or "1 234" are not THL's number form: left as text for the reader.
@@ -150,6 +153,9 @@ mod tests {
             ]),
         )]);
         let err = adapt(answer, &cats, "f").unwrap_err().to_string();
-        assert!(err.contains("/dataset/dimension/hva/category/index"), "{err}");
+        assert!(
+            err.contains("/dataset/dimension/hva/category/index"),
+            "{err}"
+        );
     }
 }

@@ -146,6 +146,8 @@ pub struct Publisher {
     previous: Vec<OutputDep>,
     /// The outputs the last successful run wrote, by path: the files mittari may replace.
     owned: Vec<String>,
+    /// Who produced the figures of each table (`mittari.attribution`), by table.
+    attribution: std::collections::BTreeMap<String, String>,
 }
 
 /// A file written to staging and not yet recorded.
@@ -180,7 +182,14 @@ impl Publisher {
             written: Vec::new(),
             previous: Vec::new(),
             owned: Vec::new(),
+            attribution: std::collections::BTreeMap::new(),
         })
+    }
+
+    /// Who produced the figures of each table: written to its Parquet file's metadata as
+    /// `mittari.attribution`.
+    pub fn attribute(&mut self, by_table: std::collections::BTreeMap<String, String>) {
+        self.attribution = by_table;
     }
 
     /// The paths the last successful run's state lists as its outputs: files of the layout
@@ -256,7 +265,14 @@ impl Publisher {
         if let Some(dir) = staged.parent() {
             fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
         }
-        let metadata = contract.parquet_metadata(&self.run_id, &self.pipeline);
+        let mut metadata = contract.parquet_metadata(&self.run_id, &self.pipeline);
+        let attribution = self
+            .attribution
+            .get(&contract.table)
+            .filter(|_| relative == contract.table);
+        if let Some(a) = attribution {
+            metadata.push(("mittari.attribution".to_owned(), a.clone()));
+        }
         write_parquet(df, &staged, metadata)?;
         contract.check_parquet(&staged, df.height(), &self.run_id)?;
         let (sha256, bytes) = sha256_file(&staged).map_err(|e| write_error(&staged, e))?;
@@ -271,11 +287,12 @@ impl Publisher {
             .collect();
         let content = crate::io::hash::sha256_hex(
             format!(
-                "{data}\n{}\n{}\n{}\n{}",
+                "{data}\n{}\n{}\n{}\n{}\n{}",
                 contract.table,
                 contract.schema_version,
                 schema.join(", "),
-                env!("MITTARI_BUILD_ID")
+                env!("MITTARI_BUILD_ID"),
+                attribution.map_or("", String::as_str)
             )
             .as_bytes(),
         );
