@@ -453,3 +453,32 @@ fn the_county_costs_pipeline_validates() {
         assert!(out.contains(line), "no `{line}` in\n{out}");
     }
 }
+
+/// `doctor` reads the cube's dimensions only, says what each role resolves to and the request it
+/// would send; a selection that does not fit is reported with the cube's own dimensions.
+#[test]
+fn doctor_checks_a_cube_without_asking_for_data() {
+    let server = cube_server();
+    let dir = tempfile::TempDir::new().unwrap();
+    let p = pipeline(dir.path(), &server.url(), SELECT);
+    let o = mittari().arg("doctor").arg(&p).output().unwrap();
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}\n{out}", stderr(&o));
+    assert!(out.contains("thl_sote_costs [thl-cube]: ok"), "{out}");
+    assert!(
+        out.contains("measure -> palveluluokka, region -> hva, time -> vuosi"),
+        "{out}"
+    );
+    assert!(out.contains("row=hva-445112L"), "{out}");
+    assert_eq!(server.count("GET", DATA_TARGET), 0, "no data is asked for");
+
+    let wrong = SELECT.replace("Perusterveydenhuolto\", \"Erikoissairaanhoito\"]", "Hammashuolto\"]");
+    let p = pipeline(dir.path(), &server.url(), &wrong);
+    let o = mittari().arg("doctor").arg(&p).output().unwrap();
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(!o.status.success(), "{all}");
+    assert!(
+        all.contains("`Hammashuolto` names no node of dimension `palveluluokka`"),
+        "{all}"
+    );
+}
