@@ -12,6 +12,10 @@ and country level with mittari's rules, and writes both as Parquet (zstd):
   never averaged);
 - share: sum(absValue) / sum(population) x 100; rate: sum(value x population) / sum(population);
   count: sum(value); index: as published at each level;
+- official values first: a count's or a rate's value is the one published for the region and
+  year (Sotkanet's municipal, county and country rows) where there is one; the sums above only
+  where nothing is published (a share is recomputed: the generated sources declare no unit to
+  match the indicator's);
 - index_country = value / the country's value x 100.
 
 The comparison is over the raw JSON (not mittari's normalised Parquet), which is the fairer one:
@@ -118,13 +122,14 @@ def main(data, out):
         CREATE TABLE ind AS
         SELECT l.indicator, l.region, l.year,
                CASE WHEN l.kind = 'index' THEN s.value
+                    WHEN l.kind IN ('count', 'rate') AND s.value IS NOT NULL THEN s.value * l.scale
                     WHEN l.kind = 'count' THEN l.x
                     WHEN l.d = 0 THEN NULL
                     ELSE l.x / l.d * l.scale END AS value,
                l.x AS numerator, l.d AS denominator
         FROM levels l
-        LEFT JOIN sot s ON l.kind = 'index' AND 'i' || s.measure = l.indicator AND s.region = l.region
-             AND s.year = l.year AND s.sex = 'total';
+        LEFT JOIN sot s ON l.kind IN ('index', 'count', 'rate') AND 'i' || s.measure = l.indicator
+             AND s.region = l.region AND s.year = l.year AND s.sex = 'total';
         COPY (SELECT i.*, i.value / c.value * 100 AS index_country
               FROM ind i LEFT JOIN ind c ON c.indicator = i.indicator AND c.year = i.year AND c.region = 'SSS')
         TO '{out}/indicators.parquet' (FORMAT parquet, COMPRESSION zstd);

@@ -100,8 +100,11 @@ def main(data, out):
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = levels["x"] / levels["d"] * levels["scale"]
     ratio = ratio.where(levels["d"] != 0)
+    computed = np.where(levels["kind"] == "count", levels["x"], ratio)
+    # Official values first: a count's or a rate's published value where there is one.
+    first = levels["kind"].isin(["count", "rate"]) & levels["published"].notna()
     levels["value"] = np.where(levels["kind"] == "index", levels["published"],
-                               np.where(levels["kind"] == "count", levels["x"], ratio))
+                               np.where(first, levels["published"] * levels["scale"], computed))
     ind = levels.rename(columns={"x": "numerator", "d": "denominator"})[
         ["indicator", "region", "year", "value", "numerator", "denominator"]]
     c = ind[ind["region"] == "SSS"][["indicator", "year", "value"]].rename(columns={"value": "country"})

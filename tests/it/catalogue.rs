@@ -174,9 +174,17 @@ fn every_catalogue_indicator_follows_its_rule() {
             .collect()
     };
     let recomputed: BTreeMap<String, f64> = {
-        let county = d.reconciliation.iter().filter(|r| r.region == "HVA18");
-        county
-            .map(|r| (r.indicator.clone(), r.recomputed.unwrap()))
+        let county = d
+            .reconciliation
+            .clone()
+            .lazy()
+            .filter(col("region").eq(lit("HVA18")))
+            .collect()
+            .unwrap();
+        let ids = county.column("indicator").unwrap().str().unwrap().clone();
+        let v = county.column("recomputed").unwrap().f64().unwrap().clone();
+        (0..county.height())
+            .map(|i| (ids.get(i).unwrap().to_owned(), v.get(i).unwrap()))
             .collect()
     };
     let sum = |m: &MeasureRef| -> f64 {

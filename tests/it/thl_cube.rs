@@ -472,7 +472,10 @@ fn doctor_checks_a_cube_without_asking_for_data() {
     assert!(out.contains("row=hva-445112L"), "{out}");
     assert_eq!(server.count("GET", DATA_TARGET), 0, "no data is asked for");
 
-    let wrong = SELECT.replace("Perusterveydenhuolto\", \"Erikoissairaanhoito\"]", "Hammashuolto\"]");
+    let wrong = SELECT.replace(
+        "Perusterveydenhuolto\", \"Erikoissairaanhoito\"]",
+        "Hammashuolto\"]",
+    );
     let p = pipeline(dir.path(), &server.url(), &wrong);
     let o = mittari().arg("doctor").arg(&p).output().unwrap();
     let all = format!("{}{}", stdout(&o), stderr(&o));

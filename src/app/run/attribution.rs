@@ -60,26 +60,8 @@ fn producer_of(
         None if sotkanet => "THL Sotkanet (https://sotkanet.fi), from a file".to_owned(),
         None => format!("the pipeline's file ({})", input.source),
     };
-    if let Some(title) = input
-        .metadata
-        .as_ref()
-        .map(|m| &m["organization"]["title"])
-        .filter(|t| t.is_object())
-    {
-        let name = title["fi"]
-            .as_str()
-            .or_else(|| title["en"].as_str())
-            .unwrap_or_default()
-            .to_owned();
-        let thl = title
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(_, t)| t.as_str())
-            .any(crate::app::indicators::names_thl);
-        if !name.is_empty() {
-            return (name, via, sotkanet && !thl);
-        }
+    if let Some((name, thl)) = organisation(input) {
+        return (name, via, sotkanet && !thl);
     }
     if let Some(stated) = input.datasets.iter().find_map(|d| d.source.clone()) {
         return (stated, via, false);
@@ -92,6 +74,24 @@ fn producer_of(
         None => format!("the pipeline's file ({})", input.source),
     };
     (producer, via, false)
+}
+
+/// The organisation Sotkanet's indicator metadata names as the producer (Finnish name, else
+/// English), and whether it is THL.
+pub(crate) fn organisation(input: &InputRecord) -> Option<(String, bool)> {
+    let title = &input.metadata.as_ref()?["organization"]["title"];
+    let name = title["fi"]
+        .as_str()
+        .or_else(|| title["en"].as_str())
+        .filter(|n| !n.is_empty())?
+        .to_owned();
+    let thl = title
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, t)| t.as_str())
+        .any(crate::app::indicators::names_thl);
+    Some((name, thl))
 }
 
 /// `scheme://host` of a URL.

@@ -203,18 +203,7 @@ fn producer(inputs: &[crate::app::manifest::InputRecord], dataset: &str) -> Opti
     let input = inputs
         .iter()
         .find(|i| i.dataset.as_deref() == Some(dataset) && i.metadata.is_some())?;
-    let title = &input.metadata.as_ref()?["organization"]["title"];
-    let name = title["fi"]
-        .as_str()
-        .or_else(|| title["en"].as_str())?
-        .to_owned();
-    let thl = title
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(_, t)| t.as_str())
-        .any(crate::app::indicators::names_thl);
-    Some((name, thl))
+    super::attribution::organisation(input)
 }
 
 /// Every indicator of the run: the pipeline's own, then the catalogue's (derived or skipped).
@@ -452,7 +441,7 @@ pub(crate) fn derive_tables(
         comparisons,
         profile,
         crosschecks: derived.crosschecks,
-        reconciliation: crate::stages::derive::official::frame(derived.reconciliation)?,
+        reconciliation: derived.reconciliation,
         quarantine: derived.quarantine,
     })
 }

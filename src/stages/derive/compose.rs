@@ -31,8 +31,6 @@ pub(crate) struct Computed<'a> {
     rows: Rows<'a>,
     /// Rows published where nothing was recomputed ([`Computed::take_published`]).
     extra: Vec<Extra>,
-    /// How the published rows were read.
-    published_method: Option<String>,
 }
 
 /// A published row where nothing was recomputed (e.g. a collaboration area, or an indicator
@@ -141,7 +139,6 @@ impl<'a> Computed<'a> {
             ind,
             rows,
             extra: Vec::new(),
-            published_method: None,
         }
     }
 
@@ -151,11 +148,10 @@ impl<'a> Computed<'a> {
     /// row are added.
     pub(crate) fn take_published(
         &mut self,
-        mut official: super::official::Official,
-        reconcile: &mut super::official::Reconciler<'_>,
-    ) -> Vec<super::official::ReconciliationRow> {
+        mut official: super::official::Official<'_>,
+        reconcile: &mut super::official::Reconciler<'a>,
+    ) {
         let rows = &mut self.rows;
-        let mut reconciled = Vec::new();
         for i in 0..rows.value.len() {
             let (Some(region), Some(level), Some(year)) =
                 (rows.region[i], rows.level[i], rows.year[i])
@@ -165,12 +161,12 @@ impl<'a> Computed<'a> {
             let Some(published) = official.take(region, year) else {
                 continue;
             };
-            reconciled.push(reconcile.row(
+            reconcile.row(
                 (region, level, year),
                 published,
                 rows.value[i],
                 rows.flags[i].take(),
-            ));
+            );
             rows.value[i] = Some(published);
             rows.numerator[i] = None;
             rows.denominator[i] = None;
@@ -186,8 +182,11 @@ impl<'a> Computed<'a> {
                 flag: None,
             })
             .collect();
-        self.published_method = Some(reconcile.method.clone());
-        reconciled
+        // One method for the indicator's rows; `basis` says which part each row is.
+        self.ind.method = format!(
+            "{} where its publisher publishes the region and year (basis = published); otherwise {}",
+            reconcile.method, self.ind.method
+        );
     }
 
     /// Every value in the prices of the deflator's base year; a year without an index leaves
@@ -220,9 +219,6 @@ impl<'a> Computed<'a> {
             apply(&mut e.value, Some(e.year), &mut e.flag);
         }
         self.ind.method = format!("{}; {}", self.ind.method, deflator.method);
-        if let Some(m) = &mut self.published_method {
-            *m = format!("{m}; {}", deflator.method);
-        }
     }
 
     /// The rows and the published extras as columns of one table.
@@ -272,20 +268,14 @@ impl<'a> Computed<'a> {
         }
     }
 
-    /// Each row's `method` and `basis`, in `order`.
+    /// The `method` column (one for the indicator) and each row's `basis`, in `order`.
     fn method_and_basis(&self, published: &[bool], order: &[usize]) -> (Column, Column) {
-        let recomputed = self.ind.method.as_str();
-        let official = self.published_method.as_deref().unwrap_or(recomputed);
-        let method: Vec<&str> = order
-            .iter()
-            .map(|&i| if published[i] { official } else { recomputed })
-            .collect();
         let basis: Vec<&str> = order
             .iter()
             .map(|&i| if published[i] { PUBLISHED } else { RECOMPUTED })
             .collect();
         (
-            Column::new("method".into(), method),
+            repeat("method", &self.ind.method, order.len()),
             Column::new("basis".into(), basis),
         )
     }

@@ -154,8 +154,8 @@ pub struct Derived {
     pub indicators: DataFrame,
     /// Every comparison of every cross-source check.
     pub crosschecks: Vec<CrossCheckResult>,
-    /// Published against recomputed values (the `reconciliation` table's rows).
-    pub reconciliation: Vec<official::ReconciliationRow>,
+    /// Published against recomputed values: the `reconciliation` table.
+    pub reconciliation: DataFrame,
     /// Municipal observations that could not be placed in the reference year's division.
     pub quarantine: Vec<QuarantineEntry>,
 }
@@ -177,12 +177,15 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
         officially(block, ind, input)
     });
     let mut blocks = Vec::with_capacity(computed.len());
-    let mut reconciliation = Vec::new();
+    let mut reconciled = Vec::new();
     for block in computed {
-        let (block, reconciled) = block?;
+        let (block, rows) = block?;
+        if let Some(rows) = rows {
+            reconciled.push(rows);
+        }
         blocks.push(block);
-        reconciliation.extend(reconciled);
     }
+    let reconciliation = official::concatenated(reconciled)?;
     for ind in input
         .indicators
         .iter()
@@ -219,21 +222,18 @@ pub fn derive(input: &DeriveInput<'_>) -> Result<Derived, InternalError> {
 /// one year where the indicator asks ([`prices`]), and the reconciliation rows.
 fn officially<'a>(
     block: Block<'a>,
-    ind: &IndicatorConfig,
+    ind: &'a IndicatorConfig,
     input: &DeriveInput<'a>,
-) -> Result<(Block<'a>, Vec<official::ReconciliationRow>), InternalError> {
+) -> Result<(Block<'a>, Option<(String, DataFrame)>), InternalError> {
     let Block::Computed(mut computed) = block else {
-        return Ok((block, Vec::new()));
+        return Ok((block, None));
     };
-    let mut rows = Vec::new();
+    let mut rows = None;
     if let Some((published, method)) = official::published_of(ind, input)? {
-        let mut reconciler = official::Reconciler {
-            indicator: &ind.id,
-            config: &ind.reconcile,
-            crosswalk: input.crosswalk,
-            method,
-        };
-        rows = computed.take_published(published, &mut reconciler);
+        let mut reconciler =
+            official::Reconciler::new(&ind.id, &ind.reconcile, input.crosswalk, method);
+        computed.take_published(published, &mut reconciler);
+        rows = Some((ind.id.clone(), reconciler.frame()?));
     }
     // Reconciled in current prices (as published), then deflated.
     if let Some(real) = &ind.real_terms {

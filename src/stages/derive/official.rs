@@ -34,12 +34,14 @@
 //! a recomputed row: the two values, their difference (recomputed − published), and a status:
 //! `match` (within the published value's rounding: half a unit of its last decimal),
 //! `within_tolerance` (within `[[indicators]] reconcile.tolerance` beyond that), `beyond_tolerance`,
-//! or `not_comparable` (nothing recomputed). `reason` names the cause where one is known: withheld
-//! or missing municipal values, rounding, a merger that makes the year's division differ, or the
-//! reason the pipeline states (`reconcile.reason`, e.g. mid-year against year-end population). A
+//! or `not_comparable` (nothing recomputed). `reason` names the cause of a difference beyond
+//! rounding, or of a missing recomputation, where one is known: withheld or missing municipal
+//! values, a merger that makes the year's division differ, or the reason the pipeline states
+//! (`reconcile.reason`, e.g. mid-year against year-end population). A
 //! pipeline turns differences into a `warn` or `error` check like any other:
 //! `kind = "accepted_values"` on `reconciliation.status`.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use polars::prelude::*;
@@ -49,15 +51,17 @@ use crate::error::{InternalError, PolarsContext};
 use crate::model::config::{
     Aggregation, IndicatorConfig, MeasureRef, Published, PublishedRule, ReconcileConfig, ValueField,
 };
-use crate::model::regions::{Crosswalk, Level};
+use crate::model::regions::{COUNTRY, Crosswalk, Level};
 use crate::stages::conform::{floats, text, years};
 
-/// The published values of one indicator, by year and region, not yet taken.
-pub(crate) struct Official {
-    by_year: HashMap<i16, HashMap<String, (&'static str, f64)>>,
+/// The published values of one indicator, by year and region, not yet taken. Regions of the
+/// reference division are borrowed from the crosswalk; only a collaboration area's code is
+/// owned.
+pub(crate) struct Official<'c> {
+    by_year: HashMap<i16, HashMap<Cow<'c, str>, (&'static str, f64)>>,
 }
 
-impl Official {
+impl Official<'_> {
     /// The published value of `region` in `year`, taken out (each is used once).
     pub(crate) fn take(&mut self, region: &str, year: i16) -> Option<f64> {
         self.by_year
@@ -74,7 +78,7 @@ impl Official {
             .flat_map(|(year, regions)| {
                 regions
                     .into_iter()
-                    .map(move |(region, (level, value))| (region, level, year, value))
+                    .map(move |(region, (level, value))| (region.into_owned(), level, year, value))
             })
             .collect();
         rest.sort_unstable_by(|a, b| (a.2, &a.0).cmp(&(b.2, &b.0)));
@@ -140,10 +144,10 @@ fn unit_of(r: &MeasureRef, input: &DeriveInput<'_>) -> Result<Option<String>, In
 /// The published values of `ind` at the levels an indicator has (municipalities of the
 /// reference division, its counties, collaboration areas, the country), with the description of
 /// how they were read; `None` when the indicator is always recomputed.
-pub(crate) fn published_of(
+pub(crate) fn published_of<'c>(
     ind: &IndicatorConfig,
-    input: &DeriveInput<'_>,
-) -> Result<Option<(Official, String)>, InternalError> {
+    input: &DeriveInput<'c>,
+) -> Result<Option<(Official<'c>, String)>, InternalError> {
     let Some((r, factor)) = published_ref(ind, input)? else {
         return Ok(None);
     };
@@ -175,14 +179,14 @@ pub(crate) fn published_of(
             in_parts.insert((successor, year));
         }
     }
-    let mut by_year: HashMap<i16, HashMap<String, (&'static str, f64)>> = HashMap::new();
+    let mut by_year: HashMap<i16, HashMap<Cow<'c, str>, (&'static str, f64)>> = HashMap::new();
     for i in 0..rows.height() {
         let (Some(region), Some(level), Some(year), Some(value)) =
             (region[i], level[i], year[i], value[i])
         else {
             continue;
         };
-        let Some(level) = kept_level(cw, region, level) else {
+        let Some((code, level)) = kept(cw, region, level) else {
             continue;
         };
         if in_parts.contains(&(region, year)) {
@@ -194,7 +198,7 @@ pub(crate) fn published_of(
             by_year
                 .entry(year)
                 .or_default()
-                .entry(region.to_owned())
+                .entry(code)
                 .or_insert((level, value));
         }
     }
@@ -212,9 +216,10 @@ pub(crate) fn published_of(
     Ok(Some((Official { by_year }, method)))
 }
 
-/// The level of a published row kept in an indicator: a municipality of the reference division,
-/// a county of it, a collaboration area or the country.
-fn kept_level(cw: &Crosswalk, region: &str, level: &str) -> Option<&'static str> {
+/// A published row kept in an indicator — a municipality of the reference division, a county of
+/// it, a collaboration area or the country —: its code (borrowed from the crosswalk where it is
+/// one of the division's) and level.
+fn kept<'c>(cw: &'c Crosswalk, region: &str, level: &str) -> Option<(Cow<'c, str>, &'static str)> {
     let level = [
         Level::Municipality,
         Level::WellbeingCounty,
@@ -223,63 +228,66 @@ fn kept_level(cw: &Crosswalk, region: &str, level: &str) -> Option<&'static str>
     ]
     .into_iter()
     .find(|l| l.as_str() == level)?;
-    let kept = match level {
-        Level::Municipality => cw.successor(region) == Some(region),
-        Level::WellbeingCounty => cw.members().contains_key(region),
-        _ => true,
+    let code: Cow<'c, str> = match level {
+        Level::Municipality => Cow::Borrowed(cw.successor(region).filter(|s| *s == region)?),
+        Level::WellbeingCounty => Cow::Borrowed(cw.members().get_key_value(region)?.0.as_str()),
+        Level::Country if region == COUNTRY => Cow::Borrowed(COUNTRY),
+        _ => Cow::Owned(region.to_owned()),
     };
-    kept.then_some(level.as_str())
+    Some((code, level.as_str()))
 }
 
-/// One row of the `reconciliation` table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReconciliationRow {
-    /// Indicator id.
-    pub indicator: String,
-    /// Canonical region code.
-    pub region: String,
-    /// Its level.
-    pub region_level: String,
-    /// Year.
-    pub year: i16,
-    /// The publisher's value (in the indicator's unit).
-    pub published: f64,
-    /// The value recomputed from municipalities (null when incomplete).
-    pub recomputed: Option<f64>,
-    /// recomputed − published.
-    pub difference: Option<f64>,
-    /// The difference as per cent of the published value.
-    pub difference_pct: Option<f64>,
-    /// The indicator's tolerance beyond rounding.
-    pub tolerance: f64,
-    /// `match`, `within_tolerance`, `beyond_tolerance` or `not_comparable`.
-    pub status: &'static str,
-    /// The known cause of a difference, if any.
-    pub reason: Option<String>,
-    /// The recomputed value's flags.
-    pub recomputed_flags: Option<String>,
-}
-
-/// Makes an indicator's reconciliation rows.
+/// Makes an indicator's reconciliation rows, as columns.
 pub(crate) struct Reconciler<'c> {
     pub(crate) indicator: &'c str,
     pub(crate) config: &'c ReconcileConfig,
     pub(crate) crosswalk: &'c Crosswalk,
     /// The `method` of the published rows.
     pub(crate) method: String,
+    rows: Columns<'c>,
 }
 
-impl Reconciler<'_> {
+/// The varying columns of an indicator's reconciliation rows.
+#[derive(Default)]
+struct Columns<'c> {
+    region: Vec<&'c str>,
+    level: Vec<&'c str>,
+    year: Vec<i16>,
+    published: Vec<f64>,
+    recomputed: Vec<Option<f64>>,
+    status: Vec<&'static str>,
+    reason: Vec<Option<Cow<'static, str>>>,
+    flags: Vec<Option<String>>,
+}
+
+impl<'c> Reconciler<'c> {
+    /// A reconciler of `indicator`'s rows.
+    pub(crate) fn new(
+        indicator: &'c str,
+        config: &'c ReconcileConfig,
+        crosswalk: &'c Crosswalk,
+        method: String,
+    ) -> Reconciler<'c> {
+        Reconciler {
+            indicator,
+            config,
+            crosswalk,
+            method,
+            rows: Columns::default(),
+        }
+    }
+
     /// The reconciliation of one region-year.
     pub(crate) fn row(
         &mut self,
-        (region, level, year): (&str, &str, i16),
+        (region, level, year): (&'c str, &'c str, i16),
         published: f64,
         recomputed: Option<f64>,
         flags: Option<String>,
-    ) -> ReconciliationRow {
+    ) {
         let difference = recomputed.map(|r| r - published);
-        let rounding = half_unit(published);
+        let decimals = decimals(published);
+        let rounding = half_unit_of(decimals);
         let tolerance = self.config.tolerance;
         let slack = 1e-9 * published.abs().max(1.0);
         let status = match difference.map(f64::abs) {
@@ -288,39 +296,28 @@ impl Reconciler<'_> {
             Some(d) if d <= rounding + tolerance + slack => "within_tolerance",
             Some(_) => "beyond_tolerance",
         };
-        let reason = match (status, difference) {
-            ("not_comparable", _) => Some(match flags.as_deref() {
+        let reason: Option<Cow<'static, str>> = match status {
+            "not_comparable" => Some(Cow::Owned(match flags.as_deref() {
                 Some(f) if f.contains("incomplete") => format!(
                     "municipal values not published or missing (THL does not publish municipal \
                      counts under five): {f}"
                 ),
                 Some(f) => format!("not recomputed: {f}"),
                 None => "not recomputed".to_owned(),
-            }),
-            ("match", Some(d)) if d != 0.0 => Some(format!(
-                "within the published value's rounding ({} decimals)",
-                decimals(published)
-            )),
-            ("match", _) => None,
-            _ => self.known_reason(region, level, year),
+            })),
+            // Within the published value's rounding: the status says so.
+            "match" => None,
+            _ => self.known_reason(region, level, year).map(Cow::Owned),
         };
-        ReconciliationRow {
-            indicator: self.indicator.to_owned(),
-            region: region.to_owned(),
-            region_level: level.to_owned(),
-            year,
-            published,
-            recomputed,
-            difference,
-            difference_pct: difference
-                .filter(|_| published != 0.0)
-                .map(|d| d / published * 100.0)
-                .filter(|p| p.is_finite()),
-            tolerance,
-            status,
-            reason,
-            recomputed_flags: flags,
-        }
+        let r = &mut self.rows;
+        r.region.push(region);
+        r.level.push(level);
+        r.year.push(year);
+        r.published.push(published);
+        r.recomputed.push(recomputed);
+        r.status.push(status);
+        r.reason.push(reason);
+        r.flags.push(flags);
     }
 
     /// What is known to make the two differ: the pipeline's stated reason, and municipalities
@@ -340,50 +337,124 @@ impl Reconciler<'_> {
         }
         (!parts.is_empty()).then(|| parts.join("; "))
     }
+
+    /// The rows as a block of the `reconciliation` table, by region level, region and year.
+    pub(crate) fn frame(self) -> Result<DataFrame, InternalError> {
+        frame_of(self.indicator, self.config.tolerance, &self.rows)
+    }
 }
 
-/// Digits after the decimal point of a value as it is written shortest (at most 12).
-fn decimals(v: f64) -> usize {
-    format!("{v}")
-        .split_once('.')
-        .map_or(0, |(_, frac)| frac.len())
-        .min(12)
-}
-
-/// Half a unit of a value's last decimal: how far the unrounded figure can lie from it.
-fn half_unit(v: f64) -> f64 {
-    let d = i32::try_from(decimals(v)).unwrap_or(12);
-    0.5 * 10f64.powi(-d)
-}
-
-/// The `reconciliation` table, in indicator, region level, region and year order.
-pub fn frame(mut rows: Vec<ReconciliationRow>) -> Result<DataFrame, InternalError> {
-    rows.sort_by(|a, b| {
-        (&a.indicator, &a.region_level, &a.region, a.year).cmp(&(
-            &b.indicator,
-            &b.region_level,
-            &b.region,
-            b.year,
-        ))
+/// An indicator's reconciliation rows as a frame, by region level, region and year.
+fn frame_of(indicator: &str, tolerance: f64, r: &Columns<'_>) -> Result<DataFrame, InternalError> {
+    let n = r.year.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_unstable_by(|&a, &b| {
+        (r.level[a], r.region[a], r.year[a]).cmp(&(r.level[b], r.region[b], r.year[b]))
     });
-    let s = |f: fn(&ReconciliationRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
-    let o = |f: fn(&ReconciliationRow) -> Option<&str>| rows.iter().map(f).collect::<Vec<_>>();
-    let x = |f: fn(&ReconciliationRow) -> Option<f64>| rows.iter().map(f).collect::<Vec<_>>();
-    df!(
-        "indicator" => s(|r| &r.indicator),
-        "region" => s(|r| &r.region),
-        "region_level" => s(|r| &r.region_level),
-        "year" => rows.iter().map(|r| r.year).collect::<Vec<i16>>(),
-        "published" => rows.iter().map(|r| r.published).collect::<Vec<f64>>(),
-        "recomputed" => x(|r| r.recomputed),
-        "difference" => x(|r| r.difference),
-        "difference_pct" => x(|r| r.difference_pct),
-        "tolerance" => rows.iter().map(|r| r.tolerance).collect::<Vec<f64>>(),
-        "status" => s(|r| r.status),
-        "reason" => o(|r| r.reason.as_deref()),
-        "recomputed_flags" => o(|r| r.recomputed_flags.as_deref()),
-    )
-    .context("building the reconciliation table")
+    let pick = |v: &[Option<f64>]| order.iter().map(|&i| v[i]).collect::<Vec<_>>();
+    let difference: Vec<Option<f64>> = order
+        .iter()
+        .map(|&i| r.recomputed[i].map(|x| x - r.published[i]))
+        .collect();
+    let difference_pct: Vec<Option<f64>> = order
+        .iter()
+        .zip(&difference)
+        .map(|(&i, d)| {
+            let p = r.published[i];
+            d.filter(|_| p != 0.0)
+                .map(|d| d / p * 100.0)
+                .filter(|x| x.is_finite())
+        })
+        .collect();
+    let columns = vec![
+        Column::new_scalar(
+            "indicator".into(),
+            Scalar::from(PlSmallStr::from(indicator)),
+            n,
+        ),
+        Column::new(
+            "region".into(),
+            order.iter().map(|&i| r.region[i]).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "region_level".into(),
+            order.iter().map(|&i| r.level[i]).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "year".into(),
+            order.iter().map(|&i| r.year[i]).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "published".into(),
+            order.iter().map(|&i| r.published[i]).collect::<Vec<_>>(),
+        ),
+        Column::new("recomputed".into(), pick(&r.recomputed)),
+        Column::new("difference".into(), difference),
+        Column::new("difference_pct".into(), difference_pct),
+        Column::new_scalar("tolerance".into(), Scalar::from(tolerance), n),
+        Column::new(
+            "status".into(),
+            order.iter().map(|&i| r.status[i]).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "reason".into(),
+            order
+                .iter()
+                .map(|&i| r.reason[i].as_deref())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "recomputed_flags".into(),
+            order
+                .iter()
+                .map(|&i| r.flags[i].as_deref())
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    DataFrame::new(n, columns).context("building the reconciliation table")
+}
+
+/// The most decimals a published value is taken to have.
+const MAX_DECIMALS: usize = 12;
+
+/// Digits after the decimal point of a value as it is written (at most [`MAX_DECIMALS`]): the
+/// fewest with which it is whole.
+fn decimals(v: f64) -> usize {
+    (0..MAX_DECIMALS)
+        .find(|&d| {
+            let scaled = v * 10f64.powi(i32::try_from(d).unwrap_or(0));
+            (scaled - scaled.round()).abs() <= 1e-9 * scaled.abs().max(1.0)
+        })
+        .unwrap_or(MAX_DECIMALS)
+}
+
+/// Half a unit of the last of `decimals` decimals: how far an unrounded figure can lie from it.
+fn half_unit_of(decimals: usize) -> f64 {
+    0.5 * 10f64.powi(-i32::try_from(decimals).unwrap_or(12))
+}
+
+/// An empty `reconciliation` table.
+pub fn empty() -> Result<DataFrame, InternalError> {
+    frame_of("", 0.0, &Columns::default())
+}
+
+/// The blocks of several indicators as one `reconciliation` table, in indicator order.
+pub fn concatenated(mut blocks: Vec<(String, DataFrame)>) -> Result<DataFrame, InternalError> {
+    blocks.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Option<DataFrame> = None;
+    for (_, block) in blocks {
+        match out.as_mut() {
+            None => out = Some(block),
+            Some(all) => {
+                all.vstack_mut_owned(block)
+                    .context("building the reconciliation table")?;
+            }
+        }
+    }
+    match out {
+        Some(all) => Ok(all),
+        None => empty(),
+    }
 }
 
 #[cfg(test)]
@@ -395,7 +466,8 @@ mod tests {
         assert_eq!(decimals(12.3), 1);
         assert_eq!(decimals(1500.0), 0);
         assert_eq!(decimals(0.125), 3);
-        assert!((half_unit(12.3) - 0.05).abs() < 1e-12);
-        assert!((half_unit(1500.0) - 0.5).abs() < 1e-12);
+        assert_eq!(decimals(4512.25), 2);
+        assert!((half_unit_of(decimals(12.3)) - 0.05).abs() < 1e-12);
+        assert!((half_unit_of(decimals(1500.0)) - 0.5).abs() < 1e-12);
     }
 }
