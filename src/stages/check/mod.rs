@@ -5,7 +5,7 @@
 //! the registry), `range`, `row_count`, `coverage` (expected regions × years present),
 //! `freshness` (latest year in a column, or a source's own update date), `known_value` (a figure
 //! the pipeline pins with its reference) and `regions_agree` (two codes of one area, see
-//! [`agree`]). Each has a severity:
+//! `agree.rs`). Each has a severity:
 //! `warn` is reported and published with the outputs; `error` (or any failure under `--strict`)
 //! stops the run before publishing.
 //!
