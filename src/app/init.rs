@@ -66,6 +66,11 @@ column = "year"
 max_age_years = 3
 severity = "warn"
 
+# The report for decision makers: a profile page of the county (report/{{ county }}.fi.html) and
+# a workbook.
+[report]
+languages = ["fi"]
+
 [output]
 dir = "out"
 csv = true

@@ -14,3 +14,4 @@ pub mod derive;
 pub mod extract;
 pub mod normalize;
 pub mod publish;
+pub mod report;

@@ -25,6 +25,7 @@ mod live_sources;
 mod maturity;
 mod official;
 mod regions;
+mod report;
 mod sample_pipeline;
 mod snapshots;
 mod sotkanet_terms;

@@ -8,6 +8,7 @@ pub(crate) mod attribution;
 pub(crate) mod checks;
 pub(crate) mod maturity;
 pub mod prepare;
+mod report;
 pub(crate) mod sources;
 pub(crate) mod tables;
 
@@ -644,7 +645,15 @@ fn run_locked(
     }
     let credits = attribution::credits(&p.pipeline, &inputs);
     publisher.attribute(attribution::by_table(&p.pipeline, &credits));
+    let report = report::files(p, &tables, &inputs, &credits, &run_id, started_at)?;
     stage_tables(&mut publisher, &mut tables)?;
+    for f in &report {
+        publisher.stage_bytes("report", &f.relative, (f.format, f.rows), &f.bytes)?;
+    }
+    if !report.is_empty() {
+        lap("report", &mut timings);
+    }
+    drop(report);
     drop(tables);
     for c in &mut checks {
         if let (Some(rows), Some(contract)) = (&mut c.rows, &c.contract) {

@@ -689,6 +689,22 @@ impl Pipeline {
             }
         }
         let source_ids: BTreeSet<&str> = f.sources.iter().map(|s| s.id.as_str()).collect();
+        if let Some(r) = &f.report {
+            if r.languages.is_empty() {
+                return Err(at(
+                    "report.languages".into(),
+                    "`report.languages` is empty: name at least one of fi, sv, en".into(),
+                ));
+            }
+            for (i, lang) in r.languages.iter().enumerate() {
+                if !["fi", "sv", "en"].contains(&lang.as_str()) {
+                    return Err(at(
+                        format!("report.languages.{i}"),
+                        format!("report language `{lang}`: use fi, sv or en"),
+                    ));
+                }
+            }
+        }
         let mut check_names = BTreeSet::new();
         for (i, c) in f.checks.iter().enumerate() {
             let name = &c.name;

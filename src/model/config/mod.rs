@@ -147,6 +147,9 @@ pub struct PipelineFile {
     /// Roadmaps, one per region.
     #[serde(default)]
     pub roadmaps: Vec<RoadmapConfig>,
+    /// The report for decision makers (pages per focus region and a workbook), when present.
+    #[serde(default)]
+    pub report: Option<ReportConfig>,
     /// Output settings.
     #[serde(default)]
     pub output: OutputConfig,
@@ -820,6 +823,19 @@ pub struct ReconcileConfig {
 
 fn one() -> f64 {
     1.0
+}
+
+/// `[report]`: what the report is written in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Languages of the pages: `fi` (default), `sv`, `en`; the first is the index's.
+    #[serde(default = "finnish")]
+    pub languages: Vec<String>,
+}
+
+fn finnish() -> Vec<String> {
+    vec!["fi".to_owned()]
 }
 
 /// `[output]`.

@@ -332,6 +332,34 @@ impl Publisher {
         Ok(files)
     }
 
+    /// Stages a file that is not a table (a report page, a workbook) at `relative`, as part of
+    /// `table`'s outputs.
+    pub fn stage_bytes(
+        &mut self,
+        table: &str,
+        relative: &str,
+        (format, rows): (&'static str, usize),
+        bytes: &[u8],
+    ) -> Result<(), InternalError> {
+        let staged = self.staging.join(relative);
+        if let Some(dir) = staged.parent() {
+            fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
+        }
+        write_atomic(&staged, bytes)?;
+        let sha256 = crate::io::hash::sha256_hex(bytes);
+        self.record(StagedFile {
+            relative: relative.to_owned(),
+            table: table.to_owned(),
+            format,
+            staged,
+            rows,
+            content: sha256.clone(),
+            sha256,
+            bytes: bytes.len() as u64,
+        });
+        Ok(())
+    }
+
     /// Records a staged file. When the output at `relative` already has this content, the
     /// previous version's file is hard-linked in its place (same inode and modification time,
     /// and the record of the run that wrote it); otherwise the staged copy is the new output.
