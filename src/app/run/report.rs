@@ -83,6 +83,10 @@ pub(crate) fn files(
         registry: &p.registry,
         tables: &by_name,
         sources: &sources,
+        population: f
+            .population
+            .as_ref()
+            .map(|pop| (pop.dataset.as_str(), pop.measure.as_str())),
     };
     Ok(build(&input)?)
 }

@@ -486,3 +486,122 @@ mod tests {
         assert_eq!(c.table.rows.len(), 4);
     }
 }
+
+/// One age group of a pyramid: its label and the shares (%) of the two sides (the left side
+/// empty when the data has no sexes).
+#[derive(Debug, Clone)]
+pub struct AgeGroup {
+    /// `0–9`, ..., `90+`.
+    pub label: String,
+    /// Men's share of the population, %.
+    pub left: Option<f64>,
+    /// Women's share (or everyone's, for a one-sided pyramid), %.
+    pub right: Option<f64>,
+}
+
+/// A drawn age pyramid.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pyramid {
+    /// Its id.
+    pub id: String,
+    /// Caption.
+    pub title: String,
+    /// `viewBox` width and height.
+    pub width: f64,
+    /// See `width`.
+    pub height: f64,
+    /// The centre line's x.
+    pub centre: f64,
+    /// Rows, oldest first: label, y, left and right bar widths and texts.
+    pub rows: Vec<PyramidRow>,
+    /// Side headers (left, right).
+    pub sides: [String; 2],
+    /// The table.
+    pub table: Table,
+}
+
+/// A drawn row of a pyramid.
+#[derive(Debug, Clone, Serialize)]
+pub struct PyramidRow {
+    /// Age group.
+    pub label: String,
+    /// Top.
+    pub y: f64,
+    /// Left bar width.
+    pub left: f64,
+    /// Right bar width.
+    pub right: f64,
+    /// Left value text.
+    pub left_text: String,
+    /// Right value text.
+    pub right_text: String,
+}
+
+/// An age pyramid of `groups` (youngest first), two-sided when `sides[0]` is not empty.
+pub fn pyramid(
+    id: &str,
+    title: &str,
+    groups: &[AgeGroup],
+    sides: [&str; 2],
+    lang: Lang,
+) -> Pyramid {
+    let two_sided = !sides[0].is_empty();
+    let hi = groups
+        .iter()
+        .flat_map(|g| [g.left, g.right])
+        .flatten()
+        .fold(0.0_f64, f64::max)
+        .max(f64::EPSILON);
+    let centre = if two_sided { WIDTH / 2.0 } else { 120.0 };
+    let half = if two_sided {
+        WIDTH / 2.0 - 90.0
+    } else {
+        WIDTH - 220.0
+    };
+    let text =
+        |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{} %", number(v, 1, lang)));
+    let rows = groups
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, g)| PyramidRow {
+            label: g.label.clone(),
+            y: TOP + 20.0 + BAR_ROW * count(i),
+            left: g.left.map_or(0.0, |v| v / hi * half),
+            right: g.right.map_or(0.0, |v| v / hi * half),
+            left_text: text(g.left),
+            right_text: text(g.right),
+        })
+        .collect();
+    let mut header = vec![String::new()];
+    header.extend(
+        sides
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| (*s).to_owned()),
+    );
+    let table_rows = groups
+        .iter()
+        .map(|g| {
+            let mut row = vec![g.label.clone()];
+            if two_sided {
+                row.push(text(g.left));
+            }
+            row.push(text(g.right));
+            row
+        })
+        .collect();
+    Pyramid {
+        id: id.to_owned(),
+        title: title.to_owned(),
+        width: WIDTH,
+        height: TOP + 20.0 + BAR_ROW * count(groups.len()) + 12.0,
+        centre,
+        rows,
+        sides: [sides[0].to_owned(), sides[1].to_owned()],
+        table: Table {
+            header,
+            rows: table_rows,
+        },
+    }
+}

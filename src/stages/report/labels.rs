@@ -65,6 +65,13 @@ pub struct Labels {
     pub chart_of: &'static str,
     pub due: &'static str,
     pub owner: &'static str,
+    pub men: &'static str,
+    pub women: &'static str,
+    pub everyone: &'static str,
+    pub age_pyramid: &'static str,
+    pub projection: &'static str,
+    pub milestone: &'static str,
+    pub planned: &'static str,
 }
 
 /// The texts of `lang`.
@@ -129,6 +136,13 @@ pub fn labels(lang: Lang) -> Labels {
             chart_of: "Kuvio",
             due: "Määräaika",
             owner: "Vastuu",
+            men: "Miehet",
+            women: "Naiset",
+            everyone: "Koko väestö",
+            age_pyramid: "Ikärakenne",
+            projection: "Väestöennuste",
+            milestone: "Välitavoite",
+            planned: "Suunniteltu",
         },
         Lang::Sv => Labels {
             profile: "Regionprofil",
@@ -189,6 +203,13 @@ pub fn labels(lang: Lang) -> Labels {
             chart_of: "Figur",
             due: "Tidsfrist",
             owner: "Ansvarig",
+            men: "Män",
+            women: "Kvinnor",
+            everyone: "Hela befolkningen",
+            age_pyramid: "Åldersstruktur",
+            projection: "Befolkningsprognos",
+            milestone: "Delmål",
+            planned: "Planerat",
         },
         Lang::En => Labels {
             profile: "Regional profile",
@@ -249,6 +270,13 @@ pub fn labels(lang: Lang) -> Labels {
             chart_of: "Figure",
             due: "Due",
             owner: "Owner",
+            men: "Men",
+            women: "Women",
+            everyone: "Whole population",
+            age_pyramid: "Age structure",
+            projection: "Population projection",
+            milestone: "Milestone",
+            planned: "Planned",
         },
     }
 }

@@ -67,6 +67,8 @@ pub struct ReportInput<'a> {
     pub tables: &'a BTreeMap<&'a str, &'a DataFrame>,
     /// The run's sources.
     pub sources: &'a [SourceLine],
+    /// The population by single year of age (dataset, measure), for the age pyramid.
+    pub population: Option<(&'a str, &'a str)>,
 }
 
 /// A file of the report, relative to the output folder.

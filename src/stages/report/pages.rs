@@ -98,6 +98,8 @@ struct Service {
 
 #[derive(Serialize)]
 struct Population {
+    pyramid: Option<charts::Pyramid>,
+    projection: Option<LineChart>,
     bands: Option<BarChart>,
     shares: Option<LineChart>,
     dependency: Option<LineChart>,
@@ -122,6 +124,7 @@ struct Maturity {
 struct Roadmap {
     progress: Vec<Vec<String>>,
     actions: Vec<Vec<String>>,
+    milestones: Vec<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -460,15 +463,123 @@ fn population(
         .filter(|id| id.starts_with("dependency_ratio_") && *id != "dependency_ratio_published")
         .collect();
     let dependency = line_of(&dependency_ids, "population-dependency", l.dependency, true);
-    if bands.is_none() && shares_chart.is_none() && dependency.is_none() {
+    let projected: Vec<&String> = data
+        .values
+        .keys()
+        .filter(|id| id.as_str() == "projected_population_total")
+        .collect();
+    let projection = line_of(&projected, "population-projection", l.projection, false);
+    let pyramid = pyramid(input, region, lang, l);
+    if bands.is_none() && shares_chart.is_none() && dependency.is_none() && pyramid.is_none() {
         return None;
     }
     Some(Population {
+        pyramid,
+        projection,
         bands,
         shares: shares_chart,
         dependency,
         synthetic: synthetic(input, "population_share"),
     })
+}
+
+/// The age pyramid of the region's latest year: 10-year groups as shares of its population,
+/// men and women where the data has sexes, everyone otherwise.
+fn pyramid(
+    input: &ReportInput<'_>,
+    region: &str,
+    lang: Lang,
+    l: &Labels,
+) -> Option<charts::Pyramid> {
+    use polars::prelude::*;
+    let (dataset, measure) = input.population?;
+    let obs: &DataFrame = input.tables.get("observations").copied()?;
+    let rows = obs
+        .clone()
+        .lazy()
+        .filter(
+            col("dataset")
+                .cast(DataType::String)
+                .eq(lit(dataset))
+                .and(col("measure").cast(DataType::String).eq(lit(measure)))
+                .and(col("region").cast(DataType::String).eq(lit(region)))
+                .and(col("breakdown").cast(DataType::String).eq(lit(""))),
+        )
+        .select([
+            col("year"),
+            col("sex").cast(DataType::String),
+            col("age").cast(DataType::String),
+            col("value"),
+        ])
+        .collect()
+        .ok()?;
+    let (year, sex, age, value) = (
+        super::model::years(&rows, "year").ok()?,
+        super::model::strs(&rows, "sex").ok()?,
+        super::model::strs(&rows, "age").ok()?,
+        super::model::nums(&rows, "value").ok()?,
+    );
+    let is =
+        |i: usize, a: &str, s: &str| age[i].as_deref() == Some(a) && sex[i].as_deref() == Some(s);
+    let latest = (0..rows.height())
+        .filter(|&i| is(i, "total", "total") && value[i].is_some())
+        .filter_map(|i| year[i])
+        .max()?;
+    let total = (0..rows.height())
+        .find(|&i| year[i] == Some(latest) && is(i, "total", "total"))
+        .and_then(|i| value[i])
+        .filter(|t| *t > 0.0)?;
+    let two_sided =
+        (0..rows.height()).any(|i| year[i] == Some(latest) && sex[i].as_deref() == Some("male"));
+    let mut groups: Vec<[f64; 2]> = vec![[0.0; 2]; 10];
+    let mut seen = false;
+    for i in (0..rows.height()).filter(|&i| year[i] == Some(latest)) {
+        let (Some(a), Some(s), Some(v)) = (age[i].as_deref(), sex[i].as_deref(), value[i]) else {
+            continue;
+        };
+        let digits: String = a.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(years_old) = digits.parse::<usize>() else {
+            continue;
+        };
+        let side = match (two_sided, s) {
+            (true, "male") => 0,
+            (true, "female") | (false, "total") => 1,
+            _ => continue,
+        };
+        groups[(years_old / 10).min(9)][side] += v / total * 100.0;
+        seen = true;
+    }
+    if !seen {
+        return None;
+    }
+    let label = |g: usize| {
+        if g == 9 {
+            "90+".to_owned()
+        } else {
+            format!("{}–{}", g * 10, g * 10 + 9)
+        }
+    };
+    let groups: Vec<charts::AgeGroup> = groups
+        .iter()
+        .enumerate()
+        .map(|(g, v)| charts::AgeGroup {
+            label: label(g),
+            left: two_sided.then_some(v[0]),
+            right: Some(v[1]),
+        })
+        .collect();
+    let sides = if two_sided {
+        [l.men, l.women]
+    } else {
+        ["", l.everyone]
+    };
+    Some(charts::pyramid(
+        "population-pyramid",
+        &format!("{} {latest}, %", l.age_pyramid),
+        &groups,
+        sides,
+        lang,
+    ))
 }
 
 fn kpa(
@@ -691,6 +802,18 @@ fn roadmap(
         region,
         &["action_id", "title", "status", "due", "owner"],
     )?;
+    let milestones = rows_of(
+        input.tables.get("roadmap_milestones").copied(),
+        region,
+        &[
+            "milestone_id",
+            "action_id",
+            "title",
+            "planned",
+            "status",
+            "done_on",
+        ],
+    )?;
     if progress.is_empty() && actions.is_empty() {
         return Ok(None);
     }
@@ -731,6 +854,17 @@ fn roadmap(
                     dash(get(r, "status")),
                     dash(get(r, "due")),
                     dash(get(r, "owner")),
+                ]
+            })
+            .collect(),
+        milestones: milestones
+            .iter()
+            .map(|r| {
+                vec![
+                    dash(get(r, "milestone_id")),
+                    dash(get(r, "title")),
+                    dash(get(r, "planned")),
+                    dash(get(r, "status")),
                 ]
             })
             .collect(),
