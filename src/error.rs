@@ -45,6 +45,8 @@ pub enum ExitStatus {
     Source = 3,
     /// Internal error.
     Internal = 4,
+    /// The output folder is in use by another run: nothing was done, and retrying later is safe.
+    Busy = 5,
 }
 
 impl ExitStatus {
@@ -61,6 +63,7 @@ impl ExitStatus {
             ExitStatus::Config => "exit 2: usage or configuration error",
             ExitStatus::Source => "exit 3: source or network error",
             ExitStatus::Internal => "exit 4: internal error",
+            ExitStatus::Busy => "exit 5: the output folder is in use by another run (retry later)",
         }
     }
 }
@@ -80,6 +83,7 @@ impl Error {
     /// The exit status this error ends the process with.
     pub fn exit_status(&self) -> ExitStatus {
         match self {
+            Error::Config(ConfigError::Busy { .. }) => ExitStatus::Busy,
             Error::Config(_) => ExitStatus::Config,
             Error::Source(_) => ExitStatus::Source,
             Error::Check(_) => ExitStatus::CheckFailed,
@@ -145,7 +149,7 @@ pub enum ConfigError {
         /// What is wrong, and what would do.
         message: String,
     },
-    /// Another run holds the output folder.
+    /// Another run holds the output folder (exit 5: retrying later is safe).
     #[error("{message}")]
     Busy {
         /// Who holds it, and what to do.

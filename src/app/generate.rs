@@ -118,7 +118,7 @@ fn round1(x: f64) -> f64 {
 /// Writes the data set into `dir`: `scale` × 64 indicators over the `years` years up to 2024.
 pub fn generate(dir: &Path, scale: f64, years: u8) -> Result<Generated, Error> {
     if !(scale.is_finite() && scale > 0.0) || years == 0 || years > 50 {
-        return Err(ConfigError::Busy {
+        return Err(ConfigError::Usage {
             message: format!(
                 "`--scale` must be a positive number (not {scale}) and `--years` 1 to 50 (not {years})"
             ),

@@ -132,7 +132,7 @@ pub fn read(path: &Path) -> Result<DataFrame, InternalError> {
 pub fn list(out: &Path, limit: usize) -> Result<Vec<String>, crate::error::Error> {
     let path = out.join("_runs/history.parquet");
     if !path.exists() {
-        return Err(crate::error::ConfigError::Busy {
+        return Err(crate::error::ConfigError::Usage {
             message: format!(
                 "no run history in `{}` (no run has used this output folder)",
                 out.display()

@@ -10,7 +10,7 @@
 //! line of a run that finds the file naming a run which died holding it.
 //!
 //! A second run on the same folder waits up to `--wait` seconds, then stops with a message naming
-//! the holder (exit 2). After taking the lock, a run checks that the path still names the file it
+//! the holder (exit 5, its own code: retrying later is safe). After taking the lock, a run checks that the path still names the file it
 //! locked (the folder's first run removes the file and the folder again when it leaves nothing
 //! else behind); if not, it opens the new file and tries again, so two runs can never hold locks
 //! on two different files of one folder.

@@ -115,13 +115,30 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                     .unwrap_or_default()
             )])
         }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "mittari", &mut out);
+            print([String::from_utf8_lossy(&out)])
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .map_err(|e| InternalError::Write {
+                    path: "<stdout>".into(),
+                    source: e.into(),
+                })?;
+            print([String::from_utf8_lossy(&out)])
+        }
         Command::Inspect(args) => print(inspect::inspect(&args.file, args.rows)?),
         Command::Runs(args) => {
             let out = match (&args.out, &args.pipeline) {
                 (Some(out), _) => out.clone(),
                 (None, Some(p)) => pipeline::output_dir(&config::Pipeline::load(p)?, None),
                 (None, None) => {
-                    return Err(crate::error::ConfigError::Busy {
+                    return Err(crate::error::ConfigError::Usage {
                         message: "`mittari runs` needs a pipeline file or `--out DIR`".into(),
                     }
                     .into());

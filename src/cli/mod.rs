@@ -10,9 +10,39 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::env_vars;
 
+/// `--version`: the package version and the build id every output's manifest names.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (build ",
+    env!("MITTARI_BUILD_ID"),
+    ")"
+);
+
+/// What `--help` adds after the options: examples, the environment, the exit codes.
+const AFTER_HELP: &str = "\
+Examples:
+  mittari run pipelines/sample.toml                 run the sample (offline) into out/sample/
+  mittari validate pipelines/etela-savo.toml        check a pipeline and print its plan
+  mittari run pipelines/etela-savo.toml --wait 600  a scheduled run: wait up to 10 min for the folder
+  mittari doctor pipelines/etela-savo.toml --format json
+  mittari runs --out out/sample                     the latest runs of an output folder
+  mittari completions bash > /etc/bash_completion.d/mittari
+
+Environment:
+  MITTARI_OUT, MITTARI_CACHE     output folder and raw archive (default: the pipeline's, ~/.cache/mittari)
+  MITTARI_LOG, MITTARI_LOG_FORMAT  log filter (e.g. info, mittari=debug) and text|json
+  MITTARI_CONTACT                the operator's contact in the User-Agent (Sotkanet asks for one)
+  MITTARI_SURVEY_SALT            the salt of respondent keys (stable keys from run to run)
+  NO_COLOR                       no colours in logs
+
+Exit codes:
+  0 success   1 a check of error severity failed   2 usage or configuration error
+  3 source or network error   4 internal error   5 the output folder is in use by another run
+  (retry later)";
+
 /// mittari: service use, costs and population structure per Finnish wellbeing services county.
 #[derive(Debug, Parser)]
-#[command(name = "mittari", version, about, long_about = None)]
+#[command(name = "mittari", version = VERSION, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
@@ -80,6 +110,14 @@ pub enum Command {
     /// Check every source of a pipeline with one cheap request each (metadata or config, never
     /// data): would it run today, and what changed since the last run. Exit 3 when one would fail.
     Doctor(DoctorArgs),
+    /// Print a completion script for a shell (bash, zsh, fish, powershell, elvish).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from the same definitions as `--help`.
+    Man,
     /// Write a synthetic national-scale input set and its pipeline (for the benchmark).
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -204,7 +242,7 @@ pub struct RunArgs {
     /// The date roadmap progress is measured at (YYYY-MM-DD; default: today).
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<chrono::NaiveDate>,
-    /// Seconds to wait for another run on the same output folder before giving up (exit 2).
+    /// Seconds to wait for another run on the same output folder before giving up (exit 5).
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub wait: u64,
     /// Treat failing checks of severity `warn` as errors: publish nothing, exit 1.
