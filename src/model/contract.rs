@@ -45,6 +45,10 @@ pub struct ColumnContract {
     pub nullable: bool,
     /// What the column means.
     pub description: String,
+    /// The unit of its values, where the column has one unit (a value column whose unit varies
+    /// by row names it in another column).
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 /// Column types a contract can name.
@@ -438,6 +442,7 @@ mod tests {
                 kind: ColumnType::Float64,
                 nullable: true,
                 description: String::new(),
+                unit: None,
             }],
             extra_columns: None,
         };
@@ -466,6 +471,7 @@ mod tests {
                 kind: ColumnType::Int16,
                 nullable: false,
                 description: String::new(),
+                unit: None,
             }],
             extra_columns: None,
         };

@@ -15,6 +15,7 @@ mod catalogue;
 mod checks;
 mod cli;
 mod decoders;
+mod dictionary;
 mod hostile;
 mod incremental;
 mod init;

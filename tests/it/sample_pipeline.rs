@@ -77,9 +77,13 @@ fn sample_pipeline_end_to_end() {
     assert_eq!(manifest["status"], "success");
     assert_eq!(manifest["inputs"].as_array().unwrap().len(), 15);
     let outputs = manifest["outputs"].as_array().unwrap();
-    // 22 tables x (parquet + csv), and the report: 3 regions x 3 languages + 3 indexes, the
-    // workbook and the region profile for people.
-    assert_eq!(outputs.len(), 44 + 14, "tables and the report");
+    // 22 tables x (parquet + csv), the report (3 regions x 3 languages + 3 indexes, the workbook
+    // and the region profile for people), the data dictionary and the data package.
+    assert_eq!(
+        outputs.len(),
+        44 + 14 + 2,
+        "tables, the report, the dictionary"
+    );
     for o in outputs {
         let path = dir.join(o["path"].as_str().unwrap());
         let bytes = std::fs::read(&path).unwrap();

@@ -6,6 +6,7 @@
 
 pub(crate) mod attribution;
 pub(crate) mod checks;
+mod dictionary;
 pub(crate) mod maturity;
 pub mod prepare;
 mod report;
@@ -646,7 +647,16 @@ fn run_locked(
     let credits = attribution::credits(&p.pipeline, &inputs);
     publisher.attribute(attribution::by_table(&p.pipeline, &credits));
     let report = report::files(p, &tables, &inputs, &credits, &run_id, started_at)?;
+    let (dictionary, dictionary_rows) = dictionary::csv(&tables)?;
+    let package = dictionary::datapackage(&tables, &meta.name)?;
     stage_tables(&mut publisher, &mut tables)?;
+    publisher.stage_bytes(
+        "data_dictionary",
+        "data_dictionary.csv",
+        ("csv", dictionary_rows),
+        &dictionary,
+    )?;
+    publisher.stage_bytes("datapackage", "datapackage.json", ("json", 0), &package)?;
     for f in &report {
         publisher.stage_bytes("report", &f.relative, (f.format, f.rows), &f.bytes)?;
     }

@@ -161,6 +161,7 @@ fn rows_contract(name: &str, columns: Vec<ColumnContract>) -> Contract {
         kind: ColumnType::String,
         nullable: false,
         description: d.to_owned(),
+        unit: None,
     };
     let mut all = vec![
         text("check_name", "The check that failed"),
@@ -273,6 +274,7 @@ fn evaluate(
                         kind: contract.extra_columns.unwrap_or(ColumnType::Float64),
                         nullable: true,
                         description: "Indicator value".to_owned(),
+                        unit: None,
                     })
             })
             .collect()
@@ -506,12 +508,14 @@ fn evaluate(
                     kind: ColumnType::String,
                     nullable: false,
                     description: "Region expected".into(),
+                    unit: None,
                 },
                 ColumnContract {
                     name: "year".into(),
                     kind: ColumnType::Int16,
                     nullable: false,
                     description: "Year expected".into(),
+                    unit: None,
                 },
             ];
             Ok(Found {

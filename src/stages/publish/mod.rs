@@ -44,10 +44,20 @@ pub fn write_parquet(
     path: &Path,
     metadata: Vec<(String, String)>,
 ) -> Result<(), InternalError> {
+    write_parquet_described(df, path, metadata, &std::collections::BTreeMap::new())
+}
+
+/// As [`write_parquet`], each column's description in the Arrow schema's field metadata.
+pub fn write_parquet_described(
+    df: &DataFrame,
+    path: &Path,
+    metadata: Vec<(String, String)>,
+    descriptions: &std::collections::BTreeMap<String, String>,
+) -> Result<(), InternalError> {
     let mut file =
         writer::ParquetFile::create(path, writer::arrow_schema(df), writer::write_options(None))?;
     file.write_frame(df)?;
-    file.finish(metadata).map(drop)
+    file.finish_described(metadata, descriptions).map(drop)
 }
 
 /// Writes a frame as CSV (UTF-8, `,`, header) and fsyncs it.
@@ -273,7 +283,12 @@ impl Publisher {
         if let Some(a) = attribution {
             metadata.push(("mittari.attribution".to_owned(), a.clone()));
         }
-        write_parquet(df, &staged, metadata)?;
+        let descriptions: std::collections::BTreeMap<String, String> = contract
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.description.clone()))
+            .collect();
+        write_parquet_described(df, &staged, metadata, &descriptions)?;
         contract.check_parquet(&staged, df.height(), &self.run_id)?;
         let (sha256, bytes) = sha256_file(&staged).map_err(|e| write_error(&staged, e))?;
         let data = parquet_content_sha256(&staged)?;

@@ -20,7 +20,7 @@
 //! for the row group ([`Encoders`]) — then the row group is written in column order. Row groups
 //! hold [`ROW_GROUP_ROWS`] rows, as polars'.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -220,8 +220,20 @@ impl ParquetFile {
     }
 
     /// Writes the footer — the Arrow schema, then `metadata` — and fsyncs the file.
-    pub fn finish(mut self, metadata: Vec<(String, String)>) -> Result<usize, InternalError> {
-        let mut key_value = vec![schema_to_metadata_key(&self.schema)];
+    pub fn finish(self, metadata: Vec<(String, String)>) -> Result<usize, InternalError> {
+        self.finish_described(metadata, &BTreeMap::new())
+    }
+
+    /// As [`ParquetFile::finish`], with each column's description: the Arrow schema in the
+    /// footer (`ARROW:schema`, what pyarrow, polars and `DuckDB` read) carries `metadata` as its
+    /// schema metadata and each description as its field's `description`, besides the Parquet
+    /// key-value metadata itself.
+    pub fn finish_described(
+        mut self,
+        metadata: Vec<(String, String)>,
+        descriptions: &BTreeMap<String, String>,
+    ) -> Result<usize, InternalError> {
+        let mut key_value = vec![arrow_schema_key(&self.schema, &metadata, descriptions)];
         key_value.extend(metadata.into_iter().map(|(key, value)| KeyValue {
             key,
             value: Some(value),
@@ -399,6 +411,57 @@ fn column_pages(
         }
     }
     array_to_columns(array, parquet_type.clone(), options, encoding)
+}
+
+/// The `ARROW:schema` key: the Arrow schema with `metadata` as its custom metadata and the
+/// descriptions on its fields, serialised as polars-parquet serialises it (an IPC schema message
+/// with the legacy length prefix, base64). A schema with list or struct types is written as
+/// polars-parquet writes it, without them (mittari's tables have none).
+fn arrow_schema_key(
+    schema: &ArrowSchemaRef,
+    metadata: &[(String, String)],
+    descriptions: &BTreeMap<String, String>,
+) -> KeyValue {
+    use base64::Engine as _;
+    use polars_arrow::datatypes::Metadata;
+    use polars_arrow::io::ipc::write::{default_ipc_fields, schema_to_bytes};
+    // polars-parquet converts nested fields (marking empty structs) before it serialises them;
+    // a dictionary (mittari's text columns) needs no conversion.
+    let nested = |f: &polars_arrow::datatypes::Field| {
+        f.dtype.is_nested() && !matches!(f.dtype, ArrowDataType::Dictionary(..))
+    };
+    if schema.iter_values().any(nested) {
+        return schema_to_metadata_key(schema);
+    }
+    let described: polars_arrow::datatypes::ArrowSchema = schema
+        .iter_values()
+        .map(|f| {
+            let mut f = f.clone();
+            if let Some(d) = descriptions.get(f.name.as_str()) {
+                let mut m: Metadata = f.metadata.as_deref().cloned().unwrap_or_default();
+                m.insert("description".into(), d.as_str().into());
+                f.metadata = Some(Arc::new(m));
+            }
+            (f.name.clone(), f)
+        })
+        .collect();
+    let custom: Metadata = metadata
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+        .collect();
+    let bytes = schema_to_bytes(
+        &described,
+        &default_ipc_fields(described.iter_values()),
+        Some(&custom),
+    );
+    let mut prefixed = Vec::with_capacity(bytes.len() + 8);
+    prefixed.extend_from_slice(&[255u8, 255, 255, 255]);
+    prefixed.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_le_bytes());
+    prefixed.extend_from_slice(&bytes);
+    KeyValue {
+        key: "ARROW:schema".to_owned(),
+        value: Some(base64::engine::general_purpose::STANDARD.encode(&prefixed)),
+    }
 }
 
 /// The Arrow schema of a frame as written to Parquet.
