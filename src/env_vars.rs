@@ -17,6 +17,9 @@ pub const NO_COLOR: &str = "NO_COLOR";
 /// Contact (e-mail or URL) appended to the HTTP User-Agent; overrides the pipeline's
 /// `http.contact`.
 pub const MITTARI_CONTACT: &str = "MITTARI_CONTACT";
+/// Where Open Lineage run events go: a file (a JSON object per line) or an `http(s)://` endpoint;
+/// overrides the pipeline's `[lineage]`.
+pub const MITTARI_LINEAGE: &str = "MITTARI_LINEAGE";
 
 /// The operator's contact for the User-Agent, when `MITTARI_CONTACT` is set and not empty.
 pub fn contact() -> Option<String> {

@@ -203,3 +203,56 @@ pub fn list(out: &Path, limit: usize) -> Result<Vec<String>, crate::error::Error
     }
     Ok(lines)
 }
+
+/// `runs --format json`: the latest `limit` runs (latest last), each an object of the history's
+/// columns (times in RFC 3339, `rows` as the object it is).
+pub fn list_json(out: &Path, limit: usize) -> Result<serde_json::Value, crate::error::Error> {
+    let path = out.join("_runs/history.parquet");
+    if !path.exists() {
+        return Err(crate::error::ConfigError::Usage {
+            message: format!(
+                "no run history in `{}` (no run has used this output folder)",
+                out.display()
+            ),
+        }
+        .into());
+    }
+    let df = read(&path)?;
+    let what = "reading the run history";
+    let total = df.height();
+    let mut runs = Vec::new();
+    for i in total.saturating_sub(limit)..total {
+        let mut object = serde_json::Map::new();
+        for c in df.columns() {
+            let name = c.name().to_string();
+            let v = c.get(i).context(what)?;
+            let json = match v {
+                AnyValue::Null => serde_json::Value::Null,
+                AnyValue::Boolean(b) => serde_json::Value::Bool(b),
+                AnyValue::Datetime(micros, _, _) | AnyValue::DatetimeOwned(micros, _, _) => {
+                    DateTime::from_timestamp_micros(micros).map_or(serde_json::Value::Null, |t| {
+                        serde_json::Value::String(
+                            t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        )
+                    })
+                }
+                v if v.is_primitive_numeric() => {
+                    v.extract::<i64>().map_or(serde_json::Value::Null, |n| {
+                        serde_json::Value::Number(n.into())
+                    })
+                }
+                v => {
+                    let text = v.get_str().map_or_else(|| v.to_string(), str::to_owned);
+                    // `rows` and `checks` are JSON in the history: given as what they are.
+                    serde_json::from_str(&text)
+                        .ok()
+                        .filter(|j: &serde_json::Value| j.is_object() || j.is_array())
+                        .unwrap_or(serde_json::Value::String(text))
+                }
+            };
+            object.insert(name, json);
+        }
+        runs.push(serde_json::Value::Object(object));
+    }
+    Ok(serde_json::Value::Array(runs))
+}

@@ -102,3 +102,88 @@ pub fn inspect(path: &Path, rows: usize) -> Result<Vec<String>, Error> {
     }
     Ok(lines)
 }
+
+/// `inspect --format json`: the file, its rows, schema (name, type, nullable), key-value metadata
+/// and its first `rows` rows as objects (numbers as numbers, nulls as null, anything else as
+/// text).
+pub fn inspect_json(path: &Path, rows: usize) -> Result<serde_json::Value, Error> {
+    if !path.exists() {
+        return Err(SourceError::Missing {
+            source_id: "inspect".to_owned(),
+            path: path.to_path_buf(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        }
+        .into());
+    }
+    let meta = read_parquet_metadata(path).map_err(|e| SourceError::Malformed {
+        path: path.to_path_buf(),
+        location: "footer".to_owned(),
+        message: format!("not a readable Parquet file: {e}"),
+    })?;
+    let schema: Vec<serde_json::Value> = meta
+        .schema
+        .fields()
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "name": f.name(),
+                "type": f.data_type().to_string(),
+                "nullable": f.is_nullable(),
+            })
+        })
+        .collect();
+    let metadata: serde_json::Map<String, serde_json::Value> = meta
+        .key_value
+        .iter()
+        .filter(|(k, _)| k.as_str() != "ARROW:schema")
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let file = fs_err::File::open(path).map_err(|e| write_error(path, e))?;
+    let df = ParquetReader::new(file.into_parts().0)
+        .with_slice(Some((0, rows)))
+        .finish()
+        .map_err(|e| SourceError::Malformed {
+            path: path.to_path_buf(),
+            location: "data".to_owned(),
+            message: e.to_string(),
+        })?;
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let mut first = Vec::new();
+    for i in 0..df.height() {
+        let row = df
+            .get_row(i)
+            .map_err(|e| InternalError::Invariant(e.to_string()))?;
+        let object: serde_json::Map<String, serde_json::Value> = names
+            .iter()
+            .zip(row.0.iter())
+            .map(|(n, v)| (n.clone(), json_cell(v)))
+            .collect();
+        first.push(serde_json::Value::Object(object));
+    }
+    Ok(serde_json::json!({
+        "file": path.display().to_string(),
+        "rows": meta.rows,
+        "schema": schema,
+        "metadata": metadata,
+        "first_rows": first,
+    }))
+}
+
+/// A cell as JSON: numbers as numbers, booleans as booleans, null as null, the rest as the
+/// text `inspect` prints.
+fn json_cell(v: &polars::prelude::AnyValue<'_>) -> serde_json::Value {
+    use polars::prelude::AnyValue;
+    match v {
+        AnyValue::Null => serde_json::Value::Null,
+        AnyValue::Boolean(b) => serde_json::Value::Bool(*b),
+        v if v.is_primitive_numeric() => v
+            .extract::<f64>()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        v => serde_json::Value::String(cell_text(v)),
+    }
+}

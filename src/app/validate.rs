@@ -186,3 +186,83 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
     lines.push("nothing written".to_owned());
     Ok(lines)
 }
+
+/// `validate --format json`: the plan as one object — the pipeline, the regions and years, each
+/// source (its file with rows and quarantine counts, or the requests a run will send), the
+/// indicators, the checks and the outputs — after the same checks as [`validate`].
+pub fn validate_json(path: &Path) -> Result<serde_json::Value, Error> {
+    use serde_json::json;
+    let p = prepare(path)?;
+    let f = &p.pipeline.file;
+    let meta = &f.pipeline;
+    let (sources, region_payloads) = read_and_decode(&p, Mode::Plan)?;
+    let sources: Vec<serde_json::Value> = sources
+        .iter()
+        .map(|s| {
+            let mut o = json!({
+                "id": s.config.id,
+                "format": s.config.format.name(),
+                "dataset": s.config.dataset,
+                "origin": s.origin,
+            });
+            if let Some(fetch) = &s.config.fetch {
+                o["requests"] = json!(planned_requests(&p, s.config, fetch));
+            } else if s.config.format == SourceFormat::SotkanetRegions {
+                o["regions"] = json!(region_payloads.get(&s.config.id).map_or(0, HashMap::len));
+            } else {
+                let rows: usize = s.parts.iter().map(|(_, d)| d.resolved.len()).sum::<usize>()
+                    + s.kpa.iter().map(|(_, rows)| rows.len()).sum::<usize>();
+                let quarantined: usize = s.parts.iter().map(|(_, d)| d.quarantine.len()).sum();
+                o["rows"] = json!(rows);
+                o["quarantined"] = json!(quarantined);
+                o["sha256"] = json!(s.payloads.first().map(|sp| sp.payload.sha256.clone()));
+            }
+            o
+        })
+        .collect();
+    let indicators: Vec<serde_json::Value> = f
+        .indicators
+        .iter()
+        .map(|i| {
+            json!({
+                "id": i.id,
+                "aggregation": format!("{:?}", i.aggregation).to_lowercase(),
+                "unit": i.unit,
+                "title_fi": i.title_fi,
+                "title_en": i.title_en,
+                "numerator": format!("{}/{}.{}", i.numerator.dataset, i.numerator.measure, i.numerator.field.column()),
+            })
+        })
+        .collect();
+    let checks: Vec<serde_json::Value> = p
+        .pipeline
+        .checks
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "kind": c.kind.name(),
+                "severity": c.severity.name(),
+                "table": c.table,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "pipeline": {
+            "name": meta.name,
+            "path": p.pipeline.path.display().to_string(),
+            "sha256": p.pipeline.sha256,
+        },
+        "reference_year": meta.reference_year,
+        "years": meta.years,
+        "focus": f.regions.focus,
+        "sources": sources,
+        "indicators": indicators,
+        "checks": checks,
+        "output": {
+            "dir": output_dir(&p.pipeline, None).display().to_string(),
+            "csv": f.output.csv,
+        },
+        "written": false,
+    }))
+}

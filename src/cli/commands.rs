@@ -23,7 +23,14 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             // `pipeline::run` logged the run's summary line.
             Ok(())
         }
-        Command::Validate(args) => print(crate::app::validate::validate(&args.pipeline)?),
+        Command::Validate(args) => match args.format {
+            crate::cli::DoctorFormat::Text => {
+                print(crate::app::validate::validate(&args.pipeline)?)
+            }
+            crate::cli::DoctorFormat::Json => {
+                print_json(&crate::app::validate::validate_json(&args.pipeline)?)
+            }
+        },
         Command::Indicators(command) => {
             let lookup = |l: crate::cli::LookupArgs| crate::app::indicators::Lookup {
                 api: l.api_url,
@@ -132,7 +139,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 })?;
             print([String::from_utf8_lossy(&out)])
         }
-        Command::Inspect(args) => print(inspect::inspect(&args.file, args.rows)?),
+        Command::Inspect(args) => match args.format {
+            crate::cli::DoctorFormat::Text => print(inspect::inspect(&args.file, args.rows)?),
+            crate::cli::DoctorFormat::Json => {
+                print_json(&inspect::inspect_json(&args.file, args.rows)?)
+            }
+        },
         Command::Runs(args) => {
             let out = match (&args.out, &args.pipeline) {
                 (Some(out), _) => out.clone(),
@@ -144,9 +156,21 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                     .into());
                 }
             };
-            print(history::list(&out, args.limit)?)
+            match args.format {
+                crate::cli::DoctorFormat::Text => print(history::list(&out, args.limit)?),
+                crate::cli::DoctorFormat::Json => {
+                    print_json(&history::list_json(&out, args.limit)?)
+                }
+            }
         }
     }
+}
+
+/// One JSON document, pretty-printed.
+fn print_json(value: &serde_json::Value) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| InternalError::Invariant(format!("writing JSON: {e}")))?;
+    print([text])
 }
 
 fn print<I: IntoIterator<Item = S>, S: AsRef<str>>(lines: I) -> Result<(), Error> {

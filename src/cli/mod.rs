@@ -185,12 +185,12 @@ pub struct DoctorArgs {
     pub format: DoctorFormat,
 }
 
-/// Output formats of `doctor`.
+/// Output formats of `doctor`, `validate`, `runs` and `inspect`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DoctorFormat {
-    /// A block per source.
+    /// Lines for people.
     Text,
-    /// One JSON array.
+    /// One JSON document, for schedulers and scripts.
     Json,
 }
 
@@ -222,6 +222,9 @@ pub struct RunsArgs {
     /// How many runs, latest last.
     #[arg(short = 'n', long, default_value_t = 20)]
     pub limit: usize,
+    /// `text` (a line per run) or `json` (an array of objects, one per run).
+    #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
+    pub format: DoctorFormat,
 }
 
 /// Arguments of `mittari run`.
@@ -258,6 +261,10 @@ pub struct RunArgs {
 pub struct ValidateArgs {
     /// The pipeline file (TOML).
     pub pipeline: PathBuf,
+    /// `text` (the plan, line by line) or `json` (one object: the pipeline, its sources with the
+    /// requests they will send, indicators, checks and outputs).
+    #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
+    pub format: DoctorFormat,
 }
 
 /// Source formats that `convert` decodes.
@@ -313,4 +320,7 @@ pub struct InspectArgs {
     /// How many rows to show.
     #[arg(long, default_value_t = 10)]
     pub rows: usize,
+    /// `text` or `json` (one object: rows, schema, key-value metadata, the first rows).
+    #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
+    pub format: DoctorFormat,
 }

@@ -528,3 +528,72 @@ fn version_completions_man_page_and_help() {
         assert!(help.contains(part), "no `{part}` in\n{help}");
     }
 }
+
+/// `--format json` for the commands schedulers and scripts read: `validate` (the plan as one
+/// object), `runs` (an object per run) and `inspect` (schema, metadata and rows).
+#[test]
+fn json_for_validate_runs_and_inspect() {
+    let ws = Workspace::new();
+    let json = |args: &[&std::ffi::OsStr]| -> serde_json::Value {
+        let o = mittari().args(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&o)))
+    };
+    let plan = json(&[
+        "validate".as_ref(),
+        ws.pipeline().as_os_str(),
+        "--format".as_ref(),
+        "json".as_ref(),
+    ]);
+    assert_eq!(plan["pipeline"]["name"], "sample");
+    assert_eq!(plan["written"], false);
+    let sources = plan["sources"].as_array().unwrap();
+    let s11 = sources.iter().find(|s| s["id"] == "statfin_11s5").unwrap();
+    assert_eq!(s11["rows"], 308);
+    assert!(
+        plan["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "range")
+    );
+    assert!(!ws.out().exists(), "validate writes nothing");
+
+    assert!(ws.run().status.success());
+    let runs = json(&[
+        "runs".as_ref(),
+        "--out".as_ref(),
+        ws.out().as_os_str(),
+        "--format".as_ref(),
+        "json".as_ref(),
+    ]);
+    let last = runs.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["status"], "success");
+    assert_eq!(last["exit_code"], 0);
+    assert!(last["rows"]["indicators"].as_u64().unwrap() > 0, "{last}");
+    assert!(
+        last["started_at"].as_str().unwrap().ends_with('Z'),
+        "{last}"
+    );
+
+    let file = ws.out().join("indicators.parquet");
+    let seen = json(&[
+        "inspect".as_ref(),
+        file.as_os_str(),
+        "--rows".as_ref(),
+        "2".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+    ]);
+    assert_eq!(seen["metadata"]["mittari.table"], "indicators");
+    assert_eq!(seen["first_rows"].as_array().unwrap().len(), 2);
+    assert!(seen["first_rows"][0]["year"].is_number());
+    assert!(
+        seen["schema"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "basis")
+    );
+}

@@ -21,7 +21,9 @@ mod incremental;
 mod init;
 mod jsonstat;
 mod kpa;
+
 mod layers;
+mod lineage;
 mod live_sources;
 mod maturity;
 mod official;

@@ -7,6 +7,7 @@
 pub(crate) mod attribution;
 pub(crate) mod checks;
 mod dictionary;
+mod lineage;
 pub(crate) mod maturity;
 pub mod prepare;
 mod report;
@@ -139,18 +140,31 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
         Some(s) if !live && s.key == key && s.files_and_outputs_unchanged(&out) => {
             Ok(up_to_date(&s, &out, &run_id))
         }
-        previous => run_locked(
-            opts,
-            &p,
-            &out,
-            &Identity {
-                run_id: &run_id,
-                started_at,
-                key: &key,
-            },
-            previous,
-            &mut stopped_by,
-        ),
+        previous => {
+            let lineage = lineage::target(&p);
+            if let Some(t) = &lineage {
+                lineage::start(t, &p, &run_id, started_at);
+            }
+            let result = run_locked(
+                opts,
+                &p,
+                &out,
+                &Identity {
+                    run_id: &run_id,
+                    started_at,
+                    key: &key,
+                },
+                previous,
+                &mut stopped_by,
+            );
+            if let Some(t) = &lineage {
+                match &result {
+                    Ok(s) => lineage::complete(t, &p, &run_id, &out, &published_paths(&s.manifest)),
+                    Err(e) => lineage::fail(t, &p, &run_id, &crate::error::chain(e)),
+                }
+            }
+            result
+        }
     };
     let (status, rows, quarantined, error) = match &result {
         Ok(s) if s.up_to_date.is_some() => ("up_to_date", s.rows.clone(), 0, None),
@@ -294,6 +308,22 @@ impl Stopped {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = false;
     }
+}
+
+/// The files a run's manifest lists as its outputs.
+fn published_paths(manifest: &Path) -> Vec<String> {
+    let Ok(bytes) = fs_err::read(manifest) else {
+        return Vec::new();
+    };
+    let Ok(m) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Vec::new();
+    };
+    m["outputs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["path"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// What a run that did not succeed left published, as its last log line says it.

@@ -147,6 +147,9 @@ pub struct PipelineFile {
     /// Roadmaps, one per region.
     #[serde(default)]
     pub roadmaps: Vec<RoadmapConfig>,
+    /// Where the run's Open Lineage events go, when present.
+    #[serde(default)]
+    pub lineage: Option<LineageConfig>,
     /// The report for decision makers (pages per focus region and a workbook), when present.
     #[serde(default)]
     pub report: Option<ReportConfig>,
@@ -823,6 +826,18 @@ pub struct ReconcileConfig {
 
 fn one() -> f64 {
     1.0
+}
+
+/// `[lineage]`: where Open Lineage run events go (`MITTARI_LINEAGE` overrides it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineageConfig {
+    /// A file the events are appended to, a JSON object per line (relative to the pipeline file).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// An HTTP endpoint the events are posted to (e.g. Marquez's `/api/v1/lineage`).
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// `[report]`: what the report is written in.
