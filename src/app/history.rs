@@ -128,8 +128,8 @@ pub fn read(path: &Path) -> Result<DataFrame, InternalError> {
         .context("reading the run history")
 }
 
-/// The latest `n` runs of an output folder as lines of a table.
-pub fn list(out: &Path, limit: usize) -> Result<Vec<String>, crate::error::Error> {
+/// The run history of an output folder, or the error saying it has none.
+fn history_of(out: &Path) -> Result<DataFrame, crate::error::Error> {
     let path = out.join("_runs/history.parquet");
     if !path.exists() {
         return Err(crate::error::ConfigError::Usage {
@@ -140,7 +140,12 @@ pub fn list(out: &Path, limit: usize) -> Result<Vec<String>, crate::error::Error
         }
         .into());
     }
-    let df = read(&path)?;
+    Ok(read(&path)?)
+}
+
+/// The latest `n` runs of an output folder as lines of a table.
+pub fn list(out: &Path, limit: usize) -> Result<Vec<String>, crate::error::Error> {
+    let df = history_of(out)?;
     let text = |c: &str| -> Result<Vec<String>, InternalError> {
         let col = df
             .column(c)
@@ -207,17 +212,7 @@ pub fn list(out: &Path, limit: usize) -> Result<Vec<String>, crate::error::Error
 /// `runs --format json`: the latest `limit` runs (latest last), each an object of the history's
 /// columns (times in RFC 3339, `rows` as the object it is).
 pub fn list_json(out: &Path, limit: usize) -> Result<serde_json::Value, crate::error::Error> {
-    let path = out.join("_runs/history.parquet");
-    if !path.exists() {
-        return Err(crate::error::ConfigError::Usage {
-            message: format!(
-                "no run history in `{}` (no run has used this output folder)",
-                out.display()
-            ),
-        }
-        .into());
-    }
-    let df = read(&path)?;
+    let df = history_of(out)?;
     let what = "reading the run history";
     let total = df.height();
     let mut runs = Vec::new();

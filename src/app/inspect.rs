@@ -40,8 +40,8 @@ fn timestamp_text(t: i64, unit: TimeUnit, zone: Option<&str>) -> String {
     }
 }
 
-/// The lines `inspect` prints.
-pub fn inspect(path: &Path, rows: usize) -> Result<Vec<String>, Error> {
+/// A Parquet file's footer, or the error naming the file.
+fn footer(path: &Path) -> Result<crate::io::parquet::ParquetMeta, Error> {
     if !path.exists() {
         return Err(SourceError::Missing {
             source_id: "inspect".to_owned(),
@@ -50,11 +50,31 @@ pub fn inspect(path: &Path, rows: usize) -> Result<Vec<String>, Error> {
         }
         .into());
     }
-    let meta = read_parquet_metadata(path).map_err(|e| SourceError::Malformed {
-        path: path.to_path_buf(),
-        location: "footer".to_owned(),
-        message: format!("not a readable Parquet file: {e}"),
-    })?;
+    Ok(
+        read_parquet_metadata(path).map_err(|e| SourceError::Malformed {
+            path: path.to_path_buf(),
+            location: "footer".to_owned(),
+            message: format!("not a readable Parquet file: {e}"),
+        })?,
+    )
+}
+
+/// The first `rows` rows of a Parquet file.
+fn first_rows(path: &Path, rows: usize) -> Result<DataFrame, Error> {
+    let file = fs_err::File::open(path).map_err(|e| write_error(path, e))?;
+    Ok(ParquetReader::new(file.into_parts().0)
+        .with_slice(Some((0, rows)))
+        .finish()
+        .map_err(|e| SourceError::Malformed {
+            path: path.to_path_buf(),
+            location: "data".to_owned(),
+            message: e.to_string(),
+        })?)
+}
+
+/// The lines `inspect` prints.
+pub fn inspect(path: &Path, rows: usize) -> Result<Vec<String>, Error> {
+    let meta = footer(path)?;
     let mut lines = vec![
         format!("file: {}", path.display()),
         format!("rows: {}", meta.rows),
@@ -76,15 +96,7 @@ pub fn inspect(path: &Path, rows: usize) -> Result<Vec<String>, Error> {
     {
         lines.push(format!("  {k} = {v}"));
     }
-    let file = fs_err::File::open(path).map_err(|e| write_error(path, e))?;
-    let df = ParquetReader::new(file.into_parts().0)
-        .with_slice(Some((0, rows)))
-        .finish()
-        .map_err(|e| SourceError::Malformed {
-            path: path.to_path_buf(),
-            location: "data".to_owned(),
-            message: e.to_string(),
-        })?;
+    let df = first_rows(path, rows)?;
     lines.push(format!("first {} rows:", df.height()));
     lines.push(
         df.get_column_names()
@@ -107,19 +119,7 @@ pub fn inspect(path: &Path, rows: usize) -> Result<Vec<String>, Error> {
 /// and its first `rows` rows as objects (numbers as numbers, nulls as null, anything else as
 /// text).
 pub fn inspect_json(path: &Path, rows: usize) -> Result<serde_json::Value, Error> {
-    if !path.exists() {
-        return Err(SourceError::Missing {
-            source_id: "inspect".to_owned(),
-            path: path.to_path_buf(),
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
-        }
-        .into());
-    }
-    let meta = read_parquet_metadata(path).map_err(|e| SourceError::Malformed {
-        path: path.to_path_buf(),
-        location: "footer".to_owned(),
-        message: format!("not a readable Parquet file: {e}"),
-    })?;
+    let meta = footer(path)?;
     let schema: Vec<serde_json::Value> = meta
         .schema
         .fields()
@@ -138,15 +138,7 @@ pub fn inspect_json(path: &Path, rows: usize) -> Result<serde_json::Value, Error
         .filter(|(k, _)| k.as_str() != "ARROW:schema")
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect();
-    let file = fs_err::File::open(path).map_err(|e| write_error(path, e))?;
-    let df = ParquetReader::new(file.into_parts().0)
-        .with_slice(Some((0, rows)))
-        .finish()
-        .map_err(|e| SourceError::Malformed {
-            path: path.to_path_buf(),
-            location: "data".to_owned(),
-            message: e.to_string(),
-        })?;
+    let df = first_rows(path, rows)?;
     let names: Vec<String> = df
         .get_column_names()
         .iter()

@@ -261,6 +261,26 @@ fn headline(
         .collect()
 }
 
+/// Two bars side by side: the region's (highlighted) and, where there is one, its comparison's.
+fn pair(
+    bars: &mut Vec<Bar>,
+    (label, value): (String, Option<f64>),
+    other: Option<(String, Option<f64>)>,
+) {
+    bars.push(Bar {
+        label,
+        value,
+        highlight: true,
+    });
+    if let Some((label, value)) = other {
+        bars.push(Bar {
+            label,
+            value,
+            highlight: false,
+        });
+    }
+}
+
 /// A line of the region, the country and the peer median over the years, and the latest year's
 /// bars of every peer with the median and the best quartile.
 fn service(
@@ -403,18 +423,13 @@ fn population(
                 .trim_start_matches("population_share_")
                 .replace('_', "–")
                 .replace("plus", "+");
-            bars.push(Bar {
-                label: format!("{band}: {}", region_name(input.registry, region, lang)),
-                value: at(id, region),
-                highlight: true,
-            });
-            if with_country {
-                bars.push(Bar {
-                    label: format!("{band}: {}", l.country),
-                    value: at(id, COUNTRY),
-                    highlight: false,
-                });
-            }
+            let own = format!("{band}: {}", region_name(input.registry, region, lang));
+            let country = format!("{band}: {}", l.country);
+            pair(
+                &mut bars,
+                (own, at(id, region)),
+                with_country.then_some((country, at(id, COUNTRY))),
+            );
         }
         let fmt = |v: f64| value(v, "%", lang);
         charts::bar_chart(
@@ -644,20 +659,17 @@ fn kpa(
         {
             let s = suppressed(r);
             let class = get(r, "service_class").unwrap_or_default();
-            bars.push(Bar {
-                label: format!("{class} ({})", l.nominal),
-                value: if s { None } else { num(r, "cost_per_client") },
-                highlight: true,
-            });
-            bars.push(Bar {
-                label: format!("{class} ({})", l.real),
-                value: if s {
-                    None
-                } else {
-                    num(r, "cost_per_client_real")
-                },
-                highlight: false,
-            });
+            pair(
+                &mut bars,
+                (
+                    format!("{class} ({})", l.nominal),
+                    num(r, "cost_per_client").filter(|_| !s),
+                ),
+                Some((
+                    format!("{class} ({})", l.real),
+                    num(r, "cost_per_client_real").filter(|_| !s),
+                )),
+            );
         }
         let fmt = |v: f64| value(v, "EUR", lang);
         charts::bar_chart(
