@@ -92,3 +92,19 @@ fn a_failed_run_emits_fail_to_an_endpoint() {
         .unwrap();
     assert!(message.contains("check `never` failed"), "{message}");
 }
+
+#[test]
+fn lineage_takes_a_file_or_a_url() {
+    let ws = Workspace::new();
+    let p = ws.pipeline();
+    let mut text = std::fs::read_to_string(&p).unwrap();
+    text.push_str("\n[lineage]\n");
+    std::fs::write(&p, text).unwrap();
+    let o = ws.run();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`[lineage]` takes `file`"),
+        "{}",
+        stderr(&o)
+    );
+}

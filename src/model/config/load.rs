@@ -689,6 +689,14 @@ impl Pipeline {
             }
         }
         let source_ids: BTreeSet<&str> = f.sources.iter().map(|s| s.id.as_str()).collect();
+        if let Some(l) = &f.lineage
+            && l.file.is_some() == l.url.is_some()
+        {
+            return Err(at(
+                "lineage".into(),
+                "`[lineage]` takes `file` (a path for the events, a line each) or `url` (an endpoint to post them to), one of the two".into(),
+            ));
+        }
         if let Some(r) = &f.report {
             if r.languages.is_empty() {
                 return Err(at(
