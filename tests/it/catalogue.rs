@@ -181,7 +181,13 @@ fn every_catalogue_indicator_follows_its_rule() {
             .filter(col("region").eq(lit("HVA18")))
             .collect()
             .unwrap();
-        let ids = county.column("indicator").unwrap().str().unwrap().clone();
+        // Dictionary-encoded in the table: read as text.
+        let ids = county
+            .column("indicator")
+            .unwrap()
+            .cast(&DataType::String)
+            .unwrap();
+        let ids = ids.str().unwrap().clone();
         let v = county.column("recomputed").unwrap().f64().unwrap().clone();
         (0..county.height())
             .map(|i| (ids.get(i).unwrap().to_owned(), v.get(i).unwrap()))

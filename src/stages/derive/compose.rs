@@ -281,6 +281,22 @@ impl<'a> Computed<'a> {
     }
 }
 
+/// A text column of two values dictionary-encoded (4 bytes a row, where a view takes 16): every
+/// block's `basis` in the same named categories, so that the blocks stack.
+fn dictionary(column: &Column) -> Result<Column, InternalError> {
+    let categories = Categories::new(
+        format!("indicators.{}", column.name()).into(),
+        "mittari".into(),
+        CategoricalPhysical::U32,
+    );
+    column
+        .cast(&DataType::Categorical(
+            categories.clone(),
+            categories.mapping(),
+        ))
+        .context("encoding `basis`")
+}
+
 /// `basis` of a row whose value is the publisher's own.
 pub(crate) const PUBLISHED: &str = "published";
 /// `basis` of a row computed from municipalities.
@@ -397,6 +413,7 @@ impl Computed<'_> {
         let c = comparisons(&one_indicator, &v.region, &v.level, &v.year, &v.value);
         let pick = |v: &[Option<f64>]| c.order.iter().map(|&i| v[i]).collect::<Vec<_>>();
         let (method, basis) = self.method_and_basis(&v.published, &c.order);
+        let basis = dictionary(&basis)?;
         let columns = vec![
             repeat("indicator", &self.ind.id, n),
             Column::new(
@@ -547,6 +564,13 @@ pub(crate) fn with_comparisons(all: &DataFrame) -> Result<DataFrame, InternalErr
         .context(what)?
         .take(&idx)
         .context(what)?;
+    if !matches!(
+        out.column("basis").context(what)?.dtype(),
+        DataType::Categorical(..)
+    ) {
+        let basis = dictionary(out.column("basis").context(what)?)?;
+        out.replace("basis", basis).context(what)?;
+    }
     // The comparisons go between `unit` and `method`.
     for (k, column) in [
         Column::new("country_value".into(), country_value),

@@ -411,7 +411,31 @@ fn frame_of(indicator: &str, tolerance: f64, r: &Columns<'_>) -> Result<DataFram
                 .collect::<Vec<_>>(),
         ),
     ];
-    DataFrame::new(n, columns).context("building the reconciliation table")
+    let mut df = DataFrame::new(n, columns).context("building the reconciliation table")?;
+    // The columns of few distinct values dictionary-encoded (4 bytes a row, as `observations`'
+    // text columns): at national scale the table has millions of rows.
+    for name in [
+        "indicator",
+        "region",
+        "region_level",
+        "status",
+        "reason",
+        "recomputed_flags",
+    ] {
+        let categories = Categories::new(
+            format!("reconciliation.{name}").into(),
+            "mittari".into(),
+            CategoricalPhysical::U32,
+        );
+        let dtype = DataType::Categorical(categories.clone(), categories.mapping());
+        let cast = df
+            .column(name)
+            .and_then(|c| c.cast(&dtype))
+            .context("building the reconciliation table")?;
+        df.replace(name, cast)
+            .context("building the reconciliation table")?;
+    }
+    Ok(df)
 }
 
 /// The most decimals a published value is taken to have.
