@@ -180,12 +180,27 @@ impl Indicators {
     }
 }
 
+/// One row of a table, its columns as text.
+pub(super) struct Row(BTreeMap<String, Option<String>>);
+
+impl Row {
+    /// A column's text.
+    pub fn get(&self, column: &str) -> Option<String> {
+        self.0.get(column).cloned().flatten()
+    }
+
+    /// A column's number.
+    pub fn num(&self, column: &str) -> Option<f64> {
+        self.get(column).and_then(|v| v.parse::<f64>().ok())
+    }
+}
+
 /// The rows of a table whose `region` is `region`, as (column -> text) maps in table order.
 pub(super) fn rows_of(
     df: Option<&DataFrame>,
     region: &str,
     columns: &[&str],
-) -> Result<Vec<BTreeMap<String, Option<String>>>, InternalError> {
+) -> Result<Vec<Row>, InternalError> {
     let Some(df) = df else {
         return Ok(Vec::new());
     };
@@ -197,9 +212,10 @@ pub(super) fn rows_of(
     Ok((0..df.height())
         .filter(|i| regions[*i].as_deref() == Some(region))
         .map(|i| {
-            cols.iter()
+            Row(cols
+                .iter()
                 .map(|(name, v)| (name.clone(), v[i].clone()))
-                .collect()
+                .collect())
         })
         .collect())
 }

@@ -619,14 +619,9 @@ fn kpa(
     if rows.is_empty() {
         return Ok(None);
     }
-    let get = |r: &BTreeMap<String, Option<String>>, k: &str| r.get(k).cloned().flatten();
-    let num = |r: &BTreeMap<String, Option<String>>, k: &str| {
-        get(r, k).and_then(|v| v.parse::<f64>().ok())
-    };
-    let suppressed = |r: &BTreeMap<String, Option<String>>| {
-        get(r, "flags").is_some_and(|f| f.contains("suppressed"))
-    };
-    let latest = rows.iter().filter_map(|r| get(r, "year")).max();
+    let suppressed =
+        |r: &super::model::Row| r.get("flags").is_some_and(|f| f.contains("suppressed"));
+    let latest = rows.iter().filter_map(|r| r.get("year")).max();
     let euros = |v: Option<f64>, s: bool| {
         if s {
             l.suppressed.to_owned()
@@ -639,35 +634,33 @@ fn kpa(
         .map(|r| {
             let s = suppressed(r);
             vec![
-                get(r, "year").unwrap_or_default(),
-                get(r, "service_class").unwrap_or_default(),
-                euros(num(r, "cost_per_client"), s),
-                euros(num(r, "cost_per_client_real"), s),
+                r.get("year").unwrap_or_default(),
+                r.get("service_class").unwrap_or_default(),
+                euros(r.num("cost_per_client"), s),
+                euros(r.num("cost_per_client_real"), s),
                 if s {
                     l.suppressed.to_owned()
                 } else {
-                    num(r, "clients").map_or_else(|| l.missing.to_owned(), |v| number(v, 0, lang))
+                    r.num("clients")
+                        .map_or_else(|| l.missing.to_owned(), |v| number(v, 0, lang))
                 },
             ]
         })
         .collect();
     let chart = latest.as_ref().map(|year| {
         let mut bars = Vec::new();
-        for r in rows
-            .iter()
-            .filter(|r| get(r, "year").as_ref() == Some(year))
-        {
+        for r in rows.iter().filter(|r| r.get("year").as_ref() == Some(year)) {
             let s = suppressed(r);
-            let class = get(r, "service_class").unwrap_or_default();
+            let class = r.get("service_class").unwrap_or_default();
             pair(
                 &mut bars,
                 (
                     format!("{class} ({})", l.nominal),
-                    num(r, "cost_per_client").filter(|_| !s),
+                    r.num("cost_per_client").filter(|_| !s),
                 ),
                 Some((
                     format!("{class} ({})", l.real),
-                    num(r, "cost_per_client_real").filter(|_| !s),
+                    r.num("cost_per_client_real").filter(|_| !s),
                 )),
             );
         }
@@ -712,27 +705,22 @@ fn maturity(
     if rows.is_empty() {
         return Ok(None);
     }
-    let get = |r: &BTreeMap<String, Option<String>>, k: &str| r.get(k).cloned().flatten();
-    let num = |r: &BTreeMap<String, Option<String>>, k: &str| {
-        get(r, k).and_then(|v| v.parse::<f64>().ok())
-    };
-    let rounds: BTreeSet<String> = rows.iter().filter_map(|r| get(r, "round")).collect();
+    let rounds: BTreeSet<String> = rows.iter().filter_map(|r| r.get("round")).collect();
     let latest = rounds.iter().next_back().cloned();
     let previous = rounds.iter().rev().nth(1).cloned();
-    let name = |r: &BTreeMap<String, Option<String>>| {
+    let name = |r: &super::model::Row| {
         let n = if lang == Lang::Fi {
-            get(r, "name_fi")
+            r.get("name_fi")
         } else {
-            get(r, "name_en")
+            r.get("name_en")
         };
         format!(
             "{} {}",
-            get(r, "dimension_id").unwrap_or_default(),
+            r.get("dimension_id").unwrap_or_default(),
             n.unwrap_or_default()
         )
     };
-    let reliability = |r: &BTreeMap<String, Option<String>>| match get(r, "reliability").as_deref()
-    {
+    let reliability = |r: &super::model::Row| match r.get("reliability").as_deref() {
         Some("indicative") => l.indicative.to_owned(),
         Some("suppressed") => l.suppressed.to_owned(),
         Some(x) => x.to_owned(),
@@ -741,35 +729,35 @@ fn maturity(
     let score = |v: Option<f64>| v.map_or_else(|| l.suppressed.to_owned(), |v| number(v, 2, lang));
     let mut table = Vec::new();
     let mut bars = Vec::new();
-    for r in rows.iter().filter(|r| get(r, "round") == latest) {
+    for r in rows.iter().filter(|r| r.get("round") == latest) {
         let before = previous.as_ref().and_then(|p| {
             rows.iter()
                 .find(|x| {
-                    get(x, "round").as_ref() == Some(p)
-                        && get(x, "dimension_id") == get(r, "dimension_id")
+                    x.get("round").as_ref() == Some(p)
+                        && x.get("dimension_id") == r.get("dimension_id")
                 })
-                .and_then(|x| num(x, "final_score"))
+                .and_then(|x| x.num("final_score"))
         });
-        let change = num(r, "final_score").zip(before).map(|(a, b)| {
+        let change = r.num("final_score").zip(before).map(|(a, b)| {
             let d = a - b;
             format!("{}{}", if d > 0.0 { "+" } else { "" }, number(d, 2, lang))
         });
         table.push(vec![
             name(r),
-            score(num(r, "survey_score")),
-            score(num(r, "final_score")),
-            get(r, "final_level").unwrap_or_else(|| l.missing.to_owned()),
+            score(r.num("survey_score")),
+            score(r.num("final_score")),
+            r.get("final_level").unwrap_or_else(|| l.missing.to_owned()),
             reliability(r),
             change.unwrap_or_else(|| "–".to_owned()),
         ]);
-        let indicative = get(r, "reliability").as_deref() == Some("indicative");
+        let indicative = r.get("reliability").as_deref() == Some("indicative");
         bars.push(Bar {
             label: if indicative {
                 format!("{} ({})", name(r), l.indicative)
             } else {
                 name(r)
             },
-            value: num(r, "final_score"),
+            value: r.num("final_score"),
             highlight: !indicative,
         });
     }
@@ -829,11 +817,7 @@ fn roadmap(
     if progress.is_empty() && actions.is_empty() {
         return Ok(None);
     }
-    let get = |r: &BTreeMap<String, Option<String>>, k: &str| r.get(k).cloned().flatten();
-    let num = |r: &BTreeMap<String, Option<String>>, k: &str| {
-        get(r, k).and_then(|v| v.parse::<f64>().ok())
-    };
-    let rag = |r: &BTreeMap<String, Option<String>>| match get(r, "rag").as_deref() {
+    let rag = |r: &super::model::Row| match r.get("rag").as_deref() {
         Some("green") => format!("● {}", l.rag_green),
         Some("amber") => format!("▲ {}", l.rag_amber),
         Some("red") => format!("■ {}", l.rag_red),
@@ -846,12 +830,13 @@ fn roadmap(
             .iter()
             .map(|r| {
                 vec![
-                    dash(get(r, "dimension_id")),
-                    format!("{} / {}", dash(get(r, "done")), dash(get(r, "milestones"))),
-                    dash(num(r, "spi").map(|v| number(v, 2, lang))),
-                    dash(num(r, "gap_closed_pct").map(|v| value(v, "%", lang))),
+                    dash(r.get("dimension_id")),
+                    format!("{} / {}", dash(r.get("done")), dash(r.get("milestones"))),
+                    dash(r.num("spi").map(|v| number(v, 2, lang))),
+                    dash(r.num("gap_closed_pct").map(|v| value(v, "%", lang))),
                     dash(
-                        num(r, "projected_year").map(|v| number(v, 0, lang).replace('\u{a0}', "")),
+                        r.num("projected_year")
+                            .map(|v| number(v, 0, lang).replace('\u{a0}', "")),
                     ),
                     rag(r),
                 ]
@@ -861,11 +846,11 @@ fn roadmap(
             .iter()
             .map(|r| {
                 vec![
-                    dash(get(r, "action_id")),
-                    dash(get(r, "title")),
-                    dash(get(r, "status")),
-                    dash(get(r, "due")),
-                    dash(get(r, "owner")),
+                    dash(r.get("action_id")),
+                    dash(r.get("title")),
+                    dash(r.get("status")),
+                    dash(r.get("due")),
+                    dash(r.get("owner")),
                 ]
             })
             .collect(),
@@ -873,10 +858,10 @@ fn roadmap(
             .iter()
             .map(|r| {
                 vec![
-                    dash(get(r, "milestone_id")),
-                    dash(get(r, "title")),
-                    dash(get(r, "planned")),
-                    dash(get(r, "status")),
+                    dash(r.get("milestone_id")),
+                    dash(r.get("title")),
+                    dash(r.get("planned")),
+                    dash(r.get("status")),
                 ]
             })
             .collect(),
