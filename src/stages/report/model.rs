@@ -60,6 +60,8 @@ pub(super) struct Meta {
     pub unit: String,
     pub group: Option<String>,
     pub higher_is: Option<String>,
+    /// The datasets its formula reads (numerator, denominator, weight).
+    pub datasets: BTreeSet<String>,
 }
 
 /// The indicators of the regions the report shows.
@@ -147,8 +149,11 @@ impl Indicators {
                 strs(cat, "unit")?,
                 strs(cat, "group")?,
                 strs(cat, "higher_is")?,
+                strs(cat, "numerator")?,
+                strs(cat, "denominator")?,
+                strs(cat, "weight")?,
             ];
-            #[allow(clippy::needless_range_loop)] // one row across the seven columns
+            #[allow(clippy::needless_range_loop)] // one row across the ten columns
             for i in 0..cat.height() {
                 let Some(id) = &cols[0][i] else { continue };
                 let m = out.meta.entry(id.clone()).or_default();
@@ -160,6 +165,12 @@ impl Indicators {
                 }
                 m.group.clone_from(&cols[5][i]);
                 m.higher_is.clone_from(&cols[6][i]);
+                // `dataset/measure.field`: the dataset of each measure of the formula.
+                m.datasets = cols[7..]
+                    .iter()
+                    .filter_map(|c| c[i].as_deref())
+                    .map(|f| f.split('/').next().unwrap_or(f).to_owned())
+                    .collect();
             }
         }
         Ok(out)

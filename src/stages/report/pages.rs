@@ -156,46 +156,26 @@ struct Page<'a> {
     languages: Vec<Link>,
 }
 
-/// The datasets an indicator reads (from the catalogue table's formulas); the population
-/// structure's read the population dataset.
-fn datasets_of(input: &ReportInput<'_>, id: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    if let Some(cat) = input.tables.get("indicator_catalogue") {
-        let ids = super::model::strs(cat, "indicator").unwrap_or_default();
-        for col in ["numerator", "denominator", "weight"] {
-            let v = super::model::strs(cat, col).unwrap_or_default();
-            for (i, x) in ids.iter().enumerate() {
-                if x.as_deref() == Some(id)
-                    && let Some(Some(f)) = v.get(i)
-                {
-                    out.insert(f.split('/').next().unwrap_or(f).to_owned());
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Whether an indicator reads synthetic data (or, for the population structure and maturity,
-/// whether any population or survey input is synthetic).
-fn synthetic(input: &ReportInput<'_>, id: &str) -> bool {
+/// Whether an indicator reads synthetic data: the datasets of its formula (from the catalogue),
+/// or, for the population structure (not in the catalogue), the population dataset.
+fn synthetic(input: &ReportInput<'_>, data: &Indicators, id: &str) -> bool {
     let synthetic: BTreeSet<&str> = input
         .sources
         .iter()
         .filter(|s| s.synthetic)
         .flat_map(|s| s.datasets.iter().map(String::as_str))
         .collect();
-    let ds = datasets_of(input, id);
-    if ds.is_empty() {
-        // Not in the catalogue: the population structure (from the population dataset).
-        return input.sources.iter().any(|s| {
-            s.synthetic
-                && s.datasets
-                    .iter()
-                    .any(|d| d.contains("11re") || d.contains("population"))
-        });
+    let formula = data
+        .meta
+        .get(id)
+        .map(|m| &m.datasets)
+        .filter(|d| !d.is_empty());
+    match formula {
+        Some(ds) => ds.iter().any(|d| synthetic.contains(d.as_str())),
+        None => input
+            .population
+            .is_some_and(|(dataset, _)| synthetic.contains(dataset)),
     }
-    ds.iter().any(|d| synthetic.contains(d.as_str()))
 }
 
 fn direction(data: &Indicators, id: &str, l: &Labels) -> &'static str {
@@ -255,7 +235,7 @@ fn headline(
                     .peer_median
                     .map(|m| format!("{}: {}", l.peer_median, value(m, &unit, lang))),
                 direction: direction(data, id, l),
-                synthetic: synthetic(input, id),
+                synthetic: synthetic(input, data, id),
             })
         })
         .collect()
@@ -388,7 +368,7 @@ fn service(
         direction: direction(data, id, l),
         line,
         bars,
-        synthetic: synthetic(input, id),
+        synthetic: synthetic(input, data, id),
     })
 }
 
@@ -494,7 +474,7 @@ fn population(
         bands,
         shares: shares_chart,
         dependency,
-        synthetic: synthetic(input, "population_share"),
+        synthetic: synthetic(input, data, "population_share"),
     })
 }
 
