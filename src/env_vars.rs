@@ -8,6 +8,8 @@ pub const MITTARI_CACHE: &str = "MITTARI_CACHE";
 pub const MITTARI_LOG: &str = "MITTARI_LOG";
 /// Log format: `text` (default) or `json`.
 pub const MITTARI_LOG_FORMAT: &str = "MITTARI_LOG_FORMAT";
+/// The machine's name, recorded in the lock a run takes on an object storage output.
+pub const HOSTNAME: &str = "HOSTNAME";
 /// Base folder for caches (XDG); the default archive is `$XDG_CACHE_HOME/mittari`.
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 /// The user's home; the default archive falls back to `$HOME/.cache/mittari`.

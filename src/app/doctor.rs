@@ -272,7 +272,9 @@ fn check_live(
 
 /// The last successful run's metadata of each live source, by source id.
 fn last_inputs(p: &Prepared) -> BTreeMap<String, serde_json::Value> {
-    let out = crate::app::run::output_dir(&p.pipeline, None);
+    let Ok(out) = crate::app::run::output_dir(&p.pipeline, None) else {
+        return BTreeMap::new();
+    };
     let Some(state) = crate::app::state::State::load(&out) else {
         return BTreeMap::new();
     };

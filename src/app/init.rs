@@ -20,7 +20,8 @@ const LIVE: &str = include_str!("../../pipelines/etela-savo.toml");
 const CATALOGUE: &str = include_str!("../../pipelines/catalogue.toml");
 
 /// The parts of the pipeline that depend on the county.
-const TEMPLATE: &str = r#"# {{ name }} ({{ county }}){% if peers %} compared with {{ peer_names }}{% endif %} and with the whole country
+const TEMPLATE: &str = r#"#:schema ./pipeline.schema.json
+# {{ name }} ({{ county }}){% if peers %} compared with {{ peer_names }}{% endif %} and with the whole country
 #
 # Written by `mittari init --county {{ county }}{% if peers %} --peers {{ peers | join(",") }}{% endif %}`. Live pipeline: fetches from THL
 # Sotkanet and Statistics Finland StatFin. `mittari validate` checks it and prints every request
@@ -126,6 +127,10 @@ pub fn init(req: &InitRequest) -> Result<PathBuf, Error> {
     if !catalogue.exists() {
         crate::io::atomic::write_atomic(&catalogue, CATALOGUE.as_bytes())?;
     }
+    // The JSON Schema the pipeline's first line names, for editors (`mittari schema` prints it).
+    let schema = serde_json::to_vec_pretty(&crate::model::config::json_schema())
+        .map_err(|e| InternalError::Invariant(format!("the pipeline schema: {e}")))?;
+    crate::io::atomic::write_atomic(&req.dir.join("pipeline.schema.json"), &schema)?;
     // Checked as `validate` checks a pipeline, before it is written where a scheduler may read it.
     let checked = crate::model::config::Pipeline::parse(&path, &text);
     if let Err(e) = checked {

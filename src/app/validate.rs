@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::app::run::output_dir;
+use crate::app::run::output_target;
 use crate::app::run::prepare::prepare;
 use crate::app::run::sources::{Mode, planned_requests, read_and_decode};
 use crate::error::Error;
@@ -177,7 +177,7 @@ pub fn validate(path: &Path) -> Result<Vec<String>, Error> {
             c.kind.name()
         ));
     }
-    let out = output_dir(&p.pipeline, None);
+    let out = output_target(&p.pipeline, None);
     lines.push(format!(
         "outputs in {}: observations, regions, crosswalk, mergers, indicators, reconciliation, indicator_catalogue, comparisons, region_profile, quarantine/observations, quarantine/indicators{}",
         out.display(),
@@ -260,7 +260,7 @@ pub fn validate_json(path: &Path) -> Result<serde_json::Value, Error> {
         "indicators": indicators,
         "checks": checks,
         "output": {
-            "dir": output_dir(&p.pipeline, None).display().to_string(),
+            "dir": output_target(&p.pipeline, None).display().to_string(),
             "csv": f.output.csv,
         },
         "written": false,

@@ -128,6 +128,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             clap_complete::generate(shell, &mut cmd, "mittari", &mut out);
             print([String::from_utf8_lossy(&out)])
         }
+        Command::Schema => print_json(&config::json_schema()),
         Command::Man => {
             let cmd = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();
@@ -147,8 +148,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         },
         Command::Runs(args) => {
             let out = match (&args.out, &args.pipeline) {
-                (Some(out), _) => out.clone(),
-                (None, Some(p)) => pipeline::output_dir(&config::Pipeline::load(p)?, None),
+                (Some(out), _) => pipeline::output_folder(out)?,
+                (None, Some(p)) => pipeline::output_dir(&config::Pipeline::load(p)?, None)?,
                 (None, None) => {
                     return Err(crate::error::ConfigError::Usage {
                         message: "`mittari runs` needs a pipeline file or `--out DIR`".into(),

@@ -27,9 +27,14 @@ Examples:
   mittari doctor pipelines/etela-savo.toml --format json
   mittari runs --out out/sample                     the latest runs of an output folder
   mittari completions bash > /etc/bash_completion.d/mittari
+  mittari run pipelines/etela-savo.toml --out az://analytics/mittari/etela-savo
+                                                    publish to Azure (managed identity)
 
 Environment:
-  MITTARI_OUT, MITTARI_CACHE     output folder and raw archive (default: the pipeline's, ~/.cache/mittari)
+  MITTARI_OUT, MITTARI_CACHE     output folder or URL, and raw archive (default: the pipeline's, ~/.cache/mittari)
+  MITTARI_LINEAGE                OpenLineage events to a file or an http(s) URL
+  AZURE_STORAGE_ACCOUNT_NAME, AZURE_*, AWS_*, GOOGLE_*
+                                 object storage credentials (none: managed identity / instance role)
   MITTARI_LOG, MITTARI_LOG_FORMAT  log filter (e.g. info, mittari=debug) and text|json
   MITTARI_CONTACT                the operator's contact in the User-Agent (Sotkanet asks for one)
   MITTARI_SURVEY_SALT            the salt of respondent keys (stable keys from run to run)
@@ -37,8 +42,8 @@ Environment:
 
 Exit codes:
   0 success   1 a check of error severity failed   2 usage or configuration error
-  3 source or network error   4 internal error   5 the output folder is in use by another run
-  (retry later)";
+  3 source or network error   4 internal error (also: the store could not be written)
+  5 the output folder or prefix is in use by another run (retry later)";
 
 /// mittari: service use, costs and population structure per Finnish wellbeing services county.
 #[derive(Debug, Parser)]
@@ -118,6 +123,9 @@ pub enum Command {
     },
     /// Print the manual page (roff), generated from the same definitions as `--help`.
     Man,
+    /// Print the JSON Schema of pipeline files, derived from the types the pipeline is read
+    /// into (`schemas/pipeline.schema.json` is its copy that the shipped pipelines name).
+    Schema,
     /// Write a synthetic national-scale input set and its pipeline (for the benchmark).
     #[command(hide = true)]
     Generate(GenerateArgs),

@@ -36,7 +36,7 @@ use limiter::HostLimiter;
 use retry::{Outcome, RetryPolicy, classify_status, parse_retry_after};
 
 /// `[http]` in a pipeline file. Every field has a default.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
     /// Who runs this pipeline (an e-mail address or a URL), appended to the User-Agent so that

@@ -338,6 +338,16 @@ impl Contract {
         self.check_column(c, &dt, array.null_count())
     }
 
+    /// The contract without some of its columns: a partition's file, whose key columns are in
+    /// its folder names.
+    #[must_use]
+    pub fn without(&self, columns: &[&str]) -> Contract {
+        let mut c = self.clone();
+        c.columns
+            .retain(|col| !columns.contains(&col.name.as_str()));
+        c
+    }
+
     /// The key-value metadata every Parquet file of this table carries; [`Contract::check_parquet`]
     /// verifies the same keys.
     pub fn parquet_metadata(&self, run_id: &str, pipeline: &str) -> Vec<(String, String)> {

@@ -104,7 +104,7 @@ fn unknown_key_in_pipeline_exits_2_with_line_and_column() {
             );
         },
         2,
-        &["sample.toml:8:1", "reference_yaer"],
+        &["sample.toml:9:1", "reference_yaer"],
     );
 }
 
@@ -119,7 +119,7 @@ fn wrong_type_in_pipeline_exits_2_with_line_and_column() {
             );
         },
         2,
-        &["sample.toml:7:18"],
+        &["sample.toml:8:18"],
     );
 }
 
@@ -134,7 +134,7 @@ fn reference_year_without_counties_exits_2() {
             );
         },
         2,
-        &["sample.toml:7:18", "2021..=2026"],
+        &["sample.toml:8:18", "2021..=2026"],
     );
 }
 

@@ -39,7 +39,7 @@ fn validate_rejects_a_bad_focus_region() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out)
-            .contains("sample.toml:11:37: focus region `HVA96` is not in the region registry"),
+            .contains("sample.toml:12:37: focus region `HVA96` is not in the region registry"),
         "{}",
         stderr(&out)
     );
@@ -523,7 +523,7 @@ fn version_completions_man_page_and_help() {
         "Examples:",
         "MITTARI_CACHE",
         "Exit codes:",
-        "5 the output folder is in use",
+        "5 the output folder or prefix is in use",
     ] {
         assert!(help.contains(part), "no `{part}` in\n{help}");
     }

@@ -450,7 +450,7 @@ fn two_surveys_of_one_region_and_round_are_a_configuration_error() {
             );
         },
         2,
-        &["sample.toml:144:", "a second survey of HVA12 in round 2020"],
+        &["sample.toml:145:", "a second survey of HVA12 in round 2020"],
     );
 }
 
@@ -460,12 +460,12 @@ fn a_region_file_for_an_unknown_region_is_a_configuration_error() {
         (
             "id = \"survey_etela_savo_2020\"\nregion = \"HVA12\"",
             "id = \"survey_etela_savo_2020\"\nregion = \"HVA99\"",
-            "sample.toml:134:",
+            "sample.toml:135:",
         ),
         (
             "etela_savo_2022_2024.csv\"\nregion = \"HVA12\"",
             "etela_savo_2022_2024.csv\"\nregion = \"HVA99\"",
-            "sample.toml:209:",
+            "sample.toml:210:",
         ),
     ] {
         let case = Case::new();

@@ -9,6 +9,8 @@ use serde_json::json;
 use super::tables::Table;
 use crate::error::InternalError;
 use crate::model::contract::{ColumnType, Contract};
+use crate::stages::publish::OutputRecord;
+use crate::stages::publish::partition::{self, table_of};
 
 /// A contract type as Frictionless names it.
 fn frictionless(kind: ColumnType) -> &'static str {
@@ -30,8 +32,19 @@ fn contracts(tables: &[Table]) -> Result<Vec<(String, Contract)>, InternalError>
         .collect()
 }
 
+/// Where a table's Parquet data is: its file, or its partitions' files.
+fn file_of(path: &str, partitioned: bool) -> String {
+    match partition::keys(path).filter(|_| partitioned) {
+        Some(keys) => {
+            let dirs: Vec<String> = keys.iter().map(|k| format!("{k}=*")).collect();
+            format!("{path}/{}/part-0.parquet", dirs.join("/"))
+        }
+        None => format!("{path}.parquet"),
+    }
+}
+
 /// `data_dictionary.csv`'s bytes and its number of rows.
-pub(crate) fn csv(tables: &[Table]) -> Result<(Vec<u8>, usize), InternalError> {
+pub(crate) fn csv(tables: &[Table], partitioned: bool) -> Result<(Vec<u8>, usize), InternalError> {
     let fail = |e: &dyn std::fmt::Display| {
         InternalError::Invariant(format!("writing data_dictionary.csv: {e}"))
     };
@@ -51,7 +64,7 @@ pub(crate) fn csv(tables: &[Table]) -> Result<(Vec<u8>, usize), InternalError> {
     .map_err(|e| fail(&e))?;
     let mut rows = 0;
     for (path, c) in contracts(tables)? {
-        let file = format!("{path}.parquet");
+        let file = file_of(&path, partitioned);
         w.write_record([
             c.table.as_str(),
             &file,
@@ -93,9 +106,14 @@ pub(crate) fn csv(tables: &[Table]) -> Result<(Vec<u8>, usize), InternalError> {
     Ok((w.into_inner().map_err(|e| fail(&e))?, rows))
 }
 
-/// `datapackage.json`: a Frictionless Data Package of the run's tables.
-/// It names no run: unchanged contracts give the same file, which a rerun keeps.
-pub(crate) fn datapackage(tables: &[Table], pipeline: &str) -> Result<Vec<u8>, InternalError> {
+/// `datapackage.json`: a Frictionless Data Package of the run's tables (a partitioned table's
+/// resource lists its partitions' files, the key columns named in `mittari:partitioned_by`).
+/// It names no run: unchanged contracts and partitions give the same file, which a rerun keeps.
+pub(crate) fn datapackage(
+    tables: &[Table],
+    pipeline: &str,
+    outputs: &[OutputRecord],
+) -> Result<Vec<u8>, InternalError> {
     let resources: Vec<serde_json::Value> = contracts(tables)?
         .into_iter()
         .map(|(path, c)| {
@@ -115,7 +133,13 @@ pub(crate) fn datapackage(tables: &[Table], pipeline: &str) -> Result<Vec<u8>, I
                     f
                 })
                 .collect();
-            json!({
+            let parts: Vec<&str> = outputs
+                .iter()
+                .filter(|o| o.format == "parquet" && o.path.starts_with(&format!("{path}/")))
+                .filter(|o| table_of(&o.path) == path)
+                .map(|o| o.path.as_str())
+                .collect();
+            let mut resource = json!({
                 "name": path.replace('/', "_"),
                 "path": format!("{path}.parquet"),
                 "format": "parquet",
@@ -123,7 +147,12 @@ pub(crate) fn datapackage(tables: &[Table], pipeline: &str) -> Result<Vec<u8>, I
                 "description": c.description,
                 "schema": { "fields": fields },
                 "mittari:schema_version": c.schema_version,
-            })
+            });
+            if let Some(keys) = partition::keys(&path).filter(|_| !parts.is_empty()) {
+                resource["path"] = json!(parts);
+                resource["mittari:partitioned_by"] = json!(keys);
+            }
+            resource
         })
         .collect();
     let package = json!({

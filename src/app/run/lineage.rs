@@ -187,18 +187,32 @@ pub(crate) fn start(target: &Target, p: &Prepared, run_id: &str, at: DateTime<Ut
     send(target, &event("START", p, run_id, at, &[], None));
 }
 
-/// The `COMPLETE` event, with every file the run published.
-pub(crate) fn complete(
-    target: &Target,
-    p: &Prepared,
-    run_id: &str,
+/// The datasets of the files a run published at `outputs` (relative paths): files inside `out`,
+/// or objects in the store (`scheme://bucket` as the namespace, the object's key as the name,
+/// `OpenLineage`'s naming for object storage).
+pub(crate) fn output_datasets(
     out: &Path,
+    remote: Option<&crate::stages::publish::remote::Location>,
+    run_id: &str,
     outputs: &[String],
-) {
-    let outputs: Vec<Value> = outputs.iter().map(|o| file_dataset(&out.join(o))).collect();
+) -> Vec<Value> {
+    outputs
+        .iter()
+        .map(|o| match remote {
+            Some(r) => {
+                let (namespace, name) = r.dataset(&format!("runs/{run_id}/{o}"));
+                json!({ "namespace": namespace, "name": name })
+            }
+            None => file_dataset(&out.join(o)),
+        })
+        .collect()
+}
+
+/// The `COMPLETE` event, with every file the run published.
+pub(crate) fn complete(target: &Target, p: &Prepared, run_id: &str, outputs: &[Value]) {
     send(
         target,
-        &event("COMPLETE", p, run_id, Utc::now(), &outputs, None),
+        &event("COMPLETE", p, run_id, Utc::now(), outputs, None),
     );
 }
 

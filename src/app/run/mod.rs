@@ -31,6 +31,8 @@ use crate::model::config::{CsvDialect, Pipeline};
 use crate::model::quarantine::{QuarantineEntry, quarantine_frame};
 use crate::stages::check::CheckStatus;
 use crate::stages::publish::Publisher;
+use crate::stages::publish::partition::table_of;
+use crate::stages::publish::remote::{self, Remote};
 use checks::{gate, run_declared_checks};
 use maturity::{Evidence, assess};
 use prepare::{Prepared, prepare};
@@ -80,12 +82,29 @@ pub struct RunSummary {
     pub up_to_date: Option<String>,
 }
 
-/// The output folder of a run.
-pub fn output_dir(p: &Pipeline, explicit: Option<&Path>) -> PathBuf {
+/// Where a run's outputs go: a folder, or an object storage URL (`az://`, `s3://`, `gs://`).
+pub(crate) fn output_target(p: &Pipeline, explicit: Option<&Path>) -> PathBuf {
     match (explicit, &p.file.output.dir) {
         (Some(out), _) => out.to_path_buf(),
+        (None, Some(dir)) if remote::is_remote(dir) => dir.clone(),
         (None, Some(dir)) => p.resolve(dir),
         (None, None) => PathBuf::from("out").join(&p.file.pipeline.name),
+    }
+}
+
+/// The output folder of a run: for an object storage output, its local mirror in the default
+/// cache (see [`crate::stages::publish::remote`]).
+pub fn output_dir(p: &Pipeline, explicit: Option<&Path>) -> Result<PathBuf, Error> {
+    output_folder(&output_target(p, explicit))
+}
+
+/// The folder of an output location: the location itself, or an object storage URL's mirror in
+/// the default cache.
+pub fn output_folder(location: &Path) -> Result<PathBuf, Error> {
+    if remote::is_remote(location) {
+        Ok(remote::Location::parse(location)?.mirror(&default_cache_dir()))
+    } else {
+        Ok(location.to_path_buf())
     }
 }
 
@@ -123,10 +142,23 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     let run_id = new_run_id();
     let mut p = prepare(&opts.pipeline)?;
     p.as_of = Some(opts.as_of.unwrap_or_else(|| Utc::now().date_naive()));
-    let out = output_dir(&p.pipeline, opts.out.as_deref());
+    let target = output_target(&p.pipeline, opts.out.as_deref());
+    let remote = if remote::is_remote(&target) {
+        Some(Remote::open(&target)?)
+    } else {
+        None
+    };
+    let out = match &remote {
+        Some(r) => r.mirror(&opts.cache.clone().unwrap_or_else(default_cache_dir)),
+        None => target,
+    };
     // One run at a time per output folder (released when this function returns, after the
-    // run's history row is written).
+    // run's history row is written), and per object storage prefix.
     let lock = crate::app::lock::acquire(&out, &run_id, opts.wait)?;
+    let remote_lock = match &remote {
+        Some(r) => Some(r.lock(&run_id, opts.wait)?),
+        None => None,
+    };
     // From here on a SIGTERM, SIGINT or SIGHUP records this run as failed before it exits.
     let stop = Stopped::watch(&out, &run_id, &opts.pipeline, started_at);
     crate::stages::publish::clear_stale_staging(&out);
@@ -137,7 +169,12 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
     // The declared checks' outcomes of a run that a check stopped, for its history row.
     let mut stopped_by = Vec::new();
     let result = match previous {
-        Some(s) if !live && s.key == key && s.files_and_outputs_unchanged(&out) => {
+        Some(s)
+            if !live
+                && s.key == key
+                && s.files_and_outputs_unchanged(&out)
+                && published_as(remote.as_ref(), &s) =>
+        {
             Ok(up_to_date(&s, &out, &run_id))
         }
         previous => {
@@ -153,13 +190,24 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
                     run_id: &run_id,
                     started_at,
                     key: &key,
+                    remote: remote.as_ref(),
                 },
                 previous,
                 &mut stopped_by,
             );
             if let Some(t) = &lineage {
                 match &result {
-                    Ok(s) => lineage::complete(t, &p, &run_id, &out, &published_paths(&s.manifest)),
+                    Ok(s) => lineage::complete(
+                        t,
+                        &p,
+                        &run_id,
+                        &lineage::output_datasets(
+                            &out,
+                            remote.as_ref().map(Remote::location),
+                            &run_id,
+                            &published_paths(&s.manifest),
+                        ),
+                    ),
                     Err(e) => lineage::fail(t, &p, &run_id, &crate::error::chain(e)),
                 }
             }
@@ -196,6 +244,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, Error> {
             warn!("The run history could not be written: {e}");
         }
     });
+    drop(remote_lock);
     drop(lock);
     summary_line(&row, &result, &out);
     result
@@ -500,19 +549,35 @@ fn up_to_date(state: &State, out: &Path, run_id: &str) -> RunSummary {
         rows: state
             .outputs
             .iter()
-            .filter_map(|o| Some((o.path.strip_suffix(".parquet")?.to_owned(), o.rows)))
-            .collect(),
+            .filter(|o| o.path.ends_with(".parquet"))
+            .fold(BTreeMap::new(), |mut rows, o| {
+                *rows.entry(table_of(&o.path).to_owned()).or_insert(0) += o.rows;
+                rows
+            }),
         quarantined: 0,
         checks_warned: 0,
         up_to_date: Some(state.run_id.clone()),
     }
 }
 
-/// Which run this is: its id, when it started, and its run key.
+/// Which run this is: its id, when it started, its run key, and the object storage it publishes
+/// to (if any).
 struct Identity<'a> {
     run_id: &'a str,
     started_at: chrono::DateTime<Utc>,
     key: &'a str,
+    remote: Option<&'a Remote>,
+}
+
+/// Whether the store (if any) has the set of the run `state` describes as current: if not (its
+/// publishing failed, or another copy of the mirror published since), the run is not up to date.
+fn published_as(remote: Option<&Remote>, state: &State) -> bool {
+    remote.is_none_or(|r| {
+        r.current()
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.run_id == state.run_id)
+    })
 }
 
 fn run_locked(
@@ -562,6 +627,7 @@ fn run_locked(
         && prev.key == key
         && prev.payloads == payloads
         && prev.files_and_outputs_unchanged(&out)
+        && published_as(identity.remote, prev)
     {
         return Ok(up_to_date(prev, &out, &run_id));
     }
@@ -676,10 +742,12 @@ fn run_locked(
     }
     let credits = attribution::credits(&p.pipeline, &inputs);
     publisher.attribute(attribution::by_table(&p.pipeline, &credits));
+    publisher.partition(p.pipeline.file.output.partitioned);
     let report = report::files(p, &tables, &inputs, &credits, &run_id, started_at)?;
-    let (dictionary, dictionary_rows) = dictionary::csv(&tables)?;
-    let package = dictionary::datapackage(&tables, &meta.name)?;
+    let partitioned = p.pipeline.file.output.partitioned;
+    let (dictionary, dictionary_rows) = dictionary::csv(&tables, partitioned)?;
     stage_tables(&mut publisher, &mut tables)?;
+    let package = dictionary::datapackage(&tables, &meta.name, publisher.outputs())?;
     publisher.stage_bytes(
         "data_dictionary",
         "data_dictionary.csv",
@@ -706,7 +774,7 @@ fn run_locked(
 
     let mut rows = BTreeMap::new();
     for o in publisher.outputs().iter().filter(|o| o.format == "parquet") {
-        rows.insert(o.path.trim_end_matches(".parquet").to_owned(), o.rows);
+        *rows.entry(table_of(&o.path).to_owned()).or_insert(0) += o.rows;
     }
     let all_quarantine: Vec<&QuarantineEntry> =
         quarantine_obs.iter().chain(&derive_quarantine).collect();
@@ -748,6 +816,14 @@ fn run_locked(
         timings_ms: timings,
     };
     let (manifest_path, outputs) = publisher.commit(&manifest)?;
+    if let Some(r) = identity.remote {
+        // The mirror holds the new set; readers of the store see it once `current.json` moves.
+        // If publishing fails they still see the previous set, and the next run publishes again.
+        if let Err(e) = r.publish(&out, &manifest_path, &run_id) {
+            let _ = fs_err::remove_file(out.join("_runs/state.json"));
+            return Err(e.into());
+        }
+    }
     let state = State {
         key: key.to_owned(),
         run_id: run_id.clone(),

@@ -18,7 +18,7 @@ use super::{XCell, XRow};
 use crate::error::SourceError;
 
 /// How the bytes of a file are decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 pub enum Encoding {
     /// Decided from the bytes (see the module documentation).
     #[default]

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::model::contract::Contract;
 
 /// How bad a failing check is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Reported; the outputs are published.
@@ -31,7 +33,7 @@ impl Severity {
 }
 
 /// The kinds of check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckKind {
     /// `columns` have no nulls.
@@ -79,7 +81,7 @@ impl CheckKind {
 }
 
 /// Which regions a coverage check expects.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum RegionSet {
     /// `focus`, `counties` or `municipalities` (of the reference year).
@@ -89,7 +91,7 @@ pub enum RegionSet {
 }
 
 /// Named region sets.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NamedRegions {
     /// The pipeline's focus regions.
@@ -101,7 +103,7 @@ pub enum NamedRegions {
 }
 
 /// `[[checks]]`: one declared data-quality check.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckConfig {
     /// Unique name: used in messages, the manifest and the quarantine file name.

@@ -20,6 +20,8 @@
 //! <out>/_runs/<run_id>.json          every run's manifest
 //! ```
 
+pub mod partition;
+pub mod remote;
 pub mod versions;
 pub mod writer;
 
@@ -158,6 +160,8 @@ pub struct Publisher {
     owned: Vec<String>,
     /// Who produced the figures of each table (`mittari.attribution`), by table.
     attribution: std::collections::BTreeMap<String, String>,
+    /// Whether `observations` and `indicators` are written as Hive-partitioned folders.
+    partitioned: bool,
 }
 
 /// A file written to staging and not yet recorded.
@@ -193,7 +197,13 @@ impl Publisher {
             previous: Vec::new(),
             owned: Vec::new(),
             attribution: std::collections::BTreeMap::new(),
+            partitioned: false,
         })
+    }
+
+    /// Writes `observations` and `indicators` as Hive-partitioned folders (see [`partition`]).
+    pub fn partition(&mut self, partitioned: bool) {
+        self.partitioned = partitioned;
     }
 
     /// Who produced the figures of each table: written to its Parquet file's metadata as
@@ -270,18 +280,71 @@ impl Publisher {
     ) -> Result<Vec<StagedFile>, InternalError> {
         contract.check_frame(df)?;
         let mut files = Vec::new();
-        let parquet_rel = format!("{relative}.parquet");
-        let staged = self.staging.join(&parquet_rel);
+        let attribution = self
+            .attribution
+            .get(&contract.table)
+            .filter(|_| relative == contract.table)
+            .map(String::as_str);
+        let keys = partition::keys(relative).filter(|_| self.partitioned);
+        let content = if let Some(keys) = keys {
+            // A file per partition, without the key columns; the CSV twin stays one file.
+            let inner = contract.without(keys);
+            let mut contents = Vec::new();
+            for mut part in partition::split(df, keys)? {
+                let rel = format!("{relative}/{}/part-0.parquet", part.dir);
+                let f = self.write_parquet_file(&inner, &rel, &mut part.frame, attribution)?;
+                contents.push(f.content.clone());
+                files.push(f);
+            }
+            crate::io::hash::sha256_hex(contents.join("\n").as_bytes())
+        } else {
+            let f =
+                self.write_parquet_file(contract, &format!("{relative}.parquet"), df, attribution)?;
+            let content = f.content.clone();
+            files.push(f);
+            content
+        };
+        if let Some(dialect) = self.csv.map(|d| dialect.unwrap_or(d)) {
+            let csv_rel = format!("csv/{relative}.csv");
+            let staged = self.staging.join(&csv_rel);
+            if let Some(dir) = staged.parent() {
+                fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
+            }
+            write_csv(df, &staged, dialect)?;
+            let (sha256, bytes) = sha256_file(&staged).map_err(|e| write_error(&staged, e))?;
+            files.push(StagedFile {
+                relative: csv_rel,
+                table: contract.table.clone(),
+                format: "csv",
+                staged,
+                rows: df.height(),
+                sha256,
+                bytes,
+                // The same data as the Parquet twin (whose `run_id` values it shares) in a
+                // dialect.
+                content: crate::io::hash::sha256_hex(
+                    format!("{content}\ncsv {dialect:?}").as_bytes(),
+                ),
+            });
+        }
+        Ok(files)
+    }
+
+    /// Writes one Parquet file of a table to staging and checks it against `contract`.
+    fn write_parquet_file(
+        &self,
+        contract: &Contract,
+        parquet_rel: &str,
+        df: &mut DataFrame,
+        attribution: Option<&str>,
+    ) -> Result<StagedFile, InternalError> {
+        let staged = self.staging.join(parquet_rel);
         if let Some(dir) = staged.parent() {
             fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
         }
         let mut metadata = contract.parquet_metadata(&self.run_id, &self.pipeline);
-        let attribution = self
-            .attribution
-            .get(&contract.table)
-            .filter(|_| relative == contract.table);
         if let Some(a) = attribution {
-            metadata.push(("mittari.attribution".to_owned(), a.clone()));
+            metadata.push(("mittari.attribution".to_owned(), a.to_owned()));
         }
         let descriptions: std::collections::BTreeMap<String, String> = contract
             .columns
@@ -307,44 +370,20 @@ impl Publisher {
                 contract.schema_version,
                 schema.join(", "),
                 env!("MITTARI_BUILD_ID"),
-                attribution.map_or("", String::as_str)
+                attribution.unwrap_or_default()
             )
             .as_bytes(),
         );
-        files.push(StagedFile {
-            relative: parquet_rel,
+        Ok(StagedFile {
+            relative: parquet_rel.to_owned(),
             table: contract.table.clone(),
             format: "parquet",
             staged,
             rows: df.height(),
             sha256,
             bytes,
-            content: content.clone(),
-        });
-        if let Some(dialect) = self.csv.map(|d| dialect.unwrap_or(d)) {
-            let csv_rel = format!("csv/{relative}.csv");
-            let staged = self.staging.join(&csv_rel);
-            if let Some(dir) = staged.parent() {
-                fs_err::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
-            }
-            write_csv(df, &staged, dialect)?;
-            let (sha256, bytes) = sha256_file(&staged).map_err(|e| write_error(&staged, e))?;
-            files.push(StagedFile {
-                relative: csv_rel,
-                table: contract.table.clone(),
-                format: "csv",
-                staged,
-                rows: df.height(),
-                sha256,
-                bytes,
-                // The same data as the Parquet twin (whose `run_id` values it shares) in a
-                // dialect.
-                content: crate::io::hash::sha256_hex(
-                    format!("{content}\ncsv {dialect:?}").as_bytes(),
-                ),
-            });
-        }
-        Ok(files)
+            content,
+        })
     }
 
     /// Stages a file that is not a table (a report page, a workbook) at `relative`, as part of
