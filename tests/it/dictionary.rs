@@ -71,21 +71,10 @@ fn the_dictionary_beside_the_outputs() {
 /// polars (`MITTARI_BENCH_PYTHON`, which `.ci/run` sets); without it the test fails in CI and
 /// says so elsewhere.
 #[test]
-#[allow(clippy::print_stderr)] // says why it did not run its readers outside CI
 fn pyarrow_and_polars_see_the_metadata() {
-    let python = std::env::var("MITTARI_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import pyarrow, polars"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must have pyarrow and polars (see .ci/run)"
-        );
-        eprintln!("skipped: no Python with pyarrow and polars (set MITTARI_BENCH_PYTHON)");
+    let Some(python) = python_with("pyarrow, polars") else {
         return;
-    }
+    };
     let ws = Workspace::new();
     assert!(ws.run().status.success());
     for table in ["indicators", "observations", "reconciliation", "kpa"] {

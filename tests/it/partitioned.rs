@@ -175,21 +175,10 @@ fn an_incremental_run_rewrites_only_the_partitions_that_changed() {
 /// (and reading the whole table fails, which shows the broken files would have been noticed).
 /// Both engines learn the columns from the first file in path order, which stays whole.
 #[test]
-#[allow(clippy::print_stderr)] // says why it did not run its readers outside CI
 fn duckdb_and_polars_prune_partitions() {
-    let python = std::env::var("MITTARI_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import duckdb, polars"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must have duckdb and polars (see .ci/run)"
-        );
-        eprintln!("skipped: no Python with duckdb and polars (set MITTARI_BENCH_PYTHON)");
+    let Some(python) = python_with("duckdb, polars") else {
         return;
-    }
+    };
     let ws = partitioned();
     assert!(ws.run().status.success());
     for (table, key, value, year) in [

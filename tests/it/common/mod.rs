@@ -102,6 +102,27 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The Python of the tests that read outputs with Python packages (`MITTARI_BENCH_PYTHON`, which
+/// `.ci/run` sets, else `python3`), if it can import `modules` (e.g. `"duckdb, polars"`). Without
+/// them a test fails in CI (which must have them) and, elsewhere, says it skipped.
+#[allow(clippy::print_stderr)] // says why a test did not run outside CI
+pub fn python_with(modules: &str) -> Option<String> {
+    let python = std::env::var("MITTARI_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&python)
+        .args(["-c", &format!("import {modules}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(python);
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "CI must have Python with {modules} (see .ci/run)"
+    );
+    eprintln!("skipped: no Python with {modules} (set MITTARI_BENCH_PYTHON)");
+    None
+}
+
 /// The binary under test (cargo builds it for integration tests), with a clean environment for
 /// the variables it reads.
 pub fn mittari() -> Command {
