@@ -50,10 +50,6 @@ fn tool(var: &str, fallback: Option<PathBuf>) -> Option<PathBuf> {
         .filter(|p| p.is_file())
 }
 
-fn python() -> String {
-    std::env::var("MITTARI_BENCH_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
 #[allow(clippy::print_stderr)] // says why it did not run outside CI
 fn skip(what: &str) -> Option<Store> {
     assert!(
@@ -69,14 +65,7 @@ impl Store {
         let dir = tempfile::TempDir::new().unwrap();
         let port = free_port();
         let endpoint = format!("http://127.0.0.1:{port}");
-        let py = python();
-        let clients = Command::new(&py)
-            .args(["-c", "import boto3, azure.storage.blob, pyarrow"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !clients {
-            return skip("Python with boto3, azure-storage-blob and pyarrow");
-        }
+        let py = python_with("boto3, azure.storage.blob, pyarrow")?;
         let (program, args, scheme, env) = if kind == "azure" {
             let Some(azurite) = tool("MITTARI_AZURITE", None) else {
                 return skip("Azurite (set MITTARI_AZURITE to azurite-blob)");
@@ -291,12 +280,20 @@ fn scenario(store: &Store) {
     assert_eq!(before, after, "an unchanged table is the same object");
     assert_eq!(store.sets(), sorted(&[&run1, &run2]));
 
-    // The next run removes the set before the previous.
+    // The next run removes the set before the previous. An unchanged output missing from the
+    // previous set (removed by hand) is uploaded instead of copied.
+    let removed = format!("county/runs/{run2}/regions.parquet");
+    store.py(&["delete", "mittari", &removed]);
     touch(2);
     let o = run(&[], None);
     assert!(o.status.success(), "{}", stderr(&o));
     let run3 = store.current();
     assert_eq!(store.sets(), sorted(&[&run2, &run3]));
+    assert!(
+        store
+            .keys("county/")
+            .contains(&format!("county/runs/{run3}/regions.parquet"))
+    );
 
     // A failure before the pointer moves: readers still see run 3, nothing of the failed run
     // stays in the store, the run fails (exit 4).

@@ -9,6 +9,7 @@ its `http://127.0.0.1:PORT`. Commands:
   list BUCKET PREFIX             the keys under PREFIX, as a JSON list
   get BUCKET KEY                 the object's bytes on stdout
   put BUCKET KEY TEXT            write TEXT as the object
+  delete BUCKET KEY              remove the object
   rows BUCKET KEY                read the object as Parquet with pyarrow: its row count
 """
 
@@ -55,6 +56,9 @@ class S3:
     def put(self, bucket, key, body):
         self.client.put_object(Bucket=bucket, Key=key, Body=body)
 
+    def delete(self, bucket, key):
+        self.client.delete_object(Bucket=bucket, Key=key)
+
 
 class Azure:
     def __init__(self, endpoint):
@@ -84,6 +88,9 @@ class Azure:
     def put(self, bucket, key, body):
         self.service.get_blob_client(bucket, key).upload_blob(body, overwrite=True)
 
+    def delete(self, bucket, key):
+        self.service.get_blob_client(bucket, key).delete_blob()
+
 
 def main():
     kind, endpoint, command, bucket, *args = sys.argv[1:]
@@ -96,6 +103,8 @@ def main():
         sys.stdout.buffer.write(store.get(bucket, args[0]))
     elif command == "put":
         store.put(bucket, args[0], args[1].encode())
+    elif command == "delete":
+        store.delete(bucket, args[0])
     elif command == "rows":
         import pyarrow.parquet as pq
 

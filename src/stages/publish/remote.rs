@@ -409,14 +409,18 @@ impl Remote {
                 let file = out.join(&o.path);
                 async move {
                     if let Some(from) = from {
-                        self.store.copy(&from, &to).await.map_err(|e| {
-                            store_error(&self.url, &format!("copying {from} to {to}"), e)
-                        })?;
-                        Ok::<bool, InternalError>(false)
-                    } else {
-                        self.upload(&file, &to).await?;
-                        Ok(true)
+                        match self.store.copy(&from, &to).await {
+                            Ok(()) => return Ok::<bool, InternalError>(false),
+                            // Removed from the previous set by hand: uploaded instead.
+                            Err(object_store::Error::NotFound { .. }) => {}
+                            Err(e) => {
+                                let what = format!("copying {from} to {to}");
+                                return Err(store_error(&self.url, &what, e));
+                            }
+                        }
                     }
+                    self.upload(&file, &to).await?;
+                    Ok(true)
                 }
             });
             let done: Vec<bool> = futures::stream::iter(jobs)
