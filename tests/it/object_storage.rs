@@ -359,3 +359,27 @@ fn publishes_to_an_s3_compatible_server() {
         scenario(&store);
     }
 }
+
+/// A URL the run cannot use stops it before anything is done, with exit 2 and what to fix: no
+/// bucket, or an Azure container without an account to find it in.
+#[test]
+fn an_unusable_store_url_is_a_usage_error() {
+    let ws = Workspace::new();
+    for (url, says) in [
+        ("s3://", "names no container or bucket"),
+        ("az://container/prefix", "docs/data-platform.md"),
+    ] {
+        let o = ws
+            .run_cmd(Path::new(url))
+            .env_remove("AZURE_STORAGE_ACCOUNT_NAME")
+            .env_remove("AZURE_STORAGE_USE_EMULATOR")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{url}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{url}: {}", stderr(&o));
+        assert!(
+            !ws.path("cache/outputs").exists(),
+            "{url}: a mirror was made"
+        );
+    }
+}

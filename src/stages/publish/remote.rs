@@ -149,7 +149,8 @@ impl Location {
         };
         if bucket.is_empty() {
             return Err(usage(format!(
-                "`{text}` names no container or bucket: write e.g. az://container/prefix"
+                "`{}` names no container or bucket: write e.g. az://container/prefix",
+                location.display()
             )));
         }
         let prefix = Key::from_url_path(url.path()).map_err(|e| {
@@ -237,7 +238,7 @@ impl Remote {
         let store = built.map_err(|e| {
             usage(format!(
                 "cannot use `{text}`: {e} (credentials come from the environment: see \
-                 docs/object-storage.md)"
+                 docs/data-platform.md)"
             ))
         })?;
         let rt = tokio::runtime::Builder::new_current_thread()
