@@ -197,9 +197,10 @@ fn count(text: &str, field: &str) -> usize {
 fn scenario(store: &Store) {
     let ws = Workspace::new();
     let url = format!("{}://mittari/county", store.scheme);
+    let lineage = ws.path("lineage.jsonl");
     let run = |extra: &[&str], fault: Option<&str>| {
         let mut cmd = ws.run_cmd(Path::new(&url));
-        cmd.args(extra);
+        cmd.args(extra).env("MITTARI_LINEAGE", &lineage);
         for (k, v) in &store.env {
             cmd.env(k, v);
         }
@@ -246,6 +247,21 @@ fn scenario(store: &Store) {
     assert_eq!(
         String::from_utf8(rows).unwrap().trim(),
         indicators["rows"].to_string()
+    );
+    // Its lineage names the objects: the store's bucket as the namespace, the key as the name.
+    let complete: serde_json::Value = std::fs::read_to_string(&lineage)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["eventType"] == "COMPLETE")
+        .unwrap();
+    let dataset = serde_json::json!({
+        "namespace": format!("{}://mittari", store.scheme),
+        "name": format!("county/runs/{run1}/indicators.parquet"),
+    });
+    assert!(
+        complete["outputs"].as_array().unwrap().contains(&dataset),
+        "{complete}"
     );
     // The run worked in its local mirror, beside the archive.
     let mirror = ws.path(&format!("cache/outputs/{}/mittari/county", store.scheme));
