@@ -288,11 +288,18 @@ impl Publisher {
         let keys = partition::keys(relative).filter(|_| self.partitioned);
         let content = if let Some(keys) = keys {
             // A file per partition, without the key columns; the CSV twin stays one file.
+            // Partitions are copied out of the table and written a few at a time (one per
+            // core), each dropped once written.
             let inner = contract.without(keys);
-            let mut contents = Vec::new();
-            for mut part in partition::split(df, keys)? {
+            let frame = &*df;
+            let written = crate::io::parallel::map(partition::groups(frame, keys)?, |rows| {
+                let mut part = partition::part(frame, rows, keys)?;
                 let rel = format!("{relative}/{}/part-0.parquet", part.dir);
-                let f = self.write_parquet_file(&inner, &rel, &mut part.frame, attribution)?;
+                self.write_parquet_file(&inner, &rel, &mut part.frame, attribution)
+            });
+            let mut contents = Vec::with_capacity(written.len());
+            for f in written {
+                let f = f?;
                 contents.push(f.content.clone());
                 files.push(f);
             }

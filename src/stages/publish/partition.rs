@@ -55,35 +55,60 @@ pub struct Part {
     pub frame: DataFrame,
 }
 
-/// Splits a table into its partitions, in the order of their first rows.
-pub fn split(df: &DataFrame, keys: &[&str]) -> Result<Vec<Part>, InternalError> {
-    let parts = df
-        .partition_by_stable(keys.iter().copied(), true)
-        .context("splitting a table into partitions")?;
-    parts
-        .into_iter()
-        .map(|part| {
-            let mut dir = Vec::with_capacity(keys.len());
-            for k in keys {
-                let value = part
-                    .column(k)
-                    .context("a partition key")?
-                    .get(0)
-                    .context("a partition key")?;
-                let text = if value.is_null() {
-                    DEFAULT_PARTITION.to_owned()
-                } else {
-                    escape(&value.str_value())
-                };
-                dir.push(format!("{k}={text}"));
-            }
-            let frame = part.drop_many(keys.iter().copied());
-            Ok(Part {
-                dir: dir.join("/"),
-                frame,
-            })
-        })
-        .collect()
+/// Which rows of the table a partition holds: their row numbers, or a run of rows.
+pub enum Rows {
+    /// Row numbers, in the table's order.
+    Numbers(Vec<IdxSize>),
+    /// `(first, len)`: consecutive rows.
+    Run(usize, usize),
+}
+
+/// The partitions of a table by `keys`, in the order of their first rows: only their row numbers,
+/// so that a partition's rows are copied out ([`part`]) when it is written and dropped after,
+/// rather than every partition at once.
+pub fn groups(df: &DataFrame, keys: &[&str]) -> Result<Vec<Rows>, InternalError> {
+    let by = df
+        .group_by_stable(keys.iter().copied())
+        .context("grouping a table into partitions")?;
+    Ok(match by.get_groups().as_ref() {
+        GroupsType::Idx(idx) => idx
+            .all()
+            .iter()
+            .map(|rows| Rows::Numbers(rows.as_slice().to_vec()))
+            .collect(),
+        GroupsType::Slice { groups, .. } => groups
+            .iter()
+            .map(|[first, len]| Rows::Run(*first as usize, *len as usize))
+            .collect(),
+    })
+}
+
+/// One partition's rows without the key columns, and its folder.
+pub fn part(df: &DataFrame, rows: Rows, keys: &[&str]) -> Result<Part, InternalError> {
+    let part = match rows {
+        Rows::Numbers(numbers) => df
+            .take(&IdxCa::from_vec("row".into(), numbers))
+            .context("a partition's rows")?,
+        Rows::Run(first, len) => df.slice(i64::try_from(first).unwrap_or(i64::MAX), len),
+    };
+    let mut dir = Vec::with_capacity(keys.len());
+    for k in keys {
+        let value = part
+            .column(k)
+            .context("a partition key")?
+            .get(0)
+            .context("a partition key")?;
+        let text = if value.is_null() {
+            DEFAULT_PARTITION.to_owned()
+        } else {
+            escape(&value.str_value())
+        };
+        dir.push(format!("{k}={text}"));
+    }
+    Ok(Part {
+        dir: dir.join("/"),
+        frame: part.drop_many(keys.iter().copied()),
+    })
 }
 
 /// The table a published path belongs to: `observations/dataset=x/year=2024/part-0.parquet` and
@@ -122,7 +147,12 @@ mod tests {
             "value" => [1.0, 2.0, 3.0, 4.0],
         )
         .unwrap();
-        let parts = split(&df, &["dataset", "year"]).unwrap();
+        let keys = ["dataset", "year"];
+        let parts: Vec<Part> = groups(&df, &keys)
+            .unwrap()
+            .into_iter()
+            .map(|rows| part(&df, rows, &keys).unwrap())
+            .collect();
         let dirs: Vec<&str> = parts.iter().map(|p| p.dir.as_str()).collect();
         assert_eq!(
             dirs,
