@@ -263,9 +263,16 @@ fn scenario(store: &Store) {
         complete["outputs"].as_array().unwrap().contains(&dataset),
         "{complete}"
     );
-    // The run worked in its local mirror, beside the archive.
+    // The run worked in its local mirror, beside the archive, where `runs` finds its history.
     let mirror = ws.path(&format!("cache/outputs/{}/mittari/county", store.scheme));
     assert!(mirror.join("current/manifest.json").is_file());
+    let o = mittari()
+        .args(["runs", "--out", &url])
+        .env("MITTARI_CACHE", ws.path("cache"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains(&run1), "{}", stdout(&o));
 
     // Nothing changed: up to date, nothing written to the store.
     let o = run(&[], None);

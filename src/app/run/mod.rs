@@ -99,10 +99,13 @@ pub fn output_dir(p: &Pipeline, explicit: Option<&Path>) -> Result<PathBuf, Erro
 }
 
 /// The folder of an output location: the location itself, or an object storage URL's mirror in
-/// the default cache.
+/// the cache a run uses by default (`MITTARI_CACHE`, else [`default_cache_dir`]).
 pub fn output_folder(location: &Path) -> Result<PathBuf, Error> {
     if remote::is_remote(location) {
-        Ok(remote::Location::parse(location)?.mirror(&default_cache_dir()))
+        let cache = std::env::var_os(crate::env_vars::MITTARI_CACHE)
+            .filter(|c| !c.is_empty())
+            .map_or_else(default_cache_dir, PathBuf::from);
+        Ok(remote::Location::parse(location)?.mirror(&cache))
     } else {
         Ok(location.to_path_buf())
     }
