@@ -122,6 +122,8 @@ pub struct Published {
 pub struct Location {
     url: String,
     scheme: String,
+    /// The account's host, where the URL names it (`abfss://container@account.dfs...`).
+    account: Option<String>,
     bucket: String,
     prefix: Key,
 }
@@ -142,10 +144,10 @@ impl Location {
             .map_err(|e| usage(format!("`{text}` is not an object storage URL: {e}")))?;
         let scheme = url.scheme().to_ascii_lowercase();
         // `abfss://container@account.dfs.core.windows.net/...` names the container as its user.
-        let bucket = if url.username().is_empty() {
-            url.host_str().unwrap_or_default().to_owned()
+        let (account, bucket) = if url.username().is_empty() {
+            (None, url.host_str().unwrap_or_default().to_owned())
         } else {
-            url.username().to_owned()
+            (url.host_str().map(str::to_owned), url.username().to_owned())
         };
         if bucket.is_empty() {
             return Err(usage(format!(
@@ -161,6 +163,7 @@ impl Location {
         Ok(Location {
             url: text.to_owned(),
             scheme,
+            account,
             bucket,
             prefix,
         })
@@ -169,7 +172,12 @@ impl Location {
     /// The local copy of the location inside `cache`: where a run stages, commits and keeps its
     /// state and history.
     pub fn mirror(&self, cache: &Path) -> PathBuf {
-        let mut dir = cache.join("outputs").join(&self.scheme).join(&self.bucket);
+        // Two accounts may have containers of the same name: each has its own mirror.
+        let mut dir = cache.join("outputs").join(&self.scheme);
+        if let Some(account) = &self.account {
+            dir.push(account);
+        }
+        dir.push(&self.bucket);
         for part in self.prefix.parts() {
             dir.push(part.as_ref());
         }
@@ -616,6 +624,19 @@ mod tests {
         assert_eq!(
             r.key("runs/x/a.parquet").as_ref(),
             "county/outputs/runs/x/a.parquet"
+        );
+        let adls = |url: &str| {
+            Location::parse(Path::new(url))
+                .expect("parses")
+                .mirror(Path::new("/cache"))
+        };
+        assert_eq!(
+            adls("abfss://data@one.dfs.core.windows.net/mittari"),
+            Path::new("/cache/outputs/abfss/one.dfs.core.windows.net/data/mittari")
+        );
+        assert_ne!(
+            adls("abfss://data@one.dfs.core.windows.net/mittari"),
+            adls("abfss://data@two.dfs.core.windows.net/mittari")
         );
         let e = Location::parse(Path::new("az:///prefix")).expect_err("no container");
         assert!(e.to_string().contains("names no container"), "{e}");
