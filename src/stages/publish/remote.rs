@@ -3,8 +3,9 @@
 //! `gs://bucket/prefix`.
 //!
 //! A run with such an output works as with a local folder, in a local copy of it (the *mirror*,
-//! `<cache>/outputs/<scheme>/<bucket>/<prefix>`, beside the payload archive): staging, checks, the
-//! local commit, the run state and the history all stay local. After the local commit the run
+//! `<cache>/outputs/<scheme>/[<account>/]<bucket>/<prefix>`, beside the payload archive):
+//! staging, checks, the local commit, the run state and the history all stay local. After the
+//! local commit the run
 //! copies its set to the store, so that a reader of the store sees either the previous set or
 //! this one, whole:
 //!
