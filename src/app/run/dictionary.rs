@@ -48,10 +48,7 @@ pub(crate) fn csv(tables: &[Table], partitioned: bool) -> Result<(Vec<u8>, usize
     let fail = |e: &dyn std::fmt::Display| {
         InternalError::Invariant(format!("writing data_dictionary.csv: {e}"))
     };
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(vec![0xEF, 0xBB, 0xBF]);
+    let mut w = crate::io::tabular::excel_fi_writer();
     w.write_record([
         "table",
         "file",

@@ -5,7 +5,8 @@
 //! on which the record starts; a quoted field may span lines) and its non-empty cells by 1-based
 //! column (for text, the field's number). Readers of a region's own files (KPA, surveys,
 //! roadmaps, price indices) work on that shape alone, so a workbook and a CSV export of it read
-//! the same, and every message can say `file:row:column`.
+//! the same, and every message can say `file:row:column`. The one writer here,
+//! [`excel_fi_writer`], writes the CSV files mittari makes for people in Finnish Excel's dialect.
 
 pub mod delimited;
 pub mod workbook;
@@ -100,6 +101,16 @@ pub fn text_rows(bytes: &[u8], file: &str, encoding: Encoding) -> Result<Vec<XRo
 /// compound file (the old binary `.xls`).
 pub fn is_workbook(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")
+}
+
+/// A CSV writer into memory in Finnish Excel's dialect: `;` between fields, CRLF line ends, and
+/// a UTF-8 byte-order mark first, so that Excel opens the file with `ä` and `ö` intact. Decimal
+/// commas are the caller's to write (the `csv` crate writes text as given).
+pub fn excel_fi_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .delimiter(b';')
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(vec![0xEF, 0xBB, 0xBF])
 }
 
 #[cfg(test)]

@@ -76,6 +76,27 @@ pub(super) struct Indicators {
 }
 
 impl Indicators {
+    /// An indicator's Finnish title and unit as a column header, `Väestö (henkilöä)`: its id in
+    /// place of a title the catalogue does not give.
+    pub fn header_fi(&self, id: &str) -> String {
+        self.meta.get(id).map_or_else(
+            || id.to_owned(),
+            |m| {
+                let title = if m.title_fi.is_empty() {
+                    id
+                } else {
+                    &m.title_fi
+                };
+                format!("{title} ({})", m.unit)
+            },
+        )
+    }
+
+    /// An indicator's unit (empty when the catalogue does not give one).
+    pub fn unit_of(&self, id: &str) -> &str {
+        self.meta.get(id).map_or("", |m| m.unit.as_str())
+    }
+
     /// Reads `indicators`, `comparisons` and `indicator_catalogue` for `regions`.
     pub fn read(
         indicators: &DataFrame,

@@ -20,10 +20,7 @@ pub(super) fn region_profile_csv(
     let fail = |e: &dyn std::fmt::Display| {
         InternalError::Invariant(format!("writing region_profile.fi.csv: {e}"))
     };
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(vec![0xEF, 0xBB, 0xBF]);
+    let mut w = crate::io::tabular::excel_fi_writer();
     let ids: Vec<String> = df
         .get_column_names()
         .iter()
@@ -35,34 +32,12 @@ pub(super) fn region_profile_csv(
         "Aluekoodi".to_owned(),
         "Vuosi".to_owned(),
     ];
-    for id in &ids {
-        header.push(data.meta.get(id).map_or_else(
-            || id.clone(),
-            |m| {
-                format!(
-                    "{} ({})",
-                    if m.title_fi.is_empty() {
-                        id
-                    } else {
-                        &m.title_fi
-                    },
-                    m.unit
-                )
-            },
-        ));
-    }
+    header.extend(ids.iter().map(|id| data.header_fi(id)));
     w.write_record(&header).map_err(|e| fail(&e))?;
     let (regions, years) = (strs(df, "region")?, nums(df, "year")?);
     let values: Vec<(Vec<Option<f64>>, usize)> = ids
         .iter()
-        .map(|id| {
-            let unit = data
-                .meta
-                .get(id)
-                .map(|m| m.unit.clone())
-                .unwrap_or_default();
-            Ok((nums(df, id)?, decimals_for(&unit)))
-        })
+        .map(|id| Ok((nums(df, id)?, decimals_for(data.unit_of(id)))))
         .collect::<Result<_, InternalError>>()?;
     for i in 0..df.height() {
         let code = regions[i].clone().unwrap_or_default();

@@ -69,6 +69,112 @@ fn sheet(
     Ok(())
 }
 
+/// Where a column of a fixed sheet comes from.
+enum Source {
+    /// The region's Finnish name.
+    RegionName,
+    /// The indicator's Finnish title and unit.
+    IndicatorHeader,
+    /// A text column.
+    Text(&'static str),
+    /// A number column, shown with this many decimals.
+    Number(&'static str, usize),
+}
+
+/// A sheet whose columns do not depend on the run: the table, the sheet's name, and each column's
+/// Finnish header and source, in order.
+type FixedSheet = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, Source)],
+);
+
+/// The sheets of fixed columns, after the profile.
+const FIXED: [FixedSheet; 4] = [
+    (
+        "comparisons",
+        "Vertailut",
+        &[
+            ("Indikaattori", Source::IndicatorHeader),
+            ("Alue", Source::RegionName),
+            ("Aluekoodi", Source::Text("region")),
+            ("Vuosi", Source::Number("year", 0)),
+            ("Arvo", Source::Number("value", 1)),
+            (
+                "Indeksi (koko maa = 100)",
+                Source::Number("index_country", 0),
+            ),
+            (
+                "Vertailualueiden mediaani",
+                Source::Number("peer_median", 1),
+            ),
+            ("Paras neljännes", Source::Number("peer_best_quartile", 1)),
+            ("Ero mediaaniin", Source::Number("diff_to_peer_median", 1)),
+            (
+                "Tarvevakioitu arvo",
+                Source::Number("needs_adjusted_value", 0),
+            ),
+        ],
+    ),
+    (
+        "kpa",
+        "KPA",
+        &[
+            ("Alue", Source::RegionName),
+            ("Vuosi", Source::Number("year", 0)),
+            ("Palveluluokka", Source::Text("service_class")),
+            (
+                "Kustannus / asiakas, €",
+                Source::Number("cost_per_client", 0),
+            ),
+            (
+                "Kustannus / asiakas, € (reaalinen)",
+                Source::Number("cost_per_client_real", 0),
+            ),
+            ("Asiakkaat", Source::Number("clients", 0)),
+            (
+                "Asiakkaat / 1 000 asukasta",
+                Source::Number("clients_per_1000", 1),
+            ),
+            (
+                "Kustannus / asukas, €",
+                Source::Number("cost_per_capita", 0),
+            ),
+            ("Huomiot", Source::Text("flags")),
+        ],
+    ),
+    (
+        "maturity_dimension_scores",
+        "Kypsyys",
+        &[
+            ("Alue", Source::RegionName),
+            ("Kierros", Source::Text("round")),
+            ("Ulottuvuus", Source::Text("dimension_id")),
+            ("Nimi", Source::Text("name_fi")),
+            ("Kyselyn pistemäärä", Source::Number("survey_score", 2)),
+            ("Yhdistetty pistemäärä", Source::Number("final_score", 2)),
+            ("Taso", Source::Number("final_level", 0)),
+            ("Luotettavuus", Source::Text("reliability")),
+            ("Vastaajia", Source::Number("n", 0)),
+            ("Huomiot", Source::Text("flags")),
+        ],
+    ),
+    (
+        "roadmap_progress",
+        "Tiekartta",
+        &[
+            ("Alue", Source::RegionName),
+            ("Ulottuvuus", Source::Text("dimension_id")),
+            ("Välitavoitteet", Source::Number("milestones", 0)),
+            ("Valmiit", Source::Number("done", 0)),
+            ("Aikatauluindeksi (SPI)", Source::Number("spi", 2)),
+            ("Kuilusta kurottu, %", Source::Number("gap_closed_pct", 1)),
+            ("Ennustettu vuosi", Source::Number("projected_year", 0)),
+            ("Tilanne (RAG)", Source::Text("rag")),
+        ],
+    ),
+];
+
 /// The rows of `df` whose `region` is one of `regions`.
 fn rows_for(df: &DataFrame, regions: &BTreeSet<String>) -> Result<Vec<usize>, InternalError> {
     let r = strs(df, "region")?;
@@ -96,19 +202,6 @@ pub(super) fn workbook(
             .map(|r| r.map(|r| region_name(input.registry, &r, Lang::Fi)))
             .collect())
     };
-    let title = |id: &str| {
-        data.meta.get(id).map_or_else(
-            || id.to_owned(),
-            |m| {
-                let t = if m.title_fi.is_empty() {
-                    id
-                } else {
-                    &m.title_fi
-                };
-                format!("{t} ({})", m.unit)
-            },
-        )
-    };
     // Profile: a row per region and year, a column per indicator.
     if let Some(df) = input.tables.get("region_profile") {
         let rows = rows_for(df, &regions)?;
@@ -124,135 +217,35 @@ pub(super) fn workbook(
         ];
         for c in df.get_column_names().iter().skip(2) {
             let id = c.as_str();
-            let unit = data
-                .meta
-                .get(id)
-                .map(|m| m.unit.clone())
-                .unwrap_or_default();
-            headers.push(title(id));
-            cols.push(Cell::Number(nums(df, id)?, decimals_for(&unit)));
+            headers.push(data.header_fi(id));
+            cols.push(Cell::Number(nums(df, id)?, decimals_for(data.unit_of(id))));
         }
         sheet(wb.add_worksheet(), "Profiili", &headers, &cols, &rows).map_err(|e| xlsx(&e))?;
     }
-    if let Some(df) = input.tables.get("comparisons") {
+    // The sheets of fixed columns, as `FIXED` lists them.
+    for (table, name, columns) in FIXED {
+        let Some(df) = input.tables.get(table) else {
+            continue;
+        };
         let rows = rows_for(df, &regions)?;
-        let ids = strs(df, "indicator")?;
-        let titles: Vec<Option<String>> = ids.iter().map(|i| i.as_deref().map(title)).collect();
-        let headers: Vec<String> = [
-            "Indikaattori",
-            "Alue",
-            "Aluekoodi",
-            "Vuosi",
-            "Arvo",
-            "Indeksi (koko maa = 100)",
-            "Vertailualueiden mediaani",
-            "Paras neljännes",
-            "Ero mediaaniin",
-            "Tarvevakioitu arvo",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        let cols = vec![
-            Cell::Text(titles),
-            Cell::Text(names(df)?),
-            Cell::Text(strs(df, "region")?),
-            Cell::Number(nums(df, "year")?, 0),
-            Cell::Number(nums(df, "value")?, 1),
-            Cell::Number(nums(df, "index_country")?, 0),
-            Cell::Number(nums(df, "peer_median")?, 1),
-            Cell::Number(nums(df, "peer_best_quartile")?, 1),
-            Cell::Number(nums(df, "diff_to_peer_median")?, 1),
-            Cell::Number(nums(df, "needs_adjusted_value")?, 0),
-        ];
-        sheet(wb.add_worksheet(), "Vertailut", &headers, &cols, &rows).map_err(|e| xlsx(&e))?;
-    }
-    if let Some(df) = input.tables.get("kpa") {
-        let rows = rows_for(df, &regions)?;
-        let headers: Vec<String> = [
-            "Alue",
-            "Vuosi",
-            "Palveluluokka",
-            "Kustannus / asiakas, €",
-            "Kustannus / asiakas, € (reaalinen)",
-            "Asiakkaat",
-            "Asiakkaat / 1 000 asukasta",
-            "Kustannus / asukas, €",
-            "Huomiot",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        let cols = vec![
-            Cell::Text(names(df)?),
-            Cell::Number(nums(df, "year")?, 0),
-            Cell::Text(strs(df, "service_class")?),
-            Cell::Number(nums(df, "cost_per_client")?, 0),
-            Cell::Number(nums(df, "cost_per_client_real")?, 0),
-            Cell::Number(nums(df, "clients")?, 0),
-            Cell::Number(nums(df, "clients_per_1000")?, 1),
-            Cell::Number(nums(df, "cost_per_capita")?, 0),
-            Cell::Text(strs(df, "flags")?),
-        ];
-        sheet(wb.add_worksheet(), "KPA", &headers, &cols, &rows).map_err(|e| xlsx(&e))?;
-    }
-    if let Some(df) = input.tables.get("maturity_dimension_scores") {
-        let rows = rows_for(df, &regions)?;
-        let headers: Vec<String> = [
-            "Alue",
-            "Kierros",
-            "Ulottuvuus",
-            "Nimi",
-            "Kyselyn pistemäärä",
-            "Yhdistetty pistemäärä",
-            "Taso",
-            "Luotettavuus",
-            "Vastaajia",
-            "Huomiot",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        let cols = vec![
-            Cell::Text(names(df)?),
-            Cell::Text(strs(df, "round")?),
-            Cell::Text(strs(df, "dimension_id")?),
-            Cell::Text(strs(df, "name_fi")?),
-            Cell::Number(nums(df, "survey_score")?, 2),
-            Cell::Number(nums(df, "final_score")?, 2),
-            Cell::Number(nums(df, "final_level")?, 0),
-            Cell::Text(strs(df, "reliability")?),
-            Cell::Number(nums(df, "n")?, 0),
-            Cell::Text(strs(df, "flags")?),
-        ];
-        sheet(wb.add_worksheet(), "Kypsyys", &headers, &cols, &rows).map_err(|e| xlsx(&e))?;
-    }
-    if let Some(df) = input.tables.get("roadmap_progress") {
-        let rows = rows_for(df, &regions)?;
-        let headers: Vec<String> = [
-            "Alue",
-            "Ulottuvuus",
-            "Välitavoitteet",
-            "Valmiit",
-            "Aikatauluindeksi (SPI)",
-            "Kuilusta kurottu, %",
-            "Ennustettu vuosi",
-            "Tilanne (RAG)",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        let cols = vec![
-            Cell::Text(names(df)?),
-            Cell::Text(strs(df, "dimension_id")?),
-            Cell::Number(nums(df, "milestones")?, 0),
-            Cell::Number(nums(df, "done")?, 0),
-            Cell::Number(nums(df, "spi")?, 2),
-            Cell::Number(nums(df, "gap_closed_pct")?, 1),
-            Cell::Number(nums(df, "projected_year")?, 0),
-            Cell::Text(strs(df, "rag")?),
-        ];
-        sheet(wb.add_worksheet(), "Tiekartta", &headers, &cols, &rows).map_err(|e| xlsx(&e))?;
+        let headers: Vec<String> = columns.iter().map(|(h, _)| (*h).to_owned()).collect();
+        let cols = columns
+            .iter()
+            .map(|(_, from)| {
+                Ok(match from {
+                    Source::RegionName => Cell::Text(names(df)?),
+                    Source::IndicatorHeader => Cell::Text(
+                        strs(df, "indicator")?
+                            .into_iter()
+                            .map(|i| i.map(|id| data.header_fi(&id)))
+                            .collect(),
+                    ),
+                    Source::Text(c) => Cell::Text(strs(df, c)?),
+                    Source::Number(c, d) => Cell::Number(nums(df, c)?, *d),
+                })
+            })
+            .collect::<Result<Vec<_>, InternalError>>()?;
+        sheet(wb.add_worksheet(), name, &headers, &cols, &rows).map_err(|e| xlsx(&e))?;
     }
     charts_sheet(&mut wb, input, data).map_err(|e| xlsx(&e))?;
     wb.save_to_buffer().map_err(|e| xlsx(&e))
