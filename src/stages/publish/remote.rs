@@ -202,14 +202,13 @@ impl Location {
         relative
             .split('/')
             .filter(|p| !p.is_empty())
-            .fold(self.prefix.clone(), |k, part| k.clone().join(part))
+            .fold(self.prefix.clone(), Key::join)
     }
 }
 
 /// An output location in object storage, with its client.
 pub struct Remote {
     location: Location,
-    url: String,
     store: Arc<dyn ObjectStore>,
     rt: tokio::runtime::Runtime,
 }
@@ -255,7 +254,6 @@ impl Remote {
             .build()
             .map_err(|e| usage(format!("cannot start the runtime for `{text}`: {e}")))?;
         Ok(Remote {
-            url: text.to_owned(),
             location,
             store,
             rt,
@@ -278,7 +276,7 @@ impl Remote {
 
     /// The URL, without a trailing slash.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.location.url
     }
 
     async fn read(
@@ -291,14 +289,17 @@ impl Remote {
                     e_tag: got.meta.e_tag.clone(),
                     version: got.meta.version.clone(),
                 };
-                let bytes = got
-                    .bytes()
-                    .await
-                    .map_err(|e| store_error(&self.url, &format!("reading {relative}"), e))?;
+                let bytes = got.bytes().await.map_err(|e| {
+                    store_error(&self.location.url, &format!("reading {relative}"), e)
+                })?;
                 Ok(Some((bytes.to_vec(), version)))
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(store_error(&self.url, &format!("reading {relative}"), e)),
+            Err(e) => Err(store_error(
+                &self.location.url,
+                &format!("reading {relative}"),
+                e,
+            )),
         }
     }
 
@@ -311,9 +312,13 @@ impl Remote {
         let Some((bytes, _)) = self.read("current.json").await? else {
             return Ok(None);
         };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| store_error(&self.url, "current.json is not a pointer mittari wrote", e))
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            store_error(
+                &self.location.url,
+                "current.json is not a pointer mittari wrote",
+                e,
+            )
+        })
     }
 
     /// Takes the prefix's lock for `run_id`, waiting up to `wait` for another run to let it go.
@@ -350,7 +355,7 @@ impl Remote {
                     object_store::Error::AlreadyExists { .. }
                     | object_store::Error::Precondition { .. },
                 ) => {}
-                Err(e) => return Err(store_error(&self.url, "taking the lock", e).into()),
+                Err(e) => return Err(store_error(&self.location.url, "taking the lock", e).into()),
             }
             let Some((bytes, version)) = self.rt.block_on(self.read("_lock.json"))? else {
                 continue; // released meanwhile
@@ -360,14 +365,18 @@ impl Remote {
             if expired {
                 match self.rt.block_on(put(PutMode::Update(version))) {
                     Ok(_) => {
-                        warn!(url = %self.url, "Took over a lock left by a run that did not finish");
+                        warn!(url = %self.location.url, "Took over a lock left by a run that did not finish");
                         return Ok(RemoteLock {
                             remote: self,
                             run_id: run_id.to_owned(),
                         });
                     }
                     Err(object_store::Error::Precondition { .. }) => continue,
-                    Err(e) => return Err(store_error(&self.url, "taking over the lock", e).into()),
+                    Err(e) => {
+                        return Err(
+                            store_error(&self.location.url, "taking over the lock", e).into()
+                        );
+                    }
                 }
             }
             if started.elapsed() >= wait {
@@ -381,7 +390,7 @@ impl Remote {
                     message: format!(
                         "{} is in use{who}: retry later, or wait longer with --wait SECONDS \
                          (exit 5). If that run is known to be dead, delete {}/_lock.json.",
-                        self.url, self.url
+                        self.location.url, self.location.url
                     ),
                 }
                 .into());
@@ -425,7 +434,7 @@ impl Remote {
                             Err(object_store::Error::NotFound { .. }) => {}
                             Err(e) => {
                                 let what = format!("copying {from} to {to}");
-                                return Err(store_error(&self.url, &what, e));
+                                return Err(store_error(&self.location.url, &what, e));
                             }
                         }
                     }
@@ -460,7 +469,7 @@ impl Remote {
             Err(e) => {
                 // Readers still see the previous set; what this run uploaded goes.
                 if let Err(cleanup) = self.rt.block_on(self.remove_set(run_id)) {
-                    warn!(url = %self.url, "Could not remove the unpublished set {root}: {cleanup}");
+                    warn!(url = %self.location.url, "Could not remove the unpublished set {root}: {cleanup}");
                 }
                 return Err(e);
             }
@@ -470,10 +479,10 @@ impl Remote {
             .collect();
         match self.rt.block_on(self.remove_others(&keep)) {
             Ok(n) => published.removed_sets = n,
-            Err(e) => warn!(url = %self.url, "Earlier sets could not be removed: {e}"),
+            Err(e) => warn!(url = %self.location.url, "Earlier sets could not be removed: {e}"),
         }
         info!(
-            url = %self.url,
+            url = %self.location.url,
             uploaded = published.uploaded,
             copied = published.copied,
             "Published to object storage"
@@ -498,13 +507,14 @@ impl Remote {
             .put(&self.key(relative), PutPayload::from(body))
             .await
             .map(drop)
-            .map_err(|e| store_error(&self.url, &format!("writing {relative}"), e))
+            .map_err(|e| store_error(&self.location.url, &format!("writing {relative}"), e))
     }
 
     async fn upload(&self, file: &Path, to: &Key) -> Result<(), InternalError> {
         use std::io::Read;
-        let fail =
-            |e: &dyn std::fmt::Display| store_error(&self.url, &format!("uploading {to}"), e);
+        let fail = |e: &dyn std::fmt::Display| {
+            store_error(&self.location.url, &format!("uploading {to}"), e)
+        };
         let mut f =
             fs_err::File::open(file).map_err(|e| crate::io::atomic::write_error(file, e))?;
         let size = f.metadata().map_or(0, |m| m.len());
@@ -583,7 +593,7 @@ impl Drop for RemoteLock<'_> {
                     serde_json::from_slice::<Holder>(&b).is_ok_and(|h| h.run_id == self.run_id)
                 });
         if ours && let Err(e) = r.rt.block_on(r.store.delete(&r.key("_lock.json"))) {
-            warn!(url = %r.url, "The lock could not be removed: {e}");
+            warn!(url = %r.location.url, "The lock could not be removed: {e}");
         }
     }
 }
@@ -617,7 +627,7 @@ mod tests {
     fn the_mirror_and_keys_follow_the_prefix() {
         // Building a client makes no request.
         let r = Remote::open(Path::new("s3://bucket/county/outputs/")).expect("opens");
-        assert_eq!(r.url(), "s3://bucket/county/outputs");
+        assert_eq!(r.location.url(), "s3://bucket/county/outputs");
         assert_eq!(
             r.mirror(Path::new("/cache")),
             Path::new("/cache/outputs/s3/bucket/county/outputs")
