@@ -229,3 +229,47 @@ fn duckdb_and_polars_prune_partitions() {
         }
     }
 }
+
+/// A run of a partitioned pipeline killed before its commit leaves every earlier file as it
+/// was, partitions included, and the next run publishes the changed partition.
+#[test]
+fn a_killed_partitioned_run_leaves_the_earlier_partitions_whole() {
+    let ws = partitioned();
+    assert!(ws.run().status.success());
+    let before = snapshot(&ws.out());
+    let changed =
+        std::path::Path::new("observations/dataset=sotkanet%3A1073/year=2024/part-0.parquet");
+    assert!(before.contains_key(changed));
+    ws.edit(
+        "sample-data/sotkanet/SYNTHETIC_1073_2024.json",
+        "\"value\": 3981.9",
+        "\"value\": 3990.4",
+    );
+    for step in ["seal", "swap"] {
+        let o = ws
+            .run_cmd(&ws.out())
+            .env("MITTARI_FAULT", format!("{step}:kill"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&o.status),
+            Some(9),
+            "{step}: {}",
+            stderr(&o)
+        );
+        let after = snapshot(&ws.out());
+        for (path, bytes) in &before {
+            if !path.starts_with("_runs") {
+                assert!(
+                    after.get(path) == Some(bytes),
+                    "{step}: {} changed",
+                    path.display()
+                );
+            }
+        }
+    }
+    let o = ws.run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = snapshot(&ws.out());
+    assert_ne!(after[changed], before[changed]);
+}
